@@ -1,0 +1,166 @@
+// ferry start's work: turn flags into a validated config, bind the socket, launch the watchdog,
+// wait for the instance to be ready (or for the reason it is not), then stay or detach.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { detectApp } from '../lib/app-detection.js';
+import { DEFAULTS, type FerryConfig, type ListenAddress, type LogLevel } from '../lib/config.js';
+import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
+import { WATCHDOG_MAIN } from '../lib/paths.js';
+import { CliError, cliErrorFromPayload } from './errors.js';
+import { bindListenSocket } from './listen-socket.js';
+
+export interface StartOptions {
+  dir: string;
+  port: number;
+  address: string;
+  socket?: string;
+  appType: 'node';
+  startupFile?: string;
+  minInstances: number;
+  maxPoolSize: number;
+  envvars: string[];
+  environment: string;
+  startTimeoutS: number;
+  nodejs: string;
+  logLevel: LogLevel;
+  registryDir: string;
+  daemonize: boolean;
+  pidFile?: string;
+  logFile?: string;
+}
+
+function usage(message: string, suggestion: string): CliError {
+  return new CliError('FERRY_ERR_CONFIG_INVALID', message, 'usage', [suggestion]);
+}
+
+export function parseEnvvars(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const name = eq > 0 ? pair.slice(0, eq) : '';
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw usage(`--envvar '${pair}' is not NAME=VALUE`, 'Write it as --envvar NAME=VALUE, once per variable.');
+    env[name] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+/** Validates the options and resolves them into the config every process of the instance reads. */
+export function buildConfig(opts: StartOptions): FerryConfig {
+  const root = path.resolve(opts.dir);
+  const detected = detectApp(root, { appType: opts.appType, startupFile: opts.startupFile });
+  if (!detected.ok) throw new CliError('FERRY_ERR_APP_NOT_FOUND', detected.reason, 'usage', [detected.suggestion]);
+  if (opts.minInstances < 1) throw usage(`--min-instances must be at least 1 (got ${opts.minInstances})`, 'Use --min-instances 1 or more.');
+  if (opts.maxPoolSize < 1) throw usage(`--max-pool-size must be at least 1 (got ${opts.maxPoolSize})`, 'Use --max-pool-size 1 or more.');
+  if (opts.minInstances > opts.maxPoolSize) {
+    throw usage(`--min-instances (${opts.minInstances}) is larger than --max-pool-size (${opts.maxPoolSize})`, 'Raise --max-pool-size or lower --min-instances.');
+  }
+  if (!(opts.startTimeoutS > 0)) throw usage(`--start-timeout must be a positive number of seconds (got ${opts.startTimeoutS})`, 'For example: --start-timeout 30');
+  if (!opts.socket && (opts.port < 0 || opts.port > 65535)) throw usage(`--port ${opts.port} is not a TCP port`, 'Use a port from 1 to 65535.');
+  const listen: ListenAddress = opts.socket ? { kind: 'unix', path: path.resolve(opts.socket) } : { kind: 'tcp', address: opts.address, port: opts.port };
+  return {
+    listen,
+    maxPoolSize: opts.maxPoolSize,
+    logLevel: opts.logLevel,
+    shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs,
+    apps: [
+      {
+        name: path.basename(root).replace(/[^\w.-]/g, '_') || 'app',
+        root,
+        appType: detected.app.appType,
+        startupFile: detected.app.startupFile,
+        environment: opts.environment,
+        envvars: parseEnvvars(opts.envvars),
+        nodeCommand: opts.nodejs,
+        minInstances: opts.minInstances,
+        startTimeoutMs: Math.round(opts.startTimeoutS * 1000),
+      },
+    ],
+  };
+}
+
+/** Where a daemonized instance logs when --log-file is not given: like Passenger, beside the app. */
+export function defaultLogFile(config: FerryConfig): string {
+  const app = config.apps[0];
+  const root = app ? app.root : process.cwd();
+  const suffix = config.listen.kind === 'tcp' ? String(config.listen.port) : 'socket';
+  const logDir = fs.existsSync(path.join(root, 'log')) ? path.join(root, 'log') : root;
+  return path.join(logDir, `ferry.${suffix}.log`);
+}
+
+export interface LaunchedInstance {
+  instance: InstanceSummary;
+  watchdog: ChildProcess;
+  /** Resolves with the watchdog's exit code once it is gone (foreground). */
+  exited: Promise<number>;
+  /** Asks the watchdog to stop (again: forcefully). */
+  stop(): void;
+  /** Lets the instance run on after this process exits (daemon mode). */
+  detach(): Promise<void>;
+}
+
+export async function launchInstance(opts: StartOptions): Promise<LaunchedInstance> {
+  const config = buildConfig(opts);
+  let outFd: number | 'inherit' = 'inherit';
+  const logFile = opts.logFile ? path.resolve(opts.logFile) : opts.daemonize ? defaultLogFile(config) : undefined;
+  if (logFile) {
+    try {
+      outFd = fs.openSync(logFile, 'a', 0o640);
+    } catch (err) {
+      throw new CliError('FERRY_ERR_CONFIG_INVALID', `cannot open log file ${logFile}: ${(err as Error).message}`, 'environment', ['Pass a writable path with --log-file.']);
+    }
+  }
+  const logFormat: LogFormat = !logFile && process.stdout.isTTY ? 'pretty' : 'json';
+  const pidFile = opts.pidFile ? path.resolve(opts.pidFile) : undefined;
+
+  const bound = await bindListenSocket(config.listen);
+  let watchdog: ChildProcess;
+  try {
+    watchdog = spawn(process.execPath, [WATCHDOG_MAIN], {
+      stdio: ['ignore', outFd, outFd, bound.fd, 'ipc'],
+      // A session of its own: Ctrl-C in this terminal reaches ferry start, which stops it in order.
+      detached: true,
+      env: process.env,
+    });
+  } finally {
+    // Same tick as the spawn: our event loop never gets to accept a connection on it.
+    bound.release();
+    if (typeof outFd === 'number') fs.closeSync(outFd);
+  }
+  const launch: LaunchMessage = { type: 'launch', config, registryDir: path.resolve(opts.registryDir), logFormat, pidFile };
+  watchdog.send(launch);
+
+  const exited = new Promise<number>((resolve) => {
+    watchdog.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+
+  const instance = await new Promise<InstanceSummary>((resolve, reject) => {
+    let failure: CliError | undefined;
+    watchdog.on('message', (message: WatchdogToCli) => {
+      if (message.type === 'ready') resolve(message.instance);
+      // Report it once the watchdog has cleaned up, so nothing is left running when we do.
+      else if (message.type === 'failed') failure = cliErrorFromPayload(message.error);
+    });
+    void exited.then((code) =>
+      reject(failure ?? new CliError('FERRY_ERR_CORE_START_FAILED', `the watchdog exited during start-up (code ${code})`, 'failed', logFile ? [`See the log: ${logFile}`] : [])),
+    );
+  });
+
+  return {
+    instance,
+    watchdog,
+    exited,
+    stop: () => {
+      if (watchdog.exitCode === null && watchdog.signalCode === null) watchdog.kill('SIGTERM');
+    },
+    detach: () =>
+      new Promise<void>((resolve) => {
+        watchdog.send({ type: 'detach' }, () => {
+          watchdog.disconnect();
+          watchdog.unref();
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,85 @@
+// Binds the public listening socket for a new instance. ferry start binds it (so a port in use
+// is reported before anything starts) and hands the raw fd to the watchdog, which never polls it:
+// a Node process that listened itself would accept connections the core should get.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { ListenAddress } from '../lib/config.js';
+import { CliError } from './errors.js';
+
+export interface BoundSocket {
+  /** The descriptor to pass to the watchdog as fd 3. */
+  fd: number;
+  /** Closes our copy; call right after the watchdog is spawned, in the same tick. */
+  release(): void;
+}
+
+const BACKLOG = 2048;
+
+function listenError(err: NodeJS.ErrnoException, where: string, listen: ListenAddress): CliError {
+  if (err.code === 'EADDRINUSE') {
+    return new CliError('FERRY_ERR_LISTEN_IN_USE', `${where} is already in use by another program`, 'environment', [
+      listen.kind === 'tcp' ? 'Stop the other server, or choose another port with --port.' : 'Stop the other server, or choose another path with --socket.',
+    ]);
+  }
+  if (err.code === 'EACCES' || err.code === 'EPERM') {
+    return new CliError('FERRY_ERR_LISTEN_PERMISSION', `not allowed to listen on ${where} (${err.code})`, 'environment', [
+      listen.kind === 'tcp' ? 'Ports below 1024 need root; use a higher --port or run behind a front server.' : 'Choose a --socket path in a directory you can write to.',
+    ]);
+  }
+  if (err.code === 'EADDRNOTAVAIL') {
+    return new CliError('FERRY_ERR_LISTEN_FAILED', `${where}: no such address on this host`, 'environment', ['Use an address this host has, such as 127.0.0.1 or ::1, with --address.']);
+  }
+  return new CliError('FERRY_ERR_LISTEN_FAILED', `could not listen on ${where}: ${err.message}`, 'environment');
+}
+
+function fdOf(server: net.Server): number {
+  // libuv's descriptor of a listening server; stable on Unix, undocumented.
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new CliError('FERRY_ERR_LISTEN_FAILED', 'could not get the descriptor of the listening socket', 'failed');
+  return fd;
+}
+
+/** True when something accepts connections on that unix socket path. */
+function socketAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+export async function bindListenSocket(listen: ListenAddress): Promise<BoundSocket> {
+  const server = net.createServer();
+  if (listen.kind === 'tcp') {
+    const where = `${listen.address}:${listen.port}`;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, where, listen)));
+      server.listen({ host: listen.address, port: listen.port, backlog: BACKLOG, exclusive: true }, resolve);
+    });
+    return { fd: fdOf(server), release: () => server.close() };
+  }
+
+  const target = path.resolve(listen.path);
+  if (fs.existsSync(target)) {
+    if (!fs.lstatSync(target).isSocket()) {
+      throw new CliError('FERRY_ERR_LISTEN_FAILED', `${target} exists and is not a socket`, 'environment', ['Choose another path with --socket, or remove that file.']);
+    }
+    if (await socketAnswers(target)) throw listenError(Object.assign(new Error('in use'), { code: 'EADDRINUSE' }), target, listen);
+  }
+  // Bind under a temporary name and rename into place: closing our copy later makes libuv
+  // unlink the path it bound, which is then the (gone) temporary name, not the live socket.
+  const temporary = `${target}.${process.pid}.tmp`;
+  fs.rmSync(temporary, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, target, listen)));
+    server.listen({ path: temporary, backlog: BACKLOG }, resolve);
+  });
+  fs.chmodSync(temporary, 0o660);
+  fs.renameSync(temporary, target);
+  return { fd: fdOf(server), release: () => server.close() };
+}

@@ -1,0 +1,96 @@
+import { Args, Flags } from '@oclif/core';
+import { DEFAULTS, LOG_LEVELS, type LogLevel } from '../lib/config.js';
+import type { InstanceSummary } from '../lib/ipc-messages.js';
+import { BaseCommand } from '../cli/base-command.js';
+import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
+import { registryFlags } from '../cli/flags.js';
+import { defaultRegistryDir } from '../lib/instance-registry.js';
+import { launchInstance } from '../cli/launch-instance.js';
+
+export type StartResult = InstanceSummary & { daemonized: boolean };
+
+export default class Start extends BaseCommand<StartResult> {
+  static summary = 'Serve the app in DIR through a supervised pool of processes.';
+  static description = `Starts a watchdog, which starts the core, which spawns the app's processes and proxies HTTP to them.
+In the foreground (the default) logs go to stdout and Ctrl-C stops everything gracefully; with --daemonize,
+ferry start returns once the instance serves, or fails with the reason.
+
+${EXIT_CODE_HELP}`;
+
+  static examples = [
+    '<%= config.bin %> start examples/hello',
+    '<%= config.bin %> start ./myapp --port 8080 --min-instances 2',
+    '<%= config.bin %> start ./myapp --daemonize --pid-file /run/myapp.pid --log-file /var/log/myapp.log',
+    '<%= config.bin %> start ./myapp --socket /run/myapp.sock',
+  ];
+
+  static args = {
+    dir: Args.string({ description: 'Directory of the app to serve.', default: '.' }),
+  };
+
+  static flags = {
+    ...registryFlags,
+    port: Flags.integer({ char: 'p', summary: 'TCP port to listen on.', default: DEFAULTS.port, min: 1, max: 65535 }),
+    address: Flags.string({ char: 'a', summary: 'Address to listen on.', default: DEFAULTS.address }),
+    socket: Flags.string({ summary: 'Listen on this unix socket instead of TCP (for a front server such as nginx).', exclusive: ['port', 'address'] }),
+    daemonize: Flags.boolean({ char: 'd', summary: 'Run in the background; return once the instance serves.', default: false }),
+    'pid-file': Flags.string({ summary: "Write the watchdog's pid to this file (removed at stop)." }),
+    'log-file': Flags.string({ summary: 'Write logs to this file instead of stdout (daemon default: log/ferry.PORT.log in the app).' }),
+    'log-level': Flags.string({ summary: 'Least severe log level to write.', options: [...LOG_LEVELS], default: DEFAULTS.logLevel }),
+    'app-type': Flags.string({ summary: 'Kind of app; detected when not given.', options: ['node'], default: 'node' }),
+    'startup-file': Flags.string({ summary: 'File that starts the app, relative to DIR (default: app.js, or "main" of package.json).' }),
+    'min-instances': Flags.integer({ summary: 'App processes kept alive at least.', default: DEFAULTS.minInstances }),
+    'max-pool-size': Flags.integer({ summary: 'Most app processes alive at once, across all apps.', default: DEFAULTS.maxPoolSize }),
+    envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable.', multiple: true, default: [] }),
+    environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),
+    'start-timeout': Flags.integer({ summary: 'Seconds an app process may take to listen before it is killed and reported.', default: DEFAULTS.startTimeoutMs / 1000, min: 1 }),
+    nodejs: Flags.string({ summary: 'Node.js interpreter for the app.', default: process.execPath }),
+  };
+
+  async run(): Promise<StartResult> {
+    const { args, flags } = await this.parse(Start);
+    const launched = await launchInstance({
+      dir: args.dir,
+      port: flags.port,
+      address: flags.address,
+      socket: flags.socket,
+      appType: 'node',
+      startupFile: flags['startup-file'],
+      minInstances: flags['min-instances'],
+      maxPoolSize: flags['max-pool-size'],
+      envvars: flags.envvar,
+      environment: flags.environment,
+      startTimeoutS: flags['start-timeout'],
+      nodejs: flags.nodejs,
+      logLevel: flags['log-level'] as LogLevel,
+      registryDir: flags['instance-registry-dir'] ?? defaultRegistryDir(),
+      daemonize: flags.daemonize,
+      pidFile: flags['pid-file'],
+      logFile: flags['log-file'],
+    });
+    const { instance } = launched;
+    const where = instance.addresses.join(' ');
+    if (flags.daemonize) {
+      await launched.detach();
+      this.log(`Ferry is serving at ${where} (instance ${instance.name}, watchdog pid ${instance.watchdogPid}). Stop it with: ferry stop`);
+      return { ...instance, daemonized: true };
+    }
+    this.log(`Ferry is serving at ${where} (instance ${instance.name}). Press Ctrl-C to stop.`);
+    let interrupts = 0;
+    const onSignal = (): void => {
+      interrupts++;
+      if (interrupts === 1) this.log('Stopping gracefully (Ctrl-C again to force)...');
+      // The watchdog treats a second signal as "now".
+      launched.watchdog.kill('SIGTERM');
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
+    const code = await launched.exited;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+    if (code !== 0) process.exitCode = code;
+    return { ...instance, daemonized: false };
+  }
+}

@@ -1,0 +1,108 @@
+// The writer side of an instance directory: create it (0700), hold its lock while the watchdog
+// lives, keep properties.json current, record app processes, remove it all at shutdown.
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import fsx from 'fs-native-extensions';
+import type { FerryConfig } from '../../lib/config.js';
+import { INSTANCE_DIR_PREFIX, INSTANCE_FILES, type InstanceProperties, type WorkerRecord } from '../../lib/instance-registry.js';
+
+const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+export function randomName(length = 8): string {
+  const bytes = crypto.randomBytes(length);
+  let out = '';
+  for (const byte of bytes) out += NAME_ALPHABET[byte % NAME_ALPHABET.length];
+  return out;
+}
+
+/** Writes a file so that readers see the old or the new content, never half of it. */
+export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, data, { mode });
+  fs.renameSync(tmp, file);
+}
+
+export class InstanceDirectory {
+  private lockFd: number | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly name: string,
+  ) {}
+
+  /** Creates a fresh directory under the registry and takes its lock. */
+  static create(registryDir: string): InstanceDirectory {
+    fs.mkdirSync(registryDir, { recursive: true });
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const name = randomName();
+      const dir = path.join(registryDir, INSTANCE_DIR_PREFIX + name);
+      try {
+        fs.mkdirSync(dir, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw err;
+      }
+      fs.chmodSync(dir, 0o700); // mkdir's mode is filtered by the umask
+      const instance = new InstanceDirectory(dir, name);
+      instance.lock();
+      fs.mkdirSync(path.join(dir, INSTANCE_FILES.workersDir), { mode: 0o700 });
+      fs.mkdirSync(path.join(dir, INSTANCE_FILES.appSocketsDir), { mode: 0o700 });
+      return instance;
+    }
+    throw new Error(`could not create a unique instance directory in ${registryDir}`);
+  }
+
+  /** Opens an existing directory (the core's view; it never locks or removes it). */
+  static open(dir: string): InstanceDirectory {
+    return new InstanceDirectory(dir, path.basename(dir).slice(INSTANCE_DIR_PREFIX.length));
+  }
+
+  private lock(): void {
+    const fd = fs.openSync(this.path(INSTANCE_FILES.lock), 'w', 0o600);
+    if (!fsx.tryLock(fd)) {
+      fs.closeSync(fd);
+      throw new Error(`instance directory ${this.dir} is locked by another process`);
+    }
+    this.lockFd = fd;
+  }
+
+  path(...parts: string[]): string {
+    return path.join(this.dir, ...parts);
+  }
+
+  writeConfig(config: FerryConfig): void {
+    writeFileAtomic(this.path(INSTANCE_FILES.config), JSON.stringify(config, null, 2) + '\n');
+  }
+
+  readConfig(): FerryConfig {
+    return JSON.parse(fs.readFileSync(this.path(INSTANCE_FILES.config), 'utf8')) as FerryConfig;
+  }
+
+  writeProperties(properties: InstanceProperties): void {
+    writeFileAtomic(this.path(INSTANCE_FILES.properties), JSON.stringify(properties, null, 2) + '\n');
+  }
+
+  appSocketPath(appName: string): string {
+    // Short random names keep us under the 107-byte limit of a unix socket path.
+    return this.path(INSTANCE_FILES.appSocketsDir, `${appName.slice(0, 24)}.${randomName(6)}`);
+  }
+
+  recordWorker(record: WorkerRecord): void {
+    writeFileAtomic(this.path(INSTANCE_FILES.workersDir, `${record.pid}.json`), JSON.stringify(record) + '\n');
+  }
+
+  forgetWorker(pid: number): void {
+    fs.rmSync(this.path(INSTANCE_FILES.workersDir, `${pid}.json`), { force: true });
+  }
+
+  /** Removes the directory; the lock goes with the last descriptor. */
+  remove(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.lockFd !== undefined) {
+      fs.closeSync(this.lockFd);
+      this.lockFd = undefined;
+    }
+  }
+}

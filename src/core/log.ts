@@ -1,0 +1,97 @@
+// The logger of the watchdog and the core: one line per event, NDJSON in pino's shape
+// ({level, time, pid, component, msg, ...}) or a readable line when a person is watching.
+
+import type { LogLevel } from '../lib/config.js';
+
+export type LogFormat = 'json' | 'pretty';
+
+const LEVEL_NUMBERS: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50 };
+
+export type LogFields = Record<string, unknown>;
+
+export interface LogSink {
+  write(line: string): void;
+}
+
+export interface LoggerOptions {
+  level: LogLevel;
+  format: LogFormat;
+  sink?: LogSink;
+}
+
+function serializeError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const out: Record<string, unknown> = { type: err.name, message: err.message, stack: err.stack };
+  const code = (err as { code?: unknown }).code;
+  if (code !== undefined) out.code = code;
+  return out;
+}
+
+function formatPrettyValue(value: unknown): string {
+  if (typeof value === 'string') return /\s/.test(value) ? JSON.stringify(value) : value;
+  return JSON.stringify(value);
+}
+
+export class Logger {
+  private readonly state: { level: LogLevel; format: LogFormat; sink: LogSink };
+  private readonly bindings: LogFields;
+
+  constructor(opts: LoggerOptions, bindings: LogFields = {}, shared?: { level: LogLevel; format: LogFormat; sink: LogSink }) {
+    this.state = shared ?? { level: opts.level, format: opts.format, sink: opts.sink ?? { write: (line) => writeStdout(line) } };
+    this.bindings = bindings;
+  }
+
+  /** A logger that adds fields to every line; level changes apply to parent and children alike. */
+  child(bindings: LogFields): Logger {
+    return new Logger(this.state, { ...this.bindings, ...bindings }, this.state);
+  }
+
+  setLevel(level: LogLevel): void {
+    this.state.level = level;
+  }
+
+  debug(msg: string, fields?: LogFields): void {
+    this.log('debug', msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.log('info', msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.log('warn', msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.log('error', msg, fields);
+  }
+
+  private log(level: LogLevel, msg: string, fields?: LogFields): void {
+    if (LEVEL_NUMBERS[level] < LEVEL_NUMBERS[this.state.level]) return;
+    const record: LogFields = { ...this.bindings, ...fields };
+    if (record.err !== undefined) record.err = serializeError(record.err);
+    const time = Date.now();
+    if (this.state.format === 'json') {
+      this.state.sink.write(JSON.stringify({ level: LEVEL_NUMBERS[level], time, pid: process.pid, ...record, msg }) + '\n');
+      return;
+    }
+    const { component, ...rest } = record;
+    const extras = Object.entries(rest)
+      .filter(([key]) => key !== 'err')
+      .map(([key, value]) => `${key}=${formatPrettyValue(value)}`);
+    const errText = rest.err ? `\n  ${(rest.err as { stack?: string; message?: string }).stack ?? (rest.err as { message?: string }).message}` : '';
+    const where = component ? `${String(component)}[${process.pid}]` : `[${process.pid}]`;
+    this.state.sink.write(
+      `${new Date(time).toISOString()} ${level.toUpperCase().padEnd(5)} ${where}: ${msg}${extras.length ? ' ' + extras.join(' ') : ''}${errText}\n`,
+    );
+  }
+}
+
+function writeStdout(line: string): void {
+  try {
+    process.stdout.write(line);
+  } catch {
+    // stdout gone (the foreground CLI died): logging must never take the server down.
+  }
+}
+
+export function createLogger(opts: LoggerOptions, bindings: LogFields = {}): Logger {
+  return new Logger(opts, bindings);
+}

@@ -1,0 +1,100 @@
+// The core process: serves the inherited listening socket, runs the pool, reports readiness to
+// the watchdog, and stops gracefully when told. Started only by the watchdog.
+
+import { describeListenAddress } from '../lib/config.js';
+import type { CoreToWatchdog } from '../lib/ipc-messages.js';
+import { isMessageOfType } from '../lib/ipc-messages.js';
+import { readWorkerRecords } from '../lib/instance-registry.js';
+import { signalQuietly } from '../lib/units.js';
+import { toErrorPayload } from './errors.js';
+import { InstanceDirectory } from './instance-registry/instance-dir.js';
+import { createLogger } from './log.js';
+import { Pool } from './pool/pool.js';
+import { createProxyServer } from './proxy/server.js';
+import { DirectSpawner } from './spawn/direct-spawner.js';
+
+/** sd_listen_fds(3): inherited sockets start at fd 3. */
+const LISTEN_FDS_START = 3;
+
+function send(message: CoreToWatchdog): void {
+  if (process.connected) process.send?.(message);
+}
+
+async function main(): Promise<void> {
+  process.stdout.on('error', () => undefined);
+  const instanceDirPath = process.env.FERRY_INSTANCE_DIR;
+  if (!instanceDirPath) {
+    process.stderr.write('ferry core: FERRY_INSTANCE_DIR is not set; the core is started by the watchdog (ferry start).\n');
+    process.exit(2);
+  }
+  const instance = InstanceDirectory.open(instanceDirPath);
+  const config = instance.readConfig();
+  const log = createLogger({ level: config.logLevel, format: process.env.FERRY_LOG_FORMAT === 'pretty' ? 'pretty' : 'json' }, { component: 'core' });
+
+  const fatal = (what: string) => (err: unknown) => {
+    log.error(`${what}; exiting so the watchdog restarts the core`, { err });
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled promise rejection'));
+
+  const pool = new Pool(config, new DirectSpawner(instance, log.child({ component: 'app' })), log);
+  const { server, inFlight } = createProxyServer({ pool, log, trustForwarded: config.listen.kind === 'unix' });
+
+  let shuttingDown = false;
+  const shutdown = async (reason: string): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    const deadlineMs = Date.now() + Math.max(1000, config.shutdownTimeoutMs - 2000);
+    log.info('shutting down gracefully', { reason, inFlight: inFlight() });
+    server.close();
+    server.closeIdleConnections();
+    const poolStopped = pool.stop(deadlineMs);
+    while (inFlight() > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
+    server.closeAllConnections();
+    await poolStopped;
+    log.info('core stopped');
+    process.exit(0);
+  };
+
+  process.on('message', (message) => {
+    if (isMessageOfType(message, 'shutdown')) void shutdown('asked by the watchdog');
+  });
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('disconnect', () => {
+    // The watchdog is gone: nobody will clean up after us, so take every app process down now.
+    log.error('watchdog connection lost; stopping every app process');
+    for (const record of readWorkerRecords(instance.dir)) signalQuietly(-record.pgid, 'SIGKILL');
+    process.exit(2);
+  });
+
+  const fd = Number(process.env.LISTEN_FDS ?? '0') >= 1 ? LISTEN_FDS_START : undefined;
+  if (fd === undefined) {
+    send({ type: 'startup-failed', error: { code: 'FERRY_ERR_CORE_START_FAILED', message: 'no listening socket was passed to the core (LISTEN_FDS)' } });
+    process.exit(1);
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ fd, backlog: 2048 }, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+
+  try {
+    await pool.start();
+  } catch (err) {
+    send({ type: 'startup-failed', error: toErrorPayload(err) });
+    await pool.stop(Date.now());
+    process.exit(1);
+  }
+  log.info('serving', { address: describeListenAddress(config.listen), apps: config.apps.map((a) => a.name) });
+  send({ type: 'ready' });
+}
+
+main().catch((err: unknown) => {
+  send({ type: 'startup-failed', error: toErrorPayload(err) });
+  process.stderr.write(`ferry core: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,217 @@
+// AppGroup: one app's processes, the requests waiting for one of them, spawning to keep the
+// minimum alive, backing off when the app keeps failing, and stopping gracefully.
+
+import type { AppConfig } from '../../lib/config.js';
+import { signalQuietly } from '../../lib/units.js';
+import { CoreError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { SpawnError } from '../spawn/spawn-error.js';
+import type { Spawner } from '../spawn/spawner.js';
+import { chooseWorker } from './routing.js';
+import { Session } from './session.js';
+import { WorkerProcess, type WorkerSnapshot } from './worker.js';
+
+/** How the pool grants room for one more process. */
+export interface CapacityGate {
+  hasCapacity(): boolean;
+}
+
+interface Waiter {
+  resolve(session: Session): void;
+  reject(err: CoreError): void;
+  enqueuedAtMs: number;
+}
+
+/** A process that dies younger than this counts as a failure for backoff. */
+const STABLE_UPTIME_MS = 10_000;
+const MAX_BACKOFF_MS = 30_000;
+/** Time a draining process gets to finish its requests before it is stopped anyway. */
+const DRAIN_POLL_MS = 20;
+const KILL_AFTER_TERM_MS = 5_000;
+
+/** Delay before the next spawn after `failures` consecutive failures (pure). */
+export function spawnBackoffMs(failures: number): number {
+  if (failures <= 0) return 0;
+  return Math.min(MAX_BACKOFF_MS, 500 * 2 ** (failures - 1));
+}
+
+export class AppGroup {
+  readonly workers: WorkerProcess[] = [];
+  private spawning = 0;
+  private readonly waitList: Waiter[] = [];
+  private consecutiveFailures = 0;
+  private nextSpawnAllowedAtMs = 0;
+  private respawnTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  lastSpawnError: SpawnError | undefined;
+
+  constructor(
+    readonly app: AppConfig,
+    private readonly capacity: CapacityGate,
+    private readonly spawner: Spawner,
+    private readonly log: Logger,
+  ) {}
+
+  get name(): string {
+    return this.app.name;
+  }
+
+  /** Processes alive or on their way: what counts against max-pool-size. */
+  get processCount(): number {
+    return this.workers.length + this.spawning;
+  }
+
+  /** Spawns the minimum number of processes; rejects with the first spawn failure. */
+  async start(): Promise<void> {
+    const spawns = Array.from({ length: this.app.minInstances }, () => this.spawnOne());
+    const results = await Promise.allSettled(spawns);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** A session on the least busy process, at once if one is routable, else when one is. */
+  checkout(): Session | Promise<Session> {
+    const worker = chooseWorker(this.workers);
+    if (worker) return new Session(worker, this.onSessionClose);
+    if (this.stopping) throw new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down');
+    const backoffLeftMs = this.nextSpawnAllowedAtMs - Date.now();
+    if (this.spawning === 0 && backoffLeftMs > 0 && this.lastSpawnError) throw this.unavailable(backoffLeftMs);
+    return new Promise<Session>((resolve, reject) => {
+      this.waitList.push({ resolve, reject, enqueuedAtMs: Date.now() });
+      this.ensureProcesses();
+    });
+  }
+
+  private readonly onSessionClose = (): void => {
+    this.serveWaiters();
+  };
+
+  private unavailable(retryAfterMs: number): CoreError {
+    return new CoreError('FERRY_ERR_POOL_UNAVAILABLE', `app '${this.name}' cannot start: ${this.lastSpawnError?.message ?? 'unknown error'}`, {
+      details: { retryAfterMs, spawnError: this.lastSpawnError?.failure },
+    });
+  }
+
+  /** Spawns when requests wait and nothing is coming, or when below the minimum. */
+  private ensureProcesses(): void {
+    if (this.stopping || this.respawnTimer) return;
+    const routable = this.workers.some((w) => w.isRoutable);
+    const needed = this.processCount < this.app.minInstances || (this.waitList.length > 0 && !routable && this.spawning === 0);
+    if (!needed || !this.capacity.hasCapacity()) return;
+    const delayMs = Math.max(0, this.nextSpawnAllowedAtMs - Date.now());
+    if (delayMs === 0) {
+      this.spawnOne().catch(() => undefined); // logged in spawnOne
+      return;
+    }
+    this.respawnTimer = setTimeout(() => {
+      this.respawnTimer = undefined;
+      this.ensureProcesses();
+    }, delayMs);
+  }
+
+  private async spawnOne(): Promise<WorkerProcess> {
+    this.spawning++;
+    let worker: WorkerProcess;
+    try {
+      const spawned = await this.spawner.spawn(this.app);
+      worker = new WorkerProcess(this.name, spawned.pid, spawned.socketPath, spawned.child, spawned.spawnDurationMs);
+    } catch (err) {
+      const spawnError = err as SpawnError;
+      this.lastSpawnError = spawnError;
+      this.consecutiveFailures++;
+      const backoffMs = spawnBackoffMs(this.consecutiveFailures);
+      this.nextSpawnAllowedAtMs = Date.now() + backoffMs;
+      this.log.error('could not spawn app process', { err: spawnError, failures: this.consecutiveFailures, retryInMs: backoffMs, ...spawnError.failure });
+      this.spawning--;
+      if (!this.workers.some((w) => w.isRoutable)) this.rejectWaiters(this.unavailable(backoffMs));
+      this.ensureProcesses();
+      throw err;
+    }
+    this.spawning--;
+    this.workers.push(worker);
+    worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
+    if (this.stopping) {
+      void this.stopWorker(worker, 0);
+      return worker;
+    }
+    this.serveWaiters();
+    return worker;
+  }
+
+  private serveWaiters(): void {
+    while (this.waitList.length > 0) {
+      const worker = chooseWorker(this.workers);
+      if (!worker) return;
+      const waiter = this.waitList.shift() as Waiter;
+      waiter.resolve(new Session(worker, this.onSessionClose));
+    }
+  }
+
+  private rejectWaiters(err: CoreError): void {
+    for (const waiter of this.waitList.splice(0)) waiter.reject(err);
+  }
+
+  private onWorkerExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    const expected = worker.state === 'stopping';
+    worker.state = 'dead';
+    worker.agent.destroy();
+    const index = this.workers.indexOf(worker);
+    if (index >= 0) this.workers.splice(index, 1);
+    if (expected) {
+      this.log.info('app process stopped', { appPid: worker.pid, code, signal });
+      return;
+    }
+    const uptimeMs = Date.now() - worker.spawnedAtMs;
+    this.log.warn('app process exited unexpectedly', { appPid: worker.pid, code, signal, uptimeMs, inFlight: worker.sessions });
+    if (uptimeMs < STABLE_UPTIME_MS) {
+      this.consecutiveFailures++;
+      this.nextSpawnAllowedAtMs = Date.now() + spawnBackoffMs(this.consecutiveFailures);
+    } else {
+      this.consecutiveFailures = 0;
+    }
+    this.ensureProcesses();
+  }
+
+  /** Takes a process out of rotation, lets its requests finish (up to the deadline), then stops it. */
+  private async stopWorker(worker: WorkerProcess, drainDeadlineMs: number): Promise<void> {
+    if (worker.state === 'dead') return;
+    worker.state = 'draining';
+    while (worker.sessions > 0 && Date.now() < drainDeadlineMs && worker.state === 'draining') {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
+    if (worker.state !== 'draining') return;
+    worker.state = 'stopping';
+    signalQuietly(worker.pid, 'SIGTERM');
+    const killTimer = setTimeout(() => signalQuietly(-worker.pid, 'SIGKILL'), KILL_AFTER_TERM_MS);
+    await worker.exited;
+    clearTimeout(killTimer);
+  }
+
+  /** Graceful stop: no new requests, in-flight ones finish until the deadline, then every process goes. */
+  async stop(drainDeadlineMs: number): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.respawnTimer);
+    this.rejectWaiters(new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down'));
+    await Promise.all(this.workers.map((w) => this.stopWorker(w, drainDeadlineMs)));
+  }
+
+  inspect(): AppGroupSnapshot {
+    return {
+      name: this.name,
+      root: this.app.root,
+      processes: this.workers.map((w) => w.inspect()),
+      spawning: this.spawning,
+      waiting: this.waitList.length,
+      lastSpawnError: this.lastSpawnError?.toPayload(),
+    };
+  }
+}
+
+export interface AppGroupSnapshot {
+  name: string;
+  root: string;
+  processes: WorkerSnapshot[];
+  spawning: number;
+  waiting: number;
+  lastSpawnError?: ReturnType<SpawnError['toPayload']>;
+}

@@ -1,0 +1,23 @@
+// Choosing the process for a request (pure): the least busy routable one, ties to the oldest,
+// because older processes are warmer (JIT, caches) and a young one may be about to be reaped.
+
+export interface RoutingCandidate {
+  isRoutable: boolean;
+  sessions: number;
+  spawnedAtMs: number;
+}
+
+export function chooseWorker<T extends RoutingCandidate>(workers: readonly T[]): T | undefined {
+  let best: T | undefined;
+  for (const worker of workers) {
+    if (!worker.isRoutable) continue;
+    if (
+      best === undefined ||
+      worker.sessions < best.sessions ||
+      (worker.sessions === best.sessions && worker.spawnedAtMs < best.spawnedAtMs)
+    ) {
+      best = worker;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,113 @@
+// createProxyServer: the public HTTP front. It routes each request to its app group, checks out
+// a session and forwards; it does not listen (main.ts does), so tests can drive it on port 0.
+
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { hasErrorCode } from '../../lib/error-codes.js';
+import { CoreError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Pool } from '../pool/pool.js';
+import type { Session } from '../pool/session.js';
+import { nextRequestId, sendErrorResponse } from './error-responses.js';
+import { forwardRequest, tunnelUpgrade } from './forward.js';
+import type { ForwardingFacts } from './headers.js';
+
+export interface ProxyServerOptions {
+  pool: Pool;
+  log: Logger;
+  /** Behind a trusted front server (unix socket): keep its X-Forwarded-* headers. */
+  trustForwarded: boolean;
+}
+
+export interface ProxyServer {
+  server: http.Server;
+  /** Requests (and tunnels) in flight right now. */
+  inFlight(): number;
+}
+
+function incomingRequestId(req: http.IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  // Keep a front server's id so one id follows the request end to end; refuse junk.
+  return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : nextRequestId();
+}
+
+function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string, log: Logger): void {
+  if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_SHUTTING_DOWN')) {
+    sendErrorResponse(req, res, { status: 503, reason: 'The server is restarting or shutting down; try again shortly.', requestId, retryAfterS: 1 });
+    return;
+  }
+  if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_POOL_UNAVAILABLE')) {
+    const retryAfterMs = Number(err.details.retryAfterMs ?? 1000);
+    log.warn('request refused: app unavailable', { requestId, reason: err.message });
+    sendErrorResponse(req, res, {
+      status: 503,
+      reason: 'The application could not be started. The operator can find the cause in the server log.',
+      requestId,
+      retryAfterS: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    });
+    return;
+  }
+  log.error('request failed before reaching the app', { requestId, err });
+  sendErrorResponse(req, res, { status: 500, reason: 'The server could not handle this request.', requestId });
+}
+
+export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
+  const { pool, log } = opts;
+  let inFlight = 0;
+
+  const facts = (req: http.IncomingMessage, requestId: string): ForwardingFacts => ({
+    remoteAddress: req.socket.remoteAddress,
+    trustForwarded: opts.trustForwarded,
+    requestId,
+  });
+
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+    const requestId = incomingRequestId(req);
+    const group = pool.groupFor(req.headers.host);
+    let checkedOut: Session | Promise<Session>;
+    try {
+      checkedOut = group.checkout();
+    } catch (err) {
+      checkoutError(req, res, err, requestId, log);
+      return;
+    }
+    if (checkedOut instanceof Promise) {
+      checkedOut.then(
+        (session) => {
+          if (res.destroyed) session.close();
+          else forwardRequest(req, res, session, facts(req, requestId), log);
+        },
+        (err: unknown) => checkoutError(req, res, err, requestId, log),
+      );
+    } else {
+      forwardRequest(req, res, checkedOut, facts(req, requestId), log);
+    }
+  });
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    inFlight++;
+    socket.once('close', () => inFlight--);
+    const requestId = incomingRequestId(req);
+    const refuse = (): void => {
+      socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n`);
+    };
+    Promise.resolve()
+      .then(() => pool.groupFor(req.headers.host).checkout())
+      .then(
+        (session) => tunnelUpgrade(req, socket, head, session, facts(req, requestId), refuse),
+        () => refuse(),
+      );
+  });
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
+
+  return { server, inFlight: () => inFlight };
+}

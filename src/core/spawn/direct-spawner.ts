@@ -1,0 +1,131 @@
+// Launches Node app processes with the loader preloaded, each leading its own process group,
+// and waits for the loader's readiness message (or the exit, or the start timeout).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import readline from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { AppConfig } from '../../lib/config.js';
+import { NODE_LOADER } from '../../lib/paths.js';
+import { signalQuietly } from '../../lib/units.js';
+import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
+import type { Logger } from '../log.js';
+import { OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spawn-error.js';
+import type { SpawnedProcess, Spawner } from './spawner.js';
+
+/** Variables that belong to Ferry's own processes and must not leak into apps. */
+const PRIVATE_ENV = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_UNIQUE_ID', 'FERRY_INSTANCE_DIR', 'NODE_OPTIONS'];
+
+export function buildAppEnv(app: AppConfig, socketPath: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  for (const name of PRIVATE_ENV) delete env[name];
+  Object.assign(env, app.envvars);
+  env.NODE_ENV = app.environment;
+  env.FERRY_APP_SOCKET = socketPath;
+  env.IN_FERRY = '1';
+  return env;
+}
+
+/** Logs each line a process writes, tagged with app and pid. */
+function pipeOutput(stream: Readable | null, log: Logger, tail: OutputTail, streamName: 'stdout' | 'stderr'): void {
+  if (!stream) return;
+  stream.setEncoding('utf8');
+  readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+    tail.push(line + '\n');
+    log.info(line, { stream: streamName });
+  });
+}
+
+export class DirectSpawner implements Spawner {
+  constructor(
+    private readonly instance: InstanceDirectory,
+    private readonly log: Logger,
+  ) {}
+
+  spawn(app: AppConfig): Promise<SpawnedProcess> {
+    const socketPath = this.instance.appSocketPath(app.name);
+    const startedAt = Date.now();
+    const tail = new OutputTail();
+    let child: ChildProcess;
+    try {
+      child = spawn(app.nodeCommand, ['--require', NODE_LOADER, app.startupFile], {
+        cwd: app.root,
+        env: buildAppEnv(app, socketPath, process.env),
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        // Its own process group, so that stopping it takes everything it spawned too.
+        detached: true,
+      });
+    } catch (err) {
+      return Promise.reject(this.failure(app, { category: 'internal', step: 'fork', outputTail: String(err) }, startedAt, err));
+    }
+
+    return new Promise<SpawnedProcess>((resolve, reject) => {
+      let step: SpawnStep = 'fork';
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const pid = child.pid;
+      const appLog = this.log.child({ app: app.name, appPid: pid });
+
+      const fail = (failure: Omit<SpawnFailure, 'app' | 'durationMs' | 'step'>, cause?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (pid !== undefined) signalQuietly(-pid, 'SIGKILL');
+        reject(this.failure(app, { ...failure, step }, startedAt, cause));
+      };
+
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        fail({ category: err.code === 'ENOENT' ? 'interpreter-missing' : 'internal', outputTail: `${app.nodeCommand}: ${err.message}` }, err);
+      });
+      if (pid === undefined) return; // 'error' follows
+
+      step = 'load';
+      this.instance.recordWorker({ pid, pgid: pid, app: app.name, socketPath, corePid: process.pid, startedAt: new Date(startedAt).toISOString() });
+      pipeOutput(child.stdout, appLog, tail, 'stdout');
+      pipeOutput(child.stderr, appLog, tail, 'stderr');
+
+      timer = setTimeout(() => fail({ category: 'timeout', pid, outputTail: tail.toString() }), app.startTimeoutMs);
+
+      child.once('exit', (exitCode, signal) => {
+        // Mop up anything the process left in its group, then forget it.
+        signalQuietly(-pid, 'SIGKILL');
+        this.instance.forgetWorker(pid);
+        // Give the output pipes a moment to deliver the last lines before reporting.
+        setTimeout(() => fail({ category: 'exited-before-ready', pid, exitCode, signal, outputTail: tail.toString() }), 50);
+      });
+
+      const readyStream = child.stdio[3] as Readable | null;
+      if (!readyStream) {
+        fail({ category: 'internal', pid, outputTail: 'no readiness pipe' });
+        return;
+      }
+      readyStream.setEncoding('utf8');
+      readline.createInterface({ input: readyStream }).on('line', (line) => {
+        let message: { type?: string; message?: string };
+        try {
+          message = JSON.parse(line) as typeof message;
+        } catch {
+          return;
+        }
+        if (message.type === 'listen-failed') {
+          step = 'listen';
+          fail({ category: 'listen-failed', pid, outputTail: `${tail.toString()}${message.message ?? ''}` });
+        } else if (message.type === 'ready' && !settled) {
+          settled = true;
+          clearTimeout(timer);
+          const spawnDurationMs = Date.now() - startedAt;
+          appLog.info('app process ready', { spawnMs: spawnDurationMs });
+          resolve({ pid, socketPath, child, spawnDurationMs });
+        }
+      });
+    });
+  }
+
+  private failure(
+    app: AppConfig,
+    failure: Omit<SpawnFailure, 'app' | 'durationMs'>,
+    startedAt: number,
+    cause?: unknown,
+  ): SpawnError {
+    return new SpawnError({ ...failure, app: app.name, durationMs: Date.now() - startedAt }, app.startTimeoutMs, cause);
+  }
+}

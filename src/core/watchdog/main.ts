@@ -1,0 +1,112 @@
+// The watchdog process: owns the instance directory and (as an inherited fd it never polls) the
+// listening socket; starts and restarts the core; on stop, guarantees nothing is left running.
+
+import fs from 'node:fs';
+import { describeListenAddress } from '../../lib/config.js';
+import type { CliToWatchdog, LaunchMessage, WatchdogToCli } from '../../lib/ipc-messages.js';
+import type { ErrorPayload } from '../../lib/error-codes.js';
+import { FERRY_VERSION } from '../../lib/paths.js';
+import { InstanceDirectory } from '../instance-registry/instance-dir.js';
+import { createLogger, type Logger } from '../log.js';
+import { CoreWatcher } from './core-watcher.js';
+
+function send(message: WatchdogToCli): void {
+  if (process.connected) process.send?.(message);
+}
+
+function run(launch: LaunchMessage): void {
+  const { config } = launch;
+  const log: Logger = createLogger({ level: config.logLevel, format: launch.logFormat }, { component: 'watchdog' });
+  let detached = false;
+  let stopping: Promise<void> | undefined;
+
+  let instance: InstanceDirectory;
+  try {
+    instance = InstanceDirectory.create(launch.registryDir);
+    instance.writeConfig(config);
+  } catch (err) {
+    send({ type: 'failed', error: { code: 'FERRY_ERR_INTERNAL', message: `could not create the instance directory in ${launch.registryDir}: ${(err as Error).message}` } });
+    process.exit(1);
+  }
+  const addresses = [describeListenAddress(config.listen)];
+  const writeProperties = (corePid: number | null): void =>
+    instance.writeProperties({
+      name: instance.name,
+      version: FERRY_VERSION,
+      watchdog_pid: process.pid,
+      core_pid: corePid,
+      addresses,
+      apps: config.apps.map((a) => ({ name: a.name, root: a.root })),
+      created_at: new Date().toISOString(),
+    });
+  writeProperties(null);
+  if (launch.pidFile) fs.writeFileSync(launch.pidFile, `${process.pid}\n`);
+
+  const watcher = new CoreWatcher(instance, log, launch.logFormat);
+
+  const cleanupAndExit = (code: number): never => {
+    instance.remove();
+    if (launch.pidFile) fs.rmSync(launch.pidFile, { force: true });
+    log.info('stopped', { instance: instance.name });
+    process.exit(code);
+  };
+
+  const stop = (reason: string, exitCode = 0, force = false): Promise<void> => {
+    if (stopping && !force) return stopping;
+    log.info(force ? 'stopping now (forced)' : 'stopping', { reason });
+    const deadlineMs = force ? Date.now() : Date.now() + config.shutdownTimeoutMs;
+    stopping = watcher.stop(deadlineMs, force).then(() => cleanupAndExit(exitCode));
+    return stopping;
+  };
+
+  const fail = (error: ErrorPayload): void => {
+    send({ type: 'failed', error });
+    void stop('start-up failed', 1);
+  };
+
+  let signalsSeen = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signalsSeen++;
+    // A second signal means the operator will not wait: kill everything now.
+    void stop(signal, 0, signalsSeen > 1);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGHUP', () => log.info('SIGHUP ignored (core restart on SIGHUP is not implemented yet)'));
+
+  process.on('message', (message: CliToWatchdog) => {
+    if (message.type === 'detach') {
+      detached = true;
+      process.disconnect?.();
+    }
+  });
+  process.on('disconnect', () => {
+    // The foreground ferry start went away without detaching (killed, terminal closed): stop too.
+    if (!detached) void stop('ferry start exited');
+  });
+
+  watcher.once('ready', (pid) => {
+    writeProperties(pid);
+    log.info('instance ready', { instance: instance.name, dir: instance.dir, address: addresses[0], corePid: pid });
+    send({ type: 'ready', instance: { name: instance.name, dir: instance.dir, watchdogPid: process.pid, corePid: pid, addresses } });
+    watcher.on('ready', (newPid) => writeProperties(newPid));
+  });
+  watcher.on('startup-failed', fail);
+  watcher.on('gave-up', () => void stop('core crash loop', 1));
+  log.info('starting', { version: FERRY_VERSION, instance: instance.name, address: addresses[0] });
+  watcher.start();
+}
+
+process.stdout.on('error', () => undefined);
+process.stderr.on('error', () => undefined);
+process.once('message', (message: CliToWatchdog) => {
+  if (message.type !== 'launch') {
+    process.stderr.write('ferry watchdog: expected a launch message first\n');
+    process.exit(2);
+  }
+  run(message);
+});
+if (!process.connected) {
+  process.stderr.write('ferry watchdog: this process is started by `ferry start`, not by hand.\n');
+  process.exit(2);
+}

@@ -1,0 +1,56 @@
+// The resolved configuration of one instance: built by `ferry start`, written to the instance
+// directory by the watchdog, read by every core it starts. Plain JSON, so it survives the trip.
+
+export type AppType = 'node';
+
+/** Where the public HTTP front listens. */
+export type ListenAddress =
+  | { kind: 'tcp'; address: string; port: number }
+  | { kind: 'unix'; path: string };
+
+export interface AppConfig {
+  /** Short name used in logs, socket names and `--instance` style selectors. */
+  name: string;
+  /** Absolute path of the app's directory. */
+  root: string;
+  appType: AppType;
+  /** Absolute path of the file the interpreter runs. */
+  startupFile: string;
+  /** Exported as NODE_ENV (and later RACK_ENV, WSGI_ENV). */
+  environment: string;
+  envvars: Record<string, string>;
+  /** Interpreter binary for Node apps. */
+  nodeCommand: string;
+  minInstances: number;
+  startTimeoutMs: number;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export interface FerryConfig {
+  listen: ListenAddress;
+  /** Most app processes alive at once, across all apps. */
+  maxPoolSize: number;
+  apps: AppConfig[];
+  logLevel: LogLevel;
+  /** How long a graceful stop may take before everything is SIGKILLed. */
+  shutdownTimeoutMs: number;
+}
+
+export const DEFAULTS = {
+  port: 3000,
+  address: '127.0.0.1',
+  maxPoolSize: 6,
+  minInstances: 1,
+  environment: 'development',
+  startTimeoutMs: 90_000,
+  shutdownTimeoutMs: 30_000,
+  logLevel: 'info' as LogLevel,
+} as const;
+
+export function describeListenAddress(listen: ListenAddress): string {
+  if (listen.kind === 'unix') return `unix:${listen.path}`;
+  const host = listen.address.includes(':') ? `[${listen.address}]` : listen.address;
+  return `http://${host}:${listen.port}/`;
+}

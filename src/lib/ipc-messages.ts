@@ -1,0 +1,40 @@
+// Messages on the IPC channels ferry start -> watchdog -> core. Plain JSON, versioned by shape.
+
+import type { FerryConfig } from './config.js';
+import type { ErrorPayload } from './error-codes.js';
+
+export type LogFormat = 'json' | 'pretty';
+
+/** CLI -> watchdog: the first and only message that configures it. */
+export interface LaunchMessage {
+  type: 'launch';
+  config: FerryConfig;
+  registryDir: string;
+  logFormat: LogFormat;
+  pidFile?: string;
+}
+
+/** CLI -> watchdog: the CLI is about to exit on purpose (daemon mode); keep running. */
+export interface DetachMessage {
+  type: 'detach';
+}
+
+export type CliToWatchdog = LaunchMessage | DetachMessage;
+
+export interface InstanceSummary {
+  name: string;
+  dir: string;
+  watchdogPid: number;
+  corePid: number;
+  addresses: string[];
+}
+
+export type WatchdogToCli = { type: 'ready'; instance: InstanceSummary } | { type: 'failed'; error: ErrorPayload };
+
+export type WatchdogToCore = { type: 'shutdown' };
+
+export type CoreToWatchdog = { type: 'ready' } | { type: 'startup-failed'; error: ErrorPayload };
+
+export function isMessageOfType<T extends { type: string }>(value: unknown, type: T['type']): value is T {
+  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;
+}

@@ -1,0 +1,27 @@
+// Small helpers for units that appear in names (ms, bytes) and in human output.
+
+export const SECOND_MS = 1000;
+
+export function formatDurationMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.floor(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Sends a signal to a pid or (negative) process group; a process that is already gone is not an error. */
+export function signalQuietly(pidOrGroup: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pidOrGroup, signal);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH') return false;
+    throw err;
+  }
+}
