@@ -1,0 +1,166 @@
+// Test harness for real runs: the built CLI as a subprocess, a private instance registry per
+// test, free ports, polling with deadlines, and teardown that proves nothing was left running.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import { readWorkerRecords, scanRegistry, type InstanceInfo } from '../../src/lib/instance-registry.js';
+import { isProcessRunning, listGroupMembers } from '../../src/lib/process-groups.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = path.join(ROOT, 'bin/run.js');
+export const FIXTURES = path.join(ROOT, 'test/fixtures/apps');
+
+export function fixture(name: string): string {
+  return path.join(FIXTURES, name);
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000, intervalMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface FerryRun {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `ferry ARGS` to completion with a private registry; never throws on a non-zero exit. */
+export async function runFerry(registryDir: string, args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<FerryRun> {
+  const result = await execa(process.execPath, [BIN, ...args], {
+    reject: false,
+    timeout: opts.timeoutMs ?? 60_000,
+    env: { FERRY_INSTANCE_REGISTRY_DIR: registryDir, NO_COLOR: '1', ...opts.env },
+    stdin: 'ignore',
+  });
+  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** Starts `ferry start` in the foreground; the caller stops it (SIGINT) or via `ferry stop`. */
+export function spawnFerry(registryDir: string, args: string[]): ResultPromise {
+  return execa(process.execPath, [BIN, ...args], {
+    reject: false,
+    env: { FERRY_INSTANCE_REGISTRY_DIR: registryDir, NO_COLOR: '1' },
+    stdin: 'ignore',
+    all: true,
+  });
+}
+
+export function liveInstances(registryDir: string): InstanceInfo[] {
+  return scanRegistry(registryDir).live;
+}
+
+/** Every pid and process group that belongs to an instance right now. */
+export function instanceProcesses(instance: InstanceInfo): { pids: number[]; groups: number[] } {
+  const pids = [instance.properties.watchdog_pid];
+  if (instance.properties.core_pid) pids.push(instance.properties.core_pid);
+  for (const record of readWorkerRecords(instance.dir)) pids.push(record.pid);
+  return { pids, groups: [...pids] };
+}
+
+/** Pids (from `pids`, or members of `groups`) that still run. */
+export function survivors(pids: readonly number[], groups: readonly number[] = []): number[] {
+  return [...new Set([...pids.filter(isProcessRunning), ...listGroupMembers(new Set(groups))])];
+}
+
+/**
+ * A daemonized instance for one test. `stop()` runs `ferry stop`; `forceCleanup()` kills every
+ * process it ever saw, so a failing test cannot leak processes into the next one.
+ */
+export class TestInstance {
+  private readonly seenPids = new Set<number>();
+  private readonly seenGroups = new Set<number>();
+
+  constructor(
+    readonly registryDir: string,
+    readonly port: number,
+    readonly info: InstanceInfo,
+  ) {
+    this.remember();
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Re-reads the registry (the core pid changes after a restart) and remembers every pid seen. */
+  refresh(): InstanceInfo {
+    const live = liveInstances(this.registryDir).find((i) => i.name === this.info.name);
+    if (live) Object.assign(this.info, live);
+    this.remember();
+    return this.info;
+  }
+
+  remember(extraPids: number[] = []): void {
+    const { pids, groups } = instanceProcesses(this.info);
+    for (const pid of [...pids, ...extraPids]) this.seenPids.add(pid);
+    for (const group of groups) this.seenGroups.add(group);
+  }
+
+  survivors(): number[] {
+    return survivors([...this.seenPids], [...this.seenGroups]);
+  }
+
+  async stop(): Promise<FerryRun> {
+    this.refresh();
+    return runFerry(this.registryDir, ['stop', '--instance', this.info.name]);
+  }
+
+  forceCleanup(): void {
+    for (const group of this.seenGroups) {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    for (const pid of this.seenPids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    fs.rmSync(this.info.dir, { recursive: true, force: true });
+  }
+}
+
+export async function startDaemon(appDir: string, extraArgs: string[] = [], registryDir = tempDir('ferry-reg-')): Promise<TestInstance> {
+  const port = await freePort();
+  const logFile = path.join(registryDir, `ferry.${port}.log`);
+  const run = await runFerry(registryDir, ['start', appDir, '--daemonize', '--port', String(port), '--log-file', logFile, ...extraArgs]);
+  if (run.exitCode !== 0) {
+    const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+    throw new Error(`ferry start failed (${run.exitCode}): ${run.stderr}\n${log}`);
+  }
+  const info = liveInstances(registryDir)[0];
+  if (!info) throw new Error('ferry start succeeded but no instance is registered');
+  return new TestInstance(registryDir, port, info);
+}
