@@ -57,7 +57,7 @@ export function buildConfig(opts: StartOptions): FerryConfig {
     throw usage(`--min-instances (${opts.minInstances}) is larger than --max-pool-size (${opts.maxPoolSize})`, 'Raise --max-pool-size or lower --min-instances.');
   }
   if (!(opts.startTimeoutS > 0)) throw usage(`--start-timeout must be a positive number of seconds (got ${opts.startTimeoutS})`, 'For example: --start-timeout 30');
-  if (!opts.socket && (opts.port < 0 || opts.port > 65535)) throw usage(`--port ${opts.port} is not a TCP port`, 'Use a port from 1 to 65535.');
+  if (!opts.socket && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) throw usage(`--port ${opts.port} is not a TCP port`, 'Use a port from 1 to 65535.');
   const listen: ListenAddress = opts.socket ? { kind: 'unix', path: path.resolve(opts.socket) } : { kind: 'tcp', address: opts.address, port: opts.port };
   return {
     listen,

@@ -69,15 +69,17 @@ export class Logger {
     if (record.err !== undefined) record.err = serializeError(record.err);
     const time = Date.now();
     if (this.state.format === 'json') {
-      this.state.sink.write(JSON.stringify({ level: LEVEL_NUMBERS[level], time, pid: process.pid, ...record, msg }) + '\n');
+      this.state.sink.write(JSON.stringify({ ...record, level: LEVEL_NUMBERS[level], time, pid: process.pid, msg }) + '\n');
       return;
     }
     const { component, ...rest } = record;
+    // App output reads best as the app's own line: "hello[4242]: listening".
+    const isAppLine = rest.app !== undefined && rest.appPid !== undefined;
     const extras = Object.entries(rest)
-      .filter(([key]) => key !== 'err')
+      .filter(([key]) => key !== 'err' && !(isAppLine && (key === 'app' || key === 'appPid')))
       .map(([key, value]) => `${key}=${formatPrettyValue(value)}`);
     const errText = rest.err ? `\n  ${(rest.err as { stack?: string; message?: string }).stack ?? (rest.err as { message?: string }).message}` : '';
-    const where = component ? `${String(component)}[${process.pid}]` : `[${process.pid}]`;
+    const where = isAppLine ? `${String(rest.app)}[${String(rest.appPid)}]` : `${String(component ?? '')}[${process.pid}]`;
     this.state.sink.write(
       `${new Date(time).toISOString()} ${level.toUpperCase().padEnd(5)} ${where}: ${msg}${extras.length ? ' ' + extras.join(' ') : ''}${errText}\n`,
     );

@@ -9,6 +9,7 @@ import { signalQuietly } from '../lib/units.js';
 import { toErrorPayload } from './errors.js';
 import { InstanceDirectory } from './instance-registry/instance-dir.js';
 import { createLogger } from './log.js';
+import { OOM_ENV, restoreOomScore } from './oom-score.js';
 import { Pool } from './pool/pool.js';
 import { createProxyServer } from './proxy/server.js';
 import { DirectSpawner } from './spawn/direct-spawner.js';
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
     process.stderr.write('ferry core: FERRY_INSTANCE_DIR is not set; the core is started by the watchdog (ferry start).\n');
     process.exit(2);
   }
+  restoreOomScore(process.env[OOM_ENV]);
+  delete process.env[OOM_ENV];
   const instance = InstanceDirectory.open(instanceDirPath);
   const config = instance.readConfig();
   const log = createLogger({ level: config.logLevel, format: process.env.FERRY_LOG_FORMAT === 'pretty' ? 'pretty' : 'json' }, { component: 'core' });

@@ -73,4 +73,21 @@ describe('ferry start and stop', () => {
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);
   });
+
+  it.runIf(process.getuid?.() === 0)('shields the watchdog from the OOM killer while the core and apps keep the original score', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    const read = (pid: number): string => fs.readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim();
+    const original = read(process.pid);
+    const appPid = Number((await getText(`${instance.url}/pid`)).body);
+    const scores = {
+      watchdog: read(instance.info.properties.watchdog_pid),
+      core: read(instance.info.properties.core_pid as number),
+      app: read(appPid),
+    };
+    // In containers that forbid lowering the score the watchdog keeps the original one.
+    expect(['-1000', original]).toContain(scores.watchdog);
+    expect(scores.core).toBe(original);
+    expect(scores.app).toBe(original);
+    expect((await instance.stop()).exitCode).toBe(0);
+  });
 });

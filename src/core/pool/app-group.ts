@@ -38,6 +38,8 @@ export function spawnBackoffMs(failures: number): number {
 export class AppGroup {
   readonly workers: WorkerProcess[] = [];
   private spawning = 0;
+  /** Spawns under way, so stop() can wait for them instead of leaving them to the watchdog. */
+  private readonly pendingSpawns = new Set<Promise<WorkerProcess>>();
   private readonly waitList: Waiter[] = [];
   private consecutiveFailures = 0;
   private nextSpawnAllowedAtMs = 0;
@@ -109,7 +111,17 @@ export class AppGroup {
     }, delayMs);
   }
 
-  private async spawnOne(): Promise<WorkerProcess> {
+  private spawnOne(): Promise<WorkerProcess> {
+    const spawn = this.doSpawn();
+    this.pendingSpawns.add(spawn);
+    const forget = (): void => {
+      this.pendingSpawns.delete(spawn);
+    };
+    spawn.then(forget, forget);
+    return spawn;
+  }
+
+  private async doSpawn(): Promise<WorkerProcess> {
     this.spawning++;
     let worker: WorkerProcess;
     try {
@@ -128,13 +140,11 @@ export class AppGroup {
       throw err;
     }
     this.spawning--;
+    this.lastSpawnError = undefined;
     this.workers.push(worker);
     worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
-    if (this.stopping) {
-      void this.stopWorker(worker, 0);
-      return worker;
-    }
-    this.serveWaiters();
+    if (this.stopping) void this.stopWorker(worker, 0);
+    else this.serveWaiters();
     return worker;
   }
 
@@ -174,7 +184,7 @@ export class AppGroup {
 
   /** Takes a process out of rotation, lets its requests finish (up to the deadline), then stops it. */
   private async stopWorker(worker: WorkerProcess, drainDeadlineMs: number): Promise<void> {
-    if (worker.state === 'dead') return;
+    if (worker.state !== 'ready') return;
     worker.state = 'draining';
     while (worker.sessions > 0 && Date.now() < drainDeadlineMs && worker.state === 'draining') {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
@@ -192,7 +202,17 @@ export class AppGroup {
     this.stopping = true;
     clearTimeout(this.respawnTimer);
     this.rejectWaiters(new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down'));
-    await Promise.all(this.workers.map((w) => this.stopWorker(w, drainDeadlineMs)));
+    // Out of rotation at once; each process drains, then gets SIGTERM (and SIGKILL if it lingers).
+    for (const worker of this.workers) void this.stopWorker(worker, drainDeadlineMs);
+    // A process still spawning is stopped as soon as it is up (see doSpawn); one that takes longer
+    // than the deadline is left to the watchdog, which kills its group from the records.
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.pendingSpawns]),
+      new Promise((resolve) => (deadlineTimer = setTimeout(resolve, Math.max(0, drainDeadlineMs - Date.now())))),
+    ]);
+    clearTimeout(deadlineTimer);
+    await Promise.all(this.workers.map((w) => w.exited));
   }
 
   inspect(): AppGroupSnapshot {

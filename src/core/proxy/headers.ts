@@ -4,14 +4,17 @@
 /** Connection-specific headers that a proxy must not forward (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** Header names listed in Connection are hop-by-hop too. */
+/** Headers a client may not strip by naming them in Connection: the request's identity and framing. */
+const NEVER_HOP_BY_HOP = new Set(['host', 'content-length', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+
+/** Header names listed in Connection are hop-by-hop too (RFC 9110 §7.6.1), except the ones above. */
 function connectionTokens(rawHeaders: readonly string[]): Set<string> | undefined {
   let tokens: Set<string> | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if ((rawHeaders[i] as string).toLowerCase() !== 'connection') continue;
     for (const token of (rawHeaders[i + 1] as string).split(',')) {
       const name = token.trim().toLowerCase();
-      if (name) (tokens ??= new Set()).add(name);
+      if (name && !NEVER_HOP_BY_HOP.has(name)) (tokens ??= new Set()).add(name);
     }
   }
   return tokens;

@@ -8,6 +8,7 @@ import type { ErrorPayload } from '../../lib/error-codes.js';
 import { FERRY_VERSION } from '../../lib/paths.js';
 import { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import { createLogger, type Logger } from '../log.js';
+import { OOM_ENV, protectFromOomKiller } from '../oom-score.js';
 import { CoreWatcher } from './core-watcher.js';
 
 function send(message: WatchdogToCli): void {
@@ -19,6 +20,9 @@ function run(launch: LaunchMessage): void {
   const log: Logger = createLogger({ level: config.logLevel, format: launch.logFormat }, { component: 'watchdog' });
   let detached = false;
   let stopping: Promise<void> | undefined;
+
+  const originalOomScore = protectFromOomKiller();
+  if (originalOomScore !== undefined) process.env[OOM_ENV] = originalOomScore;
 
   let instance: InstanceDirectory;
   try {

@@ -1,0 +1,140 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CliError } from '../../../src/cli/errors.js';
+import { buildConfig, parseEnvvars, type StartOptions } from '../../../src/cli/launch-instance.js';
+
+let tmp: string;
+let appDir: string;
+
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-launch-'));
+  appDir = path.join(tmp, 'hello');
+  fs.mkdirSync(appDir);
+  fs.writeFileSync(path.join(appDir, 'app.js'), '');
+});
+
+afterEach(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function options(overrides: Partial<StartOptions> = {}): StartOptions {
+  return {
+    dir: appDir,
+    port: 3000,
+    address: '127.0.0.1',
+    appType: 'node',
+    minInstances: 1,
+    maxPoolSize: 6,
+    envvars: [],
+    environment: 'production',
+    startTimeoutS: 90,
+    nodejs: '/usr/bin/node',
+    logLevel: 'info',
+    registryDir: tmp,
+    daemonize: false,
+    ...overrides,
+  };
+}
+
+/** Runs `fn`, which must throw a CliError, and returns it. */
+function cliErrorOf(fn: () => unknown): CliError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(CliError);
+    return err as CliError;
+  }
+  throw new Error('expected a CliError, but nothing was thrown');
+}
+
+describe('buildConfig', () => {
+  it('turns valid options into the config every process reads', () => {
+    const config = buildConfig(options({ envvars: ['GREETING=hi there', 'EMPTY='], minInstances: 2, startTimeoutS: 1.5, logLevel: 'debug' }));
+    expect(config).toEqual({
+      listen: { kind: 'tcp', address: '127.0.0.1', port: 3000 },
+      maxPoolSize: 6,
+      logLevel: 'debug',
+      shutdownTimeoutMs: 30_000,
+      apps: [
+        {
+          name: 'hello',
+          root: appDir,
+          appType: 'node',
+          startupFile: path.join(appDir, 'app.js'),
+          environment: 'production',
+          envvars: { GREETING: 'hi there', EMPTY: '' },
+          nodeCommand: '/usr/bin/node',
+          minInstances: 2,
+          startTimeoutMs: 1500,
+        },
+      ],
+    });
+  });
+
+  it('listens on a unix socket, resolved to an absolute path, when a socket is given', () => {
+    const config = buildConfig(options({ socket: 'run/ferry.sock', port: 99_999 }));
+    expect(config.listen).toEqual({ kind: 'unix', path: path.resolve('run/ferry.sock') });
+  });
+
+  it('makes the app name safe for file names', () => {
+    const odd = path.join(tmp, 'my app (v2)');
+    fs.mkdirSync(odd);
+    fs.writeFileSync(path.join(odd, 'app.js'), '');
+    expect(buildConfig(options({ dir: odd })).apps[0]?.name).toBe('my_app__v2_');
+  });
+
+  it('rejects more minimum instances than the pool may hold', () => {
+    const err = cliErrorOf(() => buildConfig(options({ minInstances: 4, maxPoolSize: 3 })));
+    expect(err).toMatchObject({ code: 'FERRY_ERR_CONFIG_INVALID', exitCode: 2 });
+    expect(err.message).toBe('--min-instances (4) is larger than --max-pool-size (3)');
+  });
+
+  it('rejects zero minimum instances', () => {
+    expect(cliErrorOf(() => buildConfig(options({ minInstances: 0 }))).message).toContain('--min-instances must be at least 1');
+  });
+
+  it('rejects a start timeout that is not a positive number', () => {
+    expect(cliErrorOf(() => buildConfig(options({ startTimeoutS: 0 }))).code).toBe('FERRY_ERR_CONFIG_INVALID');
+    expect(cliErrorOf(() => buildConfig(options({ startTimeoutS: Number.NaN }))).code).toBe('FERRY_ERR_CONFIG_INVALID');
+  });
+
+  it('rejects TCP port 0, which would pick a random port', () => {
+    expect(cliErrorOf(() => buildConfig(options({ port: 0 }))).message).toBe('--port 0 is not a TCP port');
+  });
+
+  it('rejects a TCP port above 65535', () => {
+    expect(cliErrorOf(() => buildConfig(options({ port: 65_536 }))).message).toBe('--port 65536 is not a TCP port');
+  });
+
+  it('rejects an envvar that is not NAME=VALUE', () => {
+    const err = cliErrorOf(() => buildConfig(options({ envvars: ['NOEQUALS'] })));
+    expect(err).toMatchObject({ code: 'FERRY_ERR_CONFIG_INVALID', exitCode: 2 });
+  });
+
+  it('reports a directory without an app as FERRY_ERR_APP_NOT_FOUND with exit code 2', () => {
+    const empty = path.join(tmp, 'empty');
+    fs.mkdirSync(empty);
+    const err = cliErrorOf(() => buildConfig(options({ dir: empty })));
+    expect(err.code).toBe('FERRY_ERR_APP_NOT_FOUND');
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toContain(`no app found in ${empty}`);
+    expect(err.suggestions).toHaveLength(1);
+  });
+});
+
+describe('parseEnvvars', () => {
+  it('splits each pair at the first equals sign', () => {
+    expect(parseEnvvars(['A=1', 'URL=postgres://u:p@h/db?x=y', 'EMPTY='])).toEqual({ A: '1', URL: 'postgres://u:p@h/db?x=y', EMPTY: '' });
+  });
+
+  it('lets a later pair win over an earlier one with the same name', () => {
+    expect(parseEnvvars(['A=1', 'A=2'])).toEqual({ A: '2' });
+  });
+
+  it.each(['NOEQUALS', '=value', '1ABC=x', 'MY-VAR=x', 'A B=x'])('rejects %j as not NAME=VALUE', (pair) => {
+    const err = cliErrorOf(() => parseEnvvars([pair]));
+    expect(err).toMatchObject({ code: 'FERRY_ERR_CONFIG_INVALID', exitCode: 2, message: `--envvar '${pair}' is not NAME=VALUE` });
+  });
+});

@@ -1,0 +1,109 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CoreError } from '../../../src/core/errors.js';
+import { Logger, type LogFormat } from '../../../src/core/log.js';
+import type { LogLevel } from '../../../src/lib/config.js';
+
+const NOW = new Date('2026-01-02T03:04:05.678Z');
+
+let lines: string[];
+
+function logger(level: LogLevel = 'info', format: LogFormat = 'json'): Logger {
+  return new Logger({ level, format, sink: { write: (line) => lines.push(line) } });
+}
+
+function records(): Record<string, unknown>[] {
+  return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+beforeEach(() => {
+  lines = [];
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(NOW);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('Logger', () => {
+  it('writes one JSON line with level, time, pid and msg', () => {
+    logger().info('core listening', { port: 3000 });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.endsWith('\n')).toBe(true);
+    expect(records()).toEqual([{ level: 30, time: NOW.getTime(), pid: process.pid, port: 3000, msg: 'core listening' }]);
+  });
+
+  it('never lets a field overwrite the level, time, pid or msg of a line', () => {
+    logger().info('real message', { level: 'fake', time: 1, pid: 2, msg: 'fake message' });
+    expect(records()).toEqual([{ level: 30, time: NOW.getTime(), pid: process.pid, msg: 'real message' }]);
+  });
+
+  it('numbers the levels as pino does', () => {
+    const log = logger('debug');
+    log.debug('d');
+    log.info('i');
+    log.warn('w');
+    log.error('e');
+    expect(records().map((r) => [r.level, r.msg])).toEqual([[20, 'd'], [30, 'i'], [40, 'w'], [50, 'e']]);
+  });
+
+  it('adds the bindings of a child, and of its own children, to every line', () => {
+    const child = logger().child({ component: 'pool' }).child({ app: 'hello' });
+    child.warn('slow spawn', { spawnMs: 1200 });
+    expect(records()).toEqual([{ level: 40, time: NOW.getTime(), pid: process.pid, component: 'pool', app: 'hello', spawnMs: 1200, msg: 'slow spawn' }]);
+  });
+
+  it('lets fields of one call override a binding without changing the child', () => {
+    const child = logger().child({ component: 'pool' });
+    child.info('a', { component: 'proxy' });
+    child.info('b');
+    expect(records().map((r) => r.component)).toEqual(['proxy', 'pool']);
+  });
+
+  it('drops lines below the configured level', () => {
+    const log = logger('warn');
+    log.debug('d');
+    log.info('i');
+    log.warn('w');
+    log.error('e');
+    expect(records().map((r) => r.msg)).toEqual(['w', 'e']);
+  });
+
+  it('applies setLevel on a child to the parent too', () => {
+    const parent = logger('info');
+    const child = parent.child({ component: 'core' });
+    parent.debug('hidden');
+    child.setLevel('debug');
+    parent.debug('shown');
+    child.setLevel('error');
+    parent.warn('hidden again');
+    expect(records().map((r) => r.msg)).toEqual(['shown']);
+  });
+
+  it('serialises err with its type, message, stack and code', () => {
+    const err = new CoreError('FERRY_ERR_POOL_UNAVAILABLE', 'no process');
+    logger().error('request failed', { err });
+    expect(records()[0]?.err).toEqual({ type: 'CoreError', message: 'no process', stack: err.stack, code: 'FERRY_ERR_POOL_UNAVAILABLE' });
+    expect(err.stack).toContain('no process');
+  });
+
+  it('leaves out code for an error that has none, and keeps a non-error err as it is', () => {
+    const log = logger();
+    log.error('a', { err: new TypeError('bad') });
+    log.error('b', { err: 'just a string' });
+    const [first, second] = records();
+    expect(first?.err).toEqual({ type: 'TypeError', message: 'bad', stack: expect.stringContaining('TypeError: bad') });
+    expect(second?.err).toBe('just a string');
+  });
+
+  it('writes a readable line with time, level, component and fields in pretty format', () => {
+    logger('info', 'pretty').child({ component: 'core' }).info('listening', { port: 3000, path: '/tmp/a b' });
+    expect(lines).toEqual([`2026-01-02T03:04:05.678Z INFO  core[${process.pid}]: listening port=3000 path="/tmp/a b"\n`]);
+  });
+
+  it('puts the stack of err under a pretty line', () => {
+    const err = new Error('boom');
+    logger('info', 'pretty').child({ component: 'watchdog' }).error('core crashed', { err, code: 1 });
+    expect(lines[0]).toMatch(new RegExp(`^\\S+ ERROR watchdog\\[${process.pid}\\]: core crashed code=1\\n  Error: boom\\n`));
+  });
+});
