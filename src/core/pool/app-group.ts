@@ -164,7 +164,7 @@ export class AppGroup {
   private onWorkerExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     const expected = worker.state === 'stopping';
     worker.state = 'dead';
-    worker.agent.destroy();
+    void worker.upstream.destroy().catch(() => undefined);
     const index = this.workers.indexOf(worker);
     if (index >= 0) this.workers.splice(index, 1);
     if (expected) {

@@ -1,7 +1,7 @@
 // WorkerProcess: one running app process, its upstream connection pool and its busyness.
 
-import http from 'node:http';
 import type { ChildProcess } from 'node:child_process';
+import { Pool as UpstreamPool } from 'undici';
 
 export type WorkerState =
   /** Accepting new requests. */
@@ -22,7 +22,7 @@ export class WorkerProcess {
   readonly spawnedAtMs = Date.now();
   lastUsedAtMs = Date.now();
   /** Kept-alive connections to this process only, so its death closes exactly its own sockets. */
-  readonly agent: http.Agent;
+  readonly upstream: UpstreamPool;
   readonly exited: Promise<void>;
 
   constructor(
@@ -32,7 +32,15 @@ export class WorkerProcess {
     readonly child: ChildProcess,
     readonly spawnDurationMs: number,
   ) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
+    this.upstream = new UpstreamPool('http://localhost', {
+      socketPath,
+      // As many connections as requests in flight: Node apps have no concurrency limit to respect.
+      connections: null,
+      pipelining: 1,
+      // Request time limits belong to the pool (max-request-time), not to the transport.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
     this.exited = new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
       else child.once('exit', () => resolve());

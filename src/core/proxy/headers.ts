@@ -32,7 +32,8 @@ export interface ForwardingFacts {
 
 /**
  * Headers for the request to the app, as a raw [name, value, ...] list (order, case and
- * duplicates kept). Transfer-Encoding stays: Node re-frames the body it re-sends.
+ * duplicates kept). Transfer-Encoding goes too: the upstream client frames the body it re-sends
+ * itself (Content-Length when the client gave one, else chunked).
  */
 export function buildUpstreamHeaders(rawHeaders: readonly string[], facts: ForwardingFacts): string[] {
   const listed = connectionTokens(rawHeaders);
@@ -61,10 +62,6 @@ export function buildUpstreamHeaders(rawHeaders: readonly string[], facts: Forwa
     if (lower === 'x-request-id' || lower === 'expect') continue;
     if (lower === 'host') host = value;
     if (facts.upgrade && (lower === 'connection' || lower === 'upgrade')) {
-      out.push(name, value);
-      continue;
-    }
-    if (lower === 'transfer-encoding') {
       out.push(name, value);
       continue;
     }
