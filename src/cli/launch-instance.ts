@@ -128,7 +128,7 @@ export async function launchInstance(opts: StartOptions): Promise<LaunchedInstan
     bound.release();
     if (typeof outFd === 'number') fs.closeSync(outFd);
   }
-  const launch: LaunchMessage = { type: 'launch', config, registryDir: path.resolve(opts.registryDir), logFormat, pidFile };
+  const launch: LaunchMessage = { type: 'launch', config, registryDir: path.resolve(opts.registryDir), logFormat, pidFile, unixSocketInode: bound.inode };
   watchdog.send(launch);
 
   const exited = new Promise<number>((resolve) => {

@@ -13,6 +13,8 @@ export interface BoundSocket {
   fd: number;
   /** Closes our copy; call right after the watchdog is spawned, in the same tick. */
   release(): void;
+  /** For a unix socket: the inode of the socket file. */
+  inode?: number;
 }
 
 const BACKLOG = 2048;
@@ -81,5 +83,5 @@ export async function bindListenSocket(listen: ListenAddress): Promise<BoundSock
   });
   fs.chmodSync(temporary, 0o660);
   fs.renameSync(temporary, target);
-  return { fd: fdOf(server), release: () => server.close() };
+  return { fd: fdOf(server), release: () => server.close(), inode: fs.lstatSync(target).ino };
 }

@@ -12,6 +12,8 @@ export interface LaunchMessage {
   registryDir: string;
   logFormat: LogFormat;
   pidFile?: string;
+  /** Inode of the public unix socket file, so the watchdog removes it at stop only if it is still ours. */
+  unixSocketInode?: number;
 }
 
 /** CLI -> watchdog: the CLI is about to exit on purpose (daemon mode); keep running. */

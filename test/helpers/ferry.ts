@@ -160,7 +160,35 @@ export async function startDaemon(appDir: string, extraArgs: string[] = [], regi
     const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
     throw new Error(`ferry start failed (${run.exitCode}): ${run.stderr}\n${log}`);
   }
-  const info = liveInstances(registryDir)[0];
-  if (!info) throw new Error('ferry start succeeded but no instance is registered');
+  // The registry may hold other instances too (several daemons in one registry): pick ours by port.
+  const info = liveInstances(registryDir).find((i) => i.properties.addresses.some((a) => URL.canParse(a) && new URL(a).port === String(port)));
+  if (!info) throw new Error(`ferry start succeeded but no instance on port ${port} is registered`);
   return new TestInstance(registryDir, port, info);
+}
+
+/**
+ * Pids of live processes (zombies and this process excepted) whose command line or environment
+ * mentions `text`: a unique temp path finds whatever a test started, even processes the registry
+ * never recorded (every Ferry process inherits FERRY_INSTANCE_REGISTRY_DIR from `ferry start`).
+ */
+export function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid || !isProcessRunning(pid)) continue;
+    for (const file of ['cmdline', 'environ']) {
+      let content: string;
+      try {
+        content = fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
+      } catch {
+        continue; // gone, or not ours to read
+      }
+      if (content.includes(text)) {
+        found.push(pid);
+        break;
+      }
+    }
+  }
+  return found;
 }

@@ -19,14 +19,27 @@ export interface SpawnFailure {
   durationMs: number;
 }
 
+/** Lines of a crash report that say nothing about the cause: stack frames, carets, Node's footer. */
+const NOISE = [/^\s+at /, /^\s*\^+\s*$/, /^Node\.js v\d/, /^\s*$/];
+
+/**
+ * The one line of a process's output that best says why it failed: the last "SomethingError: ..."
+ * line if there is one (Node prints the stack and its version after it), else the last line
+ * that is not noise.
+ */
+export function summarizeOutput(output: string): string {
+  const lines = output.split('\n').filter((l) => !NOISE.some((re) => re.test(l)));
+  const errorLine = [...lines].reverse().find((l) => /^\s*(Uncaught )?[A-Z]\w*(Error|Exception)\b.*:/.test(l));
+  return (errorLine ?? lines[lines.length - 1] ?? '').trim();
+}
+
 function describe(f: SpawnFailure, startTimeoutMs: number): { message: string; suggestion: string } {
-  const tail = f.outputTail.trim();
-  const lastLine = tail ? tail.split('\n').filter((l) => l.trim() !== '').slice(-1)[0] : '';
+  const lastLine = summarizeOutput(f.outputTail);
   switch (f.category) {
     case 'exited-before-ready': {
       const how = f.signal ? `was killed by ${f.signal}` : `exited with code ${String(f.exitCode)}`;
       return {
-        message: `app '${f.app}' ${how} before it listened${lastLine ? `: ${lastLine.trim()}` : ''}`,
+        message: `app '${f.app}' ${how} before it listened${lastLine ? `: ${lastLine}` : ''}`,
         suggestion: 'Run the app by hand (node <startup file>) to see the full error, fix it, then start again.',
       };
     }

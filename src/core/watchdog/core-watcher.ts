@@ -59,6 +59,8 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
       },
     });
     this.child = child;
+    // The IPC channel can break under a send when the core dies at that moment; its exit is what counts.
+    child.on('error', (err) => this.log.debug('core channel error', { err }));
     child.on('message', (message: CoreToWatchdog) => {
       if (message.type === 'ready') {
         this.everReady = true;
@@ -124,7 +126,9 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
       if (force) {
         signalQuietly(-(child.pid as number), 'SIGKILL');
       } else if (child.connected) {
-        child.send({ type: 'shutdown' });
+        child.send({ type: 'shutdown' }, (err) => {
+          if (err) signalQuietly(child.pid as number, 'SIGTERM');
+        });
       } else {
         signalQuietly(child.pid as number, 'SIGTERM');
       }

@@ -2,7 +2,7 @@
 // listening socket; starts and restarts the core; on stop, guarantees nothing is left running.
 
 import fs from 'node:fs';
-import { describeListenAddress } from '../../lib/config.js';
+import { describeListenAddress, type ListenAddress } from '../../lib/config.js';
 import type { CliToWatchdog, LaunchMessage, WatchdogToCli } from '../../lib/ipc-messages.js';
 import type { ErrorPayload } from '../../lib/error-codes.js';
 import { FERRY_VERSION } from '../../lib/paths.js';
@@ -13,6 +13,17 @@ import { CoreWatcher } from './core-watcher.js';
 
 function send(message: WatchdogToCli): void {
   if (process.connected) process.send?.(message);
+}
+
+/** Removes the public unix socket at stop, but only if the path is still the file ferry start bound. */
+function removeOwnUnixSocket(listen: ListenAddress, inode: number | undefined): void {
+  if (listen.kind !== 'unix' || inode === undefined) return;
+  try {
+    const there = fs.lstatSync(listen.path);
+    if (there.isSocket() && there.ino === inode) fs.rmSync(listen.path, { force: true });
+  } catch {
+    // Gone already: nothing to do.
+  }
 }
 
 function run(launch: LaunchMessage): void {
@@ -50,6 +61,7 @@ function run(launch: LaunchMessage): void {
 
   const cleanupAndExit = (code: number): never => {
     instance.remove();
+    removeOwnUnixSocket(config.listen, launch.unixSocketInode);
     if (launch.pidFile) fs.rmSync(launch.pidFile, { force: true });
     log.info('stopped', { instance: instance.name });
     process.exit(code);

@@ -1,0 +1,241 @@
+// Bad input end to end: every mistake an operator can make gets one clear "Error: " line, the
+// documented exit code, and leaves no instance, no instance directory and no process behind.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import {
+  fixture,
+  freePort,
+  liveInstances,
+  processesMentioning,
+  runFerry,
+  startDaemon,
+  tempDir,
+  type FerryRun,
+  type TestInstance,
+} from '../helpers/ferry.js';
+
+/** A private scratch root per test: the registry and any copied app live under it. */
+interface Scratch {
+  root: string;
+  registry: string;
+}
+
+const scratches: Scratch[] = [];
+const instances: TestInstance[] = [];
+const servers: net.Server[] = [];
+
+afterEach(async () => {
+  for (const instance of instances.splice(0)) instance.forceCleanup();
+  for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
+  for (const { root } of scratches.splice(0)) {
+    for (const pid of processesMentioning(root)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+function scratch(): Scratch {
+  const root = tempDir('ferry-bad-input-');
+  const registry = path.join(root, 'registry');
+  fs.mkdirSync(registry);
+  const s = { root, registry };
+  scratches.push(s);
+  return s;
+}
+
+/** A private copy of a fixture app, so its path (in the app's command line) is this test's alone. */
+function copyFixture(s: Scratch, name: string): string {
+  const dir = path.join(s.root, name);
+  fs.cpSync(fixture(name), dir, { recursive: true });
+  return dir;
+}
+
+/** The error line of a failed run (without "Error: "); everything after it is an indented suggestion. */
+function errorLine(run: FerryRun): string {
+  const lines = run.stderr.trimEnd().split('\n');
+  const first = lines[0] ?? '';
+  expect(first, run.stderr).toMatch(/^Error: /);
+  for (const line of lines.slice(1)) expect(line, run.stderr).toMatch(/^ {2}\S/);
+  return first.slice('Error: '.length);
+}
+
+function suggestions(run: FerryRun): string {
+  return run.stderr.split('\n').slice(1).join('\n');
+}
+
+/** No live instance, no instance directory, no process that mentions this test's scratch root. */
+function expectNothingLeft(s: Scratch): void {
+  // Before liveInstances: scanning the registry removes stale directories and would hide them.
+  const dirs = fs.readdirSync(s.registry).filter((entry) => entry.startsWith('ferry.') && fs.statSync(path.join(s.registry, entry)).isDirectory());
+  expect(dirs).toEqual([]);
+  expect(liveInstances(s.registry)).toEqual([]);
+  expect(processesMentioning(s.root)).toEqual([]);
+}
+
+describe('ferry start and stop with bad input', () => {
+  it('refuses a port that another program listens on, naming the address and suggesting --port', async () => {
+    const s = scratch();
+    const port = await freePort();
+    const blocker = net.createServer();
+    servers.push(blocker);
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+
+    const run = await runFerry(s.registry, ['start', copyFixture(s, 'pid-app'), '--port', String(port)]);
+
+    expect(run.exitCode).toBe(EXIT_CODES.environment);
+    expect(errorLine(run)).toBe(`127.0.0.1:${port} is already in use by another program`);
+    expect(suggestions(run)).toContain('--port');
+    expectNothingLeft(s);
+  });
+
+  it('refuses a directory that holds no app with a usage error', async () => {
+    const s = scratch();
+    const dir = copyFixture(s, 'no-app');
+
+    const run = await runFerry(s.registry, ['start', dir]);
+
+    expect(run.exitCode).toBe(EXIT_CODES.usage);
+    expect(errorLine(run)).toContain(`no app found in ${dir}`);
+    expect(suggestions(run)).toContain('--startup-file');
+    expectNothingLeft(s);
+  });
+
+  // Known intermittent failure (product bug, a few % of runs): the watchdog can die of an unhandled
+  // EPIPE from CoreWatcher.stop() sending 'shutdown' to a core that already exited after reporting
+  // 'startup-failed' (src/core/watchdog/core-watcher.ts); its directory and stack trace then remain.
+  it('reports an app that exits at start with its exit code, and leaves nothing behind', async () => {
+    const s = scratch();
+    const port = await freePort();
+
+    const run = await runFerry(s.registry, ['start', copyFixture(s, 'crash-on-boot'), '--port', String(port)]);
+
+    expect(run.exitCode).toBe(EXIT_CODES.appStartFailed);
+    expect(errorLine(run)).toMatch(/^app 'crash-on-boot' exited with code 1 before it listened/);
+    expectNothingLeft(s);
+  });
+
+  // Product bug: src/core/spawn/spawn-error.ts takes the last non-empty line of the output, which
+  // for an uncaught exception is Node's "Node.js v20.x.y" footer, not the error itself.
+  it("quotes the app's own last error line when it exits at start", async () => {
+    const s = scratch();
+    const port = await freePort();
+
+    const run = await runFerry(s.registry, ['start', copyFixture(s, 'crash-on-boot'), '--port', String(port)]);
+
+    expect(run.exitCode).toBe(EXIT_CODES.appStartFailed);
+    const message = errorLine(run);
+    expect(message).toContain('exited with code 1');
+    expect(message).toContain('database URL is not configured');
+    expectNothingLeft(s);
+  });
+
+  it('gives up on an app that never listens once the start timeout passes', async () => {
+    const s = scratch();
+    const port = await freePort();
+    const started = Date.now();
+
+    const run = await runFerry(s.registry, ['start', copyFixture(s, 'never-listens'), '--port', String(port), '--start-timeout', '2']);
+
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(run.exitCode).toBe(EXIT_CODES.appStartFailed);
+    expect(errorLine(run)).toBe("app 'never-listens' did not listen within 2s (start timeout)");
+    expect(suggestions(run)).toContain('--start-timeout');
+    expectNothingLeft(s);
+  }, 10_000);
+
+  it('rejects an unknown flag with a usage error that names it', async () => {
+    const s = scratch();
+
+    const run = await runFerry(s.registry, ['start', copyFixture(s, 'pid-app'), '--no-such-flag']);
+
+    expect(run.exitCode).toBe(EXIT_CODES.usage);
+    expect(errorLine(run)).toContain('--no-such-flag');
+    expect(suggestions(run)).toContain('ferry start --help');
+    expectNothingLeft(s);
+  });
+
+  it('says that no instance is running when ferry stop finds none', async () => {
+    const s = scratch();
+
+    const run = await runFerry(s.registry, ['stop']);
+
+    expect(run.exitCode).toBe(EXIT_CODES.notRunning);
+    expect(errorLine(run)).toBe(`no Ferry instance is running (looked in ${s.registry})`);
+    expectNothingLeft(s);
+  });
+
+  it('says that no instance is running when the pid file given to ferry stop does not exist', async () => {
+    const s = scratch();
+    const pidFile = path.join(s.root, 'nonexistent', 'ferry.pid');
+
+    const run = await runFerry(s.registry, ['stop', '--pid-file', pidFile]);
+
+    expect(run.exitCode).toBe(EXIT_CODES.notRunning);
+    expect(errorLine(run)).toBe(`no Ferry instance is running: pid file ${pidFile} does not exist`);
+    expectNothingLeft(s);
+  });
+
+  it('asks which instance to stop when two are running, then stops each one named with --instance', async () => {
+    const s = scratch();
+    const first = await startDaemon(fixture('pid-app'), [], s.registry);
+    instances.push(first);
+    const second = await startDaemon(fixture('pid-app'), [], s.registry);
+    instances.push(second);
+    const names = liveInstances(s.registry).map((i) => i.name);
+    expect(names.toSorted()).toEqual([first.info.name, second.info.name].toSorted());
+    expect(processesMentioning(s.root)).toEqual(expect.arrayContaining([first.info.properties.watchdog_pid, second.info.properties.watchdog_pid]));
+
+    const ambiguous = await runFerry(s.registry, ['stop']);
+
+    expect(ambiguous.exitCode).toBe(EXIT_CODES.usage);
+    expect(errorLine(ambiguous)).toBe('2 Ferry instances are running; say which one with --instance NAME');
+    for (const name of names) expect(suggestions(ambiguous)).toContain(name);
+    expect(liveInstances(s.registry)).toHaveLength(2);
+
+    for (const instance of [first, second]) {
+      const stop = await runFerry(s.registry, ['stop', '--instance', instance.info.name]);
+      expect(stop.exitCode, stop.stderr).toBe(0);
+      expect(stop.stdout).toContain(`Stopped instance ${instance.info.name}`);
+      expect(instance.survivors()).toEqual([]);
+    }
+    expectNothingLeft(s);
+  });
+
+  it('rejects --min-instances larger than --max-pool-size with a usage error', async () => {
+    const s = scratch();
+
+    const run = await runFerry(s.registry, ['start', copyFixture(s, 'pid-app'), '--port', String(await freePort()), '--min-instances', '3', '--max-pool-size', '2']);
+
+    expect(run.exitCode).toBe(EXIT_CODES.usage);
+    expect(errorLine(run)).toBe('--min-instances (3) is larger than --max-pool-size (2)');
+    expectNothingLeft(s);
+  });
+
+  it('prints a failed start as a JSON error object on stdout with --json', async () => {
+    const s = scratch();
+    const dir = copyFixture(s, 'no-app');
+
+    const run = await runFerry(s.registry, ['start', dir, '--json']);
+
+    expect(run.exitCode).toBe(EXIT_CODES.usage);
+    expect(run.stderr).toBe('');
+    const parsed = JSON.parse(run.stdout) as { error: { code: string; message: string; suggestions: string[] } };
+    expect(parsed).toEqual({
+      error: {
+        code: 'FERRY_ERR_APP_NOT_FOUND',
+        message: expect.stringContaining(`no app found in ${dir}`),
+        suggestions: [expect.stringContaining('--startup-file')],
+      },
+    });
+    expectNothingLeft(s);
+  });
+});
