@@ -35,6 +35,15 @@ export function exitNameForCode(code: ErrorCode): ExitCodeName {
       return 'appStartFailed';
     case 'FERRY_ERR_INSTANCE_NOT_RUNNING':
       return 'notRunning';
+    case 'FERRY_ERR_CORE_NOT_RESPONDING':
+      return 'notResponding';
+    case 'FERRY_ERR_ADMIN_UNAUTHORIZED':
+    case 'FERRY_ERR_ADMIN_FORBIDDEN':
+      return 'unauthorized';
+    case 'FERRY_ERR_APP_UNKNOWN':
+    case 'FERRY_ERR_PROCESS_UNKNOWN':
+    case 'FERRY_ERR_ADMIN_BAD_REQUEST':
+      return 'usage';
     default:
       return 'failed';
   }

@@ -10,6 +10,8 @@ export const EXIT_CODES = {
   environment: 5,
   /** The app could not be started (exited at start, never listened). */
   appStartFailed: 6,
+  /** Not allowed: no valid admin token for this instance. */
+  unauthorized: 7,
   partial: 68,
   inProgress: 69,
 } as const;
@@ -23,4 +25,5 @@ export const EXIT_CODE_HELP = `EXIT CODES
   3  no Ferry instance is running
   4  the instance is not responding
   5  the host refused (port in use, permission denied)
-  6  the app could not be started (exited at start, never listened)`;
+  6  the app could not be started (exited at start, never listened)
+  7  not allowed: no valid admin token for this instance (run as its user or root)`;

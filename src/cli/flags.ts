@@ -17,3 +17,14 @@ export const instanceFlags = {
     env: 'FERRY_INSTANCE',
   }),
 };
+
+/** Flags of every command that talks to a running instance's admin API. */
+export const adminFlags = {
+  ...instanceFlags,
+  timeout: Flags.integer({
+    summary: 'Seconds to wait for the core to answer before calling it not responding (exit 4).',
+    default: 10,
+    min: 1,
+    env: 'FERRY_TIMEOUT',
+  }),
+};

@@ -111,6 +111,7 @@ export async function launchInstance(opts: StartOptions): Promise<LaunchedInstan
       throw new CliError('FERRY_ERR_CONFIG_INVALID', `cannot open log file ${logFile}: ${(err as Error).message}`, 'environment', ['Pass a writable path with --log-file.']);
     }
   }
+  if (logFile) config.logFile = logFile;
   const logFormat: LogFormat = !logFile && process.stdout.isTTY ? 'pretty' : 'json';
   const pidFile = opts.pidFile ? path.resolve(opts.pidFile) : undefined;
 

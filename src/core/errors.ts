@@ -30,6 +30,14 @@ const REGISTRY: Record<ErrorCode, ErrorSpec> = {
   FERRY_ERR_POOL_UNAVAILABLE: { httpStatus: 503, kind: 'environment' },
   FERRY_ERR_SHUTTING_DOWN: { httpStatus: 503, kind: 'environment' },
   FERRY_ERR_USAGE: { httpStatus: 400, kind: 'user' },
+  FERRY_ERR_ADMIN_UNAUTHORIZED: { httpStatus: 401, kind: 'user' },
+  FERRY_ERR_ADMIN_FORBIDDEN: { httpStatus: 403, kind: 'user' },
+  FERRY_ERR_ADMIN_NOT_FOUND: { httpStatus: 404, kind: 'user' },
+  FERRY_ERR_ADMIN_BAD_REQUEST: { httpStatus: 400, kind: 'user' },
+  FERRY_ERR_CORE_NOT_RESPONDING: { httpStatus: 504, kind: 'environment' },
+  FERRY_ERR_APP_UNKNOWN: { httpStatus: 404, kind: 'user' },
+  FERRY_ERR_PROCESS_UNKNOWN: { httpStatus: 404, kind: 'user' },
+  FERRY_ERR_RESTART_FAILED: { httpStatus: 500, kind: 'environment' },
 };
 
 export class CoreError extends Error {

@@ -1,6 +1,7 @@
 // The logger of the watchdog and the core: one line per event, NDJSON in pino's shape
 // ({level, time, pid, component, msg, ...}) or a readable line when a person is watching.
 
+import fs from 'node:fs';
 import type { LogLevel } from '../lib/config.js';
 
 export type LogFormat = 'json' | 'pretty';
@@ -96,4 +97,30 @@ function writeStdout(line: string): void {
 
 export function createLogger(opts: LoggerOptions, bindings: LogFields = {}): Logger {
   return new Logger(opts, bindings);
+}
+
+/** A log file that can be reopened after logrotate moved it away. Writes are asynchronous. */
+export class ReopenableFileSink implements LogSink {
+  private stream: fs.WriteStream;
+
+  constructor(readonly path: string) {
+    this.stream = this.open();
+  }
+
+  private open(): fs.WriteStream {
+    const stream = fs.createWriteStream(this.path, { flags: 'a', mode: 0o640 });
+    // A full disk must not crash the server; the line is lost, the next may succeed.
+    stream.on('error', () => undefined);
+    return stream;
+  }
+
+  write(line: string): void {
+    this.stream.write(line);
+  }
+
+  reopen(): void {
+    const old = this.stream;
+    this.stream = this.open();
+    old.end();
+  }
 }

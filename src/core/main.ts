@@ -1,6 +1,8 @@
 // The core process: serves the inherited listening socket, runs the pool, reports readiness to
 // the watchdog, and stops gracefully when told. Started only by the watchdog.
 
+import fs from 'node:fs';
+import type http from 'node:http';
 import { describeListenAddress } from '../lib/config.js';
 import type { CoreToWatchdog } from '../lib/ipc-messages.js';
 import { isMessageOfType } from '../lib/ipc-messages.js';
@@ -8,10 +10,11 @@ import { readWorkerRecords } from '../lib/instance-registry.js';
 import { signalQuietly } from '../lib/units.js';
 import { toErrorPayload } from './errors.js';
 import { InstanceDirectory } from './instance-registry/instance-dir.js';
-import { createLogger } from './log.js';
+import { createLogger, ReopenableFileSink } from './log.js';
 import { OOM_ENV, restoreOomScore } from './oom-score.js';
 import { Pool } from './pool/pool.js';
 import { createProxyServer } from './proxy/server.js';
+import { createAdminServer } from './admin-api/server.js';
 import { DirectSpawner } from './spawn/direct-spawner.js';
 
 /** sd_listen_fds(3): inherited sockets start at fd 3. */
@@ -19,6 +22,23 @@ const LISTEN_FDS_START = 3;
 
 function send(message: CoreToWatchdog): void {
   if (process.connected) process.send?.(message);
+}
+
+/** The admin socket lives in the 0700 instance directory and is itself 0600: owner and root only. */
+async function listenAdminSocket(server: http.Server, socketPath: string): Promise<void> {
+  fs.rmSync(socketPath, { force: true }); // left by a core that crashed
+  const previousUmask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(previousUmask);
+  }
 }
 
 async function main(): Promise<void> {
@@ -32,7 +52,8 @@ async function main(): Promise<void> {
   delete process.env[OOM_ENV];
   const instance = InstanceDirectory.open(instanceDirPath);
   const config = instance.readConfig();
-  const log = createLogger({ level: config.logLevel, format: process.env.FERRY_LOG_FORMAT === 'pretty' ? 'pretty' : 'json' }, { component: 'core' });
+  const logSink = config.logFile ? new ReopenableFileSink(config.logFile) : undefined;
+  const log = createLogger({ level: config.logLevel, format: process.env.FERRY_LOG_FORMAT === 'pretty' ? 'pretty' : 'json', sink: logSink }, { component: 'core' });
 
   const fatal = (what: string) => (err: unknown) => {
     log.error(`${what}; exiting so the watchdog restarts the core`, { err });
@@ -42,18 +63,19 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
   const pool = new Pool(config, new DirectSpawner(instance, log.child({ component: 'app' })), log);
-  const { server, inFlight } = createProxyServer({ pool, log, trustForwarded: config.listen.kind === 'unix' });
+  const { server, tracker } = createProxyServer({ pool, log, trustForwarded: config.listen.kind === 'unix' });
 
   let shuttingDown = false;
   const shutdown = async (reason: string): Promise<void> => {
     if (shuttingDown) return;
     shuttingDown = true;
     const deadlineMs = Date.now() + Math.max(1000, config.shutdownTimeoutMs - 2000);
-    log.info('shutting down gracefully', { reason, inFlight: inFlight() });
+    log.info('shutting down gracefully', { reason, inFlight: tracker.inFlight });
     server.close();
     server.closeIdleConnections();
+    adminServer.close();
     const poolStopped = pool.stop(deadlineMs);
-    while (inFlight() > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
+    while (tracker.inFlight > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
     server.closeAllConnections();
     await poolStopped;
     log.info('core stopped');
@@ -84,6 +106,22 @@ async function main(): Promise<void> {
       resolve();
     });
   });
+
+  const adminServer = createAdminServer({
+    pool,
+    tracker,
+    config,
+    log: log.child({ component: 'admin-api' }),
+    instanceName: instance.name,
+    addresses: [describeListenAddress(config.listen)],
+    startedAtMs: Date.now(),
+    tokens: instance.readAdminTokens(),
+    reopenLogs: () => {
+      logSink?.reopen();
+      log.info('log file reopened', { logFile: config.logFile ?? null });
+    },
+  });
+  await listenAdminSocket(adminServer, instance.adminSocketPath);
 
   try {
     await pool.start();

@@ -36,6 +36,8 @@ export interface FerryConfig {
   logLevel: LogLevel;
   /** How long a graceful stop may take before everything is SIGKILLed. */
   shutdownTimeoutMs: number;
+  /** Where logs go when not to stdout; reopened on request (log rotation). */
+  logFile?: string;
 }
 
 export const DEFAULTS = {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import fsx from 'fs-native-extensions';
 import type { FerryConfig } from '../../lib/config.js';
 import { INSTANCE_DIR_PREFIX, INSTANCE_FILES, type InstanceProperties, type WorkerRecord } from '../../lib/instance-registry.js';
+import { ADMIN_FILES } from '../../lib/admin-api-contract.js';
 
 const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -82,6 +83,23 @@ export class InstanceDirectory {
 
   writeProperties(properties: InstanceProperties): void {
     writeFileAtomic(this.path(INSTANCE_FILES.properties), JSON.stringify(properties, null, 2) + '\n');
+  }
+
+  /** Creates the two admin tokens (0600): read-only, and full admin. */
+  createAdminTokens(): void {
+    fs.writeFileSync(this.path(ADMIN_FILES.readOnlyToken), crypto.randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+    fs.writeFileSync(this.path(ADMIN_FILES.fullToken), crypto.randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+  }
+
+  readAdminTokens(): { readOnly: string; full: string } {
+    return {
+      readOnly: fs.readFileSync(this.path(ADMIN_FILES.readOnlyToken), 'utf8').trim(),
+      full: fs.readFileSync(this.path(ADMIN_FILES.fullToken), 'utf8').trim(),
+    };
+  }
+
+  get adminSocketPath(): string {
+    return this.path(ADMIN_FILES.socket);
   }
 
   appSocketPath(appName: string): string {

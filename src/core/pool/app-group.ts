@@ -1,7 +1,9 @@
 // AppGroup: one app's processes, the requests waiting for one of them, spawning to keep the
-// minimum alive, backing off when the app keeps failing, and stopping gracefully.
+// minimum alive, backing off when the app keeps failing, restarts (blocking or rolling),
+// detaching single processes, and stopping gracefully.
 
 import type { AppConfig } from '../../lib/config.js';
+import type { GroupSnapshot, GroupState, RestartAppResponse } from '../../lib/admin-api-contract.js';
 import { signalQuietly } from '../../lib/units.js';
 import { CoreError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -9,7 +11,7 @@ import type { SpawnError } from '../spawn/spawn-error.js';
 import type { Spawner } from '../spawn/spawner.js';
 import { chooseWorker } from './routing.js';
 import { Session } from './session.js';
-import { WorkerProcess, type WorkerSnapshot } from './worker.js';
+import { WorkerProcess } from './worker.js';
 
 /** How the pool grants room for one more process. */
 export interface CapacityGate {
@@ -22,12 +24,21 @@ interface Waiter {
   enqueuedAtMs: number;
 }
 
+interface RestartInfo {
+  rolling: boolean;
+  generation: number;
+  startedAtMs: number;
+  /** Set when a rolling restart stopped because a new process failed; old ones keep serving. */
+  failed?: string;
+}
+
 /** A process that dies younger than this counts as a failure for backoff. */
 const STABLE_UPTIME_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
-/** Time a draining process gets to finish its requests before it is stopped anyway. */
 const DRAIN_POLL_MS = 20;
 const KILL_AFTER_TERM_MS = 5_000;
+/** Time a detached or restarted process gets to finish its requests before it is stopped anyway. */
+export const DETACH_DRAIN_MS = 30_000;
 
 /** Delay before the next spawn after `failures` consecutive failures (pure). */
 export function spawnBackoffMs(failures: number): number {
@@ -45,7 +56,11 @@ export class AppGroup {
   private nextSpawnAllowedAtMs = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Bumped by every restart; processes spawned after it carry the new number. */
+  private generation = 0;
+  private restartInfo: RestartInfo | undefined;
   lastSpawnError: SpawnError | undefined;
+  private lastSpawnErrorAtMs = 0;
 
   constructor(
     readonly app: AppConfig,
@@ -58,9 +73,14 @@ export class AppGroup {
     return this.app.name;
   }
 
-  /** Processes alive or on their way: what counts against max-pool-size. */
+  /**
+   * Processes that count against max-pool-size: routable ones and those being spawned. Draining
+   * ones (detached, restarted) do not, as in Passenger, so their replacements can start at once.
+   */
   get processCount(): number {
-    return this.workers.length + this.spawning;
+    let count = this.spawning;
+    for (const worker of this.workers) if (worker.state === 'ready') count++;
+    return count;
   }
 
   /** Spawns the minimum number of processes; rejects with the first spawn failure. */
@@ -94,21 +114,24 @@ export class AppGroup {
     });
   }
 
-  /** Spawns when requests wait and nothing is coming, or when below the minimum. */
+  private needsProcess(): boolean {
+    if (this.processCount < this.app.minInstances) return true;
+    return this.waitList.length > 0 && this.spawning === 0 && !this.workers.some((w) => w.isRoutable);
+  }
+
+  /** Spawns until the minimum is met (or one process when requests wait and none is coming). */
   private ensureProcesses(): void {
-    if (this.stopping || this.respawnTimer) return;
-    const routable = this.workers.some((w) => w.isRoutable);
-    const needed = this.processCount < this.app.minInstances || (this.waitList.length > 0 && !routable && this.spawning === 0);
-    if (!needed || !this.capacity.hasCapacity()) return;
+    if (this.stopping || this.respawnTimer || !this.needsProcess()) return;
     const delayMs = Math.max(0, this.nextSpawnAllowedAtMs - Date.now());
-    if (delayMs === 0) {
-      this.spawnOne().catch(() => undefined); // logged in spawnOne
+    if (delayMs > 0) {
+      this.respawnTimer = setTimeout(() => {
+        this.respawnTimer = undefined;
+        this.ensureProcesses();
+      }, delayMs);
       return;
     }
-    this.respawnTimer = setTimeout(() => {
-      this.respawnTimer = undefined;
-      this.ensureProcesses();
-    }, delayMs);
+    // spawnOne counts itself in `spawning` synchronously, so this loop ends.
+    while (this.needsProcess() && this.capacity.hasCapacity()) this.spawnOne().catch(() => undefined); // logged in doSpawn
   }
 
   private spawnOne(): Promise<WorkerProcess> {
@@ -123,13 +146,15 @@ export class AppGroup {
 
   private async doSpawn(): Promise<WorkerProcess> {
     this.spawning++;
+    const generation = this.generation;
     let worker: WorkerProcess;
     try {
       const spawned = await this.spawner.spawn(this.app);
-      worker = new WorkerProcess(this.name, spawned.pid, spawned.socketPath, spawned.child, spawned.spawnDurationMs);
+      worker = new WorkerProcess(this.name, spawned.pid, spawned.socketPath, spawned.child, spawned.spawnDurationMs, generation);
     } catch (err) {
       const spawnError = err as SpawnError;
       this.lastSpawnError = spawnError;
+      this.lastSpawnErrorAtMs = Date.now();
       this.consecutiveFailures++;
       const backoffMs = spawnBackoffMs(this.consecutiveFailures);
       this.nextSpawnAllowedAtMs = Date.now() + backoffMs;
@@ -145,6 +170,7 @@ export class AppGroup {
     worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
     if (this.stopping) void this.stopWorker(worker, 0);
     else this.serveWaiters();
+    this.checkRestartDone();
     return worker;
   }
 
@@ -169,6 +195,7 @@ export class AppGroup {
     if (index >= 0) this.workers.splice(index, 1);
     if (expected) {
       this.log.info('app process stopped', { appPid: worker.pid, code, signal });
+      this.checkRestartDone();
       return;
     }
     const uptimeMs = Date.now() - worker.spawnedAtMs;
@@ -197,6 +224,72 @@ export class AppGroup {
     clearTimeout(killTimer);
   }
 
+  /**
+   * Replaces every process. Blocking: all old processes leave rotation at once and drain while
+   * new ones spawn (requests wait for the first new one). Rolling: one at a time, each old process
+   * leaves only once its replacement serves; if a replacement fails, the restart stops and the
+   * old processes keep serving.
+   */
+  restart(rolling: boolean): RestartAppResponse {
+    if (this.stopping) throw new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down');
+    this.generation++;
+    const generation = this.generation;
+    const old = this.workers.filter((w) => w.state === 'ready');
+    this.restartInfo = { rolling, generation, startedAtMs: Date.now() };
+    this.log.info(rolling ? 'rolling restart' : 'restart', { generation, replacing: old.map((w) => w.pid) });
+    // A restart is an operator's fresh attempt: no backoff left over from earlier failures.
+    this.consecutiveFailures = 0;
+    this.nextSpawnAllowedAtMs = 0;
+    clearTimeout(this.respawnTimer);
+    this.respawnTimer = undefined;
+    if (rolling) {
+      void this.rollOver(old, generation);
+    } else {
+      for (const worker of old) void this.stopWorker(worker, Date.now() + DETACH_DRAIN_MS);
+      this.ensureProcesses();
+    }
+    this.checkRestartDone();
+    return { app: this.name, rolling, generation, replacing: old.map((w) => w.pid) };
+  }
+
+  private async rollOver(old: WorkerProcess[], generation: number): Promise<void> {
+    for (const worker of old) {
+      if (this.stopping || this.generation !== generation) return; // superseded
+      if (worker.state !== 'ready') continue;
+      try {
+        await this.spawnOne();
+      } catch (err) {
+        if (this.restartInfo?.generation === generation) this.restartInfo.failed = (err as Error).message;
+        this.log.error('rolling restart stopped: a new process failed to start; the old processes keep serving', { generation });
+        return;
+      }
+      void this.stopWorker(worker, Date.now() + DETACH_DRAIN_MS);
+    }
+    this.checkRestartDone();
+  }
+
+  /** A restart is done when no process of an older generation is left and the minimum serves. */
+  private checkRestartDone(): void {
+    const info = this.restartInfo;
+    if (!info || info.failed) return;
+    const oldLeft = this.workers.some((w) => w.generation < info.generation);
+    const newReady = this.workers.filter((w) => w.generation >= info.generation && w.state === 'ready').length;
+    if (!oldLeft && newReady >= Math.min(this.app.minInstances, 1)) {
+      this.log.info('restart finished', { generation: info.generation, durationMs: Date.now() - info.startedAtMs });
+      this.restartInfo = undefined;
+    }
+  }
+
+  /** Takes one process out of rotation; it finishes its requests, then exits. A replacement keeps the minimum. */
+  detach(pid: number): boolean {
+    const worker = this.workers.find((w) => w.pid === pid && w.state === 'ready');
+    if (!worker) return false;
+    this.log.info('detaching app process', { appPid: pid });
+    void this.stopWorker(worker, Date.now() + DETACH_DRAIN_MS);
+    this.ensureProcesses();
+    return true;
+  }
+
   /** Graceful stop: no new requests, in-flight ones finish until the deadline, then every process goes. */
   async stop(drainDeadlineMs: number): Promise<void> {
     this.stopping = true;
@@ -215,23 +308,35 @@ export class AppGroup {
     await Promise.all(this.workers.map((w) => w.exited));
   }
 
-  inspect(): AppGroupSnapshot {
-    return {
+  get state(): GroupState {
+    if (this.stopping) return 'stopping';
+    if (this.restartInfo && !this.restartInfo.failed) return 'restarting';
+    if (this.lastSpawnError && this.nextSpawnAllowedAtMs > Date.now()) return 'backoff';
+    return 'running';
+  }
+
+  get waiting(): number {
+    return this.waitList.length;
+  }
+
+  inspect(nowMs = Date.now()): GroupSnapshot {
+    const snapshot: GroupSnapshot = {
       name: this.name,
       root: this.app.root,
-      processes: this.workers.map((w) => w.inspect()),
-      spawning: this.spawning,
+      state: this.state,
+      generation: this.generation,
+      minInstances: this.app.minInstances,
       waiting: this.waitList.length,
-      lastSpawnError: this.lastSpawnError?.toPayload(),
+      spawning: this.spawning,
+      processes: this.workers.map((w) => w.inspect(nowMs)),
     };
+    if (this.lastSpawnError) {
+      snapshot.lastSpawnError = { code: this.lastSpawnError.code, message: this.lastSpawnError.message, at: new Date(this.lastSpawnErrorAtMs).toISOString() };
+    }
+    if (this.restartInfo) {
+      snapshot.restart = { rolling: this.restartInfo.rolling, generation: this.restartInfo.generation, startedAt: new Date(this.restartInfo.startedAtMs).toISOString() };
+      if (this.restartInfo.failed) snapshot.restart.failed = this.restartInfo.failed;
+    }
+    return snapshot;
   }
-}
-
-export interface AppGroupSnapshot {
-  name: string;
-  root: string;
-  processes: WorkerSnapshot[];
-  spawning: number;
-  waiting: number;
-  lastSpawnError?: ReturnType<SpawnError['toPayload']>;
 }

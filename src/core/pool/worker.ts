@@ -2,18 +2,16 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { Pool as UpstreamPool } from 'undici';
+import type { ProcessSnapshot, ProcessState } from '../../lib/admin-api-contract.js';
+import { readProcessMetrics } from '../../lib/diagnostics/process-metrics.js';
 
-export type WorkerState =
-  /** Accepting new requests. */
-  | 'ready'
-  /** Taken out of rotation; finishing the requests it has, then it will be stopped. */
-  | 'draining'
-  /** Asked to exit (SIGTERM sent); waiting for it to go. */
-  | 'stopping'
-  /** Exited; kept only until the group forgets it. */
-  | 'dead';
+export type WorkerState = ProcessState;
 
 export class WorkerProcess {
+  /**
+   * ready: accepting new requests. draining: out of rotation, finishing its requests.
+   * stopping: asked to exit (SIGTERM sent). dead: exited; forgotten right after.
+   */
   state: WorkerState = 'ready';
   /** Requests in flight on this process right now. */
   sessions = 0;
@@ -31,6 +29,8 @@ export class WorkerProcess {
     readonly socketPath: string,
     readonly child: ChildProcess,
     readonly spawnDurationMs: number,
+    /** The restart generation of its group it was spawned in. */
+    readonly generation = 0,
   ) {
     this.upstream = new UpstreamPool('http://localhost', {
       socketPath,
@@ -51,25 +51,18 @@ export class WorkerProcess {
     return this.state === 'ready';
   }
 
-  inspect(): WorkerSnapshot {
+  inspect(nowMs = Date.now()): ProcessSnapshot {
     return {
       pid: this.pid,
       state: this.state,
       sessions: this.sessions,
       processed: this.processed,
+      generation: this.generation,
       spawnedAt: new Date(this.spawnedAtMs).toISOString(),
+      uptimeMs: nowMs - this.spawnedAtMs,
       lastUsedAt: new Date(this.lastUsedAtMs).toISOString(),
       spawnDurationMs: this.spawnDurationMs,
+      ...readProcessMetrics(this.pid),
     };
   }
-}
-
-export interface WorkerSnapshot {
-  pid: number;
-  state: WorkerState;
-  sessions: number;
-  processed: number;
-  spawnedAt: string;
-  lastUsedAt: string;
-  spawnDurationMs: number;
 }

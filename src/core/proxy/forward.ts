@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { Session } from '../pool/session.js';
 import { sendErrorResponse } from './error-responses.js';
 import { buildDownstreamHeaders, buildUpstreamHeaders, type ForwardingFacts } from './headers.js';
+import type { TrackedRequest } from './request-tracker.js';
 
 /** A request carries a body when it says so (RFC 9112 §6.3): Content-Length > 0 or Transfer-Encoding. */
 function hasRequestBody(req: http.IncomingMessage): boolean {
@@ -31,6 +32,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     private readonly session: Session,
     private readonly requestId: string,
     private readonly log: Logger,
+    private readonly tracked: TrackedRequest | undefined,
   ) {
     res.once('close', () => {
       // Client gone early: stop the app's work on it rather than stream into the void.
@@ -50,6 +52,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx: informational, not relayed
+    if (this.tracked) this.tracked.state = 'responding';
     const raw = new Array<string>(rawHeaders.length);
     for (let i = 0; i < rawHeaders.length; i++) raw[i] = (rawHeaders[i] as Buffer).toString('latin1');
     this.res.writeHead(statusCode, statusText, buildDownstreamHeaders(raw));
@@ -85,7 +88,14 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-export function forwardRequest(req: http.IncomingMessage, res: http.ServerResponse, session: Session, facts: ForwardingFacts, log: Logger): void {
+export function forwardRequest(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  session: Session,
+  facts: ForwardingFacts,
+  log: Logger,
+  tracked?: TrackedRequest,
+): void {
   session.worker.upstream.dispatch(
     {
       path: req.url ?? '/',
@@ -93,7 +103,7 @@ export function forwardRequest(req: http.IncomingMessage, res: http.ServerRespon
       headers: buildUpstreamHeaders(req.rawHeaders, facts),
       body: hasRequestBody(req) ? req : null,
     },
-    new ForwardHandler(req, res, session, facts.requestId, log),
+    new ForwardHandler(req, res, session, facts.requestId, log, tracked),
   );
 }
 

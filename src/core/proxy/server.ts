@@ -11,6 +11,7 @@ import type { Session } from '../pool/session.js';
 import { nextRequestId, sendErrorResponse } from './error-responses.js';
 import { forwardRequest, tunnelUpgrade } from './forward.js';
 import type { ForwardingFacts } from './headers.js';
+import { RequestTracker, type TrackedRequest } from './request-tracker.js';
 
 export interface ProxyServerOptions {
   pool: Pool;
@@ -21,8 +22,7 @@ export interface ProxyServerOptions {
 
 export interface ProxyServer {
   server: http.Server;
-  /** Requests (and tunnels) in flight right now. */
-  inFlight(): number;
+  tracker: RequestTracker;
 }
 
 function incomingRequestId(req: http.IncomingMessage): string {
@@ -53,7 +53,7 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
 
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { pool, log } = opts;
-  let inFlight = 0;
+  const tracker = new RequestTracker();
 
   const facts = (req: http.IncomingMessage, requestId: string): ForwardingFacts => ({
     remoteAddress: req.socket.remoteAddress,
@@ -61,11 +61,20 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     requestId,
   });
 
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, session: Session, tracked: TrackedRequest): void => {
+    tracked.worker = session.worker;
+    tracked.state = 'forwarding';
+    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked);
+  };
+
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
-    inFlight++;
-    res.once('close', () => inFlight--);
     const requestId = incomingRequestId(req);
     const group = pool.groupFor(req.headers.host);
+    const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
+    res.once('close', () => {
+      tracker.end(tracked);
+      tracker.countStatus(res.statusCode);
+    });
     let checkedOut: Session | Promise<Session>;
     try {
       checkedOut = group.checkout();
@@ -77,26 +86,37 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       checkedOut.then(
         (session) => {
           if (res.destroyed) session.close();
-          else forwardRequest(req, res, session, facts(req, requestId), log);
+          else forward(req, res, session, tracked);
         },
         (err: unknown) => checkoutError(req, res, err, requestId, log),
       );
     } else {
-      forwardRequest(req, res, checkedOut, facts(req, requestId), log);
+      forward(req, res, checkedOut, tracked);
     }
   });
 
+  server.on('connection', (socket) => {
+    tracker.connectionsAccepted++;
+    tracker.connectionsActive++;
+    socket.once('close', () => tracker.connectionsActive--);
+  });
+
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    inFlight++;
-    socket.once('close', () => inFlight--);
     const requestId = incomingRequestId(req);
+    const group = pool.groupFor(req.headers.host);
+    const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
+    socket.once('close', () => tracker.end(tracked));
     const refuse = (): void => {
       socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n`);
     };
     Promise.resolve()
-      .then(() => pool.groupFor(req.headers.host).checkout())
+      .then(() => group.checkout())
       .then(
-        (session) => tunnelUpgrade(req, socket, head, session, facts(req, requestId), refuse),
+        (session) => {
+          tracked.worker = session.worker;
+          tracked.state = 'tunnel';
+          tunnelUpgrade(req, socket, head, session, facts(req, requestId), refuse);
+        },
         () => refuse(),
       );
   });
@@ -109,5 +129,5 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
 
-  return { server, inFlight: () => inFlight };
+  return { server, tracker };
 }

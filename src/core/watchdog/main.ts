@@ -39,6 +39,7 @@ function run(launch: LaunchMessage): void {
   try {
     instance = InstanceDirectory.create(launch.registryDir);
     instance.writeConfig(config);
+    instance.createAdminTokens();
   } catch (err) {
     send({ type: 'failed', error: { code: 'FERRY_ERR_INTERNAL', message: `could not create the instance directory in ${launch.registryDir}: ${(err as Error).message}` } });
     process.exit(1);

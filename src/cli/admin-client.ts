@@ -1,0 +1,105 @@
+// A typed client for one instance's admin API. It reads the token it needs from the instance
+// directory and turns transport failures into CLI errors: not running (3) or not responding (4).
+
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { ADMIN_FILES, ROUTES, routePath, type ErrorBody, type RouteName } from '../lib/admin-api-contract.js';
+import { isErrorPayload, type ErrorCode } from '../lib/error-codes.js';
+import type { InstanceInfo } from '../lib/instance-registry.js';
+import { CliError, exitNameForCode } from './errors.js';
+
+export const DEFAULT_ADMIN_TIMEOUT_MS = 10_000;
+
+export class AdminClient {
+  constructor(
+    readonly instance: InstanceInfo,
+    private readonly timeoutMs = DEFAULT_ADMIN_TIMEOUT_MS,
+  ) {}
+
+  private token(access: 'read' | 'full'): string {
+    const file = path.join(this.instance.dir, access === 'full' ? ADMIN_FILES.fullToken : ADMIN_FILES.readOnlyToken);
+    try {
+      return fs.readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new CliError('FERRY_ERR_ADMIN_UNAUTHORIZED', `not allowed to read the admin token of instance ${this.instance.name}`, 'unauthorized', [
+          'Run this command as the user that started the instance, or as root.',
+        ]);
+      }
+      throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `instance ${this.instance.name} has no admin token (${file}); it is starting or stopping`, 'notRunning', [
+        'Try again in a moment.',
+      ]);
+    }
+  }
+
+  /** Calls a route and returns its JSON body; every failure becomes a CliError. */
+  call<T>(name: RouteName, params: Record<string, string | number> = {}, body?: unknown): Promise<T> {
+    const route = ROUTES[name];
+    const token = this.token(route.access);
+    const socketPath = path.join(this.instance.dir, ADMIN_FILES.socket);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise<T>((resolve, reject) => {
+      const req = http.request(
+        {
+          socketPath,
+          method: route.method,
+          path: routePath(name, params),
+          headers: {
+            Authorization: `Bearer ${token}`,
+            ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }),
+          },
+          timeout: this.timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            } catch {
+              reject(new CliError('FERRY_ERR_INTERNAL', `the admin API answered ${res.statusCode} with a body that is not JSON`, 'failed'));
+              return;
+            }
+            if (res.statusCode === 200) resolve(parsed as T);
+            else reject(this.apiError(res.statusCode ?? 500, parsed));
+          });
+          res.on('error', (err) => reject(this.transportError(err as NodeJS.ErrnoException)));
+        },
+      );
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+      req.on('error', (err: NodeJS.ErrnoException) => reject(this.transportError(err)));
+      req.end(payload);
+    });
+  }
+
+  private apiError(status: number, body: unknown): CliError {
+    const error = (body as ErrorBody | undefined)?.error;
+    if (!isErrorPayload(error)) return new CliError('FERRY_ERR_INTERNAL', `the admin API answered ${status}`, 'failed');
+    const code = error.code as ErrorCode;
+    const suggestions: string[] = [];
+    const known = (error.details as { known?: unknown } | undefined)?.known;
+    if (Array.isArray(known) && known.length > 0) {
+      suggestions.push(`Known: ${known.map((k) => (typeof k === 'object' && k !== null ? `${(k as { name: string }).name} (${(k as { root: string }).root})` : String(k))).join(', ')}`);
+    }
+    if (code === 'FERRY_ERR_ADMIN_UNAUTHORIZED' || code === 'FERRY_ERR_ADMIN_FORBIDDEN') suggestions.push('Run as the user that started the instance, or as root.');
+    return new CliError(code, error.message, exitNameForCode(code), suggestions);
+  }
+
+  private transportError(err: NodeJS.ErrnoException): CliError {
+    const name = this.instance.name;
+    if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+      return new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `instance ${name} is registered but its core is not running (${err.code})`, 'notRunning', [
+        'The watchdog restarts a crashed core within a second; try again. If it persists, see the instance log.',
+      ]);
+    }
+    if (err.code === 'ETIMEDOUT' || err.code === 'ECONNRESET') {
+      return new CliError('FERRY_ERR_CORE_NOT_RESPONDING', `instance ${name} is running but its core did not answer within ${Math.round(this.timeoutMs / 1000)}s (busy or stuck)`, 'notResponding', [
+        'Try again with a longer --timeout; if it stays stuck, get its stack with: ferry crash-watch --dump <core pid>',
+      ]);
+    }
+    return new CliError('FERRY_ERR_INTERNAL', `admin API call to instance ${name} failed: ${err.message}`, 'failed');
+  }
+}

@@ -1,0 +1,190 @@
+// createAdminServer: the admin API, HTTP+JSON on a unix socket inside the 0700 instance
+// directory (never on the public port). Every call carries a bearer token: the read-only one
+// for reads, the full one for changes. Handlers return data or throw; one place maps errors.
+
+import crypto from 'node:crypto';
+import http from 'node:http';
+import {
+  MAX_ADMIN_BODY_BYTES,
+  ROUTES,
+  type ConfigResponse,
+  type DetachProcessResponse,
+  type ErrorBody,
+  type PatchConfigRequest,
+  type PingResponse,
+  type PoolResponse,
+  type ReopenLogsResponse,
+  type RequestsResponse,
+  type RestartAppRequest,
+  type RestartAppResponse,
+  type RouteName,
+  type ServerResponse,
+} from '../../lib/admin-api-contract.js';
+import { LOG_LEVELS, type FerryConfig, type LogLevel } from '../../lib/config.js';
+import { FERRY_VERSION } from '../../lib/paths.js';
+import { CoreError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Pool } from '../pool/pool.js';
+import type { RequestTracker } from '../proxy/request-tracker.js';
+import { matchRoute } from './router.js';
+
+export interface AdminTokens {
+  readOnly: string;
+  full: string;
+}
+
+export interface AdminContext {
+  pool: Pool;
+  tracker: RequestTracker;
+  config: FerryConfig;
+  log: Logger;
+  instanceName: string;
+  addresses: string[];
+  startedAtMs: number;
+  tokens: AdminTokens;
+  reopenLogs(): void;
+}
+
+type Handler = (ctx: AdminContext, params: Record<string, string>, body: unknown) => unknown;
+
+function parsePid(raw: string | undefined): number {
+  const pid = Number(raw);
+  if (!Number.isInteger(pid) || pid <= 0) throw new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `'${String(raw)}' is not a pid`);
+  return pid;
+}
+
+const HANDLERS: Record<RouteName, Handler> = {
+  ping: (ctx): PingResponse => ({ status: 'ok', version: FERRY_VERSION, instance: ctx.instanceName, corePid: process.pid, uptimeMs: Date.now() - ctx.startedAtMs }),
+  pool: (ctx): PoolResponse => ctx.pool.inspect(),
+  server: (ctx): ServerResponse => ({
+    version: FERRY_VERSION,
+    instance: ctx.instanceName,
+    corePid: process.pid,
+    startedAt: new Date(ctx.startedAtMs).toISOString(),
+    uptimeMs: Date.now() - ctx.startedAtMs,
+    addresses: ctx.addresses,
+    connections: { active: ctx.tracker.connectionsActive, accepted: ctx.tracker.connectionsAccepted },
+    requests: { inFlight: ctx.tracker.inFlight, total: ctx.tracker.requestsTotal, perSecond: ctx.tracker.perSecond(), failed: { ...ctx.tracker.failed } },
+    turbocache: { state: 'disabled', hits: 0, misses: 0, stores: 0, entries: 0, bytes: 0 },
+  }),
+  requests: (ctx): RequestsResponse => ({ requests: ctx.tracker.inspect() }),
+  getConfig: (ctx): ConfigResponse => ({
+    logLevel: ctx.config.logLevel,
+    maxPoolSize: ctx.config.maxPoolSize,
+    apps: ctx.config.apps.map((a) => ({ name: a.name, root: a.root, minInstances: a.minInstances, environment: a.environment, startTimeoutMs: a.startTimeoutMs })),
+  }),
+  patchConfig: (ctx, _params, body): ConfigResponse => {
+    const change = (body ?? {}) as PatchConfigRequest;
+    const unknown = Object.keys(change).filter((k) => k !== 'logLevel');
+    if (unknown.length > 0) throw new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `cannot change ${unknown.join(', ')} at run time; only logLevel`);
+    if (change.logLevel !== undefined) {
+      if (!LOG_LEVELS.includes(change.logLevel)) throw new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+      ctx.config.logLevel = change.logLevel as LogLevel;
+      ctx.log.setLevel(change.logLevel);
+      ctx.log.info('log level changed', { logLevel: change.logLevel });
+    }
+    return HANDLERS.getConfig(ctx, {}, undefined) as ConfigResponse;
+  },
+  restartApp: (ctx, params, body): RestartAppResponse => {
+    const request = (body ?? {}) as RestartAppRequest;
+    return ctx.pool.findGroup(params.name).restart(request.rolling === true);
+  },
+  detachProcess: (ctx, params): DetachProcessResponse => {
+    const pid = parsePid(params.pid);
+    const group = ctx.pool.detach(pid);
+    return { pid, app: group.name, detached: true };
+  },
+  reopenLogs: (ctx): ReopenLogsResponse => {
+    ctx.reopenLogs();
+    return { status: 'ok' };
+  },
+};
+
+/** Compares in constant time, so response timing does not leak how much of a token was right. */
+function tokenMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
+}
+
+function bearerToken(req: http.IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  return match ? match[1] : undefined;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: http.OutgoingHttpHeaders = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...extra });
+  res.end(text);
+}
+
+function sendError(res: http.ServerResponse, status: number, code: ErrorBody['error']['code'], message: string, details?: Record<string, unknown>, extra?: http.OutgoingHttpHeaders): void {
+  const body: ErrorBody = { error: { code, message } };
+  if (details && Object.keys(details).length > 0) body.error.details = details;
+  sendJson(res, status, body, extra);
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_ADMIN_BODY_BYTES) {
+        reject(new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `request body larger than ${MAX_ADMIN_BODY_BYTES} bytes`, { details: { httpStatus: 413 } }));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+async function handle(ctx: AdminContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const match = matchRoute(req.method ?? 'GET', url.pathname);
+  if (match.kind === 'not-found') return sendError(res, 404, 'FERRY_ERR_ADMIN_NOT_FOUND', `no admin route ${url.pathname}`);
+  if (match.kind === 'wrong-method') return sendError(res, 405, 'FERRY_ERR_ADMIN_BAD_REQUEST', `${req.method} is not allowed here`, undefined, { Allow: match.allowed.join(', ') });
+
+  const token = bearerToken(req);
+  const access = ROUTES[match.name].access;
+  const isFull = token !== undefined && tokenMatches(token, ctx.tokens.full);
+  const isReadOnly = token !== undefined && !isFull && tokenMatches(token, ctx.tokens.readOnly);
+  if (!isFull && !isReadOnly) {
+    ctx.log.warn('admin API call refused: no valid token', { route: match.name });
+    return sendError(res, 401, 'FERRY_ERR_ADMIN_UNAUTHORIZED', token ? 'the admin token is not valid for this instance' : 'an admin token is required', undefined, {
+      'WWW-Authenticate': 'Bearer realm="ferry"',
+    });
+  }
+  if (access === 'full' && !isFull) return sendError(res, 403, 'FERRY_ERR_ADMIN_FORBIDDEN', 'the read-only token cannot change anything; use the full admin token');
+
+  let body: unknown;
+  const raw = await readBody(req);
+  if (raw.length > 0) {
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `request body is not JSON: ${(err as Error).message}`);
+    }
+  }
+  if (ROUTES[match.name].method !== 'GET') ctx.log.info('admin API call', { route: match.name, params: match.params });
+  sendJson(res, 200, HANDLERS[match.name](ctx, match.params, body));
+}
+
+export function createAdminServer(ctx: AdminContext): http.Server {
+  return http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+    handle(ctx, req, res).catch((err: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      if (err instanceof CoreError) {
+        const status = typeof err.details.httpStatus === 'number' ? err.details.httpStatus : err.httpStatus;
+        const { httpStatus: _omit, ...details } = err.details;
+        return sendError(res, status, err.code, err.message, details);
+      }
+      ctx.log.error('admin API handler failed', { err });
+      sendError(res, 500, 'FERRY_ERR_INTERNAL', 'internal error; see the core log');
+    });
+  });
+}

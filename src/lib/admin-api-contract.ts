@@ -1,0 +1,186 @@
+// The admin API contract, shared by the core (server) and the CLI (client): routes, who may call
+// them, and the shape of every request and response. Keys are camelCase; shapes only grow.
+
+import type { ErrorCode } from './error-codes.js';
+import type { LogLevel } from './config.js';
+
+export const ADMIN_API_VERSION = 1;
+
+/** read: the read-only token or the full one; full: the full token only. */
+export type Access = 'read' | 'full';
+
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'PATCH';
+  /** Path pattern; `:name` segments are parameters. */
+  path: string;
+  access: Access;
+}
+
+export const ROUTES = {
+  ping: { method: 'GET', path: '/v1/ping', access: 'read' },
+  pool: { method: 'GET', path: '/v1/pool', access: 'read' },
+  server: { method: 'GET', path: '/v1/server', access: 'read' },
+  requests: { method: 'GET', path: '/v1/requests', access: 'read' },
+  getConfig: { method: 'GET', path: '/v1/config', access: 'read' },
+  patchConfig: { method: 'PATCH', path: '/v1/config', access: 'full' },
+  restartApp: { method: 'POST', path: '/v1/apps/:name/restart', access: 'full' },
+  detachProcess: { method: 'POST', path: '/v1/processes/:pid/detach', access: 'full' },
+  reopenLogs: { method: 'POST', path: '/v1/logs/reopen', access: 'full' },
+} as const satisfies Record<string, RouteSpec>;
+
+export type RouteName = keyof typeof ROUTES;
+
+/** Fills `:param` segments of a route path. */
+export function routePath(name: RouteName, params: Record<string, string | number> = {}): string {
+  return ROUTES[name].path.replace(/:(\w+)/g, (_, key: string) => encodeURIComponent(String(params[key])));
+}
+
+/** Largest request body the admin API reads. */
+export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
+
+/** File names in the instance directory. */
+export const ADMIN_FILES = {
+  socket: 'admin.sock',
+  readOnlyToken: 'read_only_token',
+  fullToken: 'full_admin_token',
+} as const;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+export interface PingResponse {
+  status: 'ok';
+  version: string;
+  instance: string;
+  corePid: number;
+  uptimeMs: number;
+}
+
+/** Worker state, the same strings in JSON and in human output. */
+export type ProcessState = 'ready' | 'draining' | 'stopping' | 'dead';
+
+export interface ProcessSnapshot {
+  pid: number;
+  state: ProcessState;
+  /** Requests in flight on this process now. */
+  sessions: number;
+  /** Requests it has finished. */
+  processed: number;
+  /** Which restart of its app group it belongs to (0 = since start). */
+  generation: number;
+  spawnedAt: string;
+  uptimeMs: number;
+  lastUsedAt: string;
+  spawnDurationMs: number;
+  /** Lifetime average CPU use, as ps shows it; null when /proc could not be read. */
+  cpuPercent: number | null;
+  rssBytes: number | null;
+  /** Private dirty + swap: what the process alone costs (Passenger's "Memory"). */
+  privateDirtyBytes: number | null;
+  swapBytes: number | null;
+}
+
+export type GroupState =
+  /** Serving with its processes. */
+  | 'running'
+  /** A restart is replacing its processes. */
+  | 'restarting'
+  /** Its last spawn failed; retrying after a backoff. */
+  | 'backoff'
+  /** Shutting down. */
+  | 'stopping';
+
+export interface GroupSnapshot {
+  name: string;
+  root: string;
+  state: GroupState;
+  generation: number;
+  minInstances: number;
+  /** Requests waiting for a process of this app. */
+  waiting: number;
+  /** Processes being spawned now. */
+  spawning: number;
+  processes: ProcessSnapshot[];
+  lastSpawnError?: { code: string; message: string; at: string };
+  /** Present while a restart runs, and after a rolling restart that stopped on a failure. */
+  restart?: { rolling: boolean; generation: number; startedAt: string; failed?: string };
+}
+
+export interface PoolResponse {
+  maxPoolSize: number;
+  processCount: number;
+  /** Requests waiting in all app groups together. */
+  waiting: number;
+  groups: GroupSnapshot[];
+}
+
+export interface ServerResponse {
+  version: string;
+  instance: string;
+  corePid: number;
+  startedAt: string;
+  uptimeMs: number;
+  addresses: string[];
+  connections: { active: number; accepted: number };
+  requests: { inFlight: number; total: number; perSecond: number; failed: { '502': number; '503': number; '504': number } };
+  turbocache: { state: 'enabled' | 'temporarily-disabled' | 'disabled'; hits: number; misses: number; stores: number; entries: number; bytes: number };
+}
+
+export type RequestState =
+  /** Waiting for a process. */
+  | 'queued'
+  /** Sent to a process; waiting for its answer. */
+  | 'forwarding'
+  /** The answer is streaming to the client. */
+  | 'responding'
+  /** A WebSocket or other upgraded connection. */
+  | 'tunnel';
+
+export interface RequestSnapshot {
+  id: string;
+  method: string;
+  path: string;
+  app: string;
+  pid: number | null;
+  state: RequestState;
+  ageMs: number;
+}
+
+export interface RequestsResponse {
+  requests: RequestSnapshot[];
+}
+
+export interface ConfigResponse {
+  logLevel: LogLevel;
+  maxPoolSize: number;
+  apps: { name: string; root: string; minInstances: number; environment: string; startTimeoutMs: number }[];
+}
+
+export interface PatchConfigRequest {
+  logLevel?: LogLevel;
+}
+
+export interface RestartAppRequest {
+  /** Replace processes one at a time, each only after its replacement serves. */
+  rolling?: boolean;
+}
+
+export interface RestartAppResponse {
+  app: string;
+  rolling: boolean;
+  /** The generation the new processes belong to; restart is done when every process has it. */
+  generation: number;
+  /** Processes that will be replaced. */
+  replacing: number[];
+}
+
+export interface DetachProcessResponse {
+  pid: number;
+  app: string;
+  detached: true;
+}
+
+export interface ReopenLogsResponse {
+  status: 'ok';
+}
