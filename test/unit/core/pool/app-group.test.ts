@@ -4,18 +4,9 @@ import { Session } from '../../../../src/core/pool/session.js';
 import { Logger } from '../../../../src/core/log.js';
 import { FakeSpawner } from '../../../../src/core/spawn/fake-spawner.js';
 import type { AppConfig } from '../../../../src/lib/config.js';
+import { TEST_APP } from '../../../helpers/app-config.js';
 
-const APP: AppConfig = {
-  name: 'hello',
-  root: '/srv/hello',
-  appType: 'node',
-  startupFile: '/srv/hello/app.js',
-  environment: 'test',
-  envvars: {},
-  nodeCommand: 'node',
-  minInstances: 1,
-  startTimeoutMs: 5_000,
-};
+const APP = TEST_APP;
 
 let lines: string[];
 let spawner: FakeSpawner;

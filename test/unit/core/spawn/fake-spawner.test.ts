@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { FAKE_PID_BASE, FakeSpawner } from '../../../../src/core/spawn/fake-spawner.js';
 import { SpawnError } from '../../../../src/core/spawn/spawn-error.js';
-import type { AppConfig } from '../../../../src/lib/config.js';
+import { TEST_APP } from '../../../helpers/app-config.js';
 import { signalQuietly } from '../../../../src/lib/units.js';
 
-const APP: AppConfig = {
-  name: 'hello',
-  root: '/srv/hello',
-  appType: 'node',
-  startupFile: '/srv/hello/app.js',
-  environment: 'test',
-  envvars: {},
-  nodeCommand: 'node',
-  minInstances: 1,
-  startTimeoutMs: 5_000,
-};
+const APP = TEST_APP;
 
 describe('FakeSpawner', () => {
   it('hands out processes with distinct pids that no real process can have', async () => {

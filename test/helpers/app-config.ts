@@ -1,0 +1,15 @@
+// An app config for unit tests that never start a real process.
+
+import type { AppConfig } from '../../src/lib/config.js';
+
+export const TEST_APP: AppConfig = {
+  name: 'hello',
+  root: '/srv/hello',
+  appType: 'node',
+  startupFile: '/srv/hello/app.js',
+  environment: 'test',
+  envvars: {},
+  nodeCommand: 'node',
+  minInstances: 1,
+  startTimeoutMs: 5_000,
+};
