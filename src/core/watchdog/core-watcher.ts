@@ -46,7 +46,9 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
   }
 
   start(): void {
-    const child = spawn(process.execPath, [CORE_MAIN], {
+    // FERRY_CORE_NODE_ARGS passes Node flags to the core only (--cpu-prof, --inspect, heap limits).
+    const nodeArgs = (process.env.FERRY_CORE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, CORE_MAIN], {
       stdio: ['ignore', 'inherit', 'inherit', LISTEN_FD, 'ipc'],
       // Its own process group, so one killpg takes the core and nothing else.
       detached: true,
