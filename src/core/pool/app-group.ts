@@ -274,7 +274,7 @@ export class AppGroup {
     if (!info || info.failed) return;
     const oldLeft = this.workers.some((w) => w.generation < info.generation);
     const newReady = this.workers.filter((w) => w.generation >= info.generation && w.state === 'ready').length;
-    if (!oldLeft && newReady >= Math.min(this.app.minInstances, 1)) {
+    if (!oldLeft && newReady >= this.app.minInstances) {
       this.log.info('restart finished', { generation: info.generation, durationMs: Date.now() - info.startedAtMs });
       this.restartInfo = undefined;
     }

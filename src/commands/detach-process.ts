@@ -1,0 +1,51 @@
+import { Args, Flags } from '@oclif/core';
+import type { DetachProcessResponse, PoolResponse } from '../lib/admin-api-contract.js';
+import { BaseCommand } from '../cli/base-command.js';
+import { CliError } from '../cli/errors.js';
+import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
+import { adminFlags } from '../cli/flags.js';
+import { openAdminClient } from '../cli/instance-client.js';
+import { isProcessRunning } from '../lib/process-groups.js';
+import { sleep } from '../lib/units.js';
+
+export type DetachResult = DetachProcessResponse & { exited: boolean };
+
+export default class DetachProcess extends BaseCommand<DetachResult> {
+  static summary = 'Take one app process out of rotation; it finishes its requests, then exits.';
+  static description = `A replacement is spawned if the app would fall below --min-instances.
+
+${EXIT_CODE_HELP}
+  69 the process was still running when --wait-timeout ran out`;
+
+  static examples = ['<%= config.bin %> detach-process 4242', '<%= config.bin %> detach-process 4242 --wait'];
+
+  static args = {
+    pid: Args.integer({ description: 'PID of the app process (see ferry status).', required: true }),
+  };
+
+  static flags = {
+    ...adminFlags,
+    wait: Flags.boolean({ summary: 'Wait until the process has exited.', default: false }),
+    'wait-timeout': Flags.integer({ summary: 'Seconds --wait may take before exiting 69.', default: 60, min: 1 }),
+  };
+
+  async run(): Promise<DetachResult> {
+    const { args, flags } = await this.parse(DetachProcess);
+    const client = openAdminClient(flags);
+    const detached = await client.call<DetachProcessResponse>('detachProcess', { pid: args.pid });
+    this.log(`Process ${detached.pid} of '${detached.app}' left rotation; it exits once its requests are done.`);
+    if (!flags.wait) return { ...detached, exited: false };
+    const deadline = Date.now() + flags['wait-timeout'] * 1000;
+    for (;;) {
+      const pool = await client.call<PoolResponse>('pool');
+      const listed = pool.groups.some((g) => g.processes.some((p) => p.pid === detached.pid));
+      if (!listed && !isProcessRunning(detached.pid)) break;
+      if (Date.now() > deadline) {
+        throw new CliError('FERRY_ERR_STOP_TIMEOUT', `process ${detached.pid} is still running after ${flags['wait-timeout']}s (busy requests?)`, 'inProgress');
+      }
+      await sleep(100);
+    }
+    this.log(`Process ${detached.pid} has exited.`);
+    return { ...detached, exited: true };
+  }
+}
