@@ -2,9 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    env: { FORCE_COLOR: '0', NO_COLOR: '1' },
+    env: { FORCE_COLOR: '0', NO_COLOR: '1', TZ: 'UTC' },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { name: 'ui', include: ['test/ui/**/*.test.tsx'] } },
       {
         test: {
           name: 'integration',

@@ -6,6 +6,7 @@ import { describeListenAddress, type ListenAddress } from '../../lib/config.js';
 import type { CliToWatchdog, LaunchMessage, WatchdogToCli } from '../../lib/ipc-messages.js';
 import type { ErrorPayload } from '../../lib/error-codes.js';
 import { FERRY_VERSION } from '../../lib/paths.js';
+import { processStartTicks } from '../../lib/instance-registry.js';
 import { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import { createLogger, type Logger } from '../log.js';
 import { OOM_ENV, protectFromOomKiller } from '../oom-score.js';
@@ -50,6 +51,7 @@ function run(launch: LaunchMessage): void {
       name: instance.name,
       version: FERRY_VERSION,
       watchdog_pid: process.pid,
+      watchdog_start_ticks: processStartTicks(process.pid),
       core_pid: corePid,
       addresses,
       apps: config.apps.map((a) => ({ name: a.name, root: a.root })),

@@ -1,0 +1,109 @@
+// The text of `ferry status` (pure): passenger-status's layout, so a Passenger user reads it at a
+// glance, plus the requests and server views.
+
+import type { GroupSnapshot, PoolResponse, ProcessSnapshot, RequestsResponse, ServerResponse } from '../../lib/admin-api-contract.js';
+import { formatMegabytes, formatPercent, formatUptime } from './units.js';
+
+export interface TextStyle {
+  /** Section headers; identity when colour is off. */
+  heading(text: string): string;
+}
+
+export const PLAIN: TextStyle = { heading: (text) => text };
+
+const pad = (value: string | number, width: number): string => String(value).padEnd(width);
+
+export interface StatusHeader {
+  version: string;
+  instance: string;
+  date: Date;
+}
+
+function formatDate(date: Date): string {
+  // Passenger prints "2026-11-22 20:33:10 +0000"; we print local time with its offset the same way.
+  const offsetMin = -date.getTimezoneOffset();
+  const sign = offsetMin >= 0 ? '+' : '-';
+  const abs = Math.abs(offsetMin);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())} ${sign}${two(Math.floor(abs / 60))}${two(abs % 60)}`;
+}
+
+export function formatHeader(header: StatusHeader): string[] {
+  return [`Version : ${header.version}`, `Date    : ${formatDate(header.date)}`, `Instance: ${header.instance} (Ferry/${header.version})`, ''];
+}
+
+/** Memory as Passenger counts it: private dirty + swap, else RSS + swap. */
+function processMemory(p: ProcessSnapshot): number | null {
+  if (p.privateDirtyBytes !== null) return p.privateDirtyBytes + (p.swapBytes ?? 0);
+  if (p.rssBytes !== null) return p.rssBytes + (p.swapBytes ?? 0);
+  return null;
+}
+
+const STATE_LINES: Partial<Record<ProcessSnapshot['state'], string>> = {
+  draining: '    Draining...',
+  stopping: '    Shutting down...',
+};
+
+function formatProcess(p: ProcessSnapshot, now: Date): string[] {
+  const lastUsedAgo = formatUptime(now.getTime() - Date.parse(p.lastUsedAt));
+  const lines = [
+    `  * PID: ${pad(p.pid, 5)}   Sessions: ${pad(p.sessions, 2)}      Processed: ${pad(p.processed, 5)}   Uptime: ${formatUptime(p.uptimeMs)}`,
+    `    CPU: ${pad(formatPercent(p.cpuPercent), 5)}   Memory  : ${pad(formatMegabytes(processMemory(p)), 5)}   Last used: ${lastUsedAgo} ago`,
+  ];
+  const stateLine = STATE_LINES[p.state];
+  if (stateLine) lines.push(stateLine);
+  return lines;
+}
+
+function formatGroup(g: GroupSnapshot, now: Date): string[] {
+  const lines = [`${g.name}:`, `  App root: ${g.root}`];
+  if (g.state === 'restarting') lines.push(g.restart?.rolling ? '  (rolling restart...)' : '  (restarting...)');
+  if (g.spawning > 0) lines.push(`  (spawning ${g.spawning} new process${g.spawning === 1 ? '' : 'es'}...)`);
+  if (g.restart?.failed) lines.push(`  (rolling restart stopped: ${g.restart.failed})`);
+  if (g.state === 'backoff' && g.lastSpawnError) lines.push(`  (cannot start, retrying: ${g.lastSpawnError.message})`);
+  lines.push(`  Requests in queue: ${g.waiting}`);
+  for (const p of g.processes) lines.push(...formatProcess(p, now));
+  return lines;
+}
+
+export function formatPool(pool: PoolResponse, now: Date, style: TextStyle = PLAIN): string[] {
+  const lines = [
+    style.heading('----------- General information -----------'),
+    `Max pool size : ${pool.maxPoolSize}`,
+    `App groups    : ${pool.groups.length}`,
+    `Processes     : ${pool.processCount}`,
+    `Requests in top-level queue : ${pool.waiting}`,
+    '',
+    style.heading('----------- Application groups -----------'),
+  ];
+  for (const group of pool.groups) lines.push(...formatGroup(group, now));
+  return lines;
+}
+
+export function formatRequests(requests: RequestsResponse, style: TextStyle = PLAIN): string[] {
+  const lines = [style.heading(`----------- Requests in flight: ${requests.requests.length} -----------`)];
+  if (requests.requests.length === 0) return lines;
+  const rows = requests.requests.map((r) => [r.id, r.method, r.path, r.app, r.pid === null ? '-' : String(r.pid), r.state, formatUptime(r.ageMs)]);
+  const head = ['ID', 'METHOD', 'PATH', 'APP', 'PID', 'STATE', 'AGE'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
+  return [...lines, line(head), ...rows.map(line)];
+}
+
+export function formatServer(server: ServerResponse, style: TextStyle = PLAIN): string[] {
+  const { connections, requests, turbocache } = server;
+  return [
+    style.heading('----------- Server -----------'),
+    `Core PID      : ${server.corePid}`,
+    `Uptime        : ${formatUptime(server.uptimeMs)}`,
+    `Listening on  : ${server.addresses.join(' ')}`,
+    `Connections   : ${connections.active} open, ${connections.accepted} accepted`,
+    `Requests      : ${requests.inFlight} in flight, ${requests.total} total, ${requests.perSecond}/s (last 10 s)`,
+    `Errors        : 502: ${requests.failed['502']}, 503: ${requests.failed['503']}, 504: ${requests.failed['504']}`,
+    '',
+    style.heading('----------- Turbocache -----------'),
+    `State         : ${turbocache.state}`,
+    `Hits / misses : ${turbocache.hits} / ${turbocache.misses}`,
+    `Entries       : ${turbocache.entries} (${formatMegabytes(turbocache.bytes)})`,
+  ];
+}

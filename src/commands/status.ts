@@ -1,0 +1,44 @@
+import { Flags } from '@oclif/core';
+import chalk from 'chalk';
+import { BaseCommand } from '../cli/base-command.js';
+import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
+import { adminFlags } from '../cli/flags.js';
+import { PLAIN } from '../cli/format/status-text.js';
+import { openAdminClient } from '../cli/instance-client.js';
+import { fetchStatus, renderStatusText, STATUS_VIEWS, wantsColor, type StatusResult, type StatusView } from '../cli/status.js';
+
+export default class Status extends BaseCommand<StatusResult | undefined> {
+  static summary = "Show an instance's app processes, requests or server counters (passenger-status layout).";
+  static description = `--show=pool (default): per app group its processes with PID, sessions, processed, uptime, CPU,
+memory and last use. --show=requests: every request in flight. --show=server: connections, request
+counters and the turbocache. --json prints the admin API's data for the view. --watch is a live
+view that refreshes every second (q to quit).
+
+${EXIT_CODE_HELP}`;
+
+  static examples = ['<%= config.bin %> status', '<%= config.bin %> status --show=requests', '<%= config.bin %> status --json', '<%= config.bin %> status --watch'];
+
+  // The fast path (src/cli/status-fast.ts) parses the same flags for one-shot views; keep them in step.
+  static flags = {
+    ...adminFlags,
+    show: Flags.string({ summary: 'Which view to show.', options: [...STATUS_VIEWS], default: 'pool' }),
+    watch: Flags.boolean({ summary: 'Live view, refreshed every second (a terminal is needed).', default: false, exclusive: ['json'] }),
+    'no-header': Flags.boolean({ summary: 'Leave out the version/date/instance header.', default: false }),
+  };
+
+  async run(): Promise<StatusResult | undefined> {
+    const { flags } = await this.parse(Status);
+    const client = openAdminClient(flags);
+    if (flags.watch && process.stdout.isTTY) {
+      const { watchStatus } = await import('../cli/ui/render.js');
+      await watchStatus(client);
+      return undefined;
+    }
+    const result = await fetchStatus(client, flags.show as StatusView);
+    if (!this.jsonEnabled()) {
+      const style = wantsColor() ? { heading: (text: string) => chalk.bold.yellow.bgBlue(text) } : PLAIN;
+      process.stdout.write(renderStatusText(result, { header: !flags['no-header'], style, now: new Date() }));
+    }
+    return result;
+  }
+}

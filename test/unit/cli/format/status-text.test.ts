@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { formatHeader, formatPool, formatRequests, formatServer } from '../../../../src/cli/format/status-text.js';
+import { formatMegabytes, formatUptime } from '../../../../src/cli/format/units.js';
+import { NOW, POOL, SERVER } from '../../../helpers/snapshots.js';
+
+describe('formatPool', () => {
+  it("lays out the pool exactly as passenger-status does, two lines per process", () => {
+    expect([...formatHeader({ version: '0.1.0', instance: 'k3x9ab12', date: NOW }), ...formatPool(POOL, NOW)].join('\n')).toBe(
+      [
+        'Version : 0.1.0',
+        'Date    : 2026-11-22 20:33:10 +0000',
+        'Instance: k3x9ab12 (Ferry/0.1.0)',
+        '',
+        '----------- General information -----------',
+        'Max pool size : 3',
+        'App groups    : 1',
+        'Processes     : 2',
+        'Requests in top-level queue : 1',
+        '',
+        '----------- Application groups -----------',
+        'demo:',
+        '  App root: /srv/demo',
+        '  Requests in queue: 1',
+        '  * PID: 9106    Sessions: 0       Processed: 4       Uptime: 9s',
+        '    CPU: 1%      Memory  : 9M      Last used: 0s ago',
+        '  * PID: 12889   Sessions: 1       Processed: 0       Uptime: 1m 11s',
+        '    CPU: 0%      Memory  : 11M     Last used: 1s ago',
+        '    Draining...',
+      ].join('\n'),
+    );
+  });
+
+  it('says when a group is restarting, spawning, or backing off after a failed spawn', () => {
+    const group = { ...POOL.groups[0]!, state: 'backoff' as const, spawning: 2, lastSpawnError: { code: 'FERRY_ERR_SPAWN_EXITED', message: "app 'demo' exited with code 1", at: '' } };
+    const text = formatPool({ ...POOL, groups: [group] }, NOW).join('\n');
+    expect(text).toContain('  (spawning 2 new processes...)');
+    expect(text).toContain("  (cannot start, retrying: app 'demo' exited with code 1)");
+    const rolling = formatPool({ ...POOL, groups: [{ ...POOL.groups[0]!, state: 'restarting', restart: { rolling: true, generation: 1, startedAt: '' } }] }, NOW);
+    expect(rolling).toContain('  (rolling restart...)');
+  });
+
+  it('shows a question mark for numbers /proc could not give', () => {
+    const group = { ...POOL.groups[0]!, processes: [{ ...POOL.groups[0]!.processes[0]!, cpuPercent: null, privateDirtyBytes: null, rssBytes: null }] };
+    expect(formatPool({ ...POOL, groups: [group] }, NOW).join('\n')).toContain('    CPU: ?       Memory  : ?    ');
+  });
+});
+
+describe('formatRequests', () => {
+  it('lists each request in flight in aligned columns', () => {
+    const lines = formatRequests({
+      requests: [
+        { id: 'a1-1', method: 'GET', path: '/slow', app: 'demo', pid: 9106, state: 'forwarding', ageMs: 2500 },
+        { id: 'a1-22', method: 'POST', path: '/upload', app: 'demo', pid: null, state: 'queued', ageMs: 100 },
+      ],
+    });
+    expect(lines).toEqual([
+      '----------- Requests in flight: 2 -----------',
+      'ID     METHOD  PATH     APP   PID   STATE       AGE',
+      'a1-1   GET     /slow    demo  9106  forwarding  2s',
+      'a1-22  POST    /upload  demo  -     queued      0s',
+    ]);
+  });
+});
+
+describe('formatServer', () => {
+  it('shows connections, request counters and the turbocache', () => {
+    const text = formatServer(SERVER).join('\n');
+    expect(text).toContain('Connections   : 3 open, 120 accepted');
+    expect(text).toContain('Requests      : 2 in flight, 5000 total, 42.5/s (last 10 s)');
+    expect(text).toContain('Errors        : 502: 1, 503: 0, 504: 0');
+    expect(text).toContain('Uptime        : 1h 0m 0s');
+  });
+});
+
+describe('units', () => {
+  it("writes durations as Passenger's distanceOfTimeInWords does", () => {
+    expect(formatUptime(5_000)).toBe('5s');
+    expect(formatUptime(71_000)).toBe('1m 11s');
+    expect(formatUptime((2 * 3600 + 3 * 60 + 4) * 1000)).toBe('2h 3m 4s');
+    expect(formatUptime((86_400 + 2 * 3600 + 3 * 60 + 4) * 1000)).toBe('1d 2h 3m 4s');
+  });
+
+  it('writes memory in whole mebibytes', () => {
+    expect(formatMegabytes(9.6 * 1024 * 1024)).toBe('10M');
+    expect(formatMegabytes(null)).toBe('?');
+  });
+});
