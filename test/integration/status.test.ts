@@ -69,7 +69,7 @@ describe('ferry status', () => {
     expect(fast.exitCode).toBe(0);
     expect(oclif.exitCode).toBe(0);
     for (const out of [fast.stdout, oclif.stdout]) {
-      expect(out).toMatch(/^----------- General information -----------\nMax pool size : 6\nApp groups    : 1\nProcesses     : 2\n/);
+      expect(out).toMatch(/^----------- General information -----------\nMax pool size : 6\nApp groups {4}: 1\nProcesses {5}: 2\n/);
       expect(out).toContain(`pid-app:\n  App root: ${fixture('pid-app')}\n  Requests in queue: 0\n`);
       expect(out.match(/^ {2}\* PID: \d+\s+Sessions: 0\s+Processed: \d+\s+Uptime: \d+s$/gm)).toHaveLength(2);
       expect(out.match(/^ {4}CPU: \d+%\s+Memory {2}: \d+M\s+Last used: \d+s ago$/gm)).toHaveLength(2);
@@ -81,7 +81,7 @@ describe('ferry status', () => {
 
   it('says no instance is running, with exit code 3, on both paths', async () => {
     const registry = tempDir('ferry-reg-');
-    for (const env of [{}, { FERRY_NO_FAST_PATH: '1' }]) {
+    for (const env of [{}, { FERRY_NO_FAST_PATH: '1' }] as Record<string, string>[]) {
       const run = await runFerry(registry, ['status'], { env });
       expect(run.exitCode).toBe(EXIT_CODES.notRunning);
       expect(run.stderr.split('\n')[0]).toBe(`Error: no Ferry instance is running (looked in ${registry})`);
