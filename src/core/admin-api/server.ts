@@ -132,8 +132,10 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_ADMIN_BODY_BYTES) {
+        // Answer 413 and close; the rest of the body is read and dropped, never kept.
+        req.removeAllListeners('data');
+        req.resume();
         reject(new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `request body larger than ${MAX_ADMIN_BODY_BYTES} bytes`, { details: { httpStatus: 413 } }));
-        req.destroy();
         return;
       }
       chunks.push(chunk);
@@ -181,7 +183,7 @@ export function createAdminServer(ctx: AdminContext): http.Server {
       if (err instanceof CoreError) {
         const status = typeof err.details.httpStatus === 'number' ? err.details.httpStatus : err.httpStatus;
         const { httpStatus: _omit, ...details } = err.details;
-        return sendError(res, status, err.code, err.message, details);
+        return sendError(res, status, err.code, err.message, details, status === 413 ? { Connection: 'close' } : undefined);
       }
       ctx.log.error('admin API handler failed', { err });
       sendError(res, 500, 'FERRY_ERR_INTERNAL', 'internal error; see the core log');
