@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { detectApp } from '../lib/app-detection.js';
-import { DEFAULTS, type FerryConfig, type ListenAddress, type LogLevel } from '../lib/config.js';
+import { DEFAULTS, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { WATCHDOG_MAIN } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
@@ -20,6 +20,7 @@ export interface StartOptions {
   startupFile?: string;
   minInstances: number;
   maxPoolSize: number;
+  limits: PoolLimits;
   envvars: string[];
   environment: string;
   startTimeoutS: number;
@@ -46,6 +47,16 @@ export function parseEnvvars(pairs: readonly string[]): Record<string, string> {
   return env;
 }
 
+/** The flag behind each pool limit, for error messages. */
+const LIMIT_FLAGS: Record<keyof PoolLimits, string> = {
+  concurrency: '--concurrency',
+  busySessions: '--busy-sessions',
+  maxRequestQueueSize: '--max-request-queue-size',
+  maxRequestQueueTimeMs: '--max-request-queue-time',
+  poolIdleTimeMs: '--pool-idle-time',
+  maxRequests: '--max-requests',
+};
+
 /** Validates the options and resolves them into the config every process of the instance reads. */
 export function buildConfig(opts: StartOptions): FerryConfig {
   const root = path.resolve(opts.dir);
@@ -56,6 +67,11 @@ export function buildConfig(opts: StartOptions): FerryConfig {
   if (opts.minInstances > opts.maxPoolSize) {
     throw usage(`--min-instances (${opts.minInstances}) is larger than --max-pool-size (${opts.maxPoolSize})`, 'Raise --max-pool-size or lower --min-instances.');
   }
+  for (const [key, value] of Object.entries(opts.limits)) {
+    const flag = LIMIT_FLAGS[key as keyof PoolLimits];
+    if (!Number.isInteger(value) || value < 0) throw usage(`${flag} must be a whole number, 0 or more (got ${value})`, 'See ferry start --help.');
+  }
+  if (opts.limits.busySessions < 1) throw usage('--busy-sessions must be at least 1', 'For example: --busy-sessions 8');
   if (!(opts.startTimeoutS > 0)) throw usage(`--start-timeout must be a positive number of seconds (got ${opts.startTimeoutS})`, 'For example: --start-timeout 30');
   if (!opts.socket && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) throw usage(`--port ${opts.port} is not a TCP port`, 'Use a port from 1 to 65535.');
   const listen: ListenAddress = opts.socket ? { kind: 'unix', path: path.resolve(opts.socket) } : { kind: 'tcp', address: opts.address, port: opts.port };
@@ -75,6 +91,7 @@ export function buildConfig(opts: StartOptions): FerryConfig {
         nodeCommand: opts.nodejs,
         minInstances: opts.minInstances,
         startTimeoutMs: Math.round(opts.startTimeoutS * 1000),
+        limits: { ...opts.limits },
       },
     ],
   };

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { DEFAULTS, LOG_LEVELS, type LogLevel } from '../lib/config.js';
+import { DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS, type LogLevel } from '../lib/config.js';
 import type { InstanceSummary } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
@@ -41,6 +41,16 @@ ${EXIT_CODE_HELP}`;
     'startup-file': Flags.string({ summary: 'File that starts the app, relative to DIR (default: app.js, or "main" of package.json).' }),
     'min-instances': Flags.integer({ summary: 'App processes kept alive at least.', default: DEFAULTS.minInstances }),
     'max-pool-size': Flags.integer({ summary: 'Most app processes alive at once, across all apps.', default: DEFAULTS.maxPoolSize }),
+    concurrency: Flags.integer({ summary: 'Requests one app process takes at once; 0 = unlimited (the default for Node). Beyond it, requests queue.', default: DEFAULT_LIMITS.concurrency, min: 0 }),
+    'busy-sessions': Flags.integer({
+      summary: 'With unlimited concurrency, a process with this many requests in flight is busy; when all are, another is spawned.',
+      default: DEFAULT_LIMITS.busySessions,
+      min: 1,
+    }),
+    'max-request-queue-size': Flags.integer({ summary: 'Requests that may wait for a process; more get 503 with Retry-After. 0 = unlimited.', default: DEFAULT_LIMITS.maxRequestQueueSize, min: 0 }),
+    'max-request-queue-time': Flags.integer({ summary: 'Seconds a request may wait for a process before it gets 503. 0 = no limit.', default: 0, min: 0 }),
+    'pool-idle-time': Flags.integer({ summary: 'Seconds an idle process beyond --min-instances lives before it is stopped. 0 = never.', default: DEFAULT_LIMITS.poolIdleTimeMs / 1000, min: 0 }),
+    'max-requests': Flags.integer({ summary: 'Replace a process after it has handled this many requests. 0 = never.', default: DEFAULT_LIMITS.maxRequests, min: 0 }),
     envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable.', multiple: true, default: [] }),
     environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),
     'start-timeout': Flags.integer({ summary: 'Seconds an app process may take to listen before it is killed and reported.', default: DEFAULTS.startTimeoutMs / 1000, min: 1 }),
@@ -58,6 +68,14 @@ ${EXIT_CODE_HELP}`;
       startupFile: flags['startup-file'],
       minInstances: flags['min-instances'],
       maxPoolSize: flags['max-pool-size'],
+      limits: {
+        concurrency: flags.concurrency,
+        busySessions: flags['busy-sessions'],
+        maxRequestQueueSize: flags['max-request-queue-size'],
+        maxRequestQueueTimeMs: flags['max-request-queue-time'] * 1000,
+        poolIdleTimeMs: flags['pool-idle-time'] * 1000,
+        maxRequests: flags['max-requests'],
+      },
       envvars: flags.envvar,
       environment: flags.environment,
       startTimeoutS: flags['start-timeout'],

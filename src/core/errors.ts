@@ -38,6 +38,8 @@ const REGISTRY: Record<ErrorCode, ErrorSpec> = {
   FERRY_ERR_APP_UNKNOWN: { httpStatus: 404, kind: 'user' },
   FERRY_ERR_PROCESS_UNKNOWN: { httpStatus: 404, kind: 'user' },
   FERRY_ERR_RESTART_FAILED: { httpStatus: 500, kind: 'environment' },
+  FERRY_ERR_POOL_QUEUE_FULL: { httpStatus: 503, kind: 'environment' },
+  FERRY_ERR_POOL_QUEUE_TIMEOUT: { httpStatus: 503, kind: 'environment' },
 };
 
 export class CoreError extends Error {

@@ -23,7 +23,33 @@ export interface AppConfig {
   nodeCommand: string;
   minInstances: number;
   startTimeoutMs: number;
+  limits: PoolLimits;
 }
+
+/** How an app group scales, queues and recycles its processes. 0 means "no limit" throughout. */
+export interface PoolLimits {
+  /** Requests one process takes at once; 0 = unlimited (Node). Beyond it, requests queue. */
+  concurrency: number;
+  /** With unlimited concurrency, a process with this many requests in flight counts as busy. */
+  busySessions: number;
+  /** Requests that may wait for a process; one more gets 503 with Retry-After. */
+  maxRequestQueueSize: number;
+  /** A request that waited this long for a process gets 503. */
+  maxRequestQueueTimeMs: number;
+  /** An idle process beyond the minimum is stopped after this long without a request. */
+  poolIdleTimeMs: number;
+  /** A process is replaced after this many requests. */
+  maxRequests: number;
+}
+
+export const DEFAULT_LIMITS: PoolLimits = {
+  concurrency: 0,
+  busySessions: 8,
+  maxRequestQueueSize: 100,
+  maxRequestQueueTimeMs: 0,
+  poolIdleTimeMs: 300_000,
+  maxRequests: 0,
+};
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];

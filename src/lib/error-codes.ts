@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'FERRY_ERR_APP_UNKNOWN',
   'FERRY_ERR_PROCESS_UNKNOWN',
   'FERRY_ERR_RESTART_FAILED',
+  'FERRY_ERR_POOL_QUEUE_FULL',
+  'FERRY_ERR_POOL_QUEUE_TIMEOUT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,6 +1,6 @@
 // An app config for unit tests that never start a real process.
 
-import type { AppConfig } from '../../src/lib/config.js';
+import { DEFAULT_LIMITS, type AppConfig } from '../../src/lib/config.js';
 
 export const TEST_APP: AppConfig = {
   name: 'hello',
@@ -12,4 +12,5 @@ export const TEST_APP: AppConfig = {
   nodeCommand: 'node',
   minInstances: 1,
   startTimeoutMs: 5_000,
+  limits: DEFAULT_LIMITS,
 };

@@ -22,6 +22,8 @@ interface Waiter {
   resolve(session: Session): void;
   reject(err: CoreError): void;
   enqueuedAtMs: number;
+  /** Sheds the request when it waited longer than max-request-queue-time. */
+  timer?: NodeJS.Timeout;
 }
 
 interface RestartInfo {
@@ -67,7 +69,16 @@ export class AppGroup {
     private readonly capacity: CapacityGate,
     private readonly spawner: Spawner,
     private readonly log: Logger,
-  ) {}
+  ) {
+    const idleMs = app.limits.poolIdleTimeMs;
+    if (idleMs > 0) {
+      // Check often enough that an idle process goes within ~10% of its idle time (at most every 5 s).
+      this.idleTimer = setInterval(() => this.reapIdle(), Math.max(100, Math.min(5_000, Math.floor(idleMs / 10))));
+      this.idleTimer.unref();
+    }
+  }
+
+  private idleTimer: NodeJS.Timeout | undefined;
 
   get name(): string {
     return this.app.name;
@@ -91,22 +102,81 @@ export class AppGroup {
     if (failed) throw failed.reason;
   }
 
-  /** A session on the least busy process, at once if one is routable, else when one is. */
+  /**
+   * A session on the least busy process with room, at once if there is one, else when one has
+   * room. The queue is bounded (max-request-queue-size) and, optionally, so is the wait.
+   */
   checkout(): Session | Promise<Session> {
     const worker = chooseWorker(this.workers);
-    if (worker) return new Session(worker, this.onSessionClose);
+    if (worker) {
+      const session = new Session(worker, this.onSessionClose);
+      if (this.allBusy()) this.ensureProcesses(); // scale out under load
+      return session;
+    }
     if (this.stopping) throw new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down');
     const backoffLeftMs = this.nextSpawnAllowedAtMs - Date.now();
     if (this.spawning === 0 && backoffLeftMs > 0 && this.lastSpawnError) throw this.unavailable(backoffLeftMs);
+    const { maxRequestQueueSize, maxRequestQueueTimeMs } = this.app.limits;
+    if (maxRequestQueueSize > 0 && this.waitList.length >= maxRequestQueueSize) {
+      throw new CoreError('FERRY_ERR_POOL_QUEUE_FULL', `app '${this.name}' already has ${this.waitList.length} requests waiting (max-request-queue-size)`, {
+        details: { retryAfterMs: 1000 },
+      });
+    }
     return new Promise<Session>((resolve, reject) => {
-      this.waitList.push({ resolve, reject, enqueuedAtMs: Date.now() });
+      const waiter: Waiter = { resolve, reject, enqueuedAtMs: Date.now() };
+      if (maxRequestQueueTimeMs > 0) {
+        waiter.timer = setTimeout(() => {
+          const index = this.waitList.indexOf(waiter);
+          if (index < 0) return;
+          this.waitList.splice(index, 1);
+          reject(
+            new CoreError('FERRY_ERR_POOL_QUEUE_TIMEOUT', `request waited ${maxRequestQueueTimeMs} ms for a process of '${this.name}' (max-request-queue-time)`, {
+              details: { retryAfterMs: 1000 },
+            }),
+          );
+        }, maxRequestQueueTimeMs);
+      }
+      this.waitList.push(waiter);
       this.ensureProcesses();
     });
   }
 
-  private readonly onSessionClose = (): void => {
+  private readonly onSessionClose = (session: Session): void => {
+    const worker = session.worker;
+    const { maxRequests } = this.app.limits;
+    if (maxRequests > 0 && worker.processed >= maxRequests && worker.state === 'ready') {
+      this.log.info('replacing app process after max-requests', { appPid: worker.pid, processed: worker.processed });
+      void this.stopWorker(worker, Date.now() + DETACH_DRAIN_MS);
+      this.ensureProcesses();
+    }
     this.serveWaiters();
   };
+
+  /** Every routable process is busy: at its concurrency limit, or past busy-sessions when unlimited. */
+  private allBusy(): boolean {
+    const { concurrency, busySessions } = this.app.limits;
+    const threshold = concurrency > 0 ? concurrency : busySessions;
+    let routable = 0;
+    for (const worker of this.workers) {
+      if (!worker.isRoutable) continue;
+      routable++;
+      if (worker.sessions < threshold) return false;
+    }
+    return routable > 0;
+  }
+
+  /** Stops processes beyond the minimum that have had no request for pool-idle-time, longest idle first. */
+  private reapIdle(now = Date.now()): void {
+    if (this.stopping) return;
+    const idle = this.workers
+      .filter((w) => w.state === 'ready' && w.sessions === 0 && now - w.lastUsedAtMs >= this.app.limits.poolIdleTimeMs)
+      .sort((a, b) => a.lastUsedAtMs - b.lastUsedAtMs);
+    for (const worker of idle) {
+      if (this.processCount <= this.app.minInstances) return;
+      this.log.info('stopping idle app process', { appPid: worker.pid, idleMs: now - worker.lastUsedAtMs });
+      void this.stopWorker(worker, now);
+    }
+  }
 
   private unavailable(retryAfterMs: number): CoreError {
     return new CoreError('FERRY_ERR_POOL_UNAVAILABLE', `app '${this.name}' cannot start: ${this.lastSpawnError?.message ?? 'unknown error'}`, {
@@ -114,9 +184,14 @@ export class AppGroup {
     });
   }
 
+  /**
+   * Below the minimum: spawn. Beyond it, one process at a time, when requests wait or when every
+   * process is busy (Node's unlimited concurrency never makes requests wait, so busyness must).
+   */
   private needsProcess(): boolean {
     if (this.processCount < this.app.minInstances) return true;
-    return this.waitList.length > 0 && this.spawning === 0 && !this.workers.some((w) => w.isRoutable);
+    if (this.spawning > 0) return false;
+    return this.waitList.length > 0 || this.allBusy();
   }
 
   /** Spawns until the minimum is met (or one process when requests wait and none is coming). */
@@ -150,7 +225,7 @@ export class AppGroup {
     let worker: WorkerProcess;
     try {
       const spawned = await this.spawner.spawn(this.app);
-      worker = new WorkerProcess(this.name, spawned.pid, spawned.socketPath, spawned.child, spawned.spawnDurationMs, generation);
+      worker = new WorkerProcess(this.name, spawned.pid, spawned.socketPath, spawned.child, spawned.spawnDurationMs, generation, this.app.limits.concurrency);
     } catch (err) {
       const spawnError = err as SpawnError;
       this.lastSpawnError = spawnError;
@@ -179,12 +254,16 @@ export class AppGroup {
       const worker = chooseWorker(this.workers);
       if (!worker) return;
       const waiter = this.waitList.shift() as Waiter;
+      clearTimeout(waiter.timer);
       waiter.resolve(new Session(worker, this.onSessionClose));
     }
   }
 
   private rejectWaiters(err: CoreError): void {
-    for (const waiter of this.waitList.splice(0)) waiter.reject(err);
+    for (const waiter of this.waitList.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(err);
+    }
   }
 
   private onWorkerExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -294,6 +373,7 @@ export class AppGroup {
   async stop(drainDeadlineMs: number): Promise<void> {
     this.stopping = true;
     clearTimeout(this.respawnTimer);
+    clearInterval(this.idleTimer);
     this.rejectWaiters(new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down'));
     // Out of rotation at once; each process drains, then gets SIGTERM (and SIGKILL if it lingers).
     for (const worker of this.workers) void this.stopWorker(worker, drainDeadlineMs);

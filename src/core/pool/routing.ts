@@ -5,12 +5,14 @@ export interface RoutingCandidate {
   isRoutable: boolean;
   sessions: number;
   spawnedAtMs: number;
+  /** Requests it takes at once; 0 = unlimited. A process at its limit is skipped. */
+  concurrency: number;
 }
 
 export function chooseWorker<T extends RoutingCandidate>(workers: readonly T[]): T | undefined {
   let best: T | undefined;
   for (const worker of workers) {
-    if (!worker.isRoutable) continue;
+    if (!worker.isRoutable || (worker.concurrency > 0 && worker.sessions >= worker.concurrency)) continue;
     if (
       best === undefined ||
       worker.sessions < best.sessions ||

@@ -31,6 +31,8 @@ export class WorkerProcess {
     readonly spawnDurationMs: number,
     /** The restart generation of its group it was spawned in. */
     readonly generation = 0,
+    /** Requests it takes at once; 0 = unlimited. */
+    readonly concurrency = 0,
   ) {
     this.upstream = new UpstreamPool('http://localhost', {
       socketPath,

@@ -36,6 +36,18 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
     sendErrorResponse(req, res, { status: 503, reason: 'The server is restarting or shutting down; try again shortly.', requestId, retryAfterS: 1 });
     return;
   }
+  if (err instanceof CoreError && (hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL') || hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_TIMEOUT'))) {
+    log.warn('request shed: app under heavy load', { requestId, code: err.code, reason: err.message });
+    sendErrorResponse(req, res, {
+      status: 503,
+      reason: hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL')
+        ? 'This application is under heavy load (request queue full). Please try again shortly.'
+        : 'This application is under heavy load (waited too long for a free process). Please try again shortly.',
+      requestId,
+      retryAfterS: 1,
+    });
+    return;
+  }
   if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_POOL_UNAVAILABLE')) {
     const retryAfterMs = Number(err.details.retryAfterMs ?? 1000);
     log.warn('request refused: app unavailable', { requestId, reason: err.message });

@@ -1,3 +1,4 @@
+import { DEFAULT_LIMITS } from '../../../src/lib/config.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +28,7 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     appType: 'node',
     minInstances: 1,
     maxPoolSize: 6,
+    limits: DEFAULT_LIMITS,
     envvars: [],
     environment: 'production',
     startTimeoutS: 90,
@@ -68,6 +70,7 @@ describe('buildConfig', () => {
           nodeCommand: '/usr/bin/node',
           minInstances: 2,
           startTimeoutMs: 1500,
+          limits: DEFAULT_LIMITS,
         },
       ],
     });
@@ -102,6 +105,11 @@ describe('buildConfig', () => {
 
   it('rejects TCP port 0, which would pick a random port', () => {
     expect(cliErrorOf(() => buildConfig(options({ port: 0 }))).message).toBe('--port 0 is not a TCP port');
+  });
+
+  it('rejects a negative or fractional pool limit, naming it', () => {
+    expect(cliErrorOf(() => buildConfig(options({ limits: { ...DEFAULT_LIMITS, maxRequests: -1 } }))).message).toBe('--max-requests must be a whole number, 0 or more (got -1)');
+    expect(cliErrorOf(() => buildConfig(options({ limits: { ...DEFAULT_LIMITS, busySessions: 0 } }))).message).toBe('--busy-sessions must be at least 1');
   });
 
   it('rejects a TCP port above 65535', () => {

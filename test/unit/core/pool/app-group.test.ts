@@ -3,7 +3,7 @@ import { AppGroup, spawnBackoffMs, type CapacityGate } from '../../../../src/cor
 import { Session } from '../../../../src/core/pool/session.js';
 import { Logger } from '../../../../src/core/log.js';
 import { FakeSpawner } from '../../../../src/core/spawn/fake-spawner.js';
-import type { AppConfig } from '../../../../src/lib/config.js';
+import { DEFAULT_LIMITS, type AppConfig, type PoolLimits } from '../../../../src/lib/config.js';
 import { TEST_APP } from '../../../helpers/app-config.js';
 
 const APP = TEST_APP;
@@ -267,5 +267,107 @@ describe('AppGroup', () => {
     spawner.exitAll();
     await vi.waitFor(() => expect(group.workers).toEqual([]));
     expect(spawner.spawnCalls).toBe(1);
+  });
+
+  describe('limits and scaling', () => {
+    const limits = (overrides: Partial<PoolLimits>): { limits: PoolLimits } => ({ limits: { ...DEFAULT_LIMITS, ...overrides } });
+
+    it('queues beyond a process\'s concurrency and serves the queue as sessions close', async () => {
+      capacity.open = false; // no scale-out: this is about queueing
+      const group = newGroup(limits({ concurrency: 1 }));
+      capacity.open = true;
+      await group.start();
+      capacity.open = false;
+      const first = checkoutNow(group);
+      const waiting = group.checkout();
+      expect(waiting).toBeInstanceOf(Promise);
+      expect(group.waiting).toBe(1);
+      first.close();
+      expect((await waiting).worker).toBe(first.worker);
+    });
+
+    it('refuses a request with FERRY_ERR_POOL_QUEUE_FULL once the queue holds max-request-queue-size', async () => {
+      const group = newGroup(limits({ concurrency: 1, maxRequestQueueSize: 2 }));
+      await group.start();
+      capacity.open = false;
+      checkoutNow(group);
+      const queued = [group.checkout(), group.checkout()];
+      expect(() => group.checkout()).toThrow(expect.objectContaining({ code: 'FERRY_ERR_POOL_QUEUE_FULL', httpStatus: 503 }));
+      expect(group.waiting).toBe(2);
+      void Promise.allSettled(queued);
+    });
+
+    it('sheds a request that waited longer than max-request-queue-time', async () => {
+      vi.useFakeTimers();
+      const group = newGroup(limits({ concurrency: 1, maxRequestQueueTimeMs: 500 }));
+      const started = group.start();
+      await vi.advanceTimersByTimeAsync(1);
+      await started;
+      capacity.open = false;
+      checkoutNow(group);
+      const waiting = expect(group.checkout()).rejects.toMatchObject({ code: 'FERRY_ERR_POOL_QUEUE_TIMEOUT' });
+      await vi.advanceTimersByTimeAsync(499);
+      expect(group.waiting).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      await waiting;
+      expect(group.waiting).toBe(0);
+    });
+
+    it('spawns another Node process when every process has busy-sessions requests, one at a time', async () => {
+      const group = newGroup(limits({ busySessions: 3 }));
+      await group.start();
+      expect(spawner.spawnCalls).toBe(1);
+      checkoutNow(group);
+      checkoutNow(group);
+      expect(spawner.spawnCalls).toBe(1);
+      checkoutNow(group); // the third makes the only process busy
+      expect(spawner.spawnCalls).toBe(2);
+      checkoutNow(group); // still spawning: no second spawn at once
+      expect(spawner.spawnCalls).toBe(2);
+      await vi.waitFor(() => expect(group.workers).toHaveLength(2));
+      // New requests go to the new, least busy process.
+      expect(checkoutNow(group).worker).toBe(group.workers[1]);
+    });
+
+    it('stops processes idle for pool-idle-time, longest idle first, but never below the minimum', async () => {
+      vi.useFakeTimers();
+      const group = newGroup({ minInstances: 1, ...limits({ busySessions: 1, poolIdleTimeMs: 10_000 }) });
+      const started = group.start();
+      await vi.advanceTimersByTimeAsync(1);
+      await started;
+      // Load grows the group to three processes.
+      const sessions = [checkoutNow(group)];
+      await vi.advanceTimersByTimeAsync(1);
+      sessions.push(checkoutNow(group));
+      await vi.advanceTimersByTimeAsync(1);
+      sessions.push(checkoutNow(group));
+      await vi.advanceTimersByTimeAsync(1);
+      const grown = group.workers.filter((w) => w.state === 'ready').length;
+      expect(grown).toBeGreaterThanOrEqual(3);
+      for (const session of sessions) session.close();
+
+      await vi.advanceTimersByTimeAsync(9_000);
+      expect(group.workers.filter((w) => w.state === 'ready')).toHaveLength(grown);
+      await vi.advanceTimersByTimeAsync(2_000);
+      const left = group.workers.filter((w) => w.state === 'ready');
+      expect(left).toHaveLength(1);
+      // The one kept is the one used last.
+      expect(left[0]?.pid).toBe(sessions[2]?.worker.pid);
+      expect(logged('stopping idle app process')).toHaveLength(grown - 1);
+      spawner.exitAll();
+    });
+
+    it('replaces a process once it has handled max-requests requests', async () => {
+      const group = newGroup(limits({ maxRequests: 2 }));
+      await group.start();
+      const original = group.workers[0]!;
+      checkoutNow(group).close();
+      expect(original.state).toBe('ready');
+      checkoutNow(group).close();
+      expect(original.state).not.toBe('ready');
+      expect(logged('replacing app process after max-requests')).toHaveLength(1);
+      await vi.waitFor(() => expect(group.workers.some((w) => w !== original && w.state === 'ready')).toBe(true));
+      expect(spawner.spawnCalls).toBe(2);
+    });
   });
 });

@@ -5,8 +5,8 @@ interface Candidate extends RoutingCandidate {
   id: string;
 }
 
-function candidate(id: string, sessions: number, spawnedAtMs: number, isRoutable = true): Candidate {
-  return { id, sessions, spawnedAtMs, isRoutable };
+function candidate(id: string, sessions: number, spawnedAtMs: number, isRoutable = true, concurrency = 0): Candidate {
+  return { id, sessions, spawnedAtMs, isRoutable, concurrency };
 }
 
 describe('chooseWorker', () => {
@@ -36,5 +36,13 @@ describe('chooseWorker', () => {
 
   it('returns undefined for an empty list', () => {
     expect(chooseWorker([])).toBeUndefined();
+  });
+
+  it('skips a process at its concurrency limit, and finds none when all are full', () => {
+    const full = [candidate('a', 1, 100, true, 1), candidate('b', 1, 200, true, 1)];
+    expect(chooseWorker(full)).toBeUndefined();
+    expect(chooseWorker([...full, candidate('c', 0, 300, true, 1)])?.id).toBe('c');
+    // Unlimited concurrency is never full.
+    expect(chooseWorker([candidate('node', 500, 100, true, 0)])?.id).toBe('node');
   });
 });

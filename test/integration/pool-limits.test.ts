@@ -1,0 +1,107 @@
+// Pool limits and scaling on real app processes: Node apps scale out under load and back in
+// when idle; a bounded queue sheds overflow with 503 + Retry-After and fails nothing else.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Pool, request } from 'undici';
+import type { PoolResponse } from '../../src/lib/admin-api-contract.js';
+import { AdminClient } from '../../src/cli/admin-client.js';
+import { fixture, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
+
+let instance: TestInstance | undefined;
+
+afterEach(() => {
+  instance?.forceCleanup();
+  instance = undefined;
+});
+
+function readyCount(pool: PoolResponse): number {
+  return pool.groups[0]!.processes.filter((p) => p.state === 'ready').length;
+}
+
+describe('pool limits', () => {
+  it('grows a Node app from 1 to max-pool-size under 40 concurrent slow requests, then shrinks back when idle', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--max-pool-size', '4', '--busy-sessions', '4', '--pool-idle-time', '2']);
+    const admin = new AdminClient(instance.info, 5000);
+    expect(readyCount(await admin.call<PoolResponse>('pool'))).toBe(1);
+
+    // 40 clients, each sending 300 ms requests back to back, until the pool is full.
+    const client = new Pool(instance.url, { connections: 40 });
+    const failures: string[] = [];
+    let loading = true;
+    const loops = Array.from({ length: 40 }, async () => {
+      while (loading) {
+        try {
+          const res = await client.request({ path: '/slow?ms=300', method: 'GET' });
+          await res.body.text();
+          if (res.statusCode !== 200) failures.push(String(res.statusCode));
+        } catch (err) {
+          failures.push(String(err));
+        }
+      }
+    });
+    await waitFor(async () => readyCount(await admin.call<PoolResponse>('pool')) === 4, 'four processes under load', 20_000, 100);
+    await new Promise((r) => setTimeout(r, 1000));
+    loading = false;
+    await Promise.all(loops);
+    await client.close();
+    expect(failures).toEqual([]);
+    // Requests go to the least busy process, so the new processes really carried load.
+    const loaded = (await admin.call<PoolResponse>('pool')).groups[0]!.processes;
+    expect(loaded).toHaveLength(4);
+    expect(loaded.every((p) => p.processed > 0)).toBe(true);
+
+    // Idle for pool-idle-time (2 s): back to the minimum of one.
+    const shrunk = await waitFor(async () => {
+      const pool = await admin.call<PoolResponse>('pool');
+      return pool.processCount === 1 && readyCount(pool) === 1 ? pool : undefined;
+    }, 'back to one process', 10_000, 100);
+    expect(shrunk.groups[0]!.processes).toHaveLength(1);
+
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  }, 60_000);
+
+  it('sheds queue overflow with 503 and Retry-After, and fails nothing else', async () => {
+    // One process that takes one request at a time, and room for two waiting.
+    instance = await startDaemon(fixture('pid-app'), ['--max-pool-size', '1', '--concurrency', '1', '--max-request-queue-size', '2']);
+
+    const results = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const res = await request(`${instance!.url}/slow?ms=700`);
+        return { status: res.statusCode, retryAfter: res.headers['retry-after'], body: await res.body.text() };
+      }),
+    );
+
+    const ok = results.filter((r) => r.status === 200);
+    const shed = results.filter((r) => r.status === 503);
+    expect(ok).toHaveLength(3);
+    expect(ok.every((r) => r.body === 'slow')).toBe(true);
+    expect(shed).toHaveLength(3);
+    for (const r of shed) {
+      expect(r.retryAfter).toBe('1');
+      expect(r.body).toContain('request queue full');
+      expect(r.body).toMatch(/Request id: \S+/);
+    }
+
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
+
+  it('replaces a process after --max-requests requests without failing one', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--max-requests', '3']);
+    const answers: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const res = await request(`${instance.url}/pid`);
+      expect(res.statusCode).toBe(200);
+      answers.push(await res.body.text());
+    }
+    // Three processes in turn, three requests each.
+    expect(new Set(answers).size).toBe(3);
+    expect(answers.slice(0, 3).every((pid) => pid === answers[0])).toBe(true);
+    expect(answers.slice(3, 6).every((pid) => pid === answers[3])).toBe(true);
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
+});
