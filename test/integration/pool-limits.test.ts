@@ -1,10 +1,13 @@
 // Pool limits and scaling on real app processes: Node apps scale out under load and back in
 // when idle; a bounded queue sheds overflow with 503 + Retry-After and fails nothing else.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pool, request } from 'undici';
 import type { PoolResponse } from '../../src/lib/admin-api-contract.js';
 import { AdminClient } from '../../src/cli/admin-client.js';
+import { isProcessRunning } from '../../src/lib/process-groups.js';
 import { fixture, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
@@ -100,6 +103,30 @@ describe('pool limits', () => {
     expect(new Set(answers).size).toBe(3);
     expect(answers.slice(0, 3).every((pid) => pid === answers[0])).toBe(true);
     expect(answers.slice(3, 6).every((pid) => pid === answers[3])).toBe(true);
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
+
+  it('sends a request that an app process refused to another process, and replaces the broken one', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2']);
+    // The oldest process (idle ties go to it) stops accepting connections but stays alive.
+    const broken = await (await request(`${instance.url}/stop-listening`)).body.text();
+
+    const answers: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await request(`${instance.url}/pid`);
+      expect(res.statusCode).toBe(200);
+      answers.push(await res.body.text());
+    }
+    expect(answers).not.toContain(broken);
+    const log = fs.readFileSync(path.join(instance.registryDir, `ferry.${instance.port}.log`), 'utf8');
+    expect(log).toContain('retrying the request on another process');
+    // It was taken out and a replacement keeps the minimum.
+    await waitFor(() => !isProcessRunning(Number(broken)), 'the broken process to exit');
+    const admin = new AdminClient(instance.info, 5000);
+    await waitFor(async () => readyCount(await admin.call<PoolResponse>('pool')) === 2, 'two processes again');
+
     instance.refresh();
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);

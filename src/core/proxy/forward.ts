@@ -33,6 +33,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     private readonly requestId: string,
     private readonly log: Logger,
     private readonly tracked: TrackedRequest | undefined,
+    /** Called when the app process could not even be connected to; true if the request was sent elsewhere. */
+    private readonly retryElsewhere: ((err: Error & { code?: string }) => boolean) | undefined,
   ) {
     res.once('close', () => {
       // Client gone early: stop the app's work on it rather than stream into the void.
@@ -74,6 +76,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onError(err: Error & { code?: string }): void {
     this.session.close();
     if (this.clientGone) return;
+    if (!this.res.headersSent && this.retryElsewhere?.(err)) return;
     if (this.res.headersSent) {
       // The response was under way: the client must see a broken message, not a complete one.
       this.res.destroy();
@@ -88,6 +91,12 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+/** The connection to the app process was never made, so nothing of the request reached it. */
+export function isNeverSent(err: Error & { code?: string }, req: http.IncomingMessage): boolean {
+  const neverConnected = err.code === 'ECONNREFUSED' || err.code === 'ENOENT';
+  return neverConnected && (!hasRequestBody(req) || !req.readableDidRead);
+}
+
 export function forwardRequest(
   req: http.IncomingMessage,
   res: http.ServerResponse,
@@ -95,6 +104,7 @@ export function forwardRequest(
   facts: ForwardingFacts,
   log: Logger,
   tracked?: TrackedRequest,
+  retryElsewhere?: (err: Error & { code?: string }) => boolean,
 ): void {
   session.worker.upstream.dispatch(
     {
@@ -103,7 +113,7 @@ export function forwardRequest(
       headers: buildUpstreamHeaders(req.rawHeaders, facts),
       body: hasRequestBody(req) ? req : null,
     },
-    new ForwardHandler(req, res, session, facts.requestId, log, tracked),
+    new ForwardHandler(req, res, session, facts.requestId, log, tracked, retryElsewhere),
   );
 }
 

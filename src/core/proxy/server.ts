@@ -7,9 +7,10 @@ import { hasErrorCode } from '../../lib/error-codes.js';
 import { CoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
+import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
 import { nextRequestId, sendErrorResponse } from './error-responses.js';
-import { forwardRequest, tunnelUpgrade } from './forward.js';
+import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import type { ForwardingFacts } from './headers.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
 
@@ -24,6 +25,9 @@ export interface ProxyServer {
   server: http.Server;
   tracker: RequestTracker;
 }
+
+/** Tries per request when app processes refuse connections (Passenger tries up to 10). */
+const MAX_ATTEMPTS = 3;
 
 function incomingRequestId(req: http.IncomingMessage): string {
   const given = req.headers['x-request-id'];
@@ -73,10 +77,28 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     requestId,
   });
 
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, session: Session, tracked: TrackedRequest): void => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, session: Session, tracked: TrackedRequest, group: AppGroup, attempt = 1): void => {
     tracked.worker = session.worker;
     tracked.state = 'forwarding';
-    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked);
+    // A process that refuses connections is broken: take it out and send the request elsewhere.
+    const retryElsewhere = (err: Error & { code?: string }): boolean => {
+      if (attempt >= MAX_ATTEMPTS || !isNeverSent(err, req)) return false;
+      log.warn('app process refused the connection; retrying the request on another process', { requestId: tracked.id, appPid: session.worker.pid, code: err.code, attempt });
+      group.detach(session.worker.pid);
+      tracked.state = 'queued';
+      tracked.worker = undefined;
+      Promise.resolve()
+        .then(() => group.checkout())
+        .then(
+          (next) => {
+            if (res.destroyed) next.close();
+            else forward(req, res, next, tracked, group, attempt + 1);
+          },
+          (checkoutErr: unknown) => checkoutError(req, res, checkoutErr, tracked.id, log),
+        );
+      return true;
+    };
+    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, retryElsewhere);
   };
 
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
@@ -98,12 +120,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       checkedOut.then(
         (session) => {
           if (res.destroyed) session.close();
-          else forward(req, res, session, tracked);
+          else forward(req, res, session, tracked, group);
         },
         (err: unknown) => checkoutError(req, res, err, requestId, log),
       );
     } else {
-      forward(req, res, checkedOut, tracked);
+      forward(req, res, checkedOut, tracked, group);
     }
   });
 
