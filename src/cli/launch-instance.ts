@@ -55,6 +55,7 @@ const LIMIT_FLAGS: Record<keyof PoolLimits, string> = {
   maxRequestQueueTimeMs: '--max-request-queue-time',
   poolIdleTimeMs: '--pool-idle-time',
   maxRequests: '--max-requests',
+  maxRequestTimeMs: '--max-request-time',
 };
 
 /** Validates the options and resolves them into the config every process of the instance reads. */

@@ -40,6 +40,8 @@ export interface PoolLimits {
   poolIdleTimeMs: number;
   /** A process is replaced after this many requests. */
   maxRequests: number;
+  /** A request running longer gets 504 and its process is replaced. */
+  maxRequestTimeMs: number;
 }
 
 export const DEFAULT_LIMITS: PoolLimits = {
@@ -49,6 +51,7 @@ export const DEFAULT_LIMITS: PoolLimits = {
   maxRequestQueueTimeMs: 0,
   poolIdleTimeMs: 300_000,
   maxRequests: 0,
+  maxRequestTimeMs: 0,
 };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

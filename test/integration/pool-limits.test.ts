@@ -131,4 +131,30 @@ describe('pool limits', () => {
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);
   });
+
+  it('answers 504 past --max-request-time, logs it, and replaces the stuck process', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--max-request-time', '1']);
+    const stuck = await (await request(`${instance.url}/pid`)).body.text();
+
+    const started = Date.now();
+    const res = await request(`${instance.url}/spin?ms=20000`);
+    const body = await res.body.text();
+    expect(res.statusCode).toBe(504);
+    expect(body).toContain('took too long');
+    expect(Date.now() - started).toBeLessThan(5000);
+
+    const logFile = path.join(instance.registryDir, `ferry.${instance.port}.log`);
+    const line = await waitFor(() => fs.readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('exceeded max-request-time')), 'the stuck-process log line');
+    const record = JSON.parse(line) as { appPid: number; requestId: string };
+    expect(record.appPid).toBe(Number(stuck));
+    expect(body).toContain(`Request id: ${record.requestId}`);
+    await waitFor(() => !isProcessRunning(Number(stuck)), 'the stuck process to be killed');
+    const next = await request(`${instance.url}/pid`);
+    expect(next.statusCode).toBe(200);
+    expect(await next.body.text()).not.toBe(stuck);
+
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
 });

@@ -359,6 +359,24 @@ export class AppGroup {
     }
   }
 
+  /**
+   * A request on this process ran past max-request-time: take the process out of rotation at
+   * once and kill it (a stuck event loop finishes nothing); the usual replacement keeps the
+   * minimum. Its other requests in flight get 502.
+   */
+  replaceStuck(worker: WorkerProcess, requestId: string): void {
+    if (worker.state !== 'ready' && worker.state !== 'draining') return; // already being replaced
+    worker.state = 'stopping';
+    this.ensureProcesses();
+    this.log.error('request exceeded max-request-time; killing its app process', {
+      requestId,
+      appPid: worker.pid,
+      maxRequestTimeMs: this.app.limits.maxRequestTimeMs,
+      inFlight: worker.sessions,
+    });
+    signalQuietly(-worker.pid, 'SIGKILL');
+  }
+
   /** Takes one process out of rotation; it finishes its requests, then exits. A replacement keeps the minimum. */
   detach(pid: number): boolean {
     const worker = this.workers.find((w) => w.pid === pid && w.state === 'ready');

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import type { Session } from '../pool/session.js';
+import type { WorkerProcess } from '../pool/worker.js';
 import { sendErrorResponse } from './error-responses.js';
 import { buildDownstreamHeaders, buildUpstreamHeaders, type ForwardingFacts } from './headers.js';
 import type { TrackedRequest } from './request-tracker.js';
@@ -25,6 +26,7 @@ function hasRequestBody(req: http.IncomingMessage): boolean {
 class ForwardHandler implements Dispatcher.DispatchHandler {
   private abort: ((err?: Error) => void) | undefined;
   private clientGone = false;
+  private timedOut = false;
 
   constructor(
     private readonly req: http.IncomingMessage,
@@ -35,7 +37,17 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     private readonly tracked: TrackedRequest | undefined,
     /** Called when the app process could not even be connected to; true if the request was sent elsewhere. */
     private readonly retryElsewhere: ((err: Error & { code?: string }) => boolean) | undefined,
+    deadline: RequestDeadline | undefined,
   ) {
+    if (deadline && deadline.maxRequestTimeMs > 0) {
+      const timer = setTimeout(() => {
+        if (res.writableFinished) return;
+        this.timedOut = true;
+        deadline.onStuck(session.worker);
+        this.abort?.(new Error('max-request-time exceeded'));
+      }, deadline.maxRequestTimeMs);
+      res.once('close', () => clearTimeout(timer));
+    }
     res.once('close', () => {
       // Client gone early: stop the app's work on it rather than stream into the void.
       if (!res.writableFinished) {
@@ -76,6 +88,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onError(err: Error & { code?: string }): void {
     this.session.close();
     if (this.clientGone) return;
+    if (this.timedOut) {
+      if (this.res.headersSent) this.res.destroy();
+      else sendErrorResponse(this.req, this.res, { status: 504, reason: 'The application took too long to answer this request.', requestId: this.requestId });
+      return;
+    }
     if (!this.res.headersSent && this.retryElsewhere?.(err)) return;
     if (this.res.headersSent) {
       // The response was under way: the client must see a broken message, not a complete one.
@@ -89,6 +106,12 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       requestId: this.requestId,
     });
   }
+}
+
+/** max-request-time: when a request has run too long, and what to do with its process. */
+export interface RequestDeadline {
+  maxRequestTimeMs: number;
+  onStuck(worker: WorkerProcess): void;
 }
 
 /** The connection to the app process was never made, so nothing of the request reached it. */
@@ -105,6 +128,7 @@ export function forwardRequest(
   log: Logger,
   tracked?: TrackedRequest,
   retryElsewhere?: (err: Error & { code?: string }) => boolean,
+  deadline?: RequestDeadline,
 ): void {
   session.worker.upstream.dispatch(
     {
@@ -113,7 +137,7 @@ export function forwardRequest(
       headers: buildUpstreamHeaders(req.rawHeaders, facts),
       body: hasRequestBody(req) ? req : null,
     },
-    new ForwardHandler(req, res, session, facts.requestId, log, tracked, retryElsewhere),
+    new ForwardHandler(req, res, session, facts.requestId, log, tracked, retryElsewhere, deadline),
   );
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
 import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
+import type { WorkerProcess } from '../pool/worker.js';
 import { nextRequestId, sendErrorResponse } from './error-responses.js';
 import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import type { ForwardingFacts } from './headers.js';
@@ -98,7 +99,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         );
       return true;
     };
-    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, retryElsewhere);
+    const deadline = {
+      maxRequestTimeMs: group.app.limits.maxRequestTimeMs,
+      onStuck: (worker: WorkerProcess) => group.replaceStuck(worker, tracked.id),
+    };
+    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, retryElsewhere, deadline);
   };
 
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
