@@ -21,6 +21,7 @@ export interface StartOptions {
   minInstances: number;
   maxPoolSize: number;
   limits: PoolLimits;
+  rollingRestarts: boolean;
   envvars: string[];
   environment: string;
   startTimeoutS: number;
@@ -56,6 +57,7 @@ const LIMIT_FLAGS: Record<keyof PoolLimits, string> = {
   poolIdleTimeMs: '--pool-idle-time',
   maxRequests: '--max-requests',
   maxRequestTimeMs: '--max-request-time',
+  memoryLimitBytes: '--memory-limit',
 };
 
 /** Validates the options and resolves them into the config every process of the instance reads. */
@@ -93,6 +95,7 @@ export function buildConfig(opts: StartOptions): FerryConfig {
         minInstances: opts.minInstances,
         startTimeoutMs: Math.round(opts.startTimeoutS * 1000),
         limits: { ...opts.limits },
+        rollingRestarts: opts.rollingRestarts,
       },
     ],
   };

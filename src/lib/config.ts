@@ -24,6 +24,8 @@ export interface AppConfig {
   minInstances: number;
   startTimeoutMs: number;
   limits: PoolLimits;
+  /** Restarts triggered by tmp/restart.txt replace processes one at a time. */
+  rollingRestarts: boolean;
 }
 
 /** How an app group scales, queues and recycles its processes. 0 means "no limit" throughout. */
@@ -42,6 +44,8 @@ export interface PoolLimits {
   maxRequests: number;
   /** A request running longer gets 504 and its process is replaced. */
   maxRequestTimeMs: number;
+  /** A process using more memory (private dirty + swap) is drained and replaced. */
+  memoryLimitBytes: number;
 }
 
 export const DEFAULT_LIMITS: PoolLimits = {
@@ -52,6 +56,7 @@ export const DEFAULT_LIMITS: PoolLimits = {
   poolIdleTimeMs: 300_000,
   maxRequests: 0,
   maxRequestTimeMs: 0,
+  memoryLimitBytes: 0,
 };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -13,4 +13,5 @@ export const TEST_APP: AppConfig = {
   minInstances: 1,
   startTimeoutMs: 5_000,
   limits: DEFAULT_LIMITS,
+  rollingRestarts: false,
 };

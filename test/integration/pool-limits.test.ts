@@ -8,7 +8,7 @@ import { Pool, request } from 'undici';
 import type { PoolResponse } from '../../src/lib/admin-api-contract.js';
 import { AdminClient } from '../../src/cli/admin-client.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import { fixture, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { fixture, startDaemon, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 
@@ -153,6 +153,43 @@ describe('pool limits', () => {
     expect(next.statusCode).toBe(200);
     expect(await next.body.text()).not.toBe(stuck);
 
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
+
+  it('drains and replaces a process that grows past --memory-limit', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--memory-limit', '60']);
+    const leaky = await (await request(`${instance.url}/leak?mb=80`)).body.text();
+    // Checked every 2 s: the leaking process goes, and a new one serves.
+    await waitFor(() => !isProcessRunning(Number(leaky)), 'the leaking process to be replaced', 10_000);
+    const next = await request(`${instance.url}/pid`);
+    expect(next.statusCode).toBe(200);
+    expect(await next.body.text()).not.toBe(leaky);
+    const log = fs.readFileSync(path.join(instance.registryDir, `ferry.${instance.port}.log`), 'utf8');
+    expect(log).toContain('over memory-limit');
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
+
+  it('restarts the app when tmp/restart.txt is touched', async () => {
+    const appDir = path.join(tempDir('ferry-app-'), 'pid-app');
+    fs.cpSync(fixture('pid-app'), appDir, { recursive: true });
+    fs.writeFileSync(path.join(path.dirname(appDir), 'package.json'), '{"type":"commonjs"}');
+    instance = await startDaemon(appDir, ['--rolling-restarts']);
+    const before = await (await request(`${instance.url}/pid`)).body.text();
+    await new Promise((r) => setTimeout(r, 2500)); // the first look records that there is no file
+
+    fs.mkdirSync(path.join(appDir, 'tmp'), { recursive: true });
+    fs.writeFileSync(path.join(appDir, 'tmp', 'restart.txt'), '');
+
+    const after = await waitFor(async () => {
+      const pid = await (await request(`${instance!.url}/pid`)).body.text();
+      return pid !== before ? pid : undefined;
+    }, 'a new process after touching restart.txt', 10_000, 100);
+    expect(after).not.toBe(before);
+    await waitFor(() => !isProcessRunning(Number(before)), 'the old process to exit');
     instance.refresh();
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);

@@ -4,6 +4,9 @@
 
 import type { AppConfig } from '../../lib/config.js';
 import type { GroupSnapshot, GroupState, RestartAppResponse } from '../../lib/admin-api-contract.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readProcessMetrics } from '../../lib/diagnostics/process-metrics.js';
 import { signalQuietly } from '../../lib/units.js';
 import { CoreError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -41,6 +44,8 @@ const DRAIN_POLL_MS = 20;
 const KILL_AFTER_TERM_MS = 5_000;
 /** Time a detached or restarted process gets to finish its requests before it is stopped anyway. */
 export const DETACH_DRAIN_MS = 30_000;
+/** How often memory limits and tmp/restart.txt are checked. */
+const MAINTENANCE_INTERVAL_MS = 2_000;
 
 /** Delay before the next spawn after `failures` consecutive failures (pure). */
 export function spawnBackoffMs(failures: number): number {
@@ -76,9 +81,48 @@ export class AppGroup {
       this.idleTimer = setInterval(() => this.reapIdle(), Math.max(100, Math.min(5_000, Math.floor(idleMs / 10))));
       this.idleTimer.unref();
     }
+    this.maintenanceTimer = setInterval(() => this.maintain(), MAINTENANCE_INTERVAL_MS);
+    this.maintenanceTimer.unref();
   }
 
   private idleTimer: NodeJS.Timeout | undefined;
+  private maintenanceTimer: NodeJS.Timeout | undefined;
+  /** mtime of tmp/restart.txt when last seen; undefined until the first look. */
+  private restartFileMtimeMs: number | undefined | null;
+
+  /** Periodic checks: processes over memory-limit, and tmp/restart.txt. */
+  private maintain(): void {
+    if (this.stopping) return;
+    const limit = this.app.limits.memoryLimitBytes;
+    if (limit > 0) {
+      for (const worker of this.workers) {
+        if (worker.state !== 'ready') continue;
+        const m = readProcessMetrics(worker.pid);
+        const usedBytes = m.privateDirtyBytes !== null ? m.privateDirtyBytes + (m.swapBytes ?? 0) : m.rssBytes;
+        if (usedBytes === null || usedBytes <= limit) continue;
+        // Drained, not killed: its requests finish, then it goes; a replacement keeps the minimum.
+        this.log.warn('app process over memory-limit; replacing it', { appPid: worker.pid, usedBytes, memoryLimitBytes: limit });
+        void this.stopWorker(worker, Date.now() + DETACH_DRAIN_MS);
+        this.ensureProcesses();
+      }
+    }
+    void this.checkRestartFile();
+  }
+
+  /** Passenger's convention: touching tmp/restart.txt in the app restarts it. */
+  private async checkRestartFile(): Promise<void> {
+    let mtimeMs: number | null;
+    try {
+      mtimeMs = (await fs.promises.stat(path.join(this.app.root, 'tmp', 'restart.txt'))).mtimeMs;
+    } catch {
+      mtimeMs = null;
+    }
+    const seen = this.restartFileMtimeMs;
+    this.restartFileMtimeMs = mtimeMs;
+    if (seen === undefined || mtimeMs === null || mtimeMs === seen || this.stopping) return;
+    this.log.info('tmp/restart.txt changed; restarting', { rolling: this.app.rollingRestarts });
+    this.restart(this.app.rollingRestarts);
+  }
 
   get name(): string {
     return this.app.name;
@@ -392,6 +436,7 @@ export class AppGroup {
     this.stopping = true;
     clearTimeout(this.respawnTimer);
     clearInterval(this.idleTimer);
+    clearInterval(this.maintenanceTimer);
     this.rejectWaiters(new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down'));
     // Out of rotation at once; each process drains, then gets SIGTERM (and SIGKILL if it lingers).
     for (const worker of this.workers) void this.stopWorker(worker, drainDeadlineMs);

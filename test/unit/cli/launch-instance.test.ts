@@ -29,6 +29,7 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     minInstances: 1,
     maxPoolSize: 6,
     limits: DEFAULT_LIMITS,
+    rollingRestarts: false,
     envvars: [],
     environment: 'production',
     startTimeoutS: 90,
@@ -71,6 +72,7 @@ describe('buildConfig', () => {
           minInstances: 2,
           startTimeoutMs: 1500,
           limits: DEFAULT_LIMITS,
+          rollingRestarts: false,
         },
       ],
     });
