@@ -22,6 +22,8 @@ export interface StartOptions {
   maxPoolSize: number;
   limits: PoolLimits;
   rollingRestarts: boolean;
+  stickySessions: boolean;
+  stickyCookieName: string;
   envvars: string[];
   environment: string;
   startTimeoutS: number;
@@ -75,6 +77,9 @@ export function buildConfig(opts: StartOptions): FerryConfig {
     if (!Number.isInteger(value) || value < 0) throw usage(`${flag} must be a whole number, 0 or more (got ${value})`, 'See ferry start --help.');
   }
   if (opts.limits.busySessions < 1) throw usage('--busy-sessions must be at least 1', 'For example: --busy-sessions 8');
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(opts.stickyCookieName)) {
+    throw usage(`--sticky-sessions-cookie-name '${opts.stickyCookieName}' is not a valid cookie name`, 'Use letters, digits and - _ . only.');
+  }
   if (!(opts.startTimeoutS > 0)) throw usage(`--start-timeout must be a positive number of seconds (got ${opts.startTimeoutS})`, 'For example: --start-timeout 30');
   if (!opts.socket && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) throw usage(`--port ${opts.port} is not a TCP port`, 'Use a port from 1 to 65535.');
   const listen: ListenAddress = opts.socket ? { kind: 'unix', path: path.resolve(opts.socket) } : { kind: 'tcp', address: opts.address, port: opts.port };
@@ -96,6 +101,8 @@ export function buildConfig(opts: StartOptions): FerryConfig {
         startTimeoutMs: Math.round(opts.startTimeoutS * 1000),
         limits: { ...opts.limits },
         rollingRestarts: opts.rollingRestarts,
+        stickySessions: opts.stickySessions,
+        stickyCookieName: opts.stickyCookieName,
       },
     ],
   };

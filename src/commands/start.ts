@@ -57,6 +57,8 @@ ${EXIT_CODE_HELP}`;
     }),
     'memory-limit': Flags.integer({ summary: 'MB of memory (private dirty + swap) a process may use; over it, it is drained and replaced. 0 = no limit.', default: 0, min: 0 }),
     'rolling-restarts': Flags.boolean({ summary: 'Restarts triggered by tmp/restart.txt replace processes one at a time, without dropping requests.', default: false }),
+    'sticky-sessions': Flags.boolean({ summary: 'Send a client back to the process that served it (cookie), while that process has room.', default: false }),
+    'sticky-sessions-cookie-name': Flags.string({ summary: 'Name of the sticky-session cookie.', default: '_ferry_route' }),
     'max-requests': Flags.integer({ summary: 'Replace a process after it has handled this many requests. 0 = never.', default: DEFAULT_LIMITS.maxRequests, min: 0 }),
     envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable.', multiple: true, default: [] }),
     environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),
@@ -76,6 +78,8 @@ ${EXIT_CODE_HELP}`;
       minInstances: flags['min-instances'],
       maxPoolSize: flags['max-pool-size'],
       rollingRestarts: flags['rolling-restarts'],
+      stickySessions: flags['sticky-sessions'],
+      stickyCookieName: flags['sticky-sessions-cookie-name'],
       limits: {
         concurrency: flags.concurrency,
         busySessions: flags['busy-sessions'],

@@ -26,6 +26,9 @@ export interface AppConfig {
   limits: PoolLimits;
   /** Restarts triggered by tmp/restart.txt replace processes one at a time. */
   rollingRestarts: boolean;
+  /** Route a client back to the process that served it, by a cookie naming that process. */
+  stickySessions: boolean;
+  stickyCookieName: string;
 }
 
 /** How an app group scales, queues and recycles its processes. 0 means "no limit" throughout. */

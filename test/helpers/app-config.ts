@@ -14,4 +14,6 @@ export const TEST_APP: AppConfig = {
   startTimeoutMs: 5_000,
   limits: DEFAULT_LIMITS,
   rollingRestarts: false,
+  stickySessions: false,
+  stickyCookieName: '_ferry_route',
 };

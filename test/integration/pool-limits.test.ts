@@ -194,4 +194,24 @@ describe('pool limits', () => {
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);
   });
+
+  it('sends a client with the sticky cookie back to the same process', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--sticky-sessions']);
+    const first = await request(`${instance.url}/pid`);
+    const pid = await first.body.text();
+    const setCookie = String(first.headers['set-cookie']);
+    const match = /^_ferry_route=([0-9a-f]+); Path=\/; HttpOnly; SameSite=Lax$/.exec(setCookie);
+    expect(match).not.toBeNull();
+
+    // Concurrent requests would spread over both processes; with the cookie they all stay.
+    const withCookie = await Promise.all(
+      Array.from({ length: 20 }, async () => (await request(`${instance!.url}/pid`, { headers: { cookie: `a=1; _ferry_route=${match![1]}` } })).body.text()),
+    );
+    expect(new Set(withCookie)).toEqual(new Set([pid]));
+    const without = await Promise.all(Array.from({ length: 20 }, async () => (await request(`${instance!.url}/pid`)).body.text()));
+    expect(new Set(without).size).toBe(2);
+
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
 });

@@ -150,8 +150,8 @@ export class AppGroup {
    * A session on the least busy process with room, at once if there is one, else when one has
    * room. The queue is bounded (max-request-queue-size) and, optionally, so is the wait.
    */
-  checkout(): Session | Promise<Session> {
-    const worker = chooseWorker(this.workers);
+  checkout(stickyId?: string): Session | Promise<Session> {
+    const worker = (stickyId !== undefined ? this.stickyWorker(stickyId) : undefined) ?? chooseWorker(this.workers);
     if (worker) {
       const session = new Session(worker, this.onSessionClose);
       if (this.allBusy()) this.ensureProcesses(); // scale out under load
@@ -183,6 +183,14 @@ export class AppGroup {
       this.waitList.push(waiter);
       this.ensureProcesses();
     });
+  }
+
+  /** The process a sticky cookie names, if it is routable and has room; else the client goes elsewhere. */
+  private stickyWorker(stickyId: string): WorkerProcess | undefined {
+    const worker = this.workers.find((w) => w.stickyId === stickyId);
+    if (!worker || !worker.isRoutable) return undefined;
+    const { concurrency } = this.app.limits;
+    return concurrency > 0 && worker.sessions >= concurrency ? undefined : worker;
   }
 
   private readonly onSessionClose = (session: Session): void => {

@@ -1,6 +1,7 @@
 // WorkerProcess: one running app process, its upstream connection pool and its busyness.
 
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Pool as UpstreamPool } from 'undici';
 import type { ProcessSnapshot, ProcessState } from '../../lib/admin-api-contract.js';
 import { readProcessMetrics } from '../../lib/diagnostics/process-metrics.js';
@@ -22,6 +23,8 @@ export class WorkerProcess {
   /** Kept-alive connections to this process only, so its death closes exactly its own sockets. */
   readonly upstream: UpstreamPool;
   readonly exited: Promise<void>;
+  /** Value of the sticky-session cookie that routes back to this process. */
+  readonly stickyId = randomBytes(6).toString('hex');
 
   constructor(
     readonly app: string,

@@ -38,6 +38,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     /** Called when the app process could not even be connected to; true if the request was sent elsewhere. */
     private readonly retryElsewhere: ((err: Error & { code?: string }) => boolean) | undefined,
     deadline: RequestDeadline | undefined,
+    /** A Set-Cookie to add to the answer (sticky sessions). */
+    private readonly setCookie: string | undefined,
   ) {
     if (deadline && deadline.maxRequestTimeMs > 0) {
       const timer = setTimeout(() => {
@@ -69,7 +71,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (this.tracked) this.tracked.state = 'responding';
     const raw = new Array<string>(rawHeaders.length);
     for (let i = 0; i < rawHeaders.length; i++) raw[i] = (rawHeaders[i] as Buffer).toString('latin1');
-    this.res.writeHead(statusCode, statusText, buildDownstreamHeaders(raw));
+    const headers = buildDownstreamHeaders(raw);
+    if (this.setCookie) headers.push('Set-Cookie', this.setCookie);
+    this.res.writeHead(statusCode, statusText, headers);
     this.res.on('drain', resume);
     return true;
   }
@@ -129,6 +133,7 @@ export function forwardRequest(
   tracked?: TrackedRequest,
   retryElsewhere?: (err: Error & { code?: string }) => boolean,
   deadline?: RequestDeadline,
+  setCookie?: string,
 ): void {
   session.worker.upstream.dispatch(
     {
@@ -137,7 +142,7 @@ export function forwardRequest(
       headers: buildUpstreamHeaders(req.rawHeaders, facts),
       body: hasRequestBody(req) ? req : null,
     },
-    new ForwardHandler(req, res, session, facts.requestId, log, tracked, retryElsewhere, deadline),
+    new ForwardHandler(req, res, session, facts.requestId, log, tracked, retryElsewhere, deadline, setCookie),
   );
 }
 

@@ -30,6 +30,16 @@ export interface ProxyServer {
 /** Tries per request when app processes refuse connections (Passenger tries up to 10). */
 const MAX_ATTEMPTS = 3;
 
+/** One cookie's value from a Cookie header (RFC 6265 §5.4), or undefined. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
 function incomingRequestId(req: http.IncomingMessage): string {
   const given = req.headers['x-request-id'];
   // Keep a front server's id so one id follows the request end to end; refuse junk.
@@ -103,7 +113,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       maxRequestTimeMs: group.app.limits.maxRequestTimeMs,
       onStuck: (worker: WorkerProcess) => group.replaceStuck(worker, tracked.id),
     };
-    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, retryElsewhere, deadline);
+    const { stickySessions, stickyCookieName } = group.app;
+    const setCookie =
+      stickySessions && readCookie(req.headers.cookie, stickyCookieName) !== session.worker.stickyId
+        ? `${stickyCookieName}=${session.worker.stickyId}; Path=/; HttpOnly; SameSite=Lax`
+        : undefined;
+    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, retryElsewhere, deadline, setCookie);
   };
 
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
@@ -116,7 +131,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     });
     let checkedOut: Session | Promise<Session>;
     try {
-      checkedOut = group.checkout();
+      checkedOut = group.checkout(group.app.stickySessions ? readCookie(req.headers.cookie, group.app.stickyCookieName) : undefined);
     } catch (err) {
       checkoutError(req, res, err, requestId, log);
       return;

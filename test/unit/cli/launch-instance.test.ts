@@ -30,6 +30,8 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     maxPoolSize: 6,
     limits: DEFAULT_LIMITS,
     rollingRestarts: false,
+    stickySessions: false,
+    stickyCookieName: '_ferry_route',
     envvars: [],
     environment: 'production',
     startTimeoutS: 90,
@@ -73,6 +75,8 @@ describe('buildConfig', () => {
           startTimeoutMs: 1500,
           limits: DEFAULT_LIMITS,
           rollingRestarts: false,
+          stickySessions: false,
+          stickyCookieName: '_ferry_route',
         },
       ],
     });
