@@ -24,6 +24,8 @@ export interface StartOptions {
   rollingRestarts: boolean;
   stickySessions: boolean;
   stickyCookieName: string;
+  /** Undefined: on in development only. */
+  friendlyErrorPages?: boolean;
   envvars: string[];
   environment: string;
   startTimeoutS: number;
@@ -103,6 +105,7 @@ export function buildConfig(opts: StartOptions): FerryConfig {
         rollingRestarts: opts.rollingRestarts,
         stickySessions: opts.stickySessions,
         stickyCookieName: opts.stickyCookieName,
+        friendlyErrorPages: opts.friendlyErrorPages ?? opts.environment === 'development',
       },
     ],
   };

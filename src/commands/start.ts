@@ -59,6 +59,10 @@ ${EXIT_CODE_HELP}`;
     'rolling-restarts': Flags.boolean({ summary: 'Restarts triggered by tmp/restart.txt replace processes one at a time, without dropping requests.', default: false }),
     'sticky-sessions': Flags.boolean({ summary: 'Send a client back to the process that served it (cookie), while that process has room.', default: false }),
     'sticky-sessions-cookie-name': Flags.string({ summary: 'Name of the sticky-session cookie.', default: '_ferry_route' }),
+    'friendly-error-pages': Flags.boolean({
+      summary: 'When the app cannot start, show its error on an HTML page (default: only with --environment development).',
+      allowNo: true,
+    }),
     'max-requests': Flags.integer({ summary: 'Replace a process after it has handled this many requests. 0 = never.', default: DEFAULT_LIMITS.maxRequests, min: 0 }),
     envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable.', multiple: true, default: [] }),
     environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),
@@ -80,6 +84,7 @@ ${EXIT_CODE_HELP}`;
       rollingRestarts: flags['rolling-restarts'],
       stickySessions: flags['sticky-sessions'],
       stickyCookieName: flags['sticky-sessions-cookie-name'],
+      friendlyErrorPages: flags['friendly-error-pages'],
       limits: {
         concurrency: flags.concurrency,
         busySessions: flags['busy-sessions'],

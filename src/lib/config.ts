@@ -29,6 +29,8 @@ export interface AppConfig {
   /** Route a client back to the process that served it, by a cookie naming that process. */
   stickySessions: boolean;
   stickyCookieName: string;
+  /** When the app cannot start, show the error (never the environment) on an HTML page. */
+  friendlyErrorPages: boolean;
 }
 
 /** How an app group scales, queues and recycles its processes. 0 means "no limit" throughout. */

@@ -16,4 +16,5 @@ export const TEST_APP: AppConfig = {
   rollingRestarts: false,
   stickySessions: false,
   stickyCookieName: '_ferry_route',
+  friendlyErrorPages: false,
 };

@@ -174,3 +174,41 @@ describe('ferry detach-process', () => {
     expect((await instance.stop()).exitCode).toBe(0);
   });
 });
+
+describe('error pages when the app cannot start', () => {
+  async function brokenAfterStart(environment: string): Promise<{ status: number; type: string; body: string; retryAfter: string }> {
+    const appDir = path.join(tempDir('ferry-app-'), 'fail-on-flag');
+    fs.cpSync(fixture('fail-on-flag'), appDir, { recursive: true });
+    fs.writeFileSync(path.join(path.dirname(appDir), 'package.json'), '{"type":"commonjs"}');
+    instance = await startDaemon(appDir, ['--environment', environment, '--envvar', 'SECRET_TOKEN=do-not-leak-me']);
+    fs.writeFileSync(path.join(appDir, 'FAIL'), '');
+    const restart = await runFerry(instance.registryDir, ['restart-app']);
+    expect(restart.exitCode, restart.stderr).toBe(0);
+    const res = await waitFor(async () => {
+      const r = await fetch(`${instance!.url}/`);
+      return r.status === 503 ? r : undefined;
+    }, 'a 503 while the app cannot start');
+    return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text(), retryAfter: res.headers.get('retry-after') ?? '' };
+  }
+
+  it('shows the spawn error on an HTML page in development, and never the environment', async () => {
+    const page = await brokenAfterStart('development');
+    expect(page.type).toBe('text/html; charset=utf-8');
+    expect(Number(page.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(page.body).toContain('The application could not be started');
+    expect(page.body).toContain('new release is broken: FAIL flag present');
+    expect(page.body).toContain('exited-before-ready');
+    expect(page.body).toMatch(/Request id<\/th><td>\S+<\/td>/);
+    expect(page.body).not.toContain('do-not-leak-me');
+    expect(page.body).not.toContain('SECRET_TOKEN');
+    expect(page.body).not.toContain(process.env.PATH ?? '<no PATH>');
+    expect((await instance!.stop()).exitCode).toBe(0);
+  });
+
+  it('shows a plain page with only a request id in production', async () => {
+    const page = await brokenAfterStart('production');
+    expect(page.type).toBe('text/plain; charset=utf-8');
+    expect(page.body).toMatch(/^503 Service Unavailable\n\nThe application could not be started\. The operator can find the cause in the server log\.\nRequest id: \S+\n$/);
+    expect((await instance!.stop()).exitCode).toBe(0);
+  });
+});

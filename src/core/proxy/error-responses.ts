@@ -44,3 +44,51 @@ export function sendErrorResponse(req: http.IncomingMessage, res: http.ServerRes
   res.writeHead(error.status, REASONS[error.status], headers);
   res.end(req.method === 'HEAD' ? undefined : body);
 }
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+/** What went wrong at spawn, as the friendly page shows it; from SpawnError's facts. */
+export interface SpawnFacts {
+  app: string;
+  message: string;
+  category?: string;
+  step?: string;
+  exitCode?: number | null;
+  signal?: string | null;
+  outputTail?: string;
+  durationMs?: number;
+}
+
+/**
+ * The development page for an app that cannot start: what failed, at which step, how it exited,
+ * and what it printed. Never the environment, never Ferry's own stack.
+ */
+export function sendSpawnErrorPage(req: http.IncomingMessage, res: http.ServerResponse, facts: SpawnFacts, requestId: string, retryAfterS: number): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const row = (name: string, value: unknown): string =>
+    value === undefined || value === null || value === '' ? '' : `<tr><th>${name}</th><td>${escapeHtml(String(value))}</td></tr>`;
+  const body = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>The application could not be started</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}th{text-align:left;padding-right:1rem;vertical-align:top}pre{background:#f4f4f4;padding:1rem;overflow:auto}</style></head>
+<body><h1>The application could not be started</h1>
+<p>${escapeHtml(facts.message)}</p>
+<table>${row('App', facts.app)}${row('What failed', facts.category)}${row('Step', facts.step)}${row('Exit code', facts.exitCode)}${row('Signal', facts.signal)}${row('Time taken', facts.durationMs === undefined ? undefined : `${facts.durationMs} ms`)}${row('Request id', requestId)}</table>
+<h2>Last output of the app</h2>
+<pre>${escapeHtml(facts.outputTail?.trim() || '(nothing)')}</pre>
+<p>This page is shown because the app runs in development (or with --friendly-error-pages). Ferry retries with a growing delay; fix the app and reload.</p>
+</body></html>
+`;
+  res.writeHead(503, REASONS[503], {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    'Retry-After': String(retryAfterS),
+    'X-Request-Id': requestId,
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}

@@ -10,7 +10,7 @@ import type { Pool } from '../pool/pool.js';
 import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
 import type { WorkerProcess } from '../pool/worker.js';
-import { nextRequestId, sendErrorResponse } from './error-responses.js';
+import { nextRequestId, sendErrorResponse, sendSpawnErrorPage, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import type { ForwardingFacts } from './headers.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
@@ -46,7 +46,7 @@ function incomingRequestId(req: http.IncomingMessage): string {
   return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : nextRequestId();
 }
 
-function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string, log: Logger): void {
+function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string, log: Logger, group?: AppGroup): void {
   if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_SHUTTING_DOWN')) {
     sendErrorResponse(req, res, { status: 503, reason: 'The server is restarting or shutting down; try again shortly.', requestId, retryAfterS: 1 });
     return;
@@ -65,12 +65,18 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
   }
   if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_POOL_UNAVAILABLE')) {
     const retryAfterMs = Number(err.details.retryAfterMs ?? 1000);
+    const retryAfterS = Math.max(1, Math.ceil(retryAfterMs / 1000));
     log.warn('request refused: app unavailable', { requestId, reason: err.message });
+    const spawnError = err.details.spawnError as SpawnFacts | undefined;
+    if (group?.app.friendlyErrorPages && spawnError) {
+      sendSpawnErrorPage(req, res, { ...spawnError, message: group.lastSpawnError?.message ?? err.message }, requestId, retryAfterS);
+      return;
+    }
     sendErrorResponse(req, res, {
       status: 503,
       reason: 'The application could not be started. The operator can find the cause in the server log.',
       requestId,
-      retryAfterS: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+      retryAfterS,
     });
     return;
   }
@@ -105,7 +111,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
             if (res.destroyed) next.close();
             else forward(req, res, next, tracked, group, attempt + 1);
           },
-          (checkoutErr: unknown) => checkoutError(req, res, checkoutErr, tracked.id, log),
+          (checkoutErr: unknown) => checkoutError(req, res, checkoutErr, tracked.id, log, group),
         );
       return true;
     };
@@ -133,7 +139,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     try {
       checkedOut = group.checkout(group.app.stickySessions ? readCookie(req.headers.cookie, group.app.stickyCookieName) : undefined);
     } catch (err) {
-      checkoutError(req, res, err, requestId, log);
+      checkoutError(req, res, err, requestId, log, group);
       return;
     }
     if (checkedOut instanceof Promise) {
@@ -142,7 +148,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
           if (res.destroyed) session.close();
           else forward(req, res, session, tracked, group);
         },
-        (err: unknown) => checkoutError(req, res, err, requestId, log),
+        (err: unknown) => checkoutError(req, res, err, requestId, log, group),
       );
     } else {
       forward(req, res, checkedOut, tracked, group);

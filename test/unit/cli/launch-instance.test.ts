@@ -77,6 +77,7 @@ describe('buildConfig', () => {
           rollingRestarts: false,
           stickySessions: false,
           stickyCookieName: '_ferry_route',
+          friendlyErrorPages: false,
         },
       ],
     });
