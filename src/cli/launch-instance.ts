@@ -4,8 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { detectApp } from '../lib/app-detection.js';
-import { DEFAULTS, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits } from '../lib/config.js';
+import { detectApp, type DetectionResult } from '../lib/app-detection.js';
+import { DEFAULTS, type AppType, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { WATCHDOG_MAIN } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
@@ -16,8 +16,10 @@ export interface StartOptions {
   port: number;
   address: string;
   socket?: string;
-  appType: 'node';
+  appType?: AppType;
   startupFile?: string;
+  /** Any program that listens on $PORT (makes the app generic). */
+  appStartCommand?: string;
   minInstances: number;
   maxPoolSize: number;
   limits: PoolLimits;
@@ -67,7 +69,15 @@ const LIMIT_FLAGS: Record<keyof PoolLimits, string> = {
 /** Validates the options and resolves them into the config every process of the instance reads. */
 export function buildConfig(opts: StartOptions): FerryConfig {
   const root = path.resolve(opts.dir);
-  const detected = detectApp(root, { appType: opts.appType, startupFile: opts.startupFile });
+  const generic = opts.appStartCommand !== undefined || opts.appType === 'generic';
+  if (generic && !opts.appStartCommand?.trim()) {
+    throw usage('a generic app needs --app-start-command "CMD"', 'For example: --app-start-command "python3 -m http.server $PORT"');
+  }
+  const detected: DetectionResult = generic
+    ? fs.existsSync(root) && fs.statSync(root).isDirectory()
+      ? { ok: true, app: { appType: 'generic', startupFile: root } }
+      : { ok: false, reason: `${root} is not a directory`, suggestion: 'Pass the directory the command runs in: ferry start DIR --app-start-command "CMD"' }
+    : detectApp(root, { appType: opts.appType === 'node' ? 'node' : undefined, startupFile: opts.startupFile });
   if (!detected.ok) throw new CliError('FERRY_ERR_APP_NOT_FOUND', detected.reason, 'usage', [detected.suggestion]);
   if (opts.minInstances < 1) throw usage(`--min-instances must be at least 1 (got ${opts.minInstances})`, 'Use --min-instances 1 or more.');
   if (opts.maxPoolSize < 1) throw usage(`--max-pool-size must be at least 1 (got ${opts.maxPoolSize})`, 'Use --max-pool-size 1 or more.');
@@ -96,6 +106,7 @@ export function buildConfig(opts: StartOptions): FerryConfig {
         root,
         appType: detected.app.appType,
         startupFile: detected.app.startupFile,
+        ...(generic ? { startCommand: opts.appStartCommand } : {}),
         environment: opts.environment,
         envvars: parseEnvvars(opts.envvars),
         nodeCommand: opts.nodejs,

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS, type LogLevel } from '../lib/config.js';
+import { DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS, type AppType, type LogLevel } from '../lib/config.js';
 import type { InstanceSummary } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
@@ -37,7 +37,8 @@ ${EXIT_CODE_HELP}`;
     'pid-file': Flags.string({ summary: "Write the watchdog's pid to this file (removed at stop)." }),
     'log-file': Flags.string({ summary: 'Write logs to this file instead of stdout (daemon default: log/ferry.PORT.log in the app).' }),
     'log-level': Flags.string({ summary: 'Least severe log level to write.', options: [...LOG_LEVELS], default: DEFAULTS.logLevel }),
-    'app-type': Flags.string({ summary: 'Kind of app; detected when not given.', options: ['node'], default: 'node' }),
+    'app-type': Flags.string({ summary: 'Kind of app: node, or generic (any program listening on $PORT); detected when not given.', options: ['node', 'generic'] }),
+    'app-start-command': Flags.string({ summary: 'Start the app with this shell command; it must listen on 127.0.0.1:$PORT (makes the app generic).' }),
     'startup-file': Flags.string({ summary: 'File that starts the app, relative to DIR (default: app.js, or "main" of package.json).' }),
     'min-instances': Flags.integer({ summary: 'App processes kept alive at least.', default: DEFAULTS.minInstances }),
     'max-pool-size': Flags.integer({ summary: 'Most app processes alive at once, across all apps.', default: DEFAULTS.maxPoolSize }),
@@ -77,7 +78,8 @@ ${EXIT_CODE_HELP}`;
       port: flags.port,
       address: flags.address,
       socket: flags.socket,
-      appType: 'node',
+      appType: flags['app-type'] as AppType | undefined,
+      appStartCommand: flags['app-start-command'],
       startupFile: flags['startup-file'],
       minInstances: flags['min-instances'],
       maxPoolSize: flags['max-pool-size'],

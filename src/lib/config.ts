@@ -1,7 +1,8 @@
 // The resolved configuration of one instance: built by `ferry start`, written to the instance
 // directory by the watchdog, read by every core it starts. Plain JSON, so it survives the trip.
 
-export type AppType = 'node';
+/** node: preloaded loader, unix socket. generic: any program that listens on $PORT. */
+export type AppType = 'node' | 'generic';
 
 /** Where the public HTTP front listens. */
 export type ListenAddress =
@@ -14,8 +15,10 @@ export interface AppConfig {
   /** Absolute path of the app's directory. */
   root: string;
   appType: AppType;
-  /** Absolute path of the file the interpreter runs. */
+  /** Absolute path of the file the interpreter runs (node apps). */
   startupFile: string;
+  /** Shell command that starts a generic app; it must listen on 127.0.0.1:$PORT. */
+  startCommand?: string;
   /** Exported as NODE_ENV (and later RACK_ENV, WSGI_ENV). */
   environment: string;
   envvars: Record<string, string>;

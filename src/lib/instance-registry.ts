@@ -38,7 +38,8 @@ export interface WorkerRecord {
   /** Process group id; equal to pid, since every app process leads its own group. */
   pgid: number;
   app: string;
-  socketPath: string;
+  /** Where it accepts HTTP: unix:PATH or http://127.0.0.1:PORT. */
+  address: string;
   corePid: number;
   startedAt: string;
 }

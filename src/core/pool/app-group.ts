@@ -277,7 +277,7 @@ export class AppGroup {
     let worker: WorkerProcess;
     try {
       const spawned = await this.spawner.spawn(this.app);
-      worker = new WorkerProcess(this.name, spawned.pid, spawned.socketPath, spawned.child, spawned.spawnDurationMs, generation, this.app.limits.concurrency);
+      worker = new WorkerProcess(this.name, spawned.pid, spawned.address, spawned.child, spawned.spawnDurationMs, generation, this.app.limits.concurrency);
     } catch (err) {
       const spawnError = err as SpawnError;
       this.lastSpawnError = spawnError;

@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Pool as UpstreamPool } from 'undici';
 import type { ProcessSnapshot, ProcessState } from '../../lib/admin-api-contract.js';
+import type { UpstreamAddress } from '../spawn/spawner.js';
 import { readProcessMetrics } from '../../lib/diagnostics/process-metrics.js';
 
 export type WorkerState = ProcessState;
@@ -29,7 +30,7 @@ export class WorkerProcess {
   constructor(
     readonly app: string,
     readonly pid: number,
-    readonly socketPath: string,
+    readonly address: UpstreamAddress,
     readonly child: ChildProcess,
     readonly spawnDurationMs: number,
     /** The restart generation of its group it was spawned in. */
@@ -37,8 +38,9 @@ export class WorkerProcess {
     /** Requests it takes at once; 0 = unlimited. */
     readonly concurrency = 0,
   ) {
-    this.upstream = new UpstreamPool('http://localhost', {
-      socketPath,
+    const origin = 'socketPath' in address ? 'http://localhost' : `http://${address.host}:${address.port}`;
+    this.upstream = new UpstreamPool(origin, {
+      ...('socketPath' in address ? { socketPath: address.socketPath } : {}),
       // As many connections as requests in flight: Node apps have no concurrency limit to respect.
       connections: null,
       pipelining: 1,

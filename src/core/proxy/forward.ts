@@ -156,7 +156,7 @@ export function tunnelUpgrade(
   onFail: () => void,
 ): void {
   const worker = session.worker;
-  const upstream = net.connect(worker.socketPath);
+  const upstream = 'socketPath' in worker.address ? net.connect(worker.address.socketPath) : net.connect(worker.address.port, worker.address.host);
   let connected = false;
   upstream.once('connect', () => {
     connected = true;

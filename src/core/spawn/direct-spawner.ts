@@ -2,6 +2,7 @@
 // and waits for the loader's readiness message (or the exit, or the start timeout).
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { AppConfig } from '../../lib/config.js';
@@ -10,17 +11,17 @@ import { signalQuietly } from '../../lib/units.js';
 import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import type { Logger } from '../log.js';
 import { OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spawn-error.js';
-import type { SpawnedProcess, Spawner } from './spawner.js';
+import { describeUpstream, type SpawnedProcess, type Spawner, type UpstreamAddress } from './spawner.js';
 
 /** Variables that belong to Ferry's own processes and must not leak into apps. */
 const PRIVATE_ENV = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_UNIQUE_ID', 'FERRY_INSTANCE_DIR', 'NODE_OPTIONS'];
 
-export function buildAppEnv(app: AppConfig, socketPath: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
   for (const name of PRIVATE_ENV) delete env[name];
   Object.assign(env, app.envvars);
   env.NODE_ENV = app.environment;
-  env.FERRY_APP_SOCKET = socketPath;
+  if (socketPath !== undefined) env.FERRY_APP_SOCKET = socketPath;
   env.IN_FERRY = '1';
   return env;
 }
@@ -35,22 +36,84 @@ function pipeOutput(stream: Readable | null, log: Logger, tail: OutputTail, stre
   });
 }
 
+/** How one app process is started and how Ferry knows it is ready (pure, per app type). */
+export interface LaunchPlan {
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  address: UpstreamAddress;
+  /** pipe: the node loader reports on fd 3. port: ready when the port accepts a connection. */
+  readiness: 'pipe' | 'port';
+}
+
+export function planLaunch(app: AppConfig, target: { socketPath: string } | { port: number }, base: NodeJS.ProcessEnv): LaunchPlan {
+  if (app.appType === 'generic') {
+    const port = 'port' in target ? target.port : 0;
+    const env = buildAppEnv(app, undefined, base);
+    env.PORT = String(port);
+    return { command: '/bin/sh', args: ['-c', app.startCommand ?? ''], env, address: { host: '127.0.0.1', port }, readiness: 'port' };
+  }
+  const socketPath = 'socketPath' in target ? target.socketPath : '';
+  return {
+    command: app.nodeCommand,
+    args: ['--require', NODE_LOADER, app.startupFile],
+    env: buildAppEnv(app, socketPath, base),
+    address: { socketPath },
+    readiness: 'pipe',
+  };
+}
+
+/** A loopback port nobody listens on right now (the app binds it a moment later). */
+function pickFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts connections on the port; polls every 50 ms. */
+function waitForPort(port: number, isDone: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const attempt = (): void => {
+      if (isDone()) return;
+      const probe = net.connect(port, '127.0.0.1');
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve();
+      });
+      probe.once('error', () => {
+        probe.destroy();
+        setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
 export class DirectSpawner implements Spawner {
   constructor(
     private readonly instance: InstanceDirectory,
     private readonly log: Logger,
   ) {}
 
-  spawn(app: AppConfig): Promise<SpawnedProcess> {
-    const socketPath = this.instance.appSocketPath(app.name);
+  async spawn(app: AppConfig): Promise<SpawnedProcess> {
+    const target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath: this.instance.appSocketPath(app.name) };
+    return this.launch(app, planLaunch(app, target, process.env));
+  }
+
+  private launch(app: AppConfig, plan: LaunchPlan): Promise<SpawnedProcess> {
     const startedAt = Date.now();
     const tail = new OutputTail();
     let child: ChildProcess;
     try {
-      child = spawn(app.nodeCommand, ['--require', NODE_LOADER, app.startupFile], {
+      child = spawn(plan.command, plan.args, {
         cwd: app.root,
-        env: buildAppEnv(app, socketPath, process.env),
-        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        env: plan.env,
+        stdio: ['ignore', 'pipe', 'pipe', plan.readiness === 'pipe' ? 'pipe' : 'ignore'],
         // Its own process group, so that stopping it takes everything it spawned too.
         detached: true,
       });
@@ -72,14 +135,22 @@ export class DirectSpawner implements Spawner {
         if (pid !== undefined) signalQuietly(-pid, 'SIGKILL');
         reject(this.failure(app, { ...failure, step }, startedAt, cause));
       };
+      const ready = (): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        const spawnDurationMs = Date.now() - startedAt;
+        appLog.info('app process ready', { spawnMs: spawnDurationMs });
+        resolve({ pid: pid as number, address: plan.address, child, spawnDurationMs });
+      };
 
       child.once('error', (err: NodeJS.ErrnoException) => {
-        fail({ category: err.code === 'ENOENT' ? 'interpreter-missing' : 'internal', outputTail: `${app.nodeCommand}: ${err.message}` }, err);
+        fail({ category: err.code === 'ENOENT' ? 'interpreter-missing' : 'internal', outputTail: `${plan.command}: ${err.message}` }, err);
       });
       if (pid === undefined) return; // 'error' follows
 
       step = 'load';
-      this.instance.recordWorker({ pid, pgid: pid, app: app.name, socketPath, corePid: process.pid, startedAt: new Date(startedAt).toISOString() });
+      this.instance.recordWorker({ pid, pgid: pid, app: app.name, address: describeUpstream(plan.address), corePid: process.pid, startedAt: new Date(startedAt).toISOString() });
       pipeOutput(child.stdout, appLog, tail, 'stdout');
       pipeOutput(child.stderr, appLog, tail, 'stderr');
 
@@ -93,6 +164,11 @@ export class DirectSpawner implements Spawner {
         setTimeout(() => fail({ category: 'exited-before-ready', pid, exitCode, signal, outputTail: tail.toString() }), 50);
       });
 
+      if (plan.readiness === 'port' && 'port' in plan.address) {
+        step = 'listen';
+        void waitForPort(plan.address.port, () => settled).then(ready);
+        return;
+      }
       const readyStream = child.stdio[3] as Readable | null;
       if (!readyStream) {
         fail({ category: 'internal', pid, outputTail: 'no readiness pipe' });
@@ -109,12 +185,8 @@ export class DirectSpawner implements Spawner {
         if (message.type === 'listen-failed') {
           step = 'listen';
           fail({ category: 'listen-failed', pid, outputTail: `${tail.toString()}${message.message ?? ''}` });
-        } else if (message.type === 'ready' && !settled) {
-          settled = true;
-          clearTimeout(timer);
-          const spawnDurationMs = Date.now() - startedAt;
-          appLog.info('app process ready', { spawnMs: spawnDurationMs });
-          resolve({ pid, socketPath, child, spawnDurationMs });
+        } else if (message.type === 'ready') {
+          ready();
         }
       });
     });

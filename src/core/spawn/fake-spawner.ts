@@ -128,7 +128,7 @@ export class FakeSpawner implements Spawner {
       this.spawnedCount++;
       return {
         pid,
-        socketPath: `/nonexistent/ferry-fake/${app.name}.${pid}.sock`,
+        address: { socketPath: `/nonexistent/ferry-fake/${app.name}.${pid}.sock` },
         child: child as unknown as ChildProcess,
         spawnDurationMs: Date.now() - startedAt,
       };

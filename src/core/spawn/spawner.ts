@@ -3,10 +3,16 @@
 import type { ChildProcess } from 'node:child_process';
 import type { AppConfig } from '../../lib/config.js';
 
+/** Where an app process accepts HTTP: a unix socket (node loader) or a loopback port (generic). */
+export type UpstreamAddress = { socketPath: string } | { host: string; port: number };
+
+export function describeUpstream(address: UpstreamAddress): string {
+  return 'socketPath' in address ? `unix:${address.socketPath}` : `http://${address.host}:${address.port}`;
+}
+
 export interface SpawnedProcess {
   pid: number;
-  /** The unix socket the process accepts HTTP on. */
-  socketPath: string;
+  address: UpstreamAddress;
   child: ChildProcess;
   spawnDurationMs: number;
 }
