@@ -22,7 +22,8 @@ export interface StartOptions {
   appStartCommand?: string;
   minInstances: number;
   maxPoolSize: number;
-  limits: PoolLimits;
+  /** Limits; concurrency undefined = the app type's default (1 for WSGI/Rack, unlimited otherwise). */
+  limits: Omit<PoolLimits, 'concurrency'> & { concurrency?: number };
   rollingRestarts: boolean;
   stickySessions: boolean;
   stickyCookieName: string;
@@ -32,6 +33,8 @@ export interface StartOptions {
   environment: string;
   startTimeoutS: number;
   nodejs: string;
+  python?: string;
+  ruby?: string;
   logLevel: LogLevel;
   registryDir: string;
   daemonize: boolean;
@@ -52,6 +55,11 @@ export function parseEnvvars(pairs: readonly string[]): Record<string, string> {
     env[name] = pair.slice(eq + 1);
   }
   return env;
+}
+
+/** WSGI and Rack processes (our loaders) take one request at a time; Node and generic apps any number. */
+export function defaultConcurrency(appType: AppType): number {
+  return appType === 'python' || appType === 'ruby' ? 1 : 0;
 }
 
 /** The flag behind each pool limit, for error messages. */
@@ -77,7 +85,7 @@ export function buildConfig(opts: StartOptions): FerryConfig {
     ? fs.existsSync(root) && fs.statSync(root).isDirectory()
       ? { ok: true, app: { appType: 'generic', startupFile: root } }
       : { ok: false, reason: `${root} is not a directory`, suggestion: 'Pass the directory the command runs in: ferry start DIR --app-start-command "CMD"' }
-    : detectApp(root, { appType: opts.appType === 'node' ? 'node' : undefined, startupFile: opts.startupFile });
+    : detectApp(root, { appType: opts.appType, startupFile: opts.startupFile });
   if (!detected.ok) throw new CliError('FERRY_ERR_APP_NOT_FOUND', detected.reason, 'usage', [detected.suggestion]);
   if (opts.minInstances < 1) throw usage(`--min-instances must be at least 1 (got ${opts.minInstances})`, 'Use --min-instances 1 or more.');
   if (opts.maxPoolSize < 1) throw usage(`--max-pool-size must be at least 1 (got ${opts.maxPoolSize})`, 'Use --max-pool-size 1 or more.');
@@ -85,6 +93,7 @@ export function buildConfig(opts: StartOptions): FerryConfig {
     throw usage(`--min-instances (${opts.minInstances}) is larger than --max-pool-size (${opts.maxPoolSize})`, 'Raise --max-pool-size or lower --min-instances.');
   }
   for (const [key, value] of Object.entries(opts.limits)) {
+    if (value === undefined) continue;
     const flag = LIMIT_FLAGS[key as keyof PoolLimits];
     if (!Number.isInteger(value) || value < 0) throw usage(`${flag} must be a whole number, 0 or more (got ${value})`, 'See ferry start --help.');
   }
@@ -112,7 +121,9 @@ export function buildConfig(opts: StartOptions): FerryConfig {
         nodeCommand: opts.nodejs,
         minInstances: opts.minInstances,
         startTimeoutMs: Math.round(opts.startTimeoutS * 1000),
-        limits: { ...opts.limits },
+        limits: { ...opts.limits, concurrency: opts.limits.concurrency ?? defaultConcurrency(detected.app.appType) },
+        ...(detected.app.appType === 'python' ? { pythonCommand: opts.python ?? 'python3' } : {}),
+        ...(detected.app.appType === 'ruby' ? { rubyCommand: opts.ruby ?? 'ruby' } : {}),
         rollingRestarts: opts.rollingRestarts,
         stickySessions: opts.stickySessions,
         stickyCookieName: opts.stickyCookieName,

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS, type AppType, type LogLevel } from '../lib/config.js';
+import { APP_TYPES, DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS, type AppType, type LogLevel } from '../lib/config.js';
 import type { InstanceSummary } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
@@ -37,12 +37,12 @@ ${EXIT_CODE_HELP}`;
     'pid-file': Flags.string({ summary: "Write the watchdog's pid to this file (removed at stop)." }),
     'log-file': Flags.string({ summary: 'Write logs to this file instead of stdout (daemon default: log/ferry.PORT.log in the app).' }),
     'log-level': Flags.string({ summary: 'Least severe log level to write.', options: [...LOG_LEVELS], default: DEFAULTS.logLevel }),
-    'app-type': Flags.string({ summary: 'Kind of app: node, or generic (any program listening on $PORT); detected when not given.', options: ['node', 'generic'] }),
+    'app-type': Flags.string({ summary: 'Kind of app: node, python (WSGI), ruby (Rack), generic (any program on $PORT); detected when not given.', options: [...APP_TYPES] }),
     'app-start-command': Flags.string({ summary: 'Start the app with this shell command; it must listen on 127.0.0.1:$PORT (makes the app generic).' }),
     'startup-file': Flags.string({ summary: 'File that starts the app, relative to DIR (default: app.js, or "main" of package.json).' }),
     'min-instances': Flags.integer({ summary: 'App processes kept alive at least.', default: DEFAULTS.minInstances }),
     'max-pool-size': Flags.integer({ summary: 'Most app processes alive at once, across all apps.', default: DEFAULTS.maxPoolSize }),
-    concurrency: Flags.integer({ summary: 'Requests one app process takes at once; 0 = unlimited (the default for Node). Beyond it, requests queue.', default: DEFAULT_LIMITS.concurrency, min: 0 }),
+    concurrency: Flags.integer({ summary: 'Requests one app process takes at once; 0 = unlimited. Default: 1 for WSGI/Rack, unlimited otherwise. Beyond it, requests queue.', min: 0 }),
     'busy-sessions': Flags.integer({
       summary: 'With unlimited concurrency, a process with this many requests in flight is busy; when all are, another is spawned.',
       default: DEFAULT_LIMITS.busySessions,
@@ -69,6 +69,8 @@ ${EXIT_CODE_HELP}`;
     environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),
     'start-timeout': Flags.integer({ summary: 'Seconds an app process may take to listen before it is killed and reported.', default: DEFAULTS.startTimeoutMs / 1000, min: 1 }),
     nodejs: Flags.string({ summary: 'Node.js interpreter for the app.', default: process.execPath }),
+    python: Flags.string({ summary: 'Python interpreter for a WSGI app.', default: 'python3' }),
+    ruby: Flags.string({ summary: 'Ruby interpreter for a Rack app.', default: 'ruby' }),
   };
 
   async run(): Promise<StartResult> {
@@ -101,6 +103,8 @@ ${EXIT_CODE_HELP}`;
       environment: flags.environment,
       startTimeoutS: flags['start-timeout'],
       nodejs: flags.nodejs,
+      python: flags.python,
+      ruby: flags.ruby,
       logLevel: flags['log-level'] as LogLevel,
       registryDir: flags['instance-registry-dir'] ?? defaultRegistryDir(),
       daemonize: flags.daemonize,

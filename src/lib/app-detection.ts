@@ -24,9 +24,17 @@ function readPackageMain(root: string): string | undefined {
   }
 }
 
+/** Entry files that identify an app type, in the order they are looked for. */
+const MARKERS: { file: string; appType: AppType }[] = [
+  { file: 'passenger_wsgi.py', appType: 'python' },
+  { file: 'config.ru', appType: 'ruby' },
+  { file: 'app.js', appType: 'node' },
+];
+
 /**
- * Node apps are recognised by `app.js` or by the "main" of `package.json` (Passenger looks only
- * for app.js; package.json's main is what Node users expect). An explicit startup file wins.
+ * Recognises the app: passenger_wsgi.py (WSGI), config.ru (Rack), app.js or the "main" of
+ * package.json (Node; Passenger looks only for app.js). An explicit startup file wins, with the
+ * type given or guessed from its extension.
  */
 export function detectApp(root: string, opts: { appType?: AppType; startupFile?: string } = {}): DetectionResult {
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
@@ -37,18 +45,19 @@ export function detectApp(root: string, opts: { appType?: AppType; startupFile?:
     if (!fs.existsSync(file)) {
       return { ok: false, reason: `startup file ${file} does not exist`, suggestion: 'Check --startup-file; it is relative to the app directory.' };
     }
-    return { ok: true, app: { appType: opts.appType ?? 'node', startupFile: file } };
+    const guessed: AppType = file.endsWith('.py') ? 'python' : file.endsWith('.ru') || file.endsWith('.rb') ? 'ruby' : 'node';
+    return { ok: true, app: { appType: opts.appType ?? guessed, startupFile: file } };
   }
-  const candidates = ['app.js'];
-  const main = readPackageMain(root);
-  if (main) candidates.push(main);
+  const candidates = MARKERS.filter((m) => opts.appType === undefined || m.appType === opts.appType);
+  const main = opts.appType === undefined || opts.appType === 'node' ? readPackageMain(root) : undefined;
+  if (main) candidates.push({ file: main, appType: 'node' });
   for (const candidate of candidates) {
-    const file = path.resolve(root, candidate);
-    if (fs.existsSync(file) && fs.statSync(file).isFile()) return { ok: true, app: { appType: 'node', startupFile: file } };
+    const file = path.resolve(root, candidate.file);
+    if (fs.existsSync(file) && fs.statSync(file).isFile()) return { ok: true, app: { appType: candidate.appType, startupFile: file } };
   }
   return {
     ok: false,
-    reason: `no app found in ${root}: expected app.js or a package.json with a "main" file`,
-    suggestion: 'Point ferry start at your app directory, or name the entry file with --startup-file.',
+    reason: `no app found in ${root}: expected passenger_wsgi.py, config.ru, app.js or a package.json with a "main" file`,
+    suggestion: 'Point ferry start at your app directory, name the entry file with --startup-file, or run any server with --app-start-command.',
   };
 }

@@ -1,8 +1,12 @@
 // The resolved configuration of one instance: built by `ferry start`, written to the instance
 // directory by the watchdog, read by every core it starts. Plain JSON, so it survives the trip.
 
-/** node: preloaded loader, unix socket. generic: any program that listens on $PORT. */
-export type AppType = 'node' | 'generic';
+/**
+ * node: preloaded loader, unix socket. python: WSGI through our loader. ruby: Rack through our
+ * loader. generic: any program that listens on $PORT.
+ */
+export type AppType = 'node' | 'python' | 'ruby' | 'generic';
+export const APP_TYPES: readonly AppType[] = ['node', 'python', 'ruby', 'generic'];
 
 /** Where the public HTTP front listens. */
 export type ListenAddress =
@@ -24,6 +28,9 @@ export interface AppConfig {
   envvars: Record<string, string>;
   /** Interpreter binary for Node apps. */
   nodeCommand: string;
+  /** Interpreter binaries for WSGI and Rack apps. */
+  pythonCommand?: string;
+  rubyCommand?: string;
   minInstances: number;
   startTimeoutMs: number;
   limits: PoolLimits;

@@ -9,6 +9,8 @@ const TREE_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const WATCHDOG_MAIN = `${TREE_ROOT}core/watchdog/main.js`;
 export const CORE_MAIN = `${TREE_ROOT}core/main.js`;
 export const NODE_LOADER = `${TREE_ROOT}core/spawn/node-loader.cjs`;
+export const WSGI_LOADER = `${TREE_ROOT}core/spawn/wsgi-loader.py`;
+export const RACK_LOADER = `${TREE_ROOT}core/spawn/rack-loader.rb`;
 
 export const FERRY_VERSION: string = (
   JSON.parse(fs.readFileSync(`${TREE_ROOT}../package.json`, 'utf8')) as { version: string }

@@ -1,5 +1,6 @@
 // Apps that are not Node-with-our-loader: any program that listens on $PORT (--app-start-command).
 
+import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
@@ -42,5 +43,50 @@ describe('generic apps (--app-start-command)', () => {
     const run = await runFerry(tempDir('ferry-reg-'), ['start', fixture('generic-app'), '--app-type', 'generic']);
     expect(run.exitCode).toBe(EXIT_CODES.usage);
     expect(run.stderr).toContain('a generic app needs --app-start-command');
+  });
+});
+
+const hasRack = spawnSync('ruby', ['-e', 'require "rack"'], { stdio: 'ignore' }).status === 0;
+
+describe.each([
+  { type: 'WSGI', dir: 'wsgi-app', header: 'wsgi', skip: false },
+  // CI installs ruby and ruby-rack, so there a missing Rack fails instead of skipping.
+  { type: 'Rack', dir: 'rack-app', header: 'rack', skip: !hasRack && !process.env.CI },
+])('$type apps', ({ dir, header, skip }) => {
+  it.skipIf(skip)('serve GET and POST with a body (1 MB too), one request per process at a time, from several processes', async () => {
+    instance = await startDaemon(fixture(dir), ['--min-instances', '2']);
+    const get = await request(`${instance.url}/hello?x=1`);
+    expect(get.statusCode).toBe(200);
+    expect(get.headers['x-app']).toBe(header);
+    expect(JSON.parse(await get.body.text())).toMatchObject({ method: 'GET', path: '/hello', query: 'x=1', length: 0, forwardedFor: '127.0.0.1' });
+
+    const post = await request(`${instance.url}/submit`, { method: 'POST', body: 'name=ferry&x=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(JSON.parse(await post.body.text())).toMatchObject({ method: 'POST', path: '/submit', body: 'name=ferry&x=1', length: 14 });
+    const big = await request(`${instance.url}/upload`, { method: 'PUT', body: Buffer.alloc(1024 * 1024, 97) });
+    expect(JSON.parse(await big.body.text())).toMatchObject({ method: 'PUT', length: 1024 * 1024 });
+
+    // Concurrency 1 per process: 20 at once are queued and served by both processes, none fails.
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const res = await request(`${instance!.url}/n`);
+        expect(res.statusCode).toBe(200);
+        return (JSON.parse(await res.body.text()) as { pid: number }).pid;
+      }),
+    );
+    expect(new Set(answers).size).toBe(2);
+
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
+});
+
+describe('a WSGI app that fails to load', () => {
+  it("stops ferry start with exit 6 and the app's own error line", async () => {
+    const registry = tempDir('ferry-reg-');
+    const run = await runFerry(registry, ['start', fixture('wsgi-broken'), '--daemonize', '--log-file', `${registry}/log`]);
+    expect(run.exitCode).toBe(EXIT_CODES.appStartFailed);
+    expect(run.stderr.split('\n')[0]).toBe("Error: app 'wsgi-broken' exited with code 1 before it listened: ValueError: DATABASE_URL is not set");
+    expect(liveInstances(registry)).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import net from 'node:net';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { AppConfig } from '../../lib/config.js';
-import { NODE_LOADER } from '../../lib/paths.js';
+import { NODE_LOADER, RACK_LOADER, WSGI_LOADER } from '../../lib/paths.js';
 import { signalQuietly } from '../../lib/units.js';
 import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import type { Logger } from '../log.js';
@@ -54,13 +54,18 @@ export function planLaunch(app: AppConfig, target: { socketPath: string } | { po
     return { command: '/bin/sh', args: ['-c', app.startCommand ?? ''], env, address: { host: '127.0.0.1', port }, readiness: 'port' };
   }
   const socketPath = 'socketPath' in target ? target.socketPath : '';
-  return {
-    command: app.nodeCommand,
-    args: ['--require', NODE_LOADER, app.startupFile],
-    env: buildAppEnv(app, socketPath, base),
-    address: { socketPath },
-    readiness: 'pipe',
-  };
+  const env = buildAppEnv(app, socketPath, base);
+  const viaLoader = (command: string, args: string[]): LaunchPlan => ({ command, args, env, address: { socketPath }, readiness: 'pipe' });
+  if (app.appType === 'python') {
+    env.PYTHONUNBUFFERED = '1';
+    env.WSGI_ENV = app.environment;
+    return viaLoader(app.pythonCommand ?? 'python3', [WSGI_LOADER, app.startupFile]);
+  }
+  if (app.appType === 'ruby') {
+    env.RACK_ENV = app.environment;
+    return viaLoader(app.rubyCommand ?? 'ruby', [RACK_LOADER, app.startupFile]);
+  }
+  return viaLoader(app.nodeCommand, ['--require', NODE_LOADER, app.startupFile]);
 }
 
 /** A loopback port nobody listens on right now (the app binds it a moment later). */

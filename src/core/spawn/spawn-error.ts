@@ -56,7 +56,7 @@ function describe(f: SpawnFailure, startTimeoutMs: number): { message: string; s
     case 'interpreter-missing':
       return {
         message: `app '${f.app}' could not be started: interpreter not found${lastLine ? ` (${lastLine})` : ''}`,
-        suggestion: 'Install Node.js or point --nodejs at the interpreter.',
+        suggestion: 'Install the interpreter, or point --nodejs, --python or --ruby at it.',
       };
     default:
       return { message: `app '${f.app}' could not be started${lastLine ? `: ${lastLine}` : ''}`, suggestion: 'See the log for details.' };

@@ -78,7 +78,22 @@ describe('detectApp', () => {
 
   it('reports an empty directory with a suggestion naming --startup-file', () => {
     const result = detectApp(root);
-    expect(result).toMatchObject({ ok: false, reason: `no app found in ${root}: expected app.js or a package.json with a "main" file` });
+    expect(result).toMatchObject({ ok: false, reason: `no app found in ${root}: expected passenger_wsgi.py, config.ru, app.js or a package.json with a "main" file` });
     expect(result.ok === false && result.suggestion).toContain('--startup-file');
+  });
+
+  it('recognises a WSGI app by passenger_wsgi.py and a Rack app by config.ru, before app.js', () => {
+    fs.writeFileSync(path.join(root, 'app.js'), '');
+    fs.writeFileSync(path.join(root, 'config.ru'), '');
+    expect(detectApp(root)).toEqual({ ok: true, app: { appType: 'ruby', startupFile: path.join(root, 'config.ru') } });
+    fs.writeFileSync(path.join(root, 'passenger_wsgi.py'), '');
+    expect(detectApp(root)).toEqual({ ok: true, app: { appType: 'python', startupFile: path.join(root, 'passenger_wsgi.py') } });
+    // An explicit type narrows the search.
+    expect(detectApp(root, { appType: 'node' })).toEqual({ ok: true, app: { appType: 'node', startupFile: path.join(root, 'app.js') } });
+  });
+
+  it('guesses the type of an explicit startup file from its extension', () => {
+    fs.writeFileSync(path.join(root, 'wsgi.py'), '');
+    expect(detectApp(root, { startupFile: 'wsgi.py' })).toEqual({ ok: true, app: { appType: 'python', startupFile: path.join(root, 'wsgi.py') } });
   });
 });

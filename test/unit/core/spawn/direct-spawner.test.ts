@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { buildAppEnv, planLaunch } from '../../../../src/core/spawn/direct-spawner.js';
+import { defaultConcurrency } from '../../../../src/cli/launch-instance.js';
+import { NODE_LOADER, RACK_LOADER, WSGI_LOADER } from '../../../../src/lib/paths.js';
+import { TEST_APP } from '../../../helpers/app-config.js';
+
+const BASE = { PATH: '/usr/bin', LISTEN_FDS: '1', NODE_OPTIONS: '--inspect', FERRY_INSTANCE_DIR: '/tmp/x' };
+
+describe('planLaunch', () => {
+  it('preloads the Node loader and passes the socket for a Node app', () => {
+    const plan = planLaunch(TEST_APP, { socketPath: '/i/apps.s/hello.abc' }, BASE);
+    expect(plan).toMatchObject({ command: 'node', args: ['--require', NODE_LOADER, '/srv/hello/app.js'], address: { socketPath: '/i/apps.s/hello.abc' }, readiness: 'pipe' });
+    expect(plan.env.FERRY_APP_SOCKET).toBe('/i/apps.s/hello.abc');
+  });
+
+  it('runs the WSGI loader under the chosen Python, unbuffered', () => {
+    const plan = planLaunch({ ...TEST_APP, appType: 'python', startupFile: '/srv/py/passenger_wsgi.py', pythonCommand: '/usr/bin/python3' }, { socketPath: '/s' }, BASE);
+    expect(plan).toMatchObject({ command: '/usr/bin/python3', args: [WSGI_LOADER, '/srv/py/passenger_wsgi.py'], readiness: 'pipe' });
+    expect(plan.env).toMatchObject({ PYTHONUNBUFFERED: '1', WSGI_ENV: 'test' });
+  });
+
+  it('runs the Rack loader under Ruby with RACK_ENV', () => {
+    const plan = planLaunch({ ...TEST_APP, appType: 'ruby', startupFile: '/srv/rb/config.ru' }, { socketPath: '/s' }, BASE);
+    expect(plan).toMatchObject({ command: 'ruby', args: [RACK_LOADER, '/srv/rb/config.ru'] });
+    expect(plan.env.RACK_ENV).toBe('test');
+  });
+
+  it('runs a generic command through the shell with PORT, ready when the port accepts', () => {
+    const plan = planLaunch({ ...TEST_APP, appType: 'generic', startCommand: 'exec ./server' }, { port: 40123 }, BASE);
+    expect(plan).toMatchObject({ command: '/bin/sh', args: ['-c', 'exec ./server'], address: { host: '127.0.0.1', port: 40123 }, readiness: 'port' });
+    expect(plan.env.PORT).toBe('40123');
+    expect(plan.env.FERRY_APP_SOCKET).toBeUndefined();
+  });
+});
+
+describe('buildAppEnv', () => {
+  it("keeps Ferry's own variables out of the app and adds the app's", () => {
+    const env = buildAppEnv({ ...TEST_APP, envvars: { GREETING: 'hi' } }, '/s', BASE);
+    expect(env).toMatchObject({ PATH: '/usr/bin', GREETING: 'hi', NODE_ENV: 'test', IN_FERRY: '1' });
+    expect(env.LISTEN_FDS).toBeUndefined();
+    expect(env.NODE_OPTIONS).toBeUndefined();
+    expect(env.FERRY_INSTANCE_DIR).toBeUndefined();
+  });
+});
+
+describe('defaultConcurrency', () => {
+  it('is one request at a time for WSGI and Rack, unlimited for Node and generic apps', () => {
+    expect([defaultConcurrency('python'), defaultConcurrency('ruby'), defaultConcurrency('node'), defaultConcurrency('generic')]).toEqual([1, 1, 0, 0]);
+  });
+});
