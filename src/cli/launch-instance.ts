@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { detectApp, type DetectionResult } from '../lib/app-detection.js';
-import { DEFAULTS, type AppType, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits } from '../lib/config.js';
+import { DEFAULTS, type AppConfig, type AppType, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { WATCHDOG_MAIN } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
@@ -13,6 +13,9 @@ import { bindListenSocket } from './listen-socket.js';
 
 export interface StartOptions {
   dir: string;
+  /** From a config file: the app's name and the hosts routed to it. */
+  name?: string;
+  hosts?: string[];
   port: number;
   address: string;
   socket?: string;
@@ -74,8 +77,24 @@ const LIMIT_FLAGS: Record<keyof PoolLimits, string> = {
   memoryLimitBytes: '--memory-limit',
 };
 
-/** Validates the options and resolves them into the config every process of the instance reads. */
-export function buildConfig(opts: StartOptions): FerryConfig {
+/**
+ * Validates the options and resolves them into the config every process of the instance reads.
+ * `opts` holds the instance's settings; `apps` the options of each app (default: just `opts`).
+ */
+export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): FerryConfig {
+  if (opts.maxPoolSize < 1) throw usage(`--max-pool-size must be at least 1 (got ${opts.maxPoolSize})`, 'Use --max-pool-size 1 or more.');
+  if (!opts.socket && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) throw usage(`--port ${opts.port} is not a TCP port`, 'Use a port from 1 to 65535.');
+  const listen: ListenAddress = opts.socket ? { kind: 'unix', path: path.resolve(opts.socket) } : { kind: 'tcp', address: opts.address, port: opts.port };
+  const built = apps.map((app) => buildApp(app, opts.maxPoolSize));
+  const names = new Set<string>();
+  for (const app of built) {
+    if (names.has(app.name)) throw usage(`two apps are named '${app.name}'`, 'Give each app its own "name" in the config file.');
+    names.add(app.name);
+  }
+  return { listen, maxPoolSize: opts.maxPoolSize, logLevel: opts.logLevel, shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs, apps: built };
+}
+
+function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
   const root = path.resolve(opts.dir);
   const generic = opts.appStartCommand !== undefined || opts.appType === 'generic';
   if (generic && !opts.appStartCommand?.trim()) {
@@ -88,9 +107,8 @@ export function buildConfig(opts: StartOptions): FerryConfig {
     : detectApp(root, { appType: opts.appType, startupFile: opts.startupFile });
   if (!detected.ok) throw new CliError('FERRY_ERR_APP_NOT_FOUND', detected.reason, 'usage', [detected.suggestion]);
   if (opts.minInstances < 1) throw usage(`--min-instances must be at least 1 (got ${opts.minInstances})`, 'Use --min-instances 1 or more.');
-  if (opts.maxPoolSize < 1) throw usage(`--max-pool-size must be at least 1 (got ${opts.maxPoolSize})`, 'Use --max-pool-size 1 or more.');
-  if (opts.minInstances > opts.maxPoolSize) {
-    throw usage(`--min-instances (${opts.minInstances}) is larger than --max-pool-size (${opts.maxPoolSize})`, 'Raise --max-pool-size or lower --min-instances.');
+  if (opts.minInstances > maxPoolSize) {
+    throw usage(`--min-instances (${opts.minInstances}) is larger than --max-pool-size (${maxPoolSize})`, 'Raise --max-pool-size or lower --min-instances.');
   }
   for (const [key, value] of Object.entries(opts.limits)) {
     if (value === undefined) continue;
@@ -102,34 +120,25 @@ export function buildConfig(opts: StartOptions): FerryConfig {
     throw usage(`--sticky-sessions-cookie-name '${opts.stickyCookieName}' is not a valid cookie name`, 'Use letters, digits and - _ . only.');
   }
   if (!(opts.startTimeoutS > 0)) throw usage(`--start-timeout must be a positive number of seconds (got ${opts.startTimeoutS})`, 'For example: --start-timeout 30');
-  if (!opts.socket && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) throw usage(`--port ${opts.port} is not a TCP port`, 'Use a port from 1 to 65535.');
-  const listen: ListenAddress = opts.socket ? { kind: 'unix', path: path.resolve(opts.socket) } : { kind: 'tcp', address: opts.address, port: opts.port };
   return {
-    listen,
-    maxPoolSize: opts.maxPoolSize,
-    logLevel: opts.logLevel,
-    shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs,
-    apps: [
-      {
-        name: path.basename(root).replace(/[^\w.-]/g, '_') || 'app',
-        root,
-        appType: detected.app.appType,
-        startupFile: detected.app.startupFile,
-        ...(generic ? { startCommand: opts.appStartCommand } : {}),
-        environment: opts.environment,
-        envvars: parseEnvvars(opts.envvars),
-        nodeCommand: opts.nodejs,
-        minInstances: opts.minInstances,
-        startTimeoutMs: Math.round(opts.startTimeoutS * 1000),
-        limits: { ...opts.limits, concurrency: opts.limits.concurrency ?? defaultConcurrency(detected.app.appType) },
-        ...(detected.app.appType === 'python' ? { pythonCommand: opts.python ?? 'python3' } : {}),
-        ...(detected.app.appType === 'ruby' ? { rubyCommand: opts.ruby ?? 'ruby' } : {}),
-        rollingRestarts: opts.rollingRestarts,
-        stickySessions: opts.stickySessions,
-        stickyCookieName: opts.stickyCookieName,
-        friendlyErrorPages: opts.friendlyErrorPages ?? opts.environment === 'development',
-      },
-    ],
+    name: opts.name ?? (path.basename(root).replace(/[^\w.-]/g, '_') || 'app'),
+    hosts: opts.hosts ?? [],
+    root,
+    appType: detected.app.appType,
+    startupFile: detected.app.startupFile,
+    ...(generic ? { startCommand: opts.appStartCommand } : {}),
+    environment: opts.environment,
+    envvars: parseEnvvars(opts.envvars),
+    nodeCommand: opts.nodejs,
+    minInstances: opts.minInstances,
+    startTimeoutMs: Math.round(opts.startTimeoutS * 1000),
+    limits: { ...opts.limits, concurrency: opts.limits.concurrency ?? defaultConcurrency(detected.app.appType) },
+    ...(detected.app.appType === 'python' ? { pythonCommand: opts.python ?? 'python3' } : {}),
+    ...(detected.app.appType === 'ruby' ? { rubyCommand: opts.ruby ?? 'ruby' } : {}),
+    rollingRestarts: opts.rollingRestarts,
+    stickySessions: opts.stickySessions,
+    stickyCookieName: opts.stickyCookieName,
+    friendlyErrorPages: opts.friendlyErrorPages ?? opts.environment === 'development',
   };
 }
 
@@ -153,8 +162,8 @@ export interface LaunchedInstance {
   detach(): Promise<void>;
 }
 
-export async function launchInstance(opts: StartOptions): Promise<LaunchedInstance> {
-  const config = buildConfig(opts);
+export async function launchInstance(opts: StartOptions, apps: StartOptions[] = [opts]): Promise<LaunchedInstance> {
+  const config = buildConfig(opts, apps);
   let outFd: number | 'inherit' = 'inherit';
   const logFile = opts.logFile ? path.resolve(opts.logFile) : opts.daemonize ? defaultLogFile(config) : undefined;
   if (logFile) {

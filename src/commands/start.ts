@@ -1,11 +1,14 @@
 import { Args, Flags } from '@oclif/core';
-import { APP_TYPES, DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS, type AppType, type LogLevel } from '../lib/config.js';
+import { APP_TYPES, DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS } from '../lib/config.js';
 import type { InstanceSummary } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
 import { registryFlags } from '../cli/flags.js';
-import { defaultRegistryDir } from '../lib/instance-registry.js';
-import { launchInstance } from '../cli/launch-instance.js';
+import { launchInstance, type StartOptions } from '../cli/launch-instance.js';
+import { readConfigFile, type FlagValues } from '../cli/config-file.js';
+import { optionsFromFlags } from '../cli/start-options.js';
+import fs from 'node:fs';
+import path from 'node:path';
 
 export type StartResult = InstanceSummary & { daemonized: boolean };
 
@@ -30,6 +33,7 @@ ${EXIT_CODE_HELP}`;
 
   static flags = {
     ...registryFlags,
+    config: Flags.string({ char: 'c', summary: 'Read options and apps from this JSON file (default: ferry.json in DIR, if there is one).' }),
     port: Flags.integer({ char: 'p', summary: 'TCP port to listen on.', default: DEFAULTS.port, min: 1, max: 65535 }),
     address: Flags.string({ char: 'a', summary: 'Address to listen on.', default: DEFAULTS.address }),
     socket: Flags.string({ summary: 'Listen on this unix socket instead of TCP (for a front server such as nginx).', exclusive: ['port', 'address'] }),
@@ -74,46 +78,27 @@ ${EXIT_CODE_HELP}`;
   };
 
   async run(): Promise<StartResult> {
-    const { args, flags } = await this.parse(Start);
-    const launched = await launchInstance({
-      dir: args.dir,
-      port: flags.port,
-      address: flags.address,
-      socket: flags.socket,
-      appType: flags['app-type'] as AppType | undefined,
-      appStartCommand: flags['app-start-command'],
-      startupFile: flags['startup-file'],
-      minInstances: flags['min-instances'],
-      maxPoolSize: flags['max-pool-size'],
-      rollingRestarts: flags['rolling-restarts'],
-      stickySessions: flags['sticky-sessions'],
-      stickyCookieName: flags['sticky-sessions-cookie-name'],
-      friendlyErrorPages: flags['friendly-error-pages'],
-      limits: {
-        concurrency: flags.concurrency,
-        busySessions: flags['busy-sessions'],
-        maxRequestQueueSize: flags['max-request-queue-size'],
-        maxRequestQueueTimeMs: flags['max-request-queue-time'] * 1000,
-        poolIdleTimeMs: flags['pool-idle-time'] * 1000,
-        maxRequests: flags['max-requests'],
-        maxRequestTimeMs: flags['max-request-time'] * 1000,
-        memoryLimitBytes: flags['memory-limit'] * 1024 * 1024,
-      },
-      envvars: flags.envvar,
-      environment: flags.environment,
-      startTimeoutS: flags['start-timeout'],
-      nodejs: flags.nodejs,
-      python: flags.python,
-      ruby: flags.ruby,
-      logLevel: flags['log-level'] as LogLevel,
-      registryDir: flags['instance-registry-dir'] ?? defaultRegistryDir(),
-      daemonize: flags.daemonize,
-      pidFile: flags['pid-file'],
-      logFile: flags['log-file'],
-    });
+    const { args, flags, raw } = await this.parse(Start);
+    // Flags typed on the command line win over the config file, which wins over defaults.
+    const explicit = new Set(raw.flatMap((token) => (token.type === 'flag' ? [token.flag] : [])));
+    const configPath = flags.config ?? (fs.existsSync(path.join(args.dir, 'ferry.json')) ? path.join(args.dir, 'ferry.json') : undefined);
+    const values = flags as unknown as FlagValues;
+    let instanceOptions: StartOptions;
+    let apps: StartOptions[] | undefined;
+    if (configPath) {
+      const file = readConfigFile(configPath);
+      const cli = Object.fromEntries([...explicit].map((name) => [name, values[name]]));
+      const merged = { ...values, ...file.options, ...cli };
+      const fileDir = path.dirname(file.path);
+      apps = file.apps.length > 0 ? file.apps.map((app) => ({ ...optionsFromFlags({ ...merged, ...app.options, ...cli }, app.root), name: app.name, hosts: app.hosts })) : undefined;
+      instanceOptions = optionsFromFlags(merged, apps?.[0]?.dir ?? (flags.config ? fileDir : args.dir));
+    } else {
+      instanceOptions = optionsFromFlags(values, args.dir);
+    }
+    const launched = await launchInstance(instanceOptions, apps);
     const { instance } = launched;
     const where = instance.addresses.join(' ');
-    if (flags.daemonize) {
+    if (instanceOptions.daemonize) {
       await launched.detach();
       this.log(`Ferry is serving at ${where} (instance ${instance.name}, watchdog pid ${instance.watchdogPid}). Stop it with: ferry stop`);
       return { ...instance, daemonized: true };

@@ -16,6 +16,8 @@ export type ListenAddress =
 export interface AppConfig {
   /** Short name used in logs, socket names and `--instance` style selectors. */
   name: string;
+  /** Host names (lowercase, no port) routed to this app; empty: the default app. */
+  hosts: string[];
   /** Absolute path of the app's directory. */
   root: string;
   appType: AppType;

@@ -4,6 +4,7 @@ import { DEFAULT_LIMITS, type AppConfig } from '../../src/lib/config.js';
 
 export const TEST_APP: AppConfig = {
   name: 'hello',
+  hosts: [],
   root: '/srv/hello',
   appType: 'node',
   startupFile: '/srv/hello/app.js',

@@ -190,8 +190,9 @@ describe('the HTTP proxy', () => {
     await stopCleanly(instance);
   });
 
-  it('serves 500 requests 50 at a time over kept-alive connections from the single minimum process', async () => {
-    instance = await startDaemon(fixture('pid-app'));
+  it('serves 500 requests 50 at a time over kept-alive connections from the single process the pool may hold', async () => {
+    // --max-pool-size 1: without it, 50 in flight would (rightly) scale the app out.
+    instance = await startDaemon(fixture('pid-app'), ['--max-pool-size', '1']);
     const pool = new Pool(instance.url, { connections: 50 });
     const statuses: number[] = [];
     const pids = new Set<string>();

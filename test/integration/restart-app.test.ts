@@ -55,8 +55,8 @@ async function pidsServing(url: string, requests = 40): Promise<Set<string>> {
 
 describe('ferry restart-app', () => {
   it('replaces every process with a rolling restart under 20 concurrent clients without failing a request', async () => {
-    // Given two processes serving a steady load of 20 concurrent clients,
-    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2']);
+    // Given two processes (and no room to scale out) serving a steady load of 20 concurrent clients,
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
     const before = await pidsServing(instance.url);
     expect(before.size).toBe(2);
     const load = steadyLoad(instance.url, 20);
@@ -88,7 +88,7 @@ describe('ferry restart-app', () => {
   }, 60_000);
 
   it('replaces every process with a blocking restart and answers the next request', async () => {
-    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2']);
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
     const before = await pidsServing(instance.url);
 
     const restart = await runFerry(instance.registryDir, ['restart-app', '--wait']);
@@ -145,7 +145,7 @@ describe('ferry restart-app', () => {
 
 describe('ferry detach-process', () => {
   it('takes a process out of rotation, replaces it, and lets it exit', async () => {
-    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2']);
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
     const before = await pidsServing(instance.url);
     const victim = [...before][0] as string;
 

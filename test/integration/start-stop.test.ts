@@ -20,7 +20,7 @@ async function getText(url: string): Promise<{ status: number; body: string }> {
 describe('ferry start and stop', () => {
   it('serves 200 concurrent requests from two app processes, then stops without leaving any process behind', async () => {
     // Given an instance with two app processes, one of which has spawned a grandchild,
-    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2']);
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
     const grandchild = Number((await getText(`${instance.url}/spawn-grandchild`)).body);
     expect(grandchild).toBeGreaterThan(0);
     instance.remember([grandchild]);

@@ -22,7 +22,7 @@ async function statusJson<T>(inst: TestInstance, args: string[] = [], env: Recor
 describe('ferry status', () => {
   it('counts every request the app processes finished, and shows a slow one while it is in flight', async () => {
     // Given two processes and 120 requests sent 12 at a time,
-    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2']);
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
     let next = 0;
     await Promise.all(
       Array.from({ length: 12 }, async () => {
@@ -63,13 +63,13 @@ describe('ferry status', () => {
   });
 
   it("prints passenger-status's layout, the same through the fast path and through oclif", async () => {
-    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2']);
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
     const fast = await runFerry(instance.registryDir, ['status', '--no-header']);
     const oclif = await runFerry(instance.registryDir, ['status', '--no-header'], { env: { FERRY_NO_FAST_PATH: '1' } });
     expect(fast.exitCode).toBe(0);
     expect(oclif.exitCode).toBe(0);
     for (const out of [fast.stdout, oclif.stdout]) {
-      expect(out).toMatch(/^----------- General information -----------\nMax pool size : 6\nApp groups {4}: 1\nProcesses {5}: 2\n/);
+      expect(out).toMatch(/^----------- General information -----------\nMax pool size : 2\nApp groups {4}: 1\nProcesses {5}: 2\n/);
       expect(out).toContain(`pid-app:\n  App root: ${fixture('pid-app')}\n  Requests in queue: 0\n`);
       expect(out.match(/^ {2}\* PID: \d+\s+Sessions: 0\s+Processed: \d+\s+Uptime: \d+s$/gm)).toHaveLength(2);
       expect(out.match(/^ {4}CPU: \d+%\s+Memory {2}: \d+M\s+Last used: \d+s ago$/gm)).toHaveLength(2);

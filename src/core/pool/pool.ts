@@ -32,9 +32,14 @@ export class Pool {
     return this.processCount < this.config.maxPoolSize;
   }
 
-  /** The group that serves a request. One app per instance for now; host routing comes with config files. */
-  groupFor(_host: string | undefined): AppGroup {
-    return this.groups[0] as AppGroup;
+  /**
+   * The group that serves a request, by its Host (case-insensitive, port ignored): the app that
+   * lists that host, else the first app that lists none (the default), else none.
+   */
+  groupFor(host: string | undefined): AppGroup | undefined {
+    if (this.groups.length === 1 && this.groups[0]?.app.hosts.length === 0) return this.groups[0];
+    const name = host === undefined ? '' : hostName(host);
+    return this.groups.find((g) => g.app.hosts.includes(name)) ?? this.groups.find((g) => g.app.hosts.length === 0);
   }
 
   /** The group named NAME, or whose root is NAME; the only one when no name is given. */
@@ -74,4 +79,12 @@ export class Pool {
       groups,
     };
   }
+}
+
+/** "Example.COM:8080" -> "example.com"; "[::1]:3000" -> "::1". */
+export function hostName(host: string): string {
+  const lower = host.trim().toLowerCase();
+  if (lower.startsWith('[')) return lower.slice(1, lower.indexOf(']'));
+  const colon = lower.lastIndexOf(':');
+  return colon >= 0 && lower.indexOf(':') === colon ? lower.slice(0, colon) : lower;
 }

@@ -14,6 +14,7 @@ export function nextRequestId(): string {
 }
 
 const REASONS: Record<number, string> = {
+  404: 'Not Found',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -21,7 +22,7 @@ const REASONS: Record<number, string> = {
 };
 
 export interface ErrorResponse {
-  status: 500 | 502 | 503 | 504;
+  status: 404 | 500 | 502 | 503 | 504;
   /** One sentence for the client; no internals. */
   reason: string;
   requestId: string;

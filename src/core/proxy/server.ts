@@ -130,6 +130,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
     const requestId = incomingRequestId(req);
     const group = pool.groupFor(req.headers.host);
+    if (!group) {
+      sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${req.headers.host ?? ''}'.`, requestId });
+      return;
+    }
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
     res.once('close', () => {
       tracker.end(tracked);
@@ -164,6 +168,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const requestId = incomingRequestId(req);
     const group = pool.groupFor(req.headers.host);
+    if (!group) {
+      socket.end(`HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n`);
+      return;
+    }
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
     socket.once('close', () => tracker.end(tracked));
     const refuse = (): void => {

@@ -65,6 +65,7 @@ describe('buildConfig', () => {
       apps: [
         {
           name: 'hello',
+          hosts: [],
           root: appDir,
           appType: 'node',
           startupFile: path.join(appDir, 'app.js'),
@@ -151,5 +152,22 @@ describe('parseEnvvars', () => {
   it.each(['NOEQUALS', '=value', '1ABC=x', 'MY-VAR=x', 'A B=x'])('rejects %j as not NAME=VALUE', (pair) => {
     const err = cliErrorOf(() => parseEnvvars([pair]));
     expect(err).toMatchObject({ code: 'FERRY_ERR_CONFIG_INVALID', exitCode: 2, message: `--envvar '${pair}' is not NAME=VALUE` });
+  });
+});
+
+describe('buildConfig with several apps', () => {
+  it('builds one app config per entry, with its own root, hosts and name', () => {
+    const config = buildConfig(options(), [
+      { ...options(), name: 'shop', hosts: ['shop.test'], minInstances: 2 },
+      { ...options(), name: 'blog', hosts: [] },
+    ]);
+    expect(config.apps.map((a) => [a.name, a.hosts, a.minInstances])).toEqual([
+      ['shop', ['shop.test'], 2],
+      ['blog', [], 1],
+    ]);
+  });
+
+  it('refuses two apps with the same name', () => {
+    expect(cliErrorOf(() => buildConfig(options(), [options(), options()])).message).toBe("two apps are named 'hello'");
   });
 });

@@ -1,0 +1,154 @@
+// ferry.json: the options of `ferry start` in a file, and several apps in one instance, each
+// with its root, host names and own options. Validated with errors that name the JSON path.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { CliError } from './errors.js';
+
+type Kind = 'integer' | 'string' | 'boolean' | 'string-list' | 'envvars';
+
+/** Options a file may set, by their `ferry start` flag names; `apps` entries may set APP_OPTIONS. */
+export const FILE_OPTION_KINDS: Record<string, Kind> = {
+  port: 'integer',
+  address: 'string',
+  socket: 'string',
+  'max-pool-size': 'integer',
+  'log-level': 'string',
+  'log-file': 'string',
+  'pid-file': 'string',
+  'instance-registry-dir': 'string',
+  'min-instances': 'integer',
+  'app-type': 'string',
+  'app-start-command': 'string',
+  'startup-file': 'string',
+  environment: 'string',
+  envvar: 'envvars',
+  'start-timeout': 'integer',
+  nodejs: 'string',
+  python: 'string',
+  ruby: 'string',
+  concurrency: 'integer',
+  'busy-sessions': 'integer',
+  'max-request-queue-size': 'integer',
+  'max-request-queue-time': 'integer',
+  'pool-idle-time': 'integer',
+  'max-requests': 'integer',
+  'max-request-time': 'integer',
+  'memory-limit': 'integer',
+  'rolling-restarts': 'boolean',
+  'sticky-sessions': 'boolean',
+  'sticky-sessions-cookie-name': 'string',
+  'friendly-error-pages': 'boolean',
+  daemonize: 'boolean',
+};
+
+/** Options that belong to the instance, not to one app: allowed at the top level only. */
+const INSTANCE_ONLY = new Set(['port', 'address', 'socket', 'max-pool-size', 'log-level', 'log-file', 'pid-file', 'instance-registry-dir', 'daemonize']);
+
+export type FlagValues = Record<string, unknown>;
+
+export interface FileApp {
+  /** Absolute root (relative roots are taken from the file's directory). */
+  root: string;
+  name?: string;
+  /** Host names routed to this app; none = the default app. */
+  hosts: string[];
+  options: FlagValues;
+}
+
+export interface ConfigFile {
+  path: string;
+  options: FlagValues;
+  apps: FileApp[];
+}
+
+function invalid(file: string, jsonPath: string, problem: string): CliError {
+  return new CliError('FERRY_ERR_CONFIG_INVALID', `${file}: ${jsonPath} ${problem}`, 'usage', ['Fix the file; every key is a ferry start flag name (see ferry start --help).']);
+}
+
+function closest(key: string): string | undefined {
+  const known = [...Object.keys(FILE_OPTION_KINDS), 'apps', 'root', 'hosts', 'name'];
+  return known.find((k) => k.startsWith(key.slice(0, 4)) || key.startsWith(k.slice(0, 4)));
+}
+
+function checkValue(file: string, jsonPath: string, kind: Kind, value: unknown): unknown {
+  switch (kind) {
+    case 'integer':
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw invalid(file, jsonPath, `must be a whole number (got ${JSON.stringify(value)})`);
+      return value;
+    case 'string':
+      if (typeof value !== 'string') throw invalid(file, jsonPath, `must be a string (got ${JSON.stringify(value)})`);
+      return value;
+    case 'boolean':
+      if (typeof value !== 'boolean') throw invalid(file, jsonPath, `must be true or false (got ${JSON.stringify(value)})`);
+      return value;
+    case 'string-list':
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw invalid(file, jsonPath, 'must be a list of strings');
+      return value;
+    case 'envvars':
+      // An object {"NAME": "value"} or a list of "NAME=value", as the flag takes them.
+      if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value;
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        return Object.entries(value as Record<string, unknown>).map(([name, v]) => {
+          if (typeof v !== 'string') throw invalid(file, `${jsonPath}.${name}`, `must be a string (got ${JSON.stringify(v)})`);
+          return `${name}=${v}`;
+        });
+      }
+      throw invalid(file, jsonPath, 'must be an object of NAME: "value" or a list of "NAME=value"');
+  }
+}
+
+function readOptions(file: string, jsonPath: string, raw: Record<string, unknown>, allowInstanceOptions: boolean, skip: Set<string>): FlagValues {
+  const out: FlagValues = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (skip.has(key)) continue;
+    const kind = FILE_OPTION_KINDS[key];
+    const at = `${jsonPath}${jsonPath ? '.' : ''}${key}`;
+    if (!kind) {
+      const guess = closest(key);
+      throw invalid(file, at, `is not an option${guess ? ` (did you mean "${guess}"?)` : ''}`);
+    }
+    if (!allowInstanceOptions && INSTANCE_ONLY.has(key)) throw invalid(file, at, 'belongs to the whole instance; set it at the top level');
+    out[key] = checkValue(file, at, kind, value);
+  }
+  return out;
+}
+
+export function readConfigFile(file: string): ConfigFile {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError('FERRY_ERR_CONFIG_INVALID', `cannot read config file ${file}: ${(err as Error).message}`, 'usage', ['Check the --config path.']);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new CliError('FERRY_ERR_CONFIG_INVALID', `${file} is not valid JSON: ${(err as Error).message}`, 'usage', ['Fix the JSON syntax.']);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(file, '(top level)', 'must be a JSON object');
+  const top = raw as Record<string, unknown>;
+  const options = readOptions(file, '', top, true, new Set(['apps']));
+  const baseDir = path.dirname(path.resolve(file));
+  const apps: FileApp[] = [];
+  if (top.apps !== undefined) {
+    if (!Array.isArray(top.apps) || top.apps.length === 0) throw invalid(file, 'apps', 'must be a non-empty list of apps');
+    const names = new Set<string>();
+    top.apps.forEach((entry: unknown, i: number) => {
+      const at = `apps[${i}]`;
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw invalid(file, at, 'must be an object with at least "root"');
+      const app = entry as Record<string, unknown>;
+      if (typeof app.root !== 'string' || app.root === '') throw invalid(file, `${at}.root`, 'must be the path of the app directory');
+      const hosts = app.hosts === undefined ? [] : (checkValue(file, `${at}.hosts`, 'string-list', app.hosts) as string[]).map((h) => h.toLowerCase());
+      if (app.name !== undefined && (typeof app.name !== 'string' || !/^[\w.-]+$/.test(app.name))) throw invalid(file, `${at}.name`, 'must be letters, digits, . _ - only');
+      const name = app.name as string | undefined;
+      if (name !== undefined) {
+        if (names.has(name)) throw invalid(file, `${at}.name`, `"${name}" is used by another app`);
+        names.add(name);
+      }
+      apps.push({ root: path.resolve(baseDir, app.root), name, hosts, options: readOptions(file, at, app, false, new Set(['root', 'hosts', 'name'])) });
+    });
+  }
+  return { path: path.resolve(file), options, apps };
+}

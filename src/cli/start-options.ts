@@ -1,0 +1,48 @@
+// Turns `ferry start` flag values (from the command line or a config file, by flag name) into
+// StartOptions: one mapping for both sources.
+
+import type { AppType, LogLevel } from '../lib/config.js';
+import { defaultRegistryDir } from '../lib/instance-registry.js';
+import type { FlagValues } from './config-file.js';
+import type { StartOptions } from './launch-instance.js';
+
+export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
+  const num = (name: string): number => f[name] as number;
+  const str = (name: string): string | undefined => f[name] as string | undefined;
+  return {
+    dir,
+    port: num('port'),
+    address: str('address') as string,
+    socket: str('socket'),
+    appType: str('app-type') as AppType | undefined,
+    appStartCommand: str('app-start-command'),
+    startupFile: str('startup-file'),
+    minInstances: num('min-instances'),
+    maxPoolSize: num('max-pool-size'),
+    rollingRestarts: f['rolling-restarts'] === true,
+    stickySessions: f['sticky-sessions'] === true,
+    stickyCookieName: str('sticky-sessions-cookie-name') as string,
+    friendlyErrorPages: f['friendly-error-pages'] as boolean | undefined,
+    limits: {
+      concurrency: f.concurrency as number | undefined,
+      busySessions: num('busy-sessions'),
+      maxRequestQueueSize: num('max-request-queue-size'),
+      maxRequestQueueTimeMs: num('max-request-queue-time') * 1000,
+      poolIdleTimeMs: num('pool-idle-time') * 1000,
+      maxRequests: num('max-requests'),
+      maxRequestTimeMs: num('max-request-time') * 1000,
+      memoryLimitBytes: num('memory-limit') * 1024 * 1024,
+    },
+    envvars: (f.envvar as string[] | undefined) ?? [],
+    environment: str('environment') as string,
+    startTimeoutS: num('start-timeout'),
+    nodejs: str('nodejs') as string,
+    python: str('python'),
+    ruby: str('ruby'),
+    logLevel: str('log-level') as LogLevel,
+    registryDir: str('instance-registry-dir') ?? defaultRegistryDir(),
+    daemonize: f.daemonize === true,
+    pidFile: str('pid-file'),
+    logFile: str('log-file'),
+  };
+}

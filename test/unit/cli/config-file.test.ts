@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readConfigFile } from '../../../src/cli/config-file.js';
+import { CliError } from '../../../src/cli/errors.js';
+import { hostName } from '../../../src/core/pool/pool.js';
+
+let dir: string;
+let file: string;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-config-'));
+  file = path.join(dir, 'ferry.json');
+});
+
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function write(content: unknown): void {
+  fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+}
+
+function errorOf(): CliError {
+  try {
+    readConfigFile(file);
+  } catch (err) {
+    expect(err).toBeInstanceOf(CliError);
+    return err as CliError;
+  }
+  throw new Error('expected a CliError');
+}
+
+describe('readConfigFile', () => {
+  it('reads instance options and apps, with roots relative to the file and hosts lowercased', () => {
+    write({ port: 4000, 'max-pool-size': 8, apps: [{ root: 'shop', name: 'shop', hosts: ['Shop.Test'], 'min-instances': 2, envvar: { A: '1' } }, { root: '/srv/blog' }] });
+    const config = readConfigFile(file);
+    expect(config.options).toEqual({ port: 4000, 'max-pool-size': 8 });
+    expect(config.apps).toEqual([
+      { root: path.join(dir, 'shop'), name: 'shop', hosts: ['shop.test'], options: { 'min-instances': 2, envvar: ['A=1'] } },
+      { root: '/srv/blog', name: undefined, hosts: [], options: {} },
+    ]);
+  });
+
+  it('names the JSON path of a value of the wrong type', () => {
+    write({ apps: [{ root: 'a' }, { root: 'b', 'min-instances': 'two' }] });
+    expect(errorOf().message).toBe(`${file}: apps[1].min-instances must be a whole number (got "two")`);
+  });
+
+  it('names an unknown option and suggests the one meant', () => {
+    write({ 'max-pool': 3 });
+    expect(errorOf().message).toBe(`${file}: max-pool is not an option (did you mean "max-pool-size"?)`);
+  });
+
+  it('keeps instance-wide options out of apps', () => {
+    write({ apps: [{ root: 'a', port: 5000 }] });
+    expect(errorOf().message).toBe(`${file}: apps[0].port belongs to the whole instance; set it at the top level`);
+  });
+
+  it('says where the JSON is broken, and that an app needs a root', () => {
+    write('{ "port": 3000, }');
+    expect(errorOf().message).toContain(`${file} is not valid JSON`);
+    write({ apps: [{ hosts: ['x'] }] });
+    expect(errorOf().message).toBe(`${file}: apps[0].root must be the path of the app directory`);
+    expect(errorOf().exitCode).toBe(2);
+  });
+});
+
+describe('hostName', () => {
+  it('lowercases and drops the port, for names and IPv6 literals', () => {
+    expect(hostName('Shop.Test:8080')).toBe('shop.test');
+    expect(hostName('[::1]:3000')).toBe('::1');
+    expect(hostName('localhost')).toBe('localhost');
+  });
+});
