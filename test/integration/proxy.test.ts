@@ -241,3 +241,34 @@ describe('the HTTP proxy', () => {
     await stopCleanly(instance);
   });
 });
+
+describe('static files', () => {
+  it("serves files under the app's public/ itself, with conditional GET and ranges, and leaves the rest to the app", async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    const file = await request(`${instance.url}/hello.txt`);
+    expect(file.statusCode).toBe(200);
+    expect(await file.body.text()).toBe('static hello from public/\n');
+    const etag = file.headers.etag as string;
+    expect(etag).toBeTruthy();
+    expect(file.headers['x-request-id']).toBeUndefined(); // the app never saw it
+
+    const again = await request(`${instance.url}/hello.txt`, { headers: { 'if-none-match': etag } });
+    expect(again.statusCode).toBe(304);
+    await again.body.text();
+    const range = await request(`${instance.url}/hello.txt`, { headers: { range: 'bytes=0-5' } });
+    expect(range.statusCode).toBe(206);
+    expect(await range.body.text()).toBe('static');
+    const css = await request(`${instance.url}/css/site.css`);
+    expect(css.headers['content-type']).toContain('text/css');
+    await css.body.text();
+
+    // Not files: the app answers (dotfiles, directories, escapes, unknown paths, other methods).
+    for (const p of ['/.env', '/css', '/css/', '/../app.js', '/%2e%2e/app.js', '/nope.txt']) {
+      const res = await request(`${instance.url}${p}`);
+      expect([p, await res.body.text()]).toEqual([p, 'hello']);
+    }
+    const post = await request(`${instance.url}/hello.txt`, { method: 'POST', body: 'x' });
+    expect(await post.body.text()).toBe('hello');
+    await stopCleanly(instance);
+  });
+});

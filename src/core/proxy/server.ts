@@ -14,6 +14,7 @@ import { nextRequestId, sendErrorResponse, sendSpawnErrorPage, type SpawnFacts }
 import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import type { ForwardingFacts } from './headers.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
+import { findPublicDir, serveStatic } from './static-files.js';
 
 export interface ProxyServerOptions {
   pool: Pool;
@@ -87,6 +88,8 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { pool, log } = opts;
   const tracker = new RequestTracker();
+  // Looked up once: an app without public/ pays nothing per request.
+  const publicDirs = new Map<AppGroup, string | undefined>(pool.groups.map((g) => [g, findPublicDir(g.app.root)]));
 
   const facts = (req: http.IncomingMessage, requestId: string): ForwardingFacts => ({
     remoteAddress: req.socket.remoteAddress,
@@ -134,6 +137,15 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${req.headers.host ?? ''}'.`, requestId });
       return;
     }
+    const publicDir = publicDirs.get(group);
+    if (publicDir !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
+      serveStatic(req, res, publicDir, () => handleDynamic(req, res, group, requestId));
+      return;
+    }
+    handleDynamic(req, res, group, requestId);
+  });
+
+  const handleDynamic = (req: http.IncomingMessage, res: http.ServerResponse, group: AppGroup, requestId: string): void => {
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
     res.once('close', () => {
       tracker.end(tracked);
@@ -157,7 +169,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     } else {
       forward(req, res, checkedOut, tracked, group);
     }
-  });
+  };
 
   server.on('connection', (socket) => {
     tracker.connectionsAccepted++;
