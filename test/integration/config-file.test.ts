@@ -77,4 +77,26 @@ describe('ferry.json', () => {
     expect(run2.exitCode).toBe(EXIT_CODES.usage);
     expect(run2.stderr.split('\n')[0]).toBe(`Error: ${typo}: apps[0].min-instance is not an option (did you mean "min-instances"?)`);
   });
+
+  it("gives a busy app a process by stopping another app's idle spare when the pool is full", async () => {
+    const dir = tempDir('ferry-config-');
+    fs.writeFileSync(
+      path.join(dir, 'ferry.json'),
+      JSON.stringify({ 'max-pool-size': 3, 'busy-sessions': 1, apps: [{ root: fixture('pid-app'), name: 'a', hosts: ['a.test'] }, { root: fixture('pid-app'), name: 'b', hosts: ['b.test'] }] }),
+    );
+    instance = await startDaemon(dir);
+    const counts = async (): Promise<Record<string, number>> => {
+      const pool = JSON.parse((await runFerry(instance!.registryDir, ['status', '--json'])).stdout) as PoolResponse;
+      return Object.fromEntries(pool.groups.map((g) => [g.name, g.processes.filter((p) => p.state === 'ready').length]));
+    };
+    // b gets busy and grows into the last free slot, then goes idle;
+    await (await request(`${instance.url}/slow?ms=1200`, { headers: { host: 'b.test' } })).body.text();
+    expect(await counts()).toEqual({ a: 1, b: 2 });
+    // a gets busy: the pool is full, so b's idle spare makes room.
+    await (await request(`${instance.url}/slow?ms=1200`, { headers: { host: 'a.test' } })).body.text();
+    expect(await counts()).toEqual({ a: 2, b: 1 });
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
 });

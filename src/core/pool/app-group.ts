@@ -19,6 +19,8 @@ import { WorkerProcess } from './worker.js';
 /** How the pool grants room for one more process. */
 export interface CapacityGate {
   hasCapacity(): boolean;
+  /** A full pool may stop an idle process of another app to make room; true if it did. */
+  makeRoom?(requester: AppGroup): boolean;
 }
 
 interface Waiter {
@@ -258,7 +260,7 @@ export class AppGroup {
       return;
     }
     // spawnOne counts itself in `spawning` synchronously, so this loop ends.
-    while (this.needsProcess() && this.capacity.hasCapacity()) this.spawnOne().catch(() => undefined); // logged in doSpawn
+    while (this.needsProcess() && (this.capacity.hasCapacity() || this.capacity.makeRoom?.(this))) this.spawnOne().catch(() => undefined); // logged in doSpawn
   }
 
   private spawnOne(): Promise<WorkerProcess> {
@@ -427,6 +429,23 @@ export class AppGroup {
       inFlight: worker.sessions,
     });
     signalQuietly(-worker.pid, 'SIGKILL');
+  }
+
+  /** The process this group can give up to another app: idle, beyond the minimum, longest idle first. */
+  evictionCandidate(): WorkerProcess | undefined {
+    if (this.stopping || this.processCount <= this.app.minInstances) return undefined;
+    let best: WorkerProcess | undefined;
+    for (const worker of this.workers) {
+      if (worker.state !== 'ready' || worker.sessions > 0) continue;
+      if (!best || worker.lastUsedAtMs < best.lastUsedAtMs) best = worker;
+    }
+    return best;
+  }
+
+  /** Stops a process to give its room to another app (it is idle, so it stops at once). */
+  evict(worker: WorkerProcess, forApp: string): void {
+    this.log.info('stopping an idle app process to make room for another app', { appPid: worker.pid, forApp });
+    void this.stopWorker(worker, Date.now());
   }
 
   /** Takes one process out of rotation; it finishes its requests, then exits. A replacement keeps the minimum. */

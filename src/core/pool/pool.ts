@@ -6,6 +6,7 @@ import { CoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Spawner } from '../spawn/spawner.js';
 import { AppGroup } from './app-group.js';
+import type { WorkerProcess } from './worker.js';
 
 export class Pool {
   readonly groups: AppGroup[];
@@ -30,6 +31,19 @@ export class Pool {
 
   hasCapacity(): boolean {
     return this.processCount < this.config.maxPoolSize;
+  }
+
+  /** Full pool: stop the longest-idle process that another app can spare (above its minimum). */
+  makeRoom(requester: AppGroup): boolean {
+    let victim: { group: AppGroup; worker: WorkerProcess } | undefined;
+    for (const group of this.groups) {
+      if (group === requester) continue;
+      const worker = group.evictionCandidate();
+      if (worker && (!victim || worker.lastUsedAtMs < victim.worker.lastUsedAtMs)) victim = { group, worker };
+    }
+    if (!victim) return false;
+    victim.group.evict(victim.worker, requester.name);
+    return true;
   }
 
   /**
