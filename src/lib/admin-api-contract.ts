@@ -58,7 +58,8 @@ export interface PingResponse {
 }
 
 /** Worker state, the same strings in JSON and in human output. */
-export type ProcessState = 'ready' | 'draining' | 'stopping' | 'dead';
+/** ready: takes requests; oob-work: out of rotation doing out-of-band work; draining; stopping; dead. */
+export type ProcessState = 'ready' | 'oob-work' | 'draining' | 'stopping' | 'dead';
 
 export interface ProcessSnapshot {
   pid: number;

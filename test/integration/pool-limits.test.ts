@@ -214,4 +214,27 @@ describe('pool limits', () => {
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);
   });
+
+  it('takes a process out for the out-of-band work its app asked for, then puts it back', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
+    const res = await request(`${instance.url}/needs-oob`);
+    const pid = await res.body.text();
+    expect(res.headers['x-ferry-request-oob-work']).toBeUndefined();
+
+    // Meanwhile requests are served by the other process, and none fails.
+    const during = await Promise.all(Array.from({ length: 10 }, async () => (await request(`${instance!.url}/pid`)).body.text()));
+    expect(during).not.toContain(pid);
+
+    const logFile = path.join(instance.registryDir, `ferry.${instance.port}.log`);
+    const done = await waitFor(() => fs.readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('out-of-band work done')), 'the out-of-band work to finish');
+    expect(JSON.parse(done)).toMatchObject({ appPid: Number(pid), status: 200 });
+    // Back in rotation: concurrent requests reach it again.
+    await waitFor(async () => {
+      const pids = await Promise.all(Array.from({ length: 20 }, async () => (await request(`${instance!.url}/pid`)).body.text()));
+      return pids.includes(pid);
+    }, 'the process to take requests again');
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
 });

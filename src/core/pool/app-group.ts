@@ -46,6 +46,8 @@ const DRAIN_POLL_MS = 20;
 const KILL_AFTER_TERM_MS = 5_000;
 /** Time a detached or restarted process gets to finish its requests before it is stopped anyway. */
 export const DETACH_DRAIN_MS = 30_000;
+/** Where the core sends the out-of-band work request an app asked for. */
+export const OOB_WORK_PATH = '/ferry/oob-work';
 /** How often memory limits and tmp/restart.txt are checked. */
 const MAINTENANCE_INTERVAL_MS = 2_000;
 
@@ -344,7 +346,7 @@ export class AppGroup {
 
   /** Takes a process out of rotation, lets its requests finish (up to the deadline), then stops it. */
   private async stopWorker(worker: WorkerProcess, drainDeadlineMs: number): Promise<void> {
-    if (worker.state !== 'ready') return;
+    if (worker.state !== 'ready' && worker.state !== 'oob-work') return;
     worker.state = 'draining';
     while (worker.sessions > 0 && Date.now() < drainDeadlineMs && worker.state === 'draining') {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
@@ -429,6 +431,45 @@ export class AppGroup {
       inFlight: worker.sessions,
     });
     signalQuietly(-worker.pid, 'SIGKILL');
+  }
+
+  /**
+   * The app asked (response header) for out-of-band work on this process: take it out of
+   * rotation, let its requests finish, send it the out-of-band request, put it back. One process
+   * per app at a time; others wait their turn.
+   */
+  requestOobWork(worker: WorkerProcess): void {
+    if (worker.state !== 'ready' || this.oobQueue.includes(worker) || this.oobRunning === worker) return;
+    this.oobQueue.push(worker);
+    void this.runOobWork();
+  }
+
+  private oobQueue: WorkerProcess[] = [];
+  private oobRunning: WorkerProcess | undefined;
+
+  private async runOobWork(): Promise<void> {
+    if (this.oobRunning || this.stopping) return;
+    const worker = this.oobQueue.shift();
+    if (!worker) return;
+    if (worker.state !== 'ready') return void this.runOobWork();
+    this.oobRunning = worker;
+    worker.state = 'oob-work';
+    this.ensureProcesses(); // requests that find no process now start one, as usual
+    try {
+      while (worker.sessions > 0 && worker.state === 'oob-work') await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+      if (worker.state !== 'oob-work') return;
+      const startedMs = Date.now();
+      const res = await worker.upstream.request({ method: 'POST', path: OOB_WORK_PATH, headers: { 'x-ferry-oob-work': '1' }, headersTimeout: 0, bodyTimeout: 0 });
+      await res.body.dump();
+      this.log.info('out-of-band work done', { appPid: worker.pid, status: res.statusCode, durationMs: Date.now() - startedMs });
+    } catch (err) {
+      this.log.warn('out-of-band work failed', { appPid: worker.pid, err });
+    } finally {
+      if (worker.state === 'oob-work') worker.state = 'ready';
+      this.oobRunning = undefined;
+      this.serveWaiters();
+      void this.runOobWork();
+    }
   }
 
   /** The process this group can give up to another app: idle, beyond the minimum, longest idle first. */

@@ -40,6 +40,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     deadline: RequestDeadline | undefined,
     /** A Set-Cookie to add to the answer (sticky sessions). */
     private readonly setCookie: string | undefined,
+    private readonly onOobRequest: (() => void) | undefined,
   ) {
     if (deadline && deadline.maxRequestTimeMs > 0) {
       const timer = setTimeout(() => {
@@ -72,6 +73,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     const raw = new Array<string>(rawHeaders.length);
     for (let i = 0; i < rawHeaders.length; i++) raw[i] = (rawHeaders[i] as Buffer).toString('latin1');
     const headers = buildDownstreamHeaders(raw);
+    // The app asks for out-of-band work: a note for Ferry, not for the client.
+    const oob = takeOobRequest(headers);
+    if (oob) this.onOobRequest?.();
     if (this.setCookie) headers.push('Set-Cookie', this.setCookie);
     this.res.writeHead(statusCode, statusText, headers);
     this.res.on('drain', resume);
@@ -112,6 +116,19 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+/** Removes the app's out-of-band work request headers (ours and Passenger's); true if one was there. */
+export function takeOobRequest(headers: string[]): boolean {
+  let found = false;
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    const name = (headers[i] as string).toLowerCase();
+    if (name === 'x-ferry-request-oob-work' || name === 'x-passenger-request-oob-work') {
+      headers.splice(i, 2);
+      found = true;
+    }
+  }
+  return found;
+}
+
 /** max-request-time: when a request has run too long, and what to do with its process. */
 export interface RequestDeadline {
   maxRequestTimeMs: number;
@@ -134,6 +151,7 @@ export function forwardRequest(
   retryElsewhere?: (err: Error & { code?: string }) => boolean,
   deadline?: RequestDeadline,
   setCookie?: string,
+  onOobRequest?: () => void,
 ): void {
   session.worker.upstream.dispatch(
     {
@@ -142,7 +160,7 @@ export function forwardRequest(
       headers: buildUpstreamHeaders(req.rawHeaders, facts),
       body: hasRequestBody(req) ? req : null,
     },
-    new ForwardHandler(req, res, session, facts.requestId, log, tracked, retryElsewhere, deadline, setCookie),
+    new ForwardHandler(req, res, session, facts.requestId, log, tracked, retryElsewhere, deadline, setCookie, onOobRequest),
   );
 }
 

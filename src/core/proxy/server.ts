@@ -127,7 +127,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       stickySessions && readCookie(req.headers.cookie, stickyCookieName) !== session.worker.stickyId
         ? `${stickyCookieName}=${session.worker.stickyId}; Path=/; HttpOnly; SameSite=Lax`
         : undefined;
-    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, retryElsewhere, deadline, setCookie);
+    const worker = session.worker;
+    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, retryElsewhere, deadline, setCookie, () => group.requestOobWork(worker));
   };
 
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
