@@ -21,7 +21,8 @@ describe('ferry.json', () => {
     fs.writeFileSync(
       path.join(dir, 'ferry.json'),
       JSON.stringify({
-        'max-pool-size': 4,
+        // Full with the minimums, so nothing scales out and the counts below are exact.
+        'max-pool-size': 3,
         apps: [
           { root: fixture('pid-app'), name: 'web', hosts: ['web.test'], 'min-instances': 2 },
           { root: fixture('wsgi-app'), name: 'api', hosts: ['api.test', 'API.example'] },
@@ -42,7 +43,7 @@ describe('ferry.json', () => {
 
     const status = await runFerry(instance.registryDir, ['status', '--json']);
     const pool = JSON.parse(status.stdout) as PoolResponse;
-    expect(pool.maxPoolSize).toBe(4);
+    expect(pool.maxPoolSize).toBe(3);
     expect(pool.groups.map((g) => [g.name, g.processes.length])).toEqual([
       ['web', 2],
       ['api', 1],
