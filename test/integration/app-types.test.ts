@@ -15,7 +15,7 @@ afterEach(() => {
 
 describe('generic apps (--app-start-command)', () => {
   it('runs any program that listens on $PORT, several processes on their own ports, GET and POST', async () => {
-    instance = await startDaemon(fixture('generic-app'), ['--app-start-command', 'exec node server.js', '--min-instances', '2']);
+    instance = await startDaemon(fixture('generic-app'), ['--app-start-command', 'exec node server.js', '--min-instances', '2', '--max-pool-size', '2']);
     const answers = await Promise.all(
       Array.from({ length: 20 }, async () => {
         const res = await request(`${instance!.url}/x`, { method: 'POST', body: 'hello generic' });
@@ -54,7 +54,7 @@ describe.each([
   { type: 'Rack', dir: 'rack-app', header: 'rack', skip: !hasRack && !process.env.CI },
 ])('$type apps', ({ dir, header, skip }) => {
   it.skipIf(skip)('serve GET and POST with a body (1 MB too), one request per process at a time, from several processes', async () => {
-    instance = await startDaemon(fixture(dir), ['--min-instances', '2']);
+    instance = await startDaemon(fixture(dir), ['--min-instances', '2', '--max-pool-size', '2']);
     const get = await request(`${instance.url}/hello?x=1`);
     expect(get.statusCode).toBe(200);
     expect(get.headers['x-app']).toBe(header);

@@ -109,7 +109,7 @@ describe('pool limits', () => {
   });
 
   it('sends a request that an app process refused to another process, and replaces the broken one', async () => {
-    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2']);
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
     // The oldest process (idle ties go to it) stops accepting connections but stays alive.
     const broken = await (await request(`${instance.url}/stop-listening`)).body.text();
 
@@ -196,7 +196,7 @@ describe('pool limits', () => {
   });
 
   it('sends a client with the sticky cookie back to the same process', async () => {
-    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--sticky-sessions']);
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2', '--sticky-sessions']);
     const first = await request(`${instance.url}/pid`);
     const pid = await first.body.text();
     const setCookie = String(first.headers['set-cookie']);

@@ -108,7 +108,7 @@ describe('ferry restart-app', () => {
     const appDir = path.join(tempDir('ferry-app-'), 'fail-on-flag');
     fs.cpSync(fixture('fail-on-flag'), appDir, { recursive: true });
     fs.writeFileSync(path.join(path.dirname(appDir), 'package.json'), '{"type":"commonjs"}');
-    instance = await startDaemon(appDir, ['--min-instances', '2']);
+    instance = await startDaemon(appDir, ['--min-instances', '2', '--max-pool-size', '2']);
     const before = await pidsServing(instance.url);
     expect(before.size).toBe(2);
 
