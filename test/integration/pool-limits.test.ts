@@ -237,4 +237,24 @@ describe('pool limits', () => {
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);
   });
+
+  it('gives every request a fresh process while tmp/always_restart.txt exists', async () => {
+    const appDir = path.join(tempDir('ferry-app-'), 'pid-app');
+    fs.cpSync(fixture('pid-app'), appDir, { recursive: true });
+    fs.writeFileSync(path.join(path.dirname(appDir), 'package.json'), '{"type":"commonjs"}');
+    fs.mkdirSync(path.join(appDir, 'tmp'));
+    fs.writeFileSync(path.join(appDir, 'tmp', 'always_restart.txt'), '');
+    instance = await startDaemon(appDir);
+    await new Promise((r) => setTimeout(r, 2500)); // checked every 2 s
+    const pids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await request(`${instance.url}/pid`);
+      expect(res.statusCode).toBe(200);
+      pids.push(await res.body.text());
+    }
+    expect(new Set(pids).size).toBe(3);
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
 });

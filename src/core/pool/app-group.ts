@@ -113,8 +113,15 @@ export class AppGroup {
     void this.checkRestartFile();
   }
 
-  /** Passenger's convention: touching tmp/restart.txt in the app restarts it. */
+  /** Set while tmp/always_restart.txt exists (checked every 2 s). */
+  private alwaysRestart = false;
+
+  /** Passenger's convention: touching tmp/restart.txt restarts the app; tmp/always_restart.txt restarts it on every request. */
   private async checkRestartFile(): Promise<void> {
+    this.alwaysRestart = await fs.promises.access(path.join(this.app.root, 'tmp', 'always_restart.txt')).then(
+      () => true,
+      () => false,
+    );
     let mtimeMs: number | null;
     try {
       mtimeMs = (await fs.promises.stat(path.join(this.app.root, 'tmp', 'restart.txt'))).mtimeMs;
@@ -155,6 +162,8 @@ export class AppGroup {
    * room. The queue is bounded (max-request-queue-size) and, optionally, so is the wait.
    */
   checkout(stickyId?: string): Session | Promise<Session> {
+    // tmp/always_restart.txt: a fresh process for every request (one restart at a time).
+    if (this.alwaysRestart && !this.restartInfo && !this.stopping) this.restart(false);
     const worker = (stickyId !== undefined ? this.stickyWorker(stickyId) : undefined) ?? chooseWorker(this.workers);
     if (worker) {
       const session = new Session(worker, this.onSessionClose);
