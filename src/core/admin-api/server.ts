@@ -148,6 +148,7 @@ async function handle(ctx: AdminContext, req: http.IncomingMessage, res: http.Se
   const match = matchRoute(req.method ?? 'GET', url.pathname);
   if (match.kind === 'not-found') return sendError(res, 404, 'FERRY_ERR_ADMIN_NOT_FOUND', `no admin route ${url.pathname}`);
   if (match.kind === 'wrong-method') return sendError(res, 405, 'FERRY_ERR_ADMIN_BAD_REQUEST', `${req.method} is not allowed here`, undefined, { Allow: match.allowed.join(', ') });
+  if (match.kind === 'bad-param') return sendError(res, 400, 'FERRY_ERR_ADMIN_BAD_REQUEST', `${match.param} '${match.raw}' is not valid percent-encoding`);
 
   const token = bearerToken(req);
   const access = ROUTES[match.name].access;
