@@ -34,8 +34,11 @@ export class AdminClient {
     }
   }
 
-  /** Calls a route and returns its JSON body; every failure becomes a CliError. */
-  call<T>(name: RouteName, params: Record<string, string | number> = {}, body?: unknown): Promise<T> {
+  /**
+   * Calls a route and returns its JSON body; every failure becomes a CliError, always as a
+   * rejection (async, so a token that cannot be read does not throw synchronously).
+   */
+  async call<T>(name: RouteName, params: Record<string, string | number> = {}, body?: unknown): Promise<T> {
     const route = ROUTES[name];
     const token = this.token(route.access);
     const socketPath = path.join(this.instance.dir, ADMIN_FILES.socket);
