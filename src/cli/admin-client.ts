@@ -35,11 +35,12 @@ export class AdminClient {
   }
 
   /**
-   * Calls a route and returns its JSON body; every failure becomes a CliError. It speaks plain
+   * Calls a route and returns its JSON body; every failure becomes a CliError, always as a
+   * rejection (async: a token that cannot be read does not throw synchronously). It speaks plain
    * HTTP/1.1 over a raw socket (one request, Connection: close) rather than through node:http,
    * whose first use costs ~10 ms: `ferry status` must answer in under 100 ms.
    */
-  call<T>(name: RouteName, params: Record<string, string | number> = {}, body?: unknown): Promise<T> {
+  async call<T>(name: RouteName, params: Record<string, string | number> = {}, body?: unknown): Promise<T> {
     const route = ROUTES[name];
     const token = this.token(route.access);
     const socketPath = path.join(this.instance.dir, ADMIN_FILES.socket);

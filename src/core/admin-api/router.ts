@@ -18,7 +18,12 @@ const COMPILED: CompiledRoute[] = (Object.keys(ROUTES) as RouteName[]).map((name
   return { name, method: ROUTES[name].method, pattern: new RegExp(`^${source}$`), params };
 });
 
-export type RouteMatch = { kind: 'found'; name: RouteName; params: Record<string, string> } | { kind: 'wrong-method'; allowed: string[] } | { kind: 'not-found' };
+export type RouteMatch =
+  | { kind: 'found'; name: RouteName; params: Record<string, string> }
+  | { kind: 'wrong-method'; allowed: string[] }
+  | { kind: 'not-found' }
+  /** The path matches a route but a parameter is not valid percent-encoding. */
+  | { kind: 'bad-param'; param: string; raw: string };
 
 export function matchRoute(method: string, pathname: string): RouteMatch {
   const allowed: string[] = [];
@@ -30,7 +35,14 @@ export function matchRoute(method: string, pathname: string): RouteMatch {
       continue;
     }
     const params: Record<string, string> = {};
-    route.params.forEach((key, i) => (params[key] = decodeURIComponent(match[i + 1] as string)));
+    for (const [i, key] of route.params.entries()) {
+      const raw = match[i + 1] as string;
+      try {
+        params[key] = decodeURIComponent(raw);
+      } catch {
+        return { kind: 'bad-param', param: key, raw };
+      }
+    }
     return { kind: 'found', name: route.name, params };
   }
   return allowed.length > 0 ? { kind: 'wrong-method', allowed } : { kind: 'not-found' };

@@ -47,10 +47,18 @@ export interface AdminContext {
 
 type Handler = (ctx: AdminContext, params: Record<string, string>, body: unknown) => unknown;
 
+/** A pid is written in decimal digits only: Number() would also take '1e3', '0x10' or ' 12'. */
 function parsePid(raw: string | undefined): number {
-  const pid = Number(raw);
-  if (!Number.isInteger(pid) || pid <= 0) throw new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `'${String(raw)}' is not a pid`);
+  const pid = raw !== undefined && /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(pid) || pid <= 0) throw new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `'${String(raw)}' is not a pid`);
   return pid;
+}
+
+/** A request body is a JSON object, or absent (which counts as {}). */
+function objectBody(body: unknown): Record<string, unknown> {
+  if (body === undefined) return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', 'request body must be a JSON object');
+  return body as Record<string, unknown>;
 }
 
 const HANDLERS: Record<RouteName, Handler> = {
@@ -74,7 +82,7 @@ const HANDLERS: Record<RouteName, Handler> = {
     apps: ctx.config.apps.map((a) => ({ name: a.name, root: a.root, minInstances: a.minInstances, environment: a.environment, startTimeoutMs: a.startTimeoutMs })),
   }),
   patchConfig: (ctx, _params, body): ConfigResponse => {
-    const change = (body ?? {}) as PatchConfigRequest;
+    const change = objectBody(body) as PatchConfigRequest;
     const unknown = Object.keys(change).filter((k) => k !== 'logLevel');
     if (unknown.length > 0) throw new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `cannot change ${unknown.join(', ')} at run time; only logLevel`);
     if (change.logLevel !== undefined) {
@@ -86,7 +94,8 @@ const HANDLERS: Record<RouteName, Handler> = {
     return HANDLERS.getConfig(ctx, {}, undefined) as ConfigResponse;
   },
   restartApp: (ctx, params, body): RestartAppResponse => {
-    const request = (body ?? {}) as RestartAppRequest;
+    const request = objectBody(body) as RestartAppRequest;
+    if (request.rolling !== undefined && typeof request.rolling !== 'boolean') throw new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', 'rolling must be true or false');
     return ctx.pool.findGroup(params.name).restart(request.rolling === true);
   },
   detachProcess: (ctx, params): DetachProcessResponse => {
@@ -125,17 +134,31 @@ function sendError(res: http.ServerResponse, status: number, code: ErrorBody['er
   sendJson(res, status, body, extra);
 }
 
+/**
+ * Reads the body, up to MAX_ADMIN_BODY_BYTES. A larger one is refused with 413 as soon as it
+ * shows (by its Content-Length or by what arrived), and the rest is read and dropped rather than
+ * left unread: closing a socket with unread data resets it, and the client would never see the
+ * 413. The request timeout bounds how long a client can keep sending.
+ */
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const tooLarge = (): CoreError =>
+      new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `request body larger than ${MAX_ADMIN_BODY_BYTES} bytes`, { details: { httpStatus: 413 } });
+    if (Number(req.headers['content-length'] ?? 0) > MAX_ADMIN_BODY_BYTES) {
+      req.resume();
+      reject(tooLarge());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let refused = false;
     req.on('data', (chunk: Buffer) => {
+      if (refused) return;
       size += chunk.length;
       if (size > MAX_ADMIN_BODY_BYTES) {
-        // Answer 413 and close; the rest of the body is read and dropped, never kept.
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `request body larger than ${MAX_ADMIN_BODY_BYTES} bytes`, { details: { httpStatus: 413 } }));
+        refused = true;
+        chunks.length = 0;
+        reject(tooLarge());
         return;
       }
       chunks.push(chunk);
@@ -150,6 +173,7 @@ async function handle(ctx: AdminContext, req: http.IncomingMessage, res: http.Se
   const match = matchRoute(req.method ?? 'GET', url.pathname);
   if (match.kind === 'not-found') return sendError(res, 404, 'FERRY_ERR_ADMIN_NOT_FOUND', `no admin route ${url.pathname}`);
   if (match.kind === 'wrong-method') return sendError(res, 405, 'FERRY_ERR_ADMIN_BAD_REQUEST', `${req.method} is not allowed here`, undefined, { Allow: match.allowed.join(', ') });
+  if (match.kind === 'bad-param') return sendError(res, 400, 'FERRY_ERR_ADMIN_BAD_REQUEST', `${match.param} '${match.raw}' is not valid percent-encoding`);
 
   const token = bearerToken(req);
   const access = ROUTES[match.name].access;
@@ -183,7 +207,7 @@ export function createAdminServer(ctx: AdminContext): http.Server {
       if (err instanceof CoreError) {
         const status = typeof err.details.httpStatus === 'number' ? err.details.httpStatus : err.httpStatus;
         const { httpStatus: _omit, ...details } = err.details;
-        return sendError(res, status, err.code, err.message, details, status === 413 ? { Connection: 'close' } : undefined);
+        return sendError(res, status, err.code, err.message, details);
       }
       ctx.log.error('admin API handler failed', { err });
       sendError(res, 500, 'FERRY_ERR_INTERNAL', 'internal error; see the core log');
