@@ -95,6 +95,11 @@ export class AdminClient {
 
   private transportError(err: NodeJS.ErrnoException): CliError {
     const name = this.instance.name;
+    if (err.code === 'EACCES' || err.code === 'EPERM') {
+      return new CliError('FERRY_ERR_ADMIN_UNAUTHORIZED', `not allowed to connect to the admin socket of instance ${name}`, 'unauthorized', [
+        'Run this command as the user that started the instance, or as root.',
+      ]);
+    }
     if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
       return new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `instance ${name} is registered but its core is not running (${err.code})`, 'notRunning', [
         'The watchdog restarts a crashed core within a second; try again. If it persists, see the instance log.',

@@ -65,6 +65,8 @@ async function main(): Promise<void> {
   const pool = new Pool(config, new DirectSpawner(instance, log.child({ component: 'app' })), log);
   const { server, tracker } = createProxyServer({ pool, log, trustForwarded: config.listen.kind === 'unix' });
 
+  // Created after the public socket; a stop that comes earlier must not trip over it.
+  let adminServer: http.Server | undefined;
   let shuttingDown = false;
   const shutdown = async (reason: string): Promise<void> => {
     if (shuttingDown) return;
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
     log.info('shutting down gracefully', { reason, inFlight: tracker.inFlight });
     server.close();
     server.closeIdleConnections();
-    adminServer.close();
+    adminServer?.close();
     const poolStopped = pool.stop(deadlineMs);
     while (tracker.inFlight > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
     server.closeAllConnections();
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
     });
   });
 
-  const adminServer = createAdminServer({
+  adminServer = createAdminServer({
     pool,
     tracker,
     config,
