@@ -132,7 +132,7 @@ describe('pool limits', () => {
     expect(instance.survivors()).toEqual([]);
   });
 
-  it('answers 504 past --max-request-time, logs it, and replaces the stuck process', async () => {
+  it("answers 504 past --max-request-time, logs the stuck process's JS stack, and replaces it", async () => {
     instance = await startDaemon(fixture('pid-app'), ['--max-request-time', '1']);
     const stuck = await (await request(`${instance.url}/pid`)).body.text();
 
@@ -145,8 +145,9 @@ describe('pool limits', () => {
 
     const logFile = path.join(instance.registryDir, `ferry.${instance.port}.log`);
     const line = await waitFor(() => fs.readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('exceeded max-request-time')), 'the stuck-process log line');
-    const record = JSON.parse(line) as { appPid: number; requestId: string };
+    const record = JSON.parse(line) as { appPid: number; requestId: string; jsStack: string };
     expect(record.appPid).toBe(Number(stuck));
+    expect(record.jsStack).toMatch(/at stuckInALoop \(.*pid-app\/app\.js:\d+:\d+\)/);
     expect(body).toContain(`Request id: ${record.requestId}`);
     await waitFor(() => !isProcessRunning(Number(stuck)), 'the stuck process to be killed');
     const next = await request(`${instance.url}/pid`);

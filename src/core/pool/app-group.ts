@@ -6,6 +6,7 @@ import type { AppConfig } from '../../lib/config.js';
 import type { GroupSnapshot, GroupState, RestartAppResponse } from '../../lib/admin-api-contract.js';
 import fs from 'node:fs';
 import path from 'node:path';
+import { captureJsStack, formatFrames } from '../../lib/diagnostics/js-stack.js';
 import { readProcessMetrics } from '../../lib/diagnostics/process-metrics.js';
 import { signalQuietly } from '../../lib/units.js';
 import { CoreError } from '../errors.js';
@@ -290,7 +291,7 @@ export class AppGroup {
     let worker: WorkerProcess;
     try {
       const spawned = await this.spawner.spawn(this.app);
-      worker = new WorkerProcess(this.name, spawned.pid, spawned.address, spawned.child, spawned.spawnDurationMs, generation, this.app.limits.concurrency);
+      worker = new WorkerProcess(this.name, spawned.pid, spawned.address, spawned.child, spawned.spawnDurationMs, generation, this.app.limits.concurrency, spawned.inspectorUrl);
     } catch (err) {
       const spawnError = err as SpawnError;
       this.lastSpawnError = spawnError;
@@ -426,18 +427,21 @@ export class AppGroup {
 
   /**
    * A request on this process ran past max-request-time: take the process out of rotation at
-   * once and kill it (a stuck event loop finishes nothing); the usual replacement keeps the
-   * minimum. Its other requests in flight get 502.
+   * once, log where its JavaScript is stuck (Node apps, through the inspector), then kill it (a
+   * stuck event loop finishes nothing); the usual replacement keeps the minimum. Its other
+   * requests in flight get 502.
    */
-  replaceStuck(worker: WorkerProcess, requestId: string): void {
-    if (worker.state !== 'ready' && worker.state !== 'draining') return; // already being replaced
+  async replaceStuck(worker: WorkerProcess, requestId: string): Promise<void> {
+    if (worker.state !== 'ready' && worker.state !== 'draining' && worker.state !== 'oob-work') return; // already being replaced
     worker.state = 'stopping';
     this.ensureProcesses();
+    const frames = worker.inspectorUrl ? await captureJsStack(worker.pid, worker.inspectorUrl) : undefined;
     this.log.error('request exceeded max-request-time; killing its app process', {
       requestId,
       appPid: worker.pid,
       maxRequestTimeMs: this.app.limits.maxRequestTimeMs,
       inFlight: worker.sessions,
+      jsStack: frames ? formatFrames(frames) : 'unavailable',
     });
     signalQuietly(-worker.pid, 'SIGKILL');
   }

@@ -37,6 +37,8 @@ export class WorkerProcess {
     readonly generation = 0,
     /** Requests it takes at once; 0 = unlimited. */
     readonly concurrency = 0,
+    /** Node apps: where its inspector listens once opened (for the JS stack of a stuck process). */
+    readonly inspectorUrl?: () => string | undefined,
   ) {
     const origin = 'socketPath' in address ? 'http://localhost' : `http://${address.host}:${address.port}`;
     this.upstream = new UpstreamPool(origin, {

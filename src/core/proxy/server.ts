@@ -120,7 +120,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     };
     const deadline = {
       maxRequestTimeMs: group.app.limits.maxRequestTimeMs,
-      onStuck: (worker: WorkerProcess) => group.replaceStuck(worker, tracked.id),
+      onStuck: (worker: WorkerProcess) => void group.replaceStuck(worker, tracked.id).catch((err: unknown) => log.error('could not replace a stuck process', { err })),
     };
     const { stickySessions, stickyCookieName } = group.app;
     const setCookie =

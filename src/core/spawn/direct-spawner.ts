@@ -7,6 +7,7 @@ import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { AppConfig } from '../../lib/config.js';
 import { NODE_LOADER, RACK_LOADER, WSGI_LOADER } from '../../lib/paths.js';
+import { INSPECTOR_LINE } from '../../lib/diagnostics/js-stack.js';
 import { signalQuietly } from '../../lib/units.js';
 import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import type { Logger } from '../log.js';
@@ -27,12 +28,13 @@ export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base
 }
 
 /** Logs each line a process writes, tagged with app and pid. */
-function pipeOutput(stream: Readable | null, log: Logger, tail: OutputTail, streamName: 'stdout' | 'stderr'): void {
+function pipeOutput(stream: Readable | null, log: Logger, tail: OutputTail, streamName: 'stdout' | 'stderr', onLine?: (line: string) => void): void {
   if (!stream) return;
   stream.setEncoding('utf8');
   readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
     tail.push(line + '\n');
     log.info(line, { stream: streamName });
+    onLine?.(line);
   });
 }
 
@@ -65,7 +67,8 @@ export function planLaunch(app: AppConfig, target: { socketPath: string } | { po
     env.RACK_ENV = app.environment;
     return viaLoader(app.rubyCommand ?? 'ruby', [RACK_LOADER, app.startupFile]);
   }
-  return viaLoader(app.nodeCommand, ['--require', NODE_LOADER, app.startupFile]);
+  // The inspector stays closed; SIGUSR1 opens it on a free loopback port when Ferry needs a JS stack.
+  return viaLoader(app.nodeCommand, ['--inspect-port=127.0.0.1:0', '--require', NODE_LOADER, app.startupFile]);
 }
 
 /** A loopback port nobody listens on right now (the app binds it a moment later). */
@@ -146,7 +149,7 @@ export class DirectSpawner implements Spawner {
         clearTimeout(timer);
         const spawnDurationMs = Date.now() - startedAt;
         appLog.info('app process ready', { spawnMs: spawnDurationMs });
-        resolve({ pid: pid as number, address: plan.address, child, spawnDurationMs });
+        resolve({ pid: pid as number, address: plan.address, child, spawnDurationMs, ...(app.appType === 'node' ? { inspectorUrl: () => inspectorUrl } : {}) });
       };
 
       child.once('error', (err: NodeJS.ErrnoException) => {
@@ -157,7 +160,11 @@ export class DirectSpawner implements Spawner {
       step = 'load';
       this.instance.recordWorker({ pid, pgid: pid, app: app.name, address: describeUpstream(plan.address), corePid: process.pid, startedAt: new Date(startedAt).toISOString() });
       pipeOutput(child.stdout, appLog, tail, 'stdout');
-      pipeOutput(child.stderr, appLog, tail, 'stderr');
+      let inspectorUrl: string | undefined;
+      pipeOutput(child.stderr, appLog, tail, 'stderr', (line) => {
+        const match = INSPECTOR_LINE.exec(line);
+        if (match) inspectorUrl = match[1];
+      });
 
       timer = setTimeout(() => fail({ category: 'timeout', pid, outputTail: tail.toString() }), app.startTimeoutMs);
 

@@ -13,6 +13,8 @@ export function describeUpstream(address: UpstreamAddress): string {
 export interface SpawnedProcess {
   pid: number;
   address: UpstreamAddress;
+  /** Node apps: the inspector's URL once SIGUSR1 opened it (for JS stacks of stuck processes). */
+  inspectorUrl?: () => string | undefined;
   child: ChildProcess;
   spawnDurationMs: number;
 }

@@ -9,7 +9,7 @@ const BASE = { PATH: '/usr/bin', LISTEN_FDS: '1', NODE_OPTIONS: '--inspect', FER
 describe('planLaunch', () => {
   it('preloads the Node loader and passes the socket for a Node app', () => {
     const plan = planLaunch(TEST_APP, { socketPath: '/i/apps.s/hello.abc' }, BASE);
-    expect(plan).toMatchObject({ command: 'node', args: ['--require', NODE_LOADER, '/srv/hello/app.js'], address: { socketPath: '/i/apps.s/hello.abc' }, readiness: 'pipe' });
+    expect(plan).toMatchObject({ command: 'node', args: ['--inspect-port=127.0.0.1:0', '--require', NODE_LOADER, '/srv/hello/app.js'], address: { socketPath: '/i/apps.s/hello.abc' }, readiness: 'pipe' });
     expect(plan.env.FERRY_APP_SOCKET).toBe('/i/apps.s/hello.abc');
   });
 

@@ -1,0 +1,70 @@
+// The JavaScript stack of a running Node process, even one stuck in a busy loop: SIGUSR1 opens
+// Node's inspector (on a loopback port Ferry asked for with --inspect-port=127.0.0.1:0), and
+// Debugger.pause interrupts the running JS and reports its frames.
+
+import { WebSocket } from 'undici';
+import { signalQuietly } from '../units.js';
+
+/** Node prints this on stderr when its inspector opens. */
+export const INSPECTOR_LINE = /Debugger listening on (ws:\/\/\S+)/;
+
+export interface JsFrame {
+  functionName: string;
+  url: string;
+  line: number;
+  column: number;
+}
+
+export function formatFrames(frames: JsFrame[]): string {
+  return frames.map((f) => `    at ${f.functionName || '(anonymous)'} (${f.url || '<eval>'}:${f.line}:${f.column})`).join('\n');
+}
+
+/** Pauses the process through its inspector and returns its JS frames; undefined if that fails in time. */
+export async function captureJsStack(pid: number, inspectorUrl: () => string | undefined, timeoutMs = 2000): Promise<JsFrame[] | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  if (!inspectorUrl() && !signalQuietly(pid, 'SIGUSR1')) return undefined;
+  while (!inspectorUrl()) {
+    if (Date.now() > deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return new Promise((resolve) => {
+    const ws = new WebSocket(inspectorUrl() as string);
+    const done = (frames: JsFrame[] | undefined): void => {
+      clearTimeout(timer);
+      try {
+        ws.close();
+      } catch {
+        // already closed
+      }
+      resolve(frames);
+    };
+    const timer = setTimeout(() => done(undefined), Math.max(100, deadline - Date.now()));
+    ws.onerror = () => done(undefined);
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ id: 1, method: 'Debugger.enable' }));
+      ws.send(JSON.stringify({ id: 2, method: 'Debugger.pause' }));
+    };
+    // Frames name their script by id; Debugger.enable reports every script's URL first.
+    const scripts = new Map<string, string>();
+    ws.onmessage = (event) => {
+      const message = JSON.parse(String(event.data)) as {
+        method?: string;
+        params?: {
+          scriptId?: string;
+          url?: string;
+          callFrames?: { functionName: string; url: string; location: { scriptId: string; lineNumber: number; columnNumber: number } }[];
+        };
+      };
+      if (message.method === 'Debugger.scriptParsed' && message.params?.scriptId) scripts.set(message.params.scriptId, message.params.url ?? '');
+      if (message.method !== 'Debugger.paused') return;
+      done(
+        (message.params?.callFrames ?? []).map((f) => ({
+          functionName: f.functionName,
+          url: f.url || scripts.get(f.location.scriptId) || '',
+          line: f.location.lineNumber + 1,
+          column: f.location.columnNumber + 1,
+        })),
+      );
+    };
+  });
+}
