@@ -258,4 +258,21 @@ describe('pool limits', () => {
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);
   });
+
+  it('sheds a request that waited longer than --max-request-queue-time with 503', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--max-pool-size', '1', '--concurrency', '1', '--max-request-queue-time', '1']);
+    const slow = request(`${instance.url}/slow?ms=2500`).then(async (res) => ({ status: res.statusCode, body: await res.body.text() }));
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const waited = await request(`${instance.url}/pid`);
+    const body = await waited.body.text();
+    expect(waited.statusCode).toBe(503);
+    expect(waited.headers['retry-after']).toBe('1');
+    expect(body).toContain('waited too long for a free process');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await slow).toEqual({ status: 200, body: 'slow' });
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
 });
