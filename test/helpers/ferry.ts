@@ -134,6 +134,12 @@ export class TestInstance {
   }
 
   forceCleanup(): void {
+    // Processes spawned after the last refresh (replacements, scale-out) are in no list yet:
+    // every process of the instance carries its private registry dir in its environment.
+    for (const pid of processesMentioning(this.registryDir)) {
+      this.seenPids.add(pid);
+      this.seenGroups.add(pid);
+    }
     for (const group of this.seenGroups) {
       try {
         process.kill(-group, 'SIGKILL');
