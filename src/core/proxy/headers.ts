@@ -11,7 +11,9 @@ const NEVER_HOP_BY_HOP = new Set(['host', 'content-length', 'x-forwarded-for', '
 function connectionTokens(rawHeaders: readonly string[]): Set<string> | undefined {
   let tokens: Set<string> | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if ((rawHeaders[i] as string).toLowerCase() !== 'connection') continue;
+    const name = rawHeaders[i] as string;
+    // Length first: this runs for every header of every request and response.
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
     for (const token of (rawHeaders[i + 1] as string).split(',')) {
       const name = token.trim().toLowerCase();
       if (name && !NEVER_HOP_BY_HOP.has(name)) (tokens ??= new Set()).add(name);
