@@ -1,0 +1,24 @@
+import { BaseCommand } from '../cli/base-command.js';
+import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
+import { registryFlags } from '../cli/flags.js';
+import { collectMemoryStats, formatMemoryStats, type MemoryStatsResult } from '../cli/memory-stats.js';
+
+export default class MemoryStats extends BaseCommand<MemoryStatsResult> {
+  static summary = 'Memory of front web servers and every Ferry process, from /proc (works with the core down).';
+  static description = `Like passenger-memory-stats: per process PID, PPID, VMSize, RSS, private dirty, PSS and swap,
+with totals per section, and each instance's cgroup memory use and limit (what the OOM killer
+weighs). Processes another user owns show "?" and a note says why.
+
+${EXIT_CODE_HELP}`;
+
+  static examples = ['<%= config.bin %> memory-stats', '<%= config.bin %> memory-stats --json'];
+
+  static flags = { ...registryFlags };
+
+  async run(): Promise<MemoryStatsResult> {
+    const { flags } = await this.parse(MemoryStats);
+    const result = await collectMemoryStats(flags['instance-registry-dir']);
+    if (!this.jsonEnabled()) process.stdout.write(formatMemoryStats(result, new Date()));
+    return result;
+  }
+}
