@@ -40,6 +40,12 @@ export function exitNameForCode(code: ErrorCode): ExitCodeName {
     case 'FERRY_ERR_ADMIN_UNAUTHORIZED':
     case 'FERRY_ERR_ADMIN_FORBIDDEN':
       return 'unauthorized';
+    case 'FERRY_ERR_GDB_MISSING':
+      return 'gdbMissing';
+    case 'FERRY_ERR_PTRACE_DENIED':
+      return 'ptraceDenied';
+    case 'FERRY_ERR_PROCESS_GONE':
+      return 'processGone';
     case 'FERRY_ERR_APP_UNKNOWN':
     case 'FERRY_ERR_PROCESS_UNKNOWN':
     case 'FERRY_ERR_ADMIN_BAD_REQUEST':

@@ -12,6 +12,12 @@ export const EXIT_CODES = {
   appStartFailed: 6,
   /** Not allowed: no valid admin token for this instance. */
   unauthorized: 7,
+  /** crash-watch: gdb is not installed. */
+  gdbMissing: 8,
+  /** crash-watch: the kernel refused to let gdb attach (ptrace). */
+  ptraceDenied: 9,
+  /** crash-watch: no process with that pid. */
+  processGone: 10,
   partial: 68,
   inProgress: 69,
 } as const;
@@ -26,4 +32,7 @@ export const EXIT_CODE_HELP = `EXIT CODES
   4  the instance is not responding
   5  the host refused (port in use, permission denied)
   6  the app could not be started (exited at start, never listened)
-  7  not allowed: no valid admin token for this instance (run as its user or root)`;
+  7  not allowed: no valid admin token for this instance (run as its user or root)
+  8  gdb is not installed (crash-watch)
+  9  the kernel refused to let gdb attach: ptrace not permitted (crash-watch)
+  10 no process with that pid (crash-watch)`;

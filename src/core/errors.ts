@@ -40,6 +40,10 @@ const REGISTRY: Record<ErrorCode, ErrorSpec> = {
   FERRY_ERR_RESTART_FAILED: { httpStatus: 500, kind: 'environment' },
   FERRY_ERR_POOL_QUEUE_FULL: { httpStatus: 503, kind: 'environment' },
   FERRY_ERR_POOL_QUEUE_TIMEOUT: { httpStatus: 503, kind: 'environment' },
+  FERRY_ERR_GDB_MISSING: { httpStatus: 500, kind: 'environment' },
+  FERRY_ERR_PTRACE_DENIED: { httpStatus: 500, kind: 'environment' },
+  FERRY_ERR_PROCESS_GONE: { httpStatus: 404, kind: 'user' },
+  FERRY_ERR_GDB_FAILED: { httpStatus: 500, kind: 'environment' },
 };
 
 export class CoreError extends Error {

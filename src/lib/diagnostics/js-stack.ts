@@ -2,6 +2,7 @@
 // Node's inspector (on a loopback port Ferry asked for with --inspect-port=127.0.0.1:0), and
 // Debugger.pause interrupts the running JS and reports its frames.
 
+import fs from 'node:fs';
 import { WebSocket } from 'undici';
 import { signalQuietly } from '../units.js';
 
@@ -67,4 +68,61 @@ export async function captureJsStack(pid: number, inspectorUrl: () => string | u
       );
     };
   });
+}
+
+/** Loopback TCP ports a process listens on, from its fds and /proc/PID/net/tcp (its netns). */
+export function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const match = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (match) inodes.add(match[1] as string);
+      } catch {
+        // fd closed meanwhile
+      }
+    }
+  } catch {
+    return [];
+  }
+  const ports: number[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // cols: sl local rem st tx:rx tr:when retrnsmt uid timeout inode; st 0A = LISTEN
+      if (cols[3] === '0A' && cols[9] && inodes.has(cols[9])) ports.push(parseInt((cols[1] as string).split(':')[1] as string, 16));
+    }
+  }
+  return ports;
+}
+
+/**
+ * The inspector URL of any Node process: opens its inspector with SIGUSR1 if needed, finds the
+ * port it listens on, and asks /json/list for the debugger URL.
+ */
+export async function findInspectorUrl(pid: number, timeoutMs = 2000): Promise<string | undefined> {
+  const before = new Set(listeningPorts(pid));
+  signalQuietly(pid, 'SIGUSR1');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const port of listeningPorts(pid)) {
+      if (before.has(port) && port !== 9229) continue; // the app's own servers
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(500) });
+        const targets = (await res.json()) as { webSocketDebuggerUrl?: string }[];
+        const url = targets[0]?.webSocketDebuggerUrl;
+        if (url) return url;
+      } catch {
+        // not the inspector, or not ready yet
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return undefined;
 }

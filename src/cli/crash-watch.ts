@@ -1,0 +1,119 @@
+// ferry crash-watch's work: dump all-thread backtraces of a live process (plus its JS stack when
+// it is Node), wait for a process to crash, or run a command under gdb; with clear failures.
+
+import fs from 'node:fs';
+import { dumpBacktraces, GdbError, parseBacktraces, parseExitCode, parseStopSignal, runUnderGdb, watchForCrash, type NativeThread } from '../lib/diagnostics/crash-dump.js';
+import { captureJsStack, findInspectorUrl, formatFrames, type JsFrame } from '../lib/diagnostics/js-stack.js';
+import { isProcessRunning } from '../lib/process-groups.js';
+import { CliError } from './errors.js';
+
+export interface CrashWatchResult {
+  mode: 'dump' | 'watch' | 'run';
+  pid?: number;
+  /** dumped: backtraces of a live process; crashed: it died of `signal`; exited: it ended by itself. */
+  outcome: 'dumped' | 'crashed' | 'exited';
+  signal?: string;
+  exitCode?: number;
+  threads: NativeThread[];
+  jsStack?: JsFrame[];
+  /** Why there is no JS stack for a Node process. */
+  jsStackNote?: string;
+  /** gdb's own output, for the text view. */
+  output: string;
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+
+/** The exit code crash-watch ends with: 128 + the signal's number after a crash, as a shell reports it. */
+export function exitCodeFor(result: CrashWatchResult): number {
+  if (result.outcome !== 'crashed') return 0;
+  return 128 + (SIGNAL_NUMBERS[result.signal ?? ''] ?? 0);
+}
+
+function toCliError(err: unknown, pid?: number): CliError {
+  if (!(err instanceof GdbError)) return new CliError('FERRY_ERR_GDB_FAILED', `gdb failed: ${(err as Error).message}`, 'failed');
+  switch (err.reason) {
+    case 'gdb-missing':
+      return new CliError('FERRY_ERR_GDB_MISSING', 'gdb is not installed; crash-watch needs it', 'gdbMissing', ['Install it: apt-get install gdb']);
+    case 'ptrace-denied':
+      return new CliError('FERRY_ERR_PTRACE_DENIED', `not allowed to attach to pid ${pid ?? '?'}: ${err.message}`, 'ptraceDenied', [
+        'Run as root, or set kernel.yama.ptrace_scope to 0 (sysctl), or give the container CAP_SYS_PTRACE.',
+      ]);
+    case 'process-gone':
+      return new CliError('FERRY_ERR_PROCESS_GONE', `no process with pid ${pid ?? '?'}`, 'processGone', ['Take a pid from ferry status or ferry memory-stats.']);
+    default:
+      return new CliError('FERRY_ERR_GDB_FAILED', `${err.message}: ${err.output.trim().split('\n').slice(-3).join(' | ')}`, 'failed');
+  }
+}
+
+function isNodeProcess(pid: number): boolean {
+  try {
+    const exe = fs.readlinkSync(`/proc/${pid}/exe`);
+    return /\/node(js)?$/.test(exe);
+  } catch {
+    return false;
+  }
+}
+
+export async function dumpProcess(pid: number, timeoutMs: number): Promise<CrashWatchResult> {
+  if (!isProcessRunning(pid)) throw toCliError(new GdbError('process-gone', 'gone'), pid);
+  const result: CrashWatchResult = { mode: 'dump', pid, outcome: 'dumped', threads: [], output: '' };
+  // The JS stack first: pausing through the inspector does not need the process stopped by gdb.
+  if (isNodeProcess(pid)) {
+    const url = await findInspectorUrl(pid);
+    const frames = url ? await captureJsStack(pid, () => url) : undefined;
+    if (frames) result.jsStack = frames;
+    else result.jsStackNote = 'its inspector did not open on SIGUSR1; start Node apps with --inspect-port=127.0.0.1:0 (Ferry does) so crash-watch can read the JS stack';
+  }
+  try {
+    result.output = await dumpBacktraces(pid, timeoutMs);
+  } catch (err) {
+    throw toCliError(err, pid);
+  }
+  result.threads = parseBacktraces(result.output);
+  if (result.threads.length === 0) throw toCliError(new GdbError('no-backtrace', 'gdb gave no backtrace', result.output), pid);
+  return result;
+}
+
+function outcomeOf(mode: 'watch' | 'run', output: string, pid?: number): CrashWatchResult {
+  const signal = parseStopSignal(output);
+  const result: CrashWatchResult = { mode, outcome: signal ? 'crashed' : 'exited', threads: signal ? parseBacktraces(output) : [], output };
+  if (pid !== undefined) result.pid = pid;
+  if (signal) result.signal = signal;
+  const exitCode = parseExitCode(output);
+  if (exitCode !== undefined) result.exitCode = exitCode;
+  return result;
+}
+
+export async function watchProcess(pid: number): Promise<CrashWatchResult> {
+  if (!isProcessRunning(pid)) throw toCliError(new GdbError('process-gone', 'gone'), pid);
+  try {
+    return outcomeOf('watch', await watchForCrash(pid), pid);
+  } catch (err) {
+    throw toCliError(err, pid);
+  }
+}
+
+export async function runCommand(command: string[]): Promise<CrashWatchResult> {
+  try {
+    return outcomeOf('run', await runUnderGdb(command));
+  } catch (err) {
+    throw toCliError(err);
+  }
+}
+
+/** The text view: what happened, each thread's backtrace, and the JS stack. */
+export function formatCrashWatch(result: CrashWatchResult): string {
+  const lines: string[] = [];
+  const who = result.pid !== undefined ? `process ${result.pid}` : 'the command';
+  if (result.outcome === 'crashed') lines.push(`*** ${who} crashed with ${result.signal}`);
+  else if (result.outcome === 'exited') lines.push(`*** ${who} exited normally${result.exitCode !== undefined ? ` (exit code ${result.exitCode})` : ''}; no crash`);
+  else lines.push(`*** backtraces of ${who} (${result.threads.length} threads); it keeps running`);
+  for (const thread of result.threads) {
+    lines.push('', `########### Thread ${thread.id}${thread.lwp ? ` (LWP ${thread.lwp})` : ''}${thread.name ? ` "${thread.name}"` : ''} ###########`);
+    for (const f of thread.frames) lines.push(`#${f.index}  ${f.function}${f.location ? ` at ${f.location}` : ''}`);
+  }
+  if (result.jsStack) lines.push('', '########### JavaScript stack ###########', formatFrames(result.jsStack));
+  else if (result.jsStackNote) lines.push('', `*** No JavaScript stack: ${result.jsStackNote}`);
+  return lines.join('\n') + '\n';
+}
