@@ -18,6 +18,17 @@ export function fixture(name: string): string {
   return path.join(FIXTURES, name);
 }
 
+/**
+ * A private copy of a fixture app in a fresh temp dir (with the package.json that makes its .js
+ * CommonJS), for tests that change the app's files or need its path to be theirs alone.
+ */
+export function copyFixture(name: string, parent = tempDir('ferry-app-')): string {
+  const dir = path.join(parent, name);
+  fs.cpSync(fixture(name), dir, { recursive: true });
+  fs.writeFileSync(path.join(parent, 'package.json'), '{"type":"commonjs"}');
+  return dir;
+}
+
 export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

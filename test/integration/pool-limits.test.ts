@@ -8,7 +8,7 @@ import { Pool, request } from 'undici';
 import type { PoolResponse } from '../../src/lib/admin-api-contract.js';
 import { AdminClient } from '../../src/cli/admin-client.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import { fixture, startDaemon, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { copyFixture, fixture, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 
@@ -175,9 +175,7 @@ describe('pool limits', () => {
   });
 
   it('restarts the app when tmp/restart.txt is touched', async () => {
-    const appDir = path.join(tempDir('ferry-app-'), 'pid-app');
-    fs.cpSync(fixture('pid-app'), appDir, { recursive: true });
-    fs.writeFileSync(path.join(path.dirname(appDir), 'package.json'), '{"type":"commonjs"}');
+    const appDir = copyFixture('pid-app');
     instance = await startDaemon(appDir, ['--rolling-restarts']);
     const before = await (await request(`${instance.url}/pid`)).body.text();
     await new Promise((r) => setTimeout(r, 2500)); // the first look records that there is no file
@@ -240,9 +238,7 @@ describe('pool limits', () => {
   });
 
   it('gives every request a fresh process while tmp/always_restart.txt exists', async () => {
-    const appDir = path.join(tempDir('ferry-app-'), 'pid-app');
-    fs.cpSync(fixture('pid-app'), appDir, { recursive: true });
-    fs.writeFileSync(path.join(path.dirname(appDir), 'package.json'), '{"type":"commonjs"}');
+    const appDir = copyFixture('pid-app');
     fs.mkdirSync(path.join(appDir, 'tmp'));
     fs.writeFileSync(path.join(appDir, 'tmp', 'always_restart.txt'), '');
     instance = await startDaemon(appDir);

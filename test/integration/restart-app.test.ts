@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import { fixture, runFerry, startDaemon, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { copyFixture, fixture, runFerry, startDaemon, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 
@@ -105,9 +105,7 @@ describe('ferry restart-app', () => {
 
   it('stops a rolling restart whose new process fails, and keeps the old processes serving', async () => {
     // Given an app copied to a scratch directory, serving with two processes,
-    const appDir = path.join(tempDir('ferry-app-'), 'fail-on-flag');
-    fs.cpSync(fixture('fail-on-flag'), appDir, { recursive: true });
-    fs.writeFileSync(path.join(path.dirname(appDir), 'package.json'), '{"type":"commonjs"}');
+    const appDir = copyFixture('fail-on-flag');
     instance = await startDaemon(appDir, ['--min-instances', '2', '--max-pool-size', '2']);
     const before = await pidsServing(instance.url);
     expect(before.size).toBe(2);
@@ -177,9 +175,7 @@ describe('ferry detach-process', () => {
 
 describe('error pages when the app cannot start', () => {
   async function brokenAfterStart(environment: string): Promise<{ status: number; type: string; body: string; retryAfter: string }> {
-    const appDir = path.join(tempDir('ferry-app-'), 'fail-on-flag');
-    fs.cpSync(fixture('fail-on-flag'), appDir, { recursive: true });
-    fs.writeFileSync(path.join(path.dirname(appDir), 'package.json'), '{"type":"commonjs"}');
+    const appDir = copyFixture('fail-on-flag');
     instance = await startDaemon(appDir, ['--environment', environment, '--envvar', 'SECRET_TOKEN=do-not-leak-me']);
     fs.writeFileSync(path.join(appDir, 'FAIL'), '');
     const restart = await runFerry(instance.registryDir, ['restart-app']);
