@@ -4,7 +4,9 @@
 import fs from 'node:fs';
 import type { LogLevel } from '../lib/config.js';
 
-export type LogFormat = 'json' | 'pretty';
+import type { LogFormat } from '../lib/ipc-messages.js';
+
+export type { LogFormat };
 
 const LEVEL_NUMBERS: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50 };
 

@@ -1,7 +1,5 @@
 // Small helpers for units that appear in names (ms, bytes) and in human output.
 
-export const SECOND_MS = 1000;
-
 export function formatDurationMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
