@@ -68,7 +68,7 @@ describe('ferry crash-watch', () => {
   it('names the function a Ferry-spawned Node app is stuck in', async () => {
     instance = await startDaemon(fixture('pid-app'));
     const pid = await (await request(`${instance.url}/pid`)).body.text();
-    void request(`${instance.url}/spin?ms=6000`).then((r) => r.body.text()).catch(() => undefined);
+    void request(`${instance.url}/spin?ms=10000`).then((r) => r.body.text()).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 300));
     const run = await runFerry(registry, ['crash-watch', '--dump', pid, '--json']);
     expect(run.exitCode, run.stderr).toBe(0);
