@@ -309,8 +309,14 @@ export class AppGroup {
     this.lastSpawnError = undefined;
     this.workers.push(worker);
     worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
-    if (this.stopping) void this.stopWorker(worker, 0);
-    else this.serveWaiters();
+    if (this.stopping || generation < this.generation) {
+      // Stopping, or spawned for a generation a restart has since replaced: it must not serve,
+      // or the restart would never finish. A replacement of the current generation follows.
+      void this.stopWorker(worker, 0);
+      if (!this.stopping) this.ensureProcesses();
+    } else {
+      this.serveWaiters();
+    }
     this.checkRestartDone();
     return worker;
   }
@@ -408,8 +414,12 @@ export class AppGroup {
         this.log.error('rolling restart stopped: a new process failed to start; the old processes keep serving', { generation });
         return;
       }
+      // A newer restart may have begun while this replacement started; it owns the old processes now.
+      if (this.stopping || this.generation !== generation) return;
       void this.stopWorker(worker, Date.now() + DETACH_DRAIN_MS);
     }
+    // A group that had fewer processes than its minimum (say, in backoff) is topped up too.
+    this.ensureProcesses();
     this.checkRestartDone();
   }
 

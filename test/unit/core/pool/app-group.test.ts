@@ -370,4 +370,34 @@ describe('AppGroup', () => {
       expect(spawner.spawnCalls).toBe(2);
     });
   });
+
+  describe('restarts', () => {
+    it('does not let a process that was still starting when a restart began serve, and the restart finishes', async () => {
+      spawner.hang();
+      const group = newGroup();
+      const started = group.start();
+      await vi.waitFor(() => expect(spawner.heldCount).toBe(1));
+      group.restart(false);
+      spawner.release();
+      await started;
+      // The stale process is stopped; one of the new generation serves and the restart is over.
+      await vi.waitFor(() => expect(group.workers.some((w) => w.state === 'ready' && w.generation === 1)).toBe(true));
+      expect(group.workers.filter((w) => w.generation === 0).every((w) => w.state !== 'ready')).toBe(true);
+      for (const stale of group.workers.filter((w) => w.generation === 0)) spawner.exit(stale.pid);
+      await vi.waitFor(() => expect(group.inspect().restart).toBeUndefined());
+      expect(checkoutNow(group).worker.generation).toBe(1);
+    });
+
+    it('tops a group with no processes up to its minimum on a rolling restart', async () => {
+      vi.useFakeTimers();
+      spawner.failNext(1, 'exited-before-ready');
+      const group = newGroup();
+      await expect(group.start()).rejects.toMatchObject({ code: 'FERRY_ERR_SPAWN_EXITED' });
+      expect(group.workers).toHaveLength(0);
+      group.restart(true);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(group.workers.filter((w) => w.state === 'ready')).toHaveLength(1);
+      expect(group.inspect().restart).toBeUndefined();
+    });
+  });
 });
