@@ -3,9 +3,10 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseByteSize } from '../lib/units.js';
 import { CliError } from './errors.js';
 
-type Kind = 'integer' | 'string' | 'boolean' | 'string-list' | 'envvars';
+type Kind = 'integer' | 'string' | 'boolean' | 'string-list' | 'envvars' | 'size';
 
 /** Options a file may set, by their `ferry start` flag names; `apps` entries may set APP_OPTIONS. */
 export const FILE_OPTION_KINDS: Record<string, Kind> = {
@@ -40,10 +41,31 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'sticky-sessions-cookie-name': 'string',
   'friendly-error-pages': 'boolean',
   daemonize: 'boolean',
+  'disable-turbocaching': 'boolean',
+  'vary-turbocache-by-cookie': 'string',
+  'turbocache-max-bytes': 'size',
+  'turbocache-max-entry-bytes': 'size',
+  'turbocache-debug-header': 'boolean',
 };
 
 /** Options that belong to the instance, not to one app: allowed at the top level only. */
-const INSTANCE_ONLY = new Set(['port', 'address', 'socket', 'max-pool-size', 'log-level', 'log-file', 'pid-file', 'instance-registry-dir', 'daemonize']);
+const INSTANCE_ONLY = new Set([
+  'port',
+  'address',
+  'socket',
+  'max-pool-size',
+  'log-level',
+  'log-file',
+  'pid-file',
+  'instance-registry-dir',
+  'daemonize',
+  // One turbocache serves every app of the instance.
+  'disable-turbocaching',
+  'vary-turbocache-by-cookie',
+  'turbocache-max-bytes',
+  'turbocache-max-entry-bytes',
+  'turbocache-debug-header',
+]);
 
 export type FlagValues = Record<string, unknown>;
 
@@ -82,6 +104,10 @@ function checkValue(file: string, jsonPath: string, kind: Kind, value: unknown):
     case 'boolean':
       if (typeof value !== 'boolean') throw invalid(file, jsonPath, `must be true or false (got ${JSON.stringify(value)})`);
       return value;
+    case 'size':
+      // Bytes as a number, or a string with a k/m/g suffix, as the flag takes them.
+      if ((typeof value === 'number' && Number.isSafeInteger(value) && value > 0) || (typeof value === 'string' && parseByteSize(value) > 0)) return String(value);
+      throw invalid(file, jsonPath, `must be a size: bytes, or a string like "64m" (got ${JSON.stringify(value)})`);
     case 'string-list':
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw invalid(file, jsonPath, 'must be a list of strings');
       return value;

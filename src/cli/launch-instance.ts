@@ -5,11 +5,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { detectApp, type DetectionResult } from '../lib/app-detection.js';
-import { DEFAULTS, type AppConfig, type AppType, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits } from '../lib/config.js';
+import { DEFAULTS, type AppConfig, type AppType, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { WATCHDOG_MAIN } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
 import { bindListenSocket } from './listen-socket.js';
+import { parseByteSize } from '../lib/units.js';
 
 export interface StartOptions {
   dir: string;
@@ -43,7 +44,19 @@ export interface StartOptions {
   daemonize: boolean;
   pidFile?: string;
   logFile?: string;
+  turbocache: {
+    disabled: boolean;
+    varyByCookie?: string;
+    /** Sizes as given (bytes, or with a k/m/g suffix). */
+    maxBytes: string;
+    maxEntryBytes: string;
+    /** Undefined: on in development only. */
+    debugHeader?: boolean;
+  };
 }
+
+/** A cookie name is an HTTP token (RFC 6265 §4.1.1). */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function usage(message: string, suggestion: string): CliError {
   return new CliError('FERRY_ERR_CONFIG_INVALID', message, 'usage', [suggestion]);
@@ -91,7 +104,29 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     if (names.has(app.name)) throw usage(`two apps are named '${app.name}'`, 'Give each app its own "name" in the config file.');
     names.add(app.name);
   }
-  return { listen, maxPoolSize: opts.maxPoolSize, logLevel: opts.logLevel, shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs, apps: built };
+  return { listen, maxPoolSize: opts.maxPoolSize, logLevel: opts.logLevel, shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs, apps: built, turbocache: buildTurbocache(opts) };
+}
+
+function buildTurbocache(opts: StartOptions): TurbocacheConfig {
+  const t = opts.turbocache;
+  const size = (flag: string, text: string): number => {
+    const bytes = parseByteSize(text);
+    if (!Number.isSafeInteger(bytes) || bytes < 1) throw usage(`${flag} '${text}' is not a size`, `Give bytes, or a number with k, m or g: for example ${flag} 64m`);
+    return bytes;
+  };
+  const maxBytes = size('--turbocache-max-bytes', t.maxBytes);
+  const maxEntryBytes = size('--turbocache-max-entry-bytes', t.maxEntryBytes);
+  if (maxEntryBytes > maxBytes) throw usage(`--turbocache-max-entry-bytes (${t.maxEntryBytes}) is larger than --turbocache-max-bytes (${t.maxBytes})`, 'Lower the entry size or raise the cache size.');
+  if (t.varyByCookie !== undefined && !COOKIE_NAME.test(t.varyByCookie)) {
+    throw usage(`--vary-turbocache-by-cookie '${t.varyByCookie}' is not a valid cookie name`, 'Use letters, digits and - _ . only.');
+  }
+  return {
+    enabled: !t.disabled,
+    ...(t.varyByCookie !== undefined ? { varyByCookie: t.varyByCookie } : {}),
+    maxBytes,
+    maxEntryBytes,
+    debugHeader: t.debugHeader ?? opts.environment === 'development',
+  };
 }
 
 function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
@@ -116,7 +151,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     if (!Number.isInteger(value) || value < 0) throw usage(`${flag} must be a whole number, 0 or more (got ${value})`, 'See ferry start --help.');
   }
   if (opts.limits.busySessions < 1) throw usage('--busy-sessions must be at least 1', 'For example: --busy-sessions 8');
-  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(opts.stickyCookieName)) {
+  if (!COOKIE_NAME.test(opts.stickyCookieName)) {
     throw usage(`--sticky-sessions-cookie-name '${opts.stickyCookieName}' is not a valid cookie name`, 'Use letters, digits and - _ . only.');
   }
   if (!(opts.startTimeoutS > 0)) throw usage(`--start-timeout must be a positive number of seconds (got ${opts.startTimeoutS})`, 'For example: --start-timeout 30');

@@ -44,5 +44,12 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
     daemonize: f.daemonize === true,
     pidFile: str('pid-file'),
     logFile: str('log-file'),
+    turbocache: {
+      disabled: f['disable-turbocaching'] === true,
+      varyByCookie: str('vary-turbocache-by-cookie'),
+      maxBytes: String(f['turbocache-max-bytes']),
+      maxEntryBytes: String(f['turbocache-max-entry-bytes']),
+      debugHeader: f['turbocache-debug-header'] as boolean | undefined,
+    },
   };
 }

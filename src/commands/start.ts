@@ -69,6 +69,16 @@ ${EXIT_CODE_HELP}`;
       allowNo: true,
     }),
     'max-requests': Flags.integer({ summary: 'Replace a process after it has handled this many requests. 0 = never.', default: DEFAULT_LIMITS.maxRequests, min: 0 }),
+    'disable-turbocaching': Flags.boolean({ summary: 'Turn the turbocache (the response cache in front of the apps) off.', default: false }),
+    'vary-turbocache-by-cookie': Flags.string({
+      summary: "Keep one cached variant per value of this cookie (for example user_id): anonymous visitors share one, each user gets their own.",
+    }),
+    'turbocache-max-bytes': Flags.string({ summary: 'Memory for cached answers, in bytes or with k/m/g; least recently used go first.', default: '64m' }),
+    'turbocache-max-entry-bytes': Flags.string({ summary: 'Largest answer the turbocache keeps (body and headers), in bytes or with k/m/g.', default: '1m' }),
+    'turbocache-debug-header': Flags.boolean({
+      summary: 'Add X-Ferry-Cache: hit, miss or bypass, with the reason, to every answer (default: only with --environment development).',
+      allowNo: true,
+    }),
     envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable.', multiple: true, default: [] }),
     environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),
     'start-timeout': Flags.integer({ summary: 'Seconds an app process may take to listen before it is killed and reported.', default: DEFAULTS.startTimeoutMs / 1000, min: 1 }),

@@ -16,6 +16,8 @@ import { Pool } from './pool/pool.js';
 import { createProxyServer } from './proxy/server.js';
 import { createAdminServer } from './admin-api/server.js';
 import { DirectSpawner } from './spawn/direct-spawner.js';
+import { CacheFront } from './turbocache/cache-front.js';
+import { Turbocache } from './turbocache/turbocache.js';
 
 /** sd_listen_fds(3): inherited sockets start at fd 3. */
 const LISTEN_FDS_START = 3;
@@ -63,7 +65,12 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
   const pool = new Pool(config, new DirectSpawner(instance, log.child({ component: 'app' })), log);
-  const { server, tracker } = createProxyServer({ pool, log, trustForwarded: config.listen.kind === 'unix' });
+  const trustForwarded = config.listen.kind === 'unix';
+  const { turbocache } = config;
+  const cache = turbocache.enabled
+    ? new CacheFront(new Turbocache({ maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, varyByCookie: turbocache.varyByCookie }), { debugHeader: turbocache.debugHeader, trustForwarded })
+    : undefined;
+  const { server, tracker } = createProxyServer({ pool, log, trustForwarded, cache });
 
   // Created after the public socket; a stop that comes earlier must not trip over it.
   let adminServer: http.Server | undefined;
@@ -112,6 +119,7 @@ async function main(): Promise<void> {
   adminServer = createAdminServer({
     pool,
     tracker,
+    cache: cache?.cache,
     config,
     log: log.child({ component: 'admin-api' }),
     instanceName: instance.name,

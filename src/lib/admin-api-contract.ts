@@ -125,7 +125,27 @@ export interface ServerResponse {
   addresses: string[];
   connections: { active: number; accepted: number };
   requests: { inFlight: number; total: number; perSecond: number; failed: { '502': number; '503': number; '504': number } };
-  turbocache: { state: 'enabled' | 'temporarily-disabled' | 'disabled'; hits: number; misses: number; stores: number; entries: number; bytes: number };
+  turbocache: TurbocacheStats;
+}
+
+/** The turbocache's counters since the core started (reasons: see the README's turbocache table). */
+export interface TurbocacheStats {
+  state: 'enabled' | 'disabled';
+  varyByCookie: string | null;
+  lookups: number;
+  hits: number;
+  misses: number;
+  stores: number;
+  invalidations: number;
+  evictions: number;
+  entries: number;
+  bytes: number;
+  maxBytes: number;
+  maxEntryBytes: number;
+  /** Requests not looked up, by reason. */
+  bypassed: Record<string, number>;
+  /** Answers not stored, by reason. */
+  notStored: Record<string, number>;
 }
 
 export type RequestState =

@@ -89,7 +89,24 @@ export interface FerryConfig {
   shutdownTimeoutMs: number;
   /** Where logs go when not to stdout; reopened on request (log rotation). */
   logFile?: string;
+  turbocache: TurbocacheConfig;
 }
+
+/** The core's HTTP response cache. */
+export interface TurbocacheConfig {
+  enabled: boolean;
+  /** Entries are split by this cookie's value (anonymous visitors share one). */
+  varyByCookie?: string;
+  maxBytes: number;
+  maxEntryBytes: number;
+  /** Say hit/miss/bypass and why in X-Ferry-Cache on every answer. */
+  debugHeader: boolean;
+}
+
+export const TURBOCACHE_DEFAULTS = {
+  maxBytes: 64 * 1024 * 1024,
+  maxEntryBytes: 1024 * 1024,
+} as const;
 
 export const DEFAULTS = {
   port: 3000,

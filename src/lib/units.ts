@@ -23,3 +23,11 @@ export function signalQuietly(pidOrGroup: number, signal: NodeJS.Signals): boole
     throw err;
   }
 }
+
+/** Bytes from '65536', '512k', '64m' or '1g' (powers of 1024); NaN when it is none of those. */
+export function parseByteSize(text: string): number {
+  const match = /^\s*([0-9]+)\s*([kmg]?)b?\s*$/i.exec(text);
+  if (!match) return NaN;
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] as string).toLowerCase()] as number;
+  return Number(match[1]) * unit;
+}

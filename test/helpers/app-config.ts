@@ -1,6 +1,6 @@
 // An app config for unit tests that never start a real process.
 
-import { DEFAULT_LIMITS, type AppConfig } from '../../src/lib/config.js';
+import { DEFAULT_LIMITS, type AppConfig, type TurbocacheConfig } from '../../src/lib/config.js';
 
 export const TEST_APP: AppConfig = {
   name: 'hello',
@@ -19,3 +19,5 @@ export const TEST_APP: AppConfig = {
   stickyCookieName: '_ferry_route',
   friendlyErrorPages: false,
 };
+
+export const TEST_TURBOCACHE: TurbocacheConfig = { enabled: true, maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024, debugHeader: true };

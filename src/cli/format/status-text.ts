@@ -1,7 +1,7 @@
 // The text of `ferry status` (pure): passenger-status's layout, so a Passenger user reads it at a
 // glance, plus the requests and server views.
 
-import type { GroupSnapshot, PoolResponse, ProcessSnapshot, RequestsResponse, ServerResponse } from '../../lib/admin-api-contract.js';
+import type { GroupSnapshot, PoolResponse, ProcessSnapshot, RequestsResponse, ServerResponse, TurbocacheStats } from '../../lib/admin-api-contract.js';
 import { formatMegabytes, formatPercent, formatUptime } from './units.js';
 
 export interface TextStyle {
@@ -102,8 +102,25 @@ export function formatServer(server: ServerResponse, style: TextStyle = PLAIN): 
     `Errors        : 502: ${requests.failed['502']}, 503: ${requests.failed['503']}, 504: ${requests.failed['504']}`,
     '',
     style.heading('----------- Turbocache -----------'),
-    `State         : ${turbocache.state}`,
-    `Hits / misses : ${turbocache.hits} / ${turbocache.misses}`,
-    `Entries       : ${turbocache.entries} (${formatMegabytes(turbocache.bytes)})`,
+    ...formatTurbocache(turbocache),
+  ];
+}
+
+/** Reasons by count, most frequent first: "set-cookie 12, vary 3"; "-" when none. */
+function reasons(counts: Record<string, number>): string {
+  const sorted = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+  return sorted.length === 0 ? '-' : sorted.map(([reason, n]) => `${reason} ${n}`).join(', ');
+}
+
+function formatTurbocache(t: TurbocacheStats): string[] {
+  if (t.state === 'disabled') return ['State         : disabled (--disable-turbocaching)'];
+  const ratio = t.lookups === 0 ? '-' : `${((t.hits / t.lookups) * 100).toFixed(1)}%`;
+  return [
+    `State         : enabled${t.varyByCookie ? `, varies by cookie ${t.varyByCookie}` : ''}`,
+    `Hits / misses : ${t.hits} / ${t.misses} (hit ratio ${ratio})`,
+    `Stored        : ${t.stores} stored, ${t.invalidations} invalidated, ${t.evictions} evicted`,
+    `Entries       : ${t.entries} (${formatMegabytes(t.bytes)} of ${formatMegabytes(t.maxBytes)})`,
+    `Not looked up : ${reasons(t.bypassed)}`,
+    `Not stored    : ${reasons(t.notStored)}`,
   ];
 }

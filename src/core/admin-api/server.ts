@@ -19,6 +19,7 @@ import {
   type RestartAppResponse,
   type RouteName,
   type ServerResponse,
+  type TurbocacheStats,
 } from '../../lib/admin-api-contract.js';
 import { LOG_LEVELS, type FerryConfig, type LogLevel } from '../../lib/config.js';
 import { FERRY_VERSION } from '../../lib/paths.js';
@@ -26,6 +27,7 @@ import { CoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
 import type { RequestTracker } from '../proxy/request-tracker.js';
+import type { Turbocache } from '../turbocache/turbocache.js';
 import { matchRoute } from './router.js';
 
 export interface AdminTokens {
@@ -36,6 +38,8 @@ export interface AdminTokens {
 export interface AdminContext {
   pool: Pool;
   tracker: RequestTracker;
+  /** Undefined when the turbocache is disabled. */
+  cache?: Turbocache;
   config: FerryConfig;
   log: Logger;
   instanceName: string;
@@ -61,6 +65,12 @@ function objectBody(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+function disabledTurbocache(config: FerryConfig): TurbocacheStats {
+  const { turbocache } = config;
+  const zero = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, entries: 0, bytes: 0 };
+  return { state: 'disabled', varyByCookie: turbocache.varyByCookie ?? null, ...zero, maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, bypassed: {}, notStored: {} };
+}
+
 const HANDLERS: Record<RouteName, Handler> = {
   ping: (ctx): PingResponse => ({ status: 'ok', version: FERRY_VERSION, instance: ctx.instanceName, corePid: process.pid, uptimeMs: Date.now() - ctx.startedAtMs }),
   pool: (ctx): PoolResponse => ctx.pool.inspect(),
@@ -73,7 +83,7 @@ const HANDLERS: Record<RouteName, Handler> = {
     addresses: ctx.addresses,
     connections: { active: ctx.tracker.connectionsActive, accepted: ctx.tracker.connectionsAccepted },
     requests: { inFlight: ctx.tracker.inFlight, total: ctx.tracker.requestsTotal, perSecond: ctx.tracker.perSecond(), failed: { ...ctx.tracker.failed } },
-    turbocache: { state: 'disabled', hits: 0, misses: 0, stores: 0, entries: 0, bytes: 0 },
+    turbocache: ctx.cache ? ctx.cache.inspect() : disabledTurbocache(ctx.config),
   }),
   requests: (ctx): RequestsResponse => ({ requests: ctx.tracker.inspect() }),
   getConfig: (ctx): ConfigResponse => ({

@@ -15,6 +15,7 @@ import type { WorkerProcess } from '../pool/worker.js';
 import { sendErrorResponse } from './error-responses.js';
 import { buildDownstreamHeaders, buildUpstreamHeaders, type ForwardingFacts } from './headers.js';
 import type { TrackedRequest } from './request-tracker.js';
+import { CACHE_HEADER, type CacheTransaction } from '../turbocache/cache-front.js';
 
 /** A request carries a body when it says so (RFC 9112 §6.3): Content-Length > 0 or Transfer-Encoding. */
 function hasRequestBody(req: http.IncomingMessage): boolean {
@@ -35,13 +36,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     private readonly requestId: string,
     private readonly log: Logger,
     private readonly tracked: TrackedRequest | undefined,
-    /** Called when the app process could not even be connected to; true if the request was sent elsewhere. */
-    private readonly retryElsewhere: ((err: Error & { code?: string }) => boolean) | undefined,
-    deadline: RequestDeadline | undefined,
-    /** A Set-Cookie to add to the answer (sticky sessions). */
-    private readonly setCookie: string | undefined,
-    private readonly onOobRequest: (() => void) | undefined,
+    private readonly options: ForwardOptions,
   ) {
+    const { deadline } = options;
     if (deadline && deadline.maxRequestTimeMs > 0) {
       const timer = setTimeout(() => {
         if (res.writableFinished) return;
@@ -75,14 +72,18 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     const headers = buildDownstreamHeaders(raw);
     // The app asks for out-of-band work: a note for Ferry, not for the client.
     const oob = takeOobRequest(headers);
-    if (oob) this.onOobRequest?.();
-    if (this.setCookie) headers.push('Set-Cookie', this.setCookie);
+    if (oob) this.options.onOobRequest?.();
+    // Decided on the app's own headers, before Ferry adds its sticky-session cookie.
+    const cacheStatus = this.options.cache?.onHeaders(statusCode, statusText, headers);
+    if (cacheStatus !== undefined) headers.push(CACHE_HEADER, cacheStatus);
+    if (this.options.setCookie) headers.push('Set-Cookie', this.options.setCookie);
     this.res.writeHead(statusCode, statusText, headers);
     this.res.on('drain', resume);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    this.options.cache?.onData(chunk);
     // false pauses undici's parser until 'drain' calls resume(): the app is read no faster than the client reads.
     return this.res.write(chunk);
   }
@@ -90,6 +91,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onComplete(): void {
     // The app is done with it: free the session now, even if a slow client is still reading.
     this.session.close();
+    this.options.cache?.onComplete();
     this.res.end();
   }
 
@@ -101,7 +103,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       else sendErrorResponse(this.req, this.res, { status: 504, reason: 'The application took too long to answer this request.', requestId: this.requestId });
       return;
     }
-    if (!this.res.headersSent && this.retryElsewhere?.(err)) return;
+    if (!this.res.headersSent && this.options.retryElsewhere?.(err)) return;
     if (this.res.headersSent) {
       // The response was under way: the client must see a broken message, not a complete one.
       this.res.destroy();
@@ -141,6 +143,19 @@ export function isNeverSent(err: Error & { code?: string }, req: http.IncomingMe
   return neverConnected && (!hasRequestBody(req) || !req.readableDidRead);
 }
 
+/** What a forwarded request may do besides streaming: each optional. */
+export interface ForwardOptions {
+  /** Called when the app process could not even be connected to; true if the request was sent elsewhere. */
+  retryElsewhere?: (err: Error & { code?: string }) => boolean;
+  deadline?: RequestDeadline;
+  /** A Set-Cookie to add to the answer (sticky sessions). */
+  setCookie?: string;
+  /** The app asked for out-of-band work. */
+  onOobRequest?: () => void;
+  /** The turbocache follows the answer (store, invalidate, X-Ferry-Cache). */
+  cache?: CacheTransaction;
+}
+
 export function forwardRequest(
   req: http.IncomingMessage,
   res: http.ServerResponse,
@@ -148,10 +163,7 @@ export function forwardRequest(
   facts: ForwardingFacts,
   log: Logger,
   tracked?: TrackedRequest,
-  retryElsewhere?: (err: Error & { code?: string }) => boolean,
-  deadline?: RequestDeadline,
-  setCookie?: string,
-  onOobRequest?: () => void,
+  options: ForwardOptions = {},
 ): void {
   session.worker.upstream.dispatch(
     {
@@ -160,7 +172,7 @@ export function forwardRequest(
       headers: buildUpstreamHeaders(req.rawHeaders, facts),
       body: hasRequestBody(req) ? req : null,
     },
-    new ForwardHandler(req, res, session, facts.requestId, log, tracked, retryElsewhere, deadline, setCookie, onOobRequest),
+    new ForwardHandler(req, res, session, facts.requestId, log, tracked, options),
   );
 }
 

@@ -48,6 +48,14 @@ export class RequestTracker {
     buckets[0] = (buckets[0] as number) + 1;
   }
 
+  /** A request answered at once, without a process (turbocache hit). */
+  countAnswered(status: number): void {
+    this.requestsTotal++;
+    const buckets = this.tick();
+    buckets[0] = (buckets[0] as number) + 1;
+    this.countStatus(status);
+  }
+
   countStatus(status: number): void {
     if (status === 502 || status === 503 || status === 504) this.failed[status]++;
   }

@@ -12,7 +12,8 @@ import type { Session } from '../pool/session.js';
 import type { WorkerProcess } from '../pool/worker.js';
 import { nextRequestId, sendErrorResponse, sendSpawnErrorPage, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
-import type { ForwardingFacts } from './headers.js';
+import { readCookie, type ForwardingFacts } from './headers.js';
+import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
 import { findPublicDir, serveStatic } from './static-files.js';
 
@@ -21,6 +22,8 @@ export interface ProxyServerOptions {
   log: Logger;
   /** Behind a trusted front server (unix socket): keep its X-Forwarded-* headers. */
   trustForwarded: boolean;
+  /** The turbocache, unless it is disabled. */
+  cache?: CacheFront;
 }
 
 export interface ProxyServer {
@@ -30,16 +33,6 @@ export interface ProxyServer {
 
 /** Tries per request when app processes refuse connections (Passenger tries up to 10). */
 const MAX_ATTEMPTS = 3;
-
-/** One cookie's value from a Cookie header (RFC 6265 §5.4), or undefined. */
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq > 0 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
-  }
-  return undefined;
-}
 
 function incomingRequestId(req: http.IncomingMessage): string {
   const given = req.headers['x-request-id'];
@@ -97,7 +90,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     requestId,
   });
 
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, session: Session, tracked: TrackedRequest, group: AppGroup, attempt = 1): void => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, session: Session, tracked: TrackedRequest, group: AppGroup, cache: CacheTransaction | undefined, attempt = 1): void => {
     tracked.worker = session.worker;
     tracked.state = 'forwarding';
     // A process that refuses connections is broken: take it out and send the request elsewhere.
@@ -112,7 +105,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         .then(
           (next) => {
             if (res.destroyed) next.close();
-            else forward(req, res, next, tracked, group, attempt + 1);
+            else forward(req, res, next, tracked, group, cache, attempt + 1);
           },
           (checkoutErr: unknown) => checkoutError(req, res, checkoutErr, tracked.id, log, group),
         );
@@ -128,7 +121,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         ? `${stickyCookieName}=${session.worker.stickyId}; Path=/; HttpOnly; SameSite=Lax`
         : undefined;
     const worker = session.worker;
-    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, retryElsewhere, deadline, setCookie, () => group.requestOobWork(worker));
+    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, { retryElsewhere, deadline, setCookie, onOobRequest: () => group.requestOobWork(worker), cache });
   };
 
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
@@ -147,6 +140,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   });
 
   const handleDynamic = (req: http.IncomingMessage, res: http.ServerResponse, group: AppGroup, requestId: string): void => {
+    let cache: CacheTransaction | undefined;
+    if (opts.cache) {
+      cache = opts.cache.begin(req, res);
+      if (cache === undefined) {
+        tracker.countAnswered(res.statusCode);
+        return; // answered from the cache
+      }
+    }
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
     res.once('close', () => {
       tracker.end(tracked);
@@ -163,12 +164,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       checkedOut.then(
         (session) => {
           if (res.destroyed) session.close();
-          else forward(req, res, session, tracked, group);
+          else forward(req, res, session, tracked, group, cache);
         },
         (err: unknown) => checkoutError(req, res, err, requestId, log, group),
       );
     } else {
-      forward(req, res, checkedOut, tracked, group);
+      forward(req, res, checkedOut, tracked, group, cache);
     }
   };
 

@@ -38,6 +38,7 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     nodejs: '/usr/bin/node',
     logLevel: 'info',
     registryDir: tmp,
+    turbocache: { disabled: false, maxBytes: '64m', maxEntryBytes: '1m' },
     daemonize: false,
     ...overrides,
   };

@@ -3,7 +3,7 @@ import { Logger } from '../../../../src/core/log.js';
 import { Pool } from '../../../../src/core/pool/pool.js';
 import { FakeSpawner } from '../../../../src/core/spawn/fake-spawner.js';
 import { DEFAULT_LIMITS, type FerryConfig } from '../../../../src/lib/config.js';
-import { TEST_APP } from '../../../helpers/app-config.js';
+import { TEST_APP, TEST_TURBOCACHE } from '../../../helpers/app-config.js';
 
 const lines: string[] = [];
 const spawner = new FakeSpawner();
@@ -18,6 +18,7 @@ function pool(maxPoolSize: number): Pool {
       { ...TEST_APP, name: 'shop', hosts: ['shop.test'], limits: { ...DEFAULT_LIMITS, busySessions: 1 } },
       { ...TEST_APP, name: 'blog', hosts: [], limits: { ...DEFAULT_LIMITS, busySessions: 1 } },
     ],
+    turbocache: TEST_TURBOCACHE,
   };
   return new Pool(config, spawner, new Logger({ level: 'debug', format: 'json', sink: { write: (l) => lines.push(l) } }));
 }

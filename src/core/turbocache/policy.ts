@@ -1,0 +1,265 @@
+// The turbocache's decisions (pure): may this request be answered from the cache, may this
+// response be stored and for how long, how old is an entry, which URLs does a change invalidate.
+// Each "no" carries a stable reason, shown in X-Ferry-Cache and counted in the stats.
+//
+// RFC 9111 with conservative rules on top (a shared cache in front of apps that did not plan for
+// one): only explicit freshness, nothing personal (Set-Cookie, private, Authorization, Vary).
+// http-cache-semantics was measured against these rules and not used at run time: its
+// Cache-Control parser is case-sensitive and splits quoted strings at commas, its age ignores
+// Date, and it would build a policy object from a header object per response. Its storable() and
+// maxAge() serve as an oracle in the unit tests instead.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import { parseCacheControl, parseDeltaSeconds, parseHttpDate, parseVary, type CacheControl } from './http-fields.js';
+
+/** Why a request is not answered from the cache. */
+export type BypassReason = 'method' | 'no-host' | 'request-no-cache' | 'authorization' | 'range' | 'request-body';
+
+/** Why a response is not stored. */
+export type NotStoredReason =
+  | 'head'
+  | 'request-no-store'
+  | 'status'
+  | 'partial'
+  | 'no-store'
+  | 'private'
+  | 'no-cache'
+  | 'set-cookie'
+  | 'vary'
+  | 'authorization'
+  | 'www-authenticate'
+  | 'no-freshness'
+  | 'invalid-freshness'
+  | 'stale'
+  | 'too-large';
+
+/** Statuses cacheable by default (RFC 9110 §15.1), the only ones stored. */
+export const STORABLE_STATUSES: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 404, 405, 410, 414, 501]);
+
+/** Methods that cannot change anything on the server (RFC 9110 §9.2.1); others invalidate. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+export interface RequestVerdict {
+  /** Look the request up in the cache. */
+  lookup: boolean;
+  /** Why not, when lookup is false. */
+  bypass?: BypassReason;
+  /** Whether the app's answer to it may be stored (a no-cache reload refreshes the entry). */
+  mayStore: boolean;
+  /** Why not, when mayStore is false. */
+  notStored?: NotStoredReason;
+  /** An unsafe method: a non-error answer invalidates the URL (RFC 9111 §4.4). */
+  invalidates: boolean;
+  /** The request's own Cache-Control max-age: an older entry is not good enough for it. */
+  maxAgeMs?: number;
+}
+
+function hasBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** What the cache may do with a request, from its method and headers alone. */
+export function requestVerdict(method: string, headers: IncomingHttpHeaders): RequestVerdict {
+  if (method !== 'GET' && method !== 'HEAD') {
+    return { lookup: false, bypass: 'method', mayStore: false, invalidates: !SAFE_METHODS.has(method) };
+  }
+  const noStore = (reason: NotStoredReason): Pick<RequestVerdict, 'mayStore' | 'notStored'> =>
+    method === 'HEAD' ? { mayStore: false, notStored: 'head' } : { mayStore: false, notStored: reason };
+  if (!headers.host) return { lookup: false, bypass: 'no-host', ...noStore('request-no-store'), invalidates: false };
+  if (headers.range !== undefined) return { lookup: false, bypass: 'range', ...noStore('partial'), invalidates: false };
+  if (hasBody(headers)) return { lookup: false, bypass: 'request-body', ...noStore('request-no-store'), invalidates: false };
+  const storable = method === 'HEAD' ? noStore('head') : { mayStore: true };
+  // The answer may still be stored, if the app marks it public (decided on the response).
+  if (headers.authorization !== undefined) return { lookup: false, bypass: 'authorization', ...storable, invalidates: false };
+  const cc = headers['cache-control'] === undefined ? undefined : parseCacheControl(headers['cache-control']);
+  if (cc?.directives.has('no-store')) return { lookup: false, bypass: 'request-no-cache', ...noStore('request-no-store'), invalidates: false };
+  const pragma = headers.pragma;
+  if (cc?.directives.has('no-cache') || (pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma))) {
+    return { lookup: false, bypass: 'request-no-cache', ...storable, invalidates: false };
+  }
+  const maxAge = parseDeltaSeconds(cc?.directives.get('max-age'));
+  return { lookup: true, ...storable, invalidates: false, ...(maxAge !== undefined ? { maxAgeMs: maxAge * 1000 } : {}) };
+}
+
+/** The response fields the store decision reads, gathered in one pass over the raw headers. */
+export interface ResponseFacts {
+  cacheControl: string[];
+  expires: string[];
+  date?: string;
+  age?: string;
+  vary: string[];
+  setCookie: boolean;
+  wwwAuthenticate: boolean;
+  contentRange: boolean;
+  /** Declared body length, when the app sent one. */
+  contentLength?: number;
+  etag?: string;
+  lastModified?: string;
+}
+
+export function collectResponseFacts(raw: readonly string[]): ResponseFacts {
+  const facts: ResponseFacts = { cacheControl: [], expires: [], vary: [], setCookie: false, wwwAuthenticate: false, contentRange: false };
+  for (let i = 0; i < raw.length; i += 2) {
+    const value = raw[i + 1] as string;
+    switch ((raw[i] as string).toLowerCase()) {
+      case 'cache-control':
+        facts.cacheControl.push(value);
+        break;
+      case 'expires':
+        facts.expires.push(value);
+        break;
+      case 'date':
+        facts.date ??= value;
+        break;
+      case 'age':
+        facts.age ??= value;
+        break;
+      case 'vary':
+        facts.vary.push(value);
+        break;
+      case 'set-cookie':
+        facts.setCookie = true;
+        break;
+      case 'www-authenticate':
+        facts.wwwAuthenticate = true;
+        break;
+      case 'content-range':
+        facts.contentRange = true;
+        break;
+      case 'content-length':
+        if (/^[0-9]+$/.test(value.trim())) facts.contentLength = Number(value);
+        break;
+      case 'etag':
+        facts.etag ??= value;
+        break;
+      case 'last-modified':
+        facts.lastModified ??= value;
+        break;
+    }
+  }
+  return facts;
+}
+
+export interface StoreContext {
+  status: number;
+  facts: ResponseFacts;
+  /** The request carried Authorization. */
+  authorization: boolean;
+  /** --vary-turbocache-by-cookie is on: the key already holds the cookie, so `Vary: Cookie` is fine. */
+  varyByCookie: boolean;
+  /** When the request was sent to the app and its answer arrived (ms since the epoch). */
+  requestTimeMs: number;
+  responseTimeMs: number;
+}
+
+export type StoreVerdict =
+  | { store: true; lifetimeMs: number; initialAgeMs: number; dateMs: number | undefined }
+  | { store: false; reason: NotStoredReason };
+
+/** Freshness lifetime (RFC 9111 §4.2.1): s-maxage, else max-age, else Expires - Date. */
+function freshnessLifetimeMs(cc: CacheControl, facts: ResponseFacts, dateMs: number): number | NotStoredReason {
+  for (const name of ['s-maxage', 'max-age']) {
+    if (!cc.directives.has(name)) continue;
+    // A repeated or malformed value is invalid freshness: treated as stale, so not stored.
+    const seconds = cc.repeated.has(name) ? undefined : parseDeltaSeconds(cc.directives.get(name));
+    return seconds === undefined ? 'invalid-freshness' : seconds * 1000;
+  }
+  if (facts.expires.length === 0) return 'no-freshness';
+  const expires = facts.expires.length === 1 ? parseHttpDate(facts.expires[0]) : undefined;
+  return expires === undefined ? 'invalid-freshness' : expires - dateMs;
+}
+
+/**
+ * The age a response already had when it arrived (RFC 9111 §4.2.3): the larger of what its Date
+ * says and what its Age says plus the time the request took.
+ */
+export function initialAgeMs(ageHeader: string | undefined, dateMs: number, requestTimeMs: number, responseTimeMs: number): number {
+  // A list-valued Age counts by its first member; an invalid one is ignored (RFC 9111 §5.1).
+  const ageValueS = ageHeader === undefined ? 0 : (parseDeltaSeconds(ageHeader.split(',')[0]?.trim()) ?? 0);
+  const apparentAgeMs = Math.max(0, responseTimeMs - dateMs);
+  const correctedAgeMs = ageValueS * 1000 + (responseTimeMs - requestTimeMs);
+  return Math.max(apparentAgeMs, correctedAgeMs);
+}
+
+/** How old an entry is now. */
+export function currentAgeMs(entry: { initialAgeMs: number; responseTimeMs: number }, nowMs: number): number {
+  return entry.initialAgeMs + (nowMs - entry.responseTimeMs);
+}
+
+/** Whether the app's answer to a GET may be stored, and for how long. */
+export function storeVerdict(ctx: StoreContext): StoreVerdict {
+  const { facts } = ctx;
+  if (ctx.status === 206 || facts.contentRange) return { store: false, reason: 'partial' };
+  if (!STORABLE_STATUSES.has(ctx.status)) return { store: false, reason: 'status' };
+  const cc = parseCacheControl(facts.cacheControl);
+  if (cc.directives.has('no-store')) return { store: false, reason: 'no-store' };
+  // Also the qualified forms (private="Set-Cookie"): storing what is left is not worth the risk.
+  if (cc.directives.has('private')) return { store: false, reason: 'private' };
+  if (cc.directives.has('no-cache')) return { store: false, reason: 'no-cache' };
+  if (facts.setCookie) return { store: false, reason: 'set-cookie' };
+  if (parseVary(facts.vary).some((name) => !(ctx.varyByCookie && name === 'cookie'))) return { store: false, reason: 'vary' };
+  // RFC 9111 §3.5: a shared cache keeps an answer to an authorized request only when told to.
+  if (ctx.authorization && !cc.directives.has('public') && !cc.directives.has('s-maxage')) return { store: false, reason: 'authorization' };
+  if (facts.wwwAuthenticate) return { store: false, reason: 'www-authenticate' };
+  const parsedDate = parseHttpDate(facts.date);
+  const dateMs = parsedDate ?? ctx.responseTimeMs;
+  const lifetime = freshnessLifetimeMs(cc, facts, dateMs);
+  if (typeof lifetime === 'string') return { store: false, reason: lifetime };
+  const initialAge = initialAgeMs(facts.age, dateMs, ctx.requestTimeMs, ctx.responseTimeMs);
+  if (lifetime <= initialAge) return { store: false, reason: 'stale' };
+  return { store: true, lifetimeMs: lifetime, initialAgeMs: initialAge, dateMs: parsedDate };
+}
+
+/** Whether a stored entry may answer a request now. */
+export function isFresh(entry: { initialAgeMs: number; responseTimeMs: number; lifetimeMs: number }, nowMs: number, requestMaxAgeMs?: number): boolean {
+  const age = currentAgeMs(entry, nowMs);
+  return age < entry.lifetimeMs && (requestMaxAgeMs === undefined || age <= requestMaxAgeMs);
+}
+
+/** Host as a key part: lowercase, without the default port. */
+function normalizeHost(host: string): string {
+  const lower = host.toLowerCase();
+  return lower.endsWith(':80') ? lower.slice(0, -3) : lower;
+}
+
+/** The URL part of a key: scheme, host and the request target with its query. */
+export function urlKey(scheme: string, host: string, target: string): string {
+  return `${scheme}://${normalizeHost(host)}${target}`;
+}
+
+/** The full key: with vary-by-cookie, the cookie's value (a missing cookie is its own variant). */
+export function variantKey(url: string, varyCookie: { value: string | undefined } | undefined): string {
+  if (!varyCookie) return url;
+  return varyCookie.value === undefined ? `${url}\n-` : `${url}\n=${varyCookie.value}`;
+}
+
+/**
+ * The URLs an unsafe request invalidates when it succeeds (RFC 9111 §4.4): its own, and those in
+ * Location and Content-Location when they are on the same host.
+ */
+export function invalidatedUrls(status: number, scheme: string, host: string, target: string, location?: string, contentLocation?: string): string[] {
+  if (status < 200 || status >= 400) return [];
+  const own = urlKey(scheme, host, target);
+  const urls = [own];
+  for (const ref of [location, contentLocation]) {
+    if (!ref) continue;
+    let resolved: URL;
+    try {
+      resolved = new URL(ref, own);
+    } catch {
+      continue;
+    }
+    const key = urlKey(resolved.protocol.slice(0, -1), resolved.host, resolved.pathname + resolved.search);
+    if (resolved.protocol === `${scheme}:` && normalizeHost(resolved.host) === normalizeHost(host) && !urls.includes(key)) urls.push(key);
+  }
+  return urls;
+}
+
+/** If-None-Match against a stored ETag, by weak comparison (RFC 9110 §13.1.2). */
+export function etagMatches(ifNoneMatch: string, etag: string): boolean {
+  if (ifNoneMatch.trim() === '*') return true;
+  const opaque = (tag: string): string => tag.trim().replace(/^W\//, '');
+  const stored = opaque(etag);
+  return ifNoneMatch.split(',').some((tag) => opaque(tag) === stored);
+}

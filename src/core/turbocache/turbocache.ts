@@ -1,0 +1,167 @@
+// Turbocache: the core's HTTP response cache. One per core (not per thread, as in Passenger), so
+// one fill serves everyone; bounded by bytes with least-recently-used eviction; entries live as
+// long as their freshness says, not 2 s. What may be stored is decided in policy.ts.
+
+import type { TurbocacheStats } from '../../lib/admin-api-contract.js';
+import type { BypassReason, NotStoredReason } from './policy.js';
+import { isFresh } from './policy.js';
+
+export interface TurbocacheOptions {
+  /** Total bytes of all entries (bodies, headers, keys). */
+  maxBytes: number;
+  /** One entry larger than this is not stored. */
+  maxEntryBytes: number;
+  /** Cookie whose value splits entries (--vary-turbocache-by-cookie). */
+  varyByCookie?: string;
+}
+
+export interface CacheEntry {
+  key: string;
+  url: string;
+  status: number;
+  statusText: string;
+  /** The app's headers, ready for writeHead: without hop-by-hop, Age, Content-Length, X-Request-Id. */
+  headers: string[];
+  body: Buffer;
+  etag?: string;
+  /** When the response arrived, and the age and freshness it had then (ms). */
+  responseTimeMs: number;
+  initialAgeMs: number;
+  lifetimeMs: number;
+  size: number;
+}
+
+/** Bookkeeping per entry besides body and headers (Map slots, object, strings' overhead). */
+const ENTRY_OVERHEAD_BYTES = 256;
+
+export function entrySize(key: string, headers: readonly string[], body: Buffer): number {
+  let size = ENTRY_OVERHEAD_BYTES + key.length * 2 + body.length;
+  for (const h of headers) size += h.length;
+  return size;
+}
+
+export class Turbocache {
+  // A Map iterates in insertion order: re-inserting on a hit keeps the least recently used first.
+  private readonly entries = new Map<string, CacheEntry>();
+  /** The entries of each URL (its cookie variants), so one change invalidates them all. */
+  private readonly variants = new Map<string, Set<string>>();
+  private bytes = 0;
+  private readonly counters = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0 };
+  private readonly bypassed: Partial<Record<BypassReason, number>> = {};
+  private readonly notStoredCounts: Partial<Record<NotStoredReason, number>> = {};
+
+  constructor(readonly options: TurbocacheOptions) {}
+
+  /** A fresh entry for the key, or undefined (a stale one is dropped). */
+  lookup(key: string, nowMs: number, requestMaxAgeMs?: number): CacheEntry | undefined {
+    this.counters.lookups++;
+    const entry = this.entries.get(key);
+    if (entry === undefined) {
+      this.counters.misses++;
+      return undefined;
+    }
+    if (!isFresh(entry, nowMs, requestMaxAgeMs)) {
+      // Too old for this request only (its own max-age): keep it for others.
+      if (isFresh(entry, nowMs)) {
+        this.counters.misses++;
+        return undefined;
+      }
+      this.remove(entry);
+      this.counters.misses++;
+      return undefined;
+    }
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    this.counters.hits++;
+    return entry;
+  }
+
+  /** Stores an entry (replacing the key's old one); false when it is larger than one entry may be. */
+  store(entry: CacheEntry): boolean {
+    if (entry.size > this.options.maxEntryBytes || entry.size > this.options.maxBytes) {
+      this.countNotStored('too-large');
+      return false;
+    }
+    const old = this.entries.get(entry.key);
+    if (old) this.remove(old);
+    this.entries.set(entry.key, entry);
+    let keys = this.variants.get(entry.url);
+    if (!keys) this.variants.set(entry.url, (keys = new Set()));
+    keys.add(entry.key);
+    this.bytes += entry.size;
+    this.counters.stores++;
+    for (const lru of this.entries.values()) {
+      if (this.bytes <= this.options.maxBytes) break;
+      this.remove(lru);
+      this.counters.evictions++;
+    }
+    return true;
+  }
+
+  /** Drops every variant of a URL; returns how many entries went. */
+  invalidate(url: string): number {
+    const keys = this.variants.get(url);
+    if (!keys) return 0;
+    let dropped = 0;
+    for (const key of [...keys]) {
+      const entry = this.entries.get(key);
+      if (entry) {
+        this.remove(entry);
+        dropped++;
+      }
+    }
+    this.counters.invalidations += dropped;
+    return dropped;
+  }
+
+  /** Drops entries past their freshness, so they do not hold memory until evicted. */
+  sweep(nowMs: number): number {
+    let dropped = 0;
+    for (const entry of [...this.entries.values()]) {
+      if (!isFresh(entry, nowMs)) {
+        this.remove(entry);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  purge(): number {
+    const count = this.entries.size;
+    this.entries.clear();
+    this.variants.clear();
+    this.bytes = 0;
+    return count;
+  }
+
+  countBypass(reason: BypassReason): void {
+    this.bypassed[reason] = (this.bypassed[reason] ?? 0) + 1;
+  }
+
+  countNotStored(reason: NotStoredReason): void {
+    this.notStoredCounts[reason] = (this.notStoredCounts[reason] ?? 0) + 1;
+  }
+
+  inspect(): TurbocacheStats {
+    return {
+      state: 'enabled',
+      varyByCookie: this.options.varyByCookie ?? null,
+      ...this.counters,
+      entries: this.entries.size,
+      bytes: this.bytes,
+      maxBytes: this.options.maxBytes,
+      maxEntryBytes: this.options.maxEntryBytes,
+      bypassed: { ...this.bypassed },
+      notStored: { ...this.notStoredCounts },
+    };
+  }
+
+  private remove(entry: CacheEntry): void {
+    if (this.entries.get(entry.key) !== entry) return;
+    this.entries.delete(entry.key);
+    this.bytes -= entry.size;
+    const keys = this.variants.get(entry.url);
+    keys?.delete(entry.key);
+    if (keys?.size === 0) this.variants.delete(entry.url);
+  }
+}
