@@ -51,6 +51,15 @@ describe('readConfigFile', () => {
     expect(errorOf().message).toBe(`${file}: max-pool is not an option (did you mean "max-pool-size"?)`);
   });
 
+  it('takes turbocache sizes as bytes or "64m"-style strings, and names the path of a bad one', () => {
+    write({ 'turbocache-max-bytes': '64m', 'turbocache-max-entry-bytes': 65536, 'vary-turbocache-by-cookie': 'user_id' });
+    expect(readConfigFile(file).options).toEqual({ 'turbocache-max-bytes': '64m', 'turbocache-max-entry-bytes': '65536', 'vary-turbocache-by-cookie': 'user_id' });
+    write({ 'turbocache-max-bytes': 'huge' });
+    expect(errorOf().message).toBe(`${file}: turbocache-max-bytes must be a size: bytes, or a string like "64m" (got "huge")`);
+    write({ apps: [{ root: 'a', 'disable-turbocaching': true }] });
+    expect(errorOf().message).toBe(`${file}: apps[0].disable-turbocaching belongs to the whole instance; set it at the top level`);
+  });
+
   it('keeps instance-wide options out of apps', () => {
     write({ apps: [{ root: 'a', port: 5000 }] });
     expect(errorOf().message).toBe(`${file}: apps[0].port belongs to the whole instance; set it at the top level`);

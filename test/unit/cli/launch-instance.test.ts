@@ -82,6 +82,7 @@ describe('buildConfig', () => {
           friendlyErrorPages: false,
         },
       ],
+      turbocache: { enabled: true, maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024, debugHeader: false },
     });
   });
 
@@ -128,6 +129,22 @@ describe('buildConfig', () => {
   it('rejects an envvar that is not NAME=VALUE', () => {
     const err = cliErrorOf(() => buildConfig(options({ envvars: ['NOEQUALS'] })));
     expect(err).toMatchObject({ code: 'FERRY_ERR_CONFIG_INVALID', exitCode: 2 });
+  });
+
+  it('reads turbocache sizes with k/m/g suffixes and turns the debug header on in development only', () => {
+    const turbocache = { disabled: false, varyByCookie: 'user_id', maxBytes: '8m', maxEntryBytes: '512k' };
+    expect(buildConfig(options({ turbocache })).turbocache).toEqual({ enabled: true, varyByCookie: 'user_id', maxBytes: 8 * 1024 * 1024, maxEntryBytes: 512 * 1024, debugHeader: false });
+    expect(buildConfig(options({ environment: 'development' })).turbocache.debugHeader).toBe(true);
+    expect(buildConfig(options({ environment: 'development', turbocache: { ...turbocache, debugHeader: false } })).turbocache.debugHeader).toBe(false);
+    expect(buildConfig(options({ turbocache: { ...turbocache, disabled: true } })).turbocache.enabled).toBe(false);
+  });
+
+  it('rejects bad turbocache sizes and cookie names, naming the flag', () => {
+    const turbocache = { disabled: false, maxBytes: '64m', maxEntryBytes: '1m' };
+    expect(cliErrorOf(() => buildConfig(options({ turbocache: { ...turbocache, maxBytes: 'lots' } }))).message).toBe("--turbocache-max-bytes 'lots' is not a size");
+    expect(cliErrorOf(() => buildConfig(options({ turbocache: { ...turbocache, maxEntryBytes: '0' } }))).message).toBe("--turbocache-max-entry-bytes '0' is not a size");
+    expect(cliErrorOf(() => buildConfig(options({ turbocache: { ...turbocache, maxBytes: '1m', maxEntryBytes: '2m' } }))).message).toContain('is larger than --turbocache-max-bytes');
+    expect(cliErrorOf(() => buildConfig(options({ turbocache: { ...turbocache, varyByCookie: 'user id' } }))).message).toBe("--vary-turbocache-by-cookie 'user id' is not a valid cookie name");
   });
 
   it('reports a directory without an app as FERRY_ERR_APP_NOT_FOUND with exit code 2', () => {
