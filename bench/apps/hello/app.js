@@ -1,0 +1,27 @@
+// The benchmark's app: the same file is served directly, by Ferry and by Passenger.
+//   /        hello world (the proxy path)
+//   /cached  public for 60 s (the turbocache's hit path)
+//   /slow    answers after 50 ms (latency added by the proxy)
+const http = require('node:http');
+
+const HELLO = Buffer.from('hello world\n');
+
+http
+  .createServer((req, res) => {
+    switch (req.url) {
+      case '/cached':
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': HELLO.length, 'Cache-Control': 'public, max-age=60' });
+        res.end(HELLO);
+        return;
+      case '/slow':
+        setTimeout(() => {
+          res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': HELLO.length });
+          res.end(HELLO);
+        }, 50);
+        return;
+      default:
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': HELLO.length });
+        res.end(HELLO);
+    }
+  })
+  .listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
