@@ -23,6 +23,8 @@ const REGISTRY: Record<ErrorCode, ErrorSpec> = {
   FERRY_ERR_SPAWN_FAILED: { httpStatus: 503, kind: 'environment' },
   FERRY_ERR_CORE_START_FAILED: { httpStatus: 500, kind: 'bug' },
   FERRY_ERR_CORE_CRASH_LOOP: { httpStatus: 500, kind: 'bug' },
+  FERRY_ERR_CORE_RESTART_BUSY: { httpStatus: 409, kind: 'user' },
+  FERRY_ERR_CORE_RESTART_FAILED: { httpStatus: 500, kind: 'environment' },
   FERRY_ERR_INSTANCE_NOT_RUNNING: { httpStatus: 404, kind: 'user' },
   FERRY_ERR_INSTANCE_AMBIGUOUS: { httpStatus: 400, kind: 'user' },
   FERRY_ERR_STOP_TIMEOUT: { httpStatus: 500, kind: 'environment' },

@@ -64,13 +64,14 @@ async function main(): Promise<void> {
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
-  const pool = new Pool(config, new DirectSpawner(instance, log.child({ component: 'app' })), log);
+  const spawner = new DirectSpawner(instance, log.child({ component: 'app' }));
+  const pool = new Pool(config, spawner, log);
   const trustForwarded = config.listen.kind === 'unix';
   const { turbocache } = config;
   const cache = turbocache.enabled
     ? new CacheFront(new Turbocache({ maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, varyByCookie: turbocache.varyByCookie }), { debugHeader: turbocache.debugHeader, trustForwarded })
     : undefined;
-  const { server, tracker } = createProxyServer({ pool, log, trustForwarded, cache });
+  const { server, tracker, handOver } = createProxyServer({ pool, log, trustForwarded, cache });
 
   // Created after the public socket; a stop that comes earlier must not trip over it.
   let adminServer: http.Server | undefined;
@@ -91,8 +92,32 @@ async function main(): Promise<void> {
     process.exit(0);
   };
 
+  // A handover to a new core (ferry restart): see WatchdogToCore.
+  const handover = async (): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    const deadlineMs = Date.now() + Math.max(1000, config.shutdownTimeoutMs - 2000);
+    log.info('handing over to the new core: finishing requests, leaving the app processes running', { inFlight: tracker.inFlight });
+    // The admin server stays open until exit: closing it would unlink the socket path, which is
+    // the new core's socket now.
+    await handOver(deadlineMs);
+    await pool.release(deadlineMs);
+    cache?.close();
+    log.info('core handed over and stopped');
+    process.exit(0);
+  };
+
   process.on('message', (message) => {
     if (isMessageOfType(message, 'shutdown')) void shutdown('asked by the watchdog');
+    else if (isMessageOfType(message, 'handover-prepare')) {
+      pool.freeze();
+      spawner.pauseForHandover();
+      send({ type: 'handover-prepared' });
+    } else if (isMessageOfType(message, 'handover-abort')) {
+      log.warn('the new core did not start; this core manages its app processes again');
+      spawner.resumeAfterHandover();
+      pool.thaw();
+    } else if (isMessageOfType(message, 'handover-finish')) void handover();
   });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -137,7 +162,7 @@ async function main(): Promise<void> {
     await pool.start();
   } catch (err) {
     send({ type: 'startup-failed', error: toErrorPayload(err) });
-    await pool.stop(Date.now());
+    await pool.stop(Date.now(), true);
     process.exit(1);
   }
   log.info('serving', { address: describeListenAddress(config.listen), apps: config.apps.map((a) => a.name) });

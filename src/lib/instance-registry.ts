@@ -17,7 +17,30 @@ export const INSTANCE_FILES = {
   workersDir: 'workers',
   /** Unix sockets of app processes. */
   appSocketsDir: 'apps.s',
+  /** The last core restart (`ferry restart`, SIGHUP): written by the watchdog, read by the CLI. */
+  coreRestart: 'core-restart.json',
 } as const;
+
+/** core-restart.json (snake_case, like properties.json). `seq` grows with every restart asked for. */
+export interface CoreRestartStatus {
+  seq: number;
+  state: 'running' | 'done' | 'failed';
+  old_core_pid: number | null;
+  new_core_pid: number | null;
+  started_at: string;
+  duration_ms: number | null;
+  /** How the processes moved: the old core handed them over, or it hung and was killed first. */
+  adopted_by?: 'handover' | 'after-kill';
+  error?: { code: string; message: string };
+}
+
+export function readCoreRestartStatus(dir: string): CoreRestartStatus | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, INSTANCE_FILES.coreRestart), 'utf8')) as CoreRestartStatus;
+  } catch {
+    return undefined;
+  }
+}
 
 /** properties.json: snake_case, as DESIGN.md fixes it. */
 export interface InstanceProperties {
@@ -42,6 +65,13 @@ export interface WorkerRecord {
   address: string;
   corePid: number;
   startedAt: string;
+  /** Start time in clock ticks since boot, so a core adopting it never takes a reused pid for it. */
+  startTicks?: number;
+  /** The FIFOs its stdout and stderr go to (see core/spawn/app-output.ts). */
+  stdout?: string;
+  stderr?: string;
+  /** Out of rotation for good (draining, stopping): a core taking over does not adopt it. */
+  leaving?: boolean;
 }
 
 export interface InstanceInfo {

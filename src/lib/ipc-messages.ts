@@ -33,9 +33,15 @@ export interface InstanceSummary {
 
 export type WatchdogToCli = { type: 'ready'; instance: InstanceSummary } | { type: 'failed'; error: ErrorPayload };
 
-export type WatchdogToCore = { type: 'shutdown' };
+/**
+ * Watchdog -> core. A handover (`ferry restart`, SIGHUP) runs: prepare (the old core stops
+ * managing its processes, only serves), a new core starts and adopts them, then finish (the old
+ * core stops accepting, finishes its requests and exits, leaving the processes) or, if the new
+ * core failed, abort (the old core manages them again).
+ */
+export type WatchdogToCore = { type: 'shutdown' } | { type: 'handover-prepare' } | { type: 'handover-finish' } | { type: 'handover-abort' };
 
-export type CoreToWatchdog = { type: 'ready' } | { type: 'startup-failed'; error: ErrorPayload };
+export type CoreToWatchdog = { type: 'ready' } | { type: 'startup-failed'; error: ErrorPayload } | { type: 'handover-prepared' };
 
 export function isMessageOfType<T extends { type: string }>(value: unknown, type: T['type']): value is T {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fsx from 'fs-native-extensions';
 import type { FerryConfig } from '../../lib/config.js';
-import { INSTANCE_DIR_PREFIX, INSTANCE_FILES, type InstanceProperties, type WorkerRecord } from '../../lib/instance-registry.js';
+import { INSTANCE_DIR_PREFIX, INSTANCE_FILES, type CoreRestartStatus, type InstanceProperties, type WorkerRecord } from '../../lib/instance-registry.js';
 import { ADMIN_FILES } from '../../lib/admin-api-contract.js';
 
 const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -105,6 +105,10 @@ export class InstanceDirectory {
   appSocketPath(appName: string): string {
     // Short random names keep us under the 107-byte limit of a unix socket path.
     return this.path(INSTANCE_FILES.appSocketsDir, `${appName.slice(0, 24)}.${randomName(6)}`);
+  }
+
+  writeCoreRestartStatus(status: CoreRestartStatus): void {
+    writeFileAtomic(this.path(INSTANCE_FILES.coreRestart), JSON.stringify(status, null, 2) + '\n');
   }
 
   recordWorker(record: WorkerRecord): void {

@@ -12,7 +12,7 @@ import { signalQuietly } from '../../lib/units.js';
 import { CoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SpawnError } from '../spawn/spawn-error.js';
-import type { Spawner } from '../spawn/spawner.js';
+import type { SpawnedProcess, Spawner } from '../spawn/spawner.js';
 import { chooseWorker } from './routing.js';
 import { Session } from './session.js';
 import { WorkerProcess } from './worker.js';
@@ -150,12 +150,36 @@ export class AppGroup {
     return count;
   }
 
-  /** Spawns the minimum number of processes; rejects with the first spawn failure. */
+  /**
+   * Takes over the processes an earlier core left serving (after a crash or a handover), then
+   * spawns up to the minimum; rejects with the first spawn failure.
+   */
   async start(): Promise<void> {
-    const spawns = Array.from({ length: this.app.minInstances }, () => this.spawnOne());
+    // Requests that arrive meanwhile wait: a spawn for them now would overshoot the pool size.
+    this.adopting = true;
+    let adopted: SpawnedProcess[];
+    try {
+      adopted = (await this.spawner.adopt?.(this.app)) ?? [];
+    } finally {
+      this.adopting = false;
+    }
+    for (const spawned of adopted) {
+      const worker = new WorkerProcess(this.name, spawned.pid, spawned.address, spawned.child, spawned.spawnDurationMs, this.generation, this.app.limits.concurrency, spawned.inspectorUrl);
+      if (spawned.startedAtMs !== undefined) worker.spawnedAtMs = spawned.startedAtMs;
+      worker.adopted = true;
+      this.workers.push(worker);
+      worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
+    }
+    if (this.workers.length > 0) {
+      this.log.info('adopted app processes', { pids: this.workers.map((w) => w.pid) });
+      this.serveWaiters();
+    }
+    const missing = Math.max(0, this.app.minInstances - this.processCount);
+    const spawns = Array.from({ length: missing }, () => this.spawnOne());
     const results = await Promise.allSettled(spawns);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    // With adopted processes serving, a failed spawn is the usual backoff, not a failed start.
+    if (failed && !this.workers.some((w) => w.adopted)) throw failed.reason;
   }
 
   /**
@@ -164,7 +188,7 @@ export class AppGroup {
    */
   checkout(stickyId?: string): Session | Promise<Session> {
     // tmp/always_restart.txt: a fresh process for every request (one restart at a time).
-    if (this.alwaysRestart && !this.restartInfo && !this.stopping) this.restart(false);
+    if (this.alwaysRestart && !this.restartInfo && !this.stopping && !this.frozen) this.restart(false);
     const worker = (stickyId !== undefined ? this.stickyWorker(stickyId) : undefined) ?? chooseWorker(this.workers);
     if (worker) {
       const session = new Session(worker, this.onSessionClose);
@@ -210,7 +234,7 @@ export class AppGroup {
   private readonly onSessionClose = (session: Session): void => {
     const worker = session.worker;
     const { maxRequests } = this.app.limits;
-    if (maxRequests > 0 && worker.processed >= maxRequests && worker.state === 'ready') {
+    if (maxRequests > 0 && worker.processed >= maxRequests && worker.state === 'ready' && !this.frozen) {
       this.log.info('replacing app process after max-requests', { appPid: worker.pid, processed: worker.processed });
       void this.stopWorker(worker, Date.now() + DETACH_DRAIN_MS);
       this.ensureProcesses();
@@ -262,7 +286,7 @@ export class AppGroup {
 
   /** Spawns until the minimum is met (or one process when requests wait and none is coming). */
   private ensureProcesses(): void {
-    if (this.stopping || this.respawnTimer || !this.needsProcess()) return;
+    if (this.stopping || this.frozen || this.adopting || this.respawnTimer || !this.needsProcess()) return;
     const delayMs = Math.max(0, this.nextSpawnAllowedAtMs - Date.now());
     if (delayMs > 0) {
       this.respawnTimer = setTimeout(() => {
@@ -364,6 +388,7 @@ export class AppGroup {
   private async stopWorker(worker: WorkerProcess, drainDeadlineMs: number): Promise<void> {
     if (worker.state !== 'ready' && worker.state !== 'oob-work') return;
     worker.state = 'draining';
+    this.spawner.markLeaving?.(worker.pid);
     while (worker.sessions > 0 && Date.now() < drainDeadlineMs && worker.state === 'draining') {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
     }
@@ -382,7 +407,7 @@ export class AppGroup {
    * old processes keep serving.
    */
   restart(rolling: boolean): RestartAppResponse {
-    if (this.stopping) throw new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down');
+    if (this.stopping || this.frozen) throw new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down or handing over to a new core');
     this.generation++;
     const generation = this.generation;
     const old = this.workers.filter((w) => w.state === 'ready');
@@ -444,6 +469,7 @@ export class AppGroup {
   async replaceStuck(worker: WorkerProcess, requestId: string): Promise<void> {
     if (worker.state !== 'ready' && worker.state !== 'draining' && worker.state !== 'oob-work') return; // already being replaced
     worker.state = 'stopping';
+    this.spawner.markLeaving?.(worker.pid);
     this.ensureProcesses();
     const frames = worker.inspectorUrl ? await captureJsStack(worker.pid, worker.inspectorUrl) : undefined;
     this.log.error('request exceeded max-request-time; killing its app process', {
@@ -522,9 +548,52 @@ export class AppGroup {
     return true;
   }
 
-  /** Graceful stop: no new requests, in-flight ones finish until the deadline, then every process goes. */
-  async stop(drainDeadlineMs: number): Promise<void> {
+  /**
+   * Handover to a new core (`ferry restart`): from now on this group only serves. It spawns,
+   * reaps, recycles and restarts nothing, so the processes the new core adopts stay as recorded.
+   */
+  freeze(): void {
+    this.frozen = true;
+    clearTimeout(this.respawnTimer);
+    this.respawnTimer = undefined;
+    clearInterval(this.idleTimer);
+    clearInterval(this.maintenanceTimer);
+  }
+
+  /** The handover failed (the new core did not start): manage the processes again. */
+  thaw(): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    const idleMs = this.app.limits.poolIdleTimeMs;
+    if (idleMs > 0) {
+      this.idleTimer = setInterval(() => this.reapIdle(), Math.max(100, Math.min(5_000, Math.floor(idleMs / 10))));
+      this.idleTimer.unref();
+    }
+    this.maintenanceTimer = setInterval(() => this.maintain(), MAINTENANCE_INTERVAL_MS);
+    this.maintenanceTimer.unref();
+    this.ensureProcesses();
+  }
+
+  private frozen = false;
+  private adopting = false;
+
+  /**
+   * Handover done: waits until this core's requests are finished (or the deadline), then lets go
+   * of the processes without stopping them; the new core owns them now. Requests still waiting
+   * for a process get 503 (a client retries; the new core serves it).
+   */
+  async release(drainDeadlineMs: number): Promise<void> {
     this.stopping = true;
+    this.rejectWaiters(new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is restarting'));
+    while (this.workers.some((w) => w.sessions > 0) && Date.now() < drainDeadlineMs) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    await Promise.all(this.workers.map((w) => w.upstream.close().catch(() => undefined)));
+  }
+
+  /** Graceful stop: no new requests, in-flight ones finish until the deadline, then every process goes. */
+  async stop(drainDeadlineMs: number, keepAdopted = false): Promise<void> {
+    this.stopping = true;
+    // A core that fails to start leaves the processes it adopted to the next core (or the watchdog).
+    if (keepAdopted) this.workers.splice(0, this.workers.length, ...this.workers.filter((w) => !w.adopted));
     clearTimeout(this.respawnTimer);
     clearInterval(this.idleTimer);
     clearInterval(this.maintenanceTimer);

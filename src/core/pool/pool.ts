@@ -80,8 +80,22 @@ export class Pool {
     await Promise.all(this.groups.map((g) => g.start()));
   }
 
-  async stop(drainDeadlineMs: number): Promise<void> {
-    await Promise.all(this.groups.map((g) => g.stop(drainDeadlineMs)));
+  /** Handover to a new core: serve only; see AppGroup.freeze. */
+  freeze(): void {
+    for (const group of this.groups) group.freeze();
+  }
+
+  thaw(): void {
+    for (const group of this.groups) group.thaw();
+  }
+
+  /** Handover done: finish this core's requests, leave the processes running for the new core. */
+  async release(drainDeadlineMs: number): Promise<void> {
+    await Promise.all(this.groups.map((g) => g.release(drainDeadlineMs)));
+  }
+
+  async stop(drainDeadlineMs: number, keepAdopted = false): Promise<void> {
+    await Promise.all(this.groups.map((g) => g.stop(drainDeadlineMs, keepAdopted)));
   }
 
   inspect(nowMs = Date.now()): PoolResponse {

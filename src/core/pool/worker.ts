@@ -1,13 +1,17 @@
 // WorkerProcess: one running app process, its upstream connection pool and its busyness.
 
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Pool as UpstreamPool } from 'undici';
+import { createRequire } from 'node:module';
+import type { Pool as UndiciPool } from 'undici';
 import type { ProcessSnapshot, ProcessState } from '../../lib/admin-api-contract.js';
-import type { UpstreamAddress } from '../spawn/spawner.js';
+import type { AppProcess, UpstreamAddress } from '../spawn/spawner.js';
 import { readProcessMetrics } from '../../lib/diagnostics/process-metrics.js';
 
 export type WorkerState = ProcessState;
+
+// Only undici's Pool, not its index: the index loads fetch, WebSocket, caches and more, ~150 ms
+// of the core's start-up, which is time a restarted core keeps clients waiting.
+const UpstreamPool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
 
 export class WorkerProcess {
   /**
@@ -19,10 +23,12 @@ export class WorkerProcess {
   sessions = 0;
   /** Requests it has finished. */
   processed = 0;
-  readonly spawnedAtMs = Date.now();
+  spawnedAtMs = Date.now();
+  /** Spawned by an earlier core of the instance and taken over by this one. */
+  adopted = false;
   lastUsedAtMs = Date.now();
   /** Kept-alive connections to this process only, so its death closes exactly its own sockets. */
-  readonly upstream: UpstreamPool;
+  readonly upstream: UndiciPool;
   readonly exited: Promise<void>;
   /** Value of the sticky-session cookie that routes back to this process. */
   readonly stickyId = randomBytes(6).toString('hex');
@@ -31,7 +37,7 @@ export class WorkerProcess {
     readonly app: string,
     readonly pid: number,
     readonly address: UpstreamAddress,
-    readonly child: ChildProcess,
+    readonly child: AppProcess,
     readonly spawnDurationMs: number,
     /** The restart generation of its group it was spawned in. */
     readonly generation = 0,

@@ -2,6 +2,7 @@
 // a session and forwards; it does not listen (main.ts does), so tests can drive it on port 0.
 
 import http from 'node:http';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { hasErrorCode } from '../../lib/error-codes.js';
 import { CoreError } from '../errors.js';
@@ -15,7 +16,7 @@ import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import { readCookie, type ForwardingFacts } from './headers.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
-import { findPublicDir, serveStatic } from './static-files.js';
+import { findPublicDir, preloadStatic, serveStatic } from './static-files.js';
 
 export interface ProxyServerOptions {
   pool: Pool;
@@ -29,6 +30,21 @@ export interface ProxyServerOptions {
 export interface ProxyServer {
   server: http.Server;
   tracker: RequestTracker;
+  /**
+   * Hands the clients over to another core on the same listening socket (`ferry restart`): stop
+   * accepting, answer every further request with `Connection: close`, close connections once they
+   * have been idle for a while, and resolve when none is left (or at the deadline).
+   */
+  handOver(deadlineMs: number): Promise<void>;
+}
+
+/** A kept-alive connection idle this long while handing over is closed (its client reconnects to the new core). */
+const HANDOVER_IDLE_CLOSE_MS = 1_000;
+
+/** Per-connection bookkeeping, for a handover that closes only idle connections. */
+interface ConnectionState {
+  busy: number;
+  idleSinceMs: number;
 }
 
 /** Tries per request when app processes refuse connections (Passenger tries up to 10). */
@@ -83,6 +99,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const tracker = new RequestTracker();
   // Looked up once: an app without public/ pays nothing per request.
   const publicDirs = new Map<AppGroup, string | undefined>(pool.groups.map((g) => [g, findPublicDir(g.app.root)]));
+  if ([...publicDirs.values()].some((dir) => dir !== undefined)) setImmediate(() => void preloadStatic().catch(() => undefined));
 
   const facts = (req: http.IncomingMessage, requestId: string): ForwardingFacts => ({
     remoteAddress: req.socket.remoteAddress,
@@ -124,7 +141,21 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, { retryElsewhere, deadline, setCookie, onOobRequest: () => group.requestOobWork(worker), cache });
   };
 
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
+  const connections = new Map<Duplex, ConnectionState>();
+  let handingOver = false;
+
+  // noDelay: answers leave at once, never held back by Nagle (a restarted core must not stall clients).
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000, noDelay: true }, (req, res) => {
+    const connection = connections.get(req.socket);
+    if (connection) {
+      connection.busy++;
+      res.once('close', () => {
+        connection.busy--;
+        connection.idleSinceMs = Date.now();
+      });
+    }
+    // Handing over: this answer closes the connection, so the client's next request reaches the new core.
+    if (handingOver) res.shouldKeepAlive = false;
     const requestId = incomingRequestId(req);
     const group = pool.groupFor(req.headers.host);
     if (!group) {
@@ -173,11 +204,30 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
   };
 
-  server.on('connection', (socket) => {
+  server.on('connection', (socket: Duplex) => {
     tracker.connectionsAccepted++;
     tracker.connectionsActive++;
-    socket.once('close', () => tracker.connectionsActive--);
+    connections.set(socket, { busy: 0, idleSinceMs: Date.now() });
+    socket.once('close', () => {
+      tracker.connectionsActive--;
+      connections.delete(socket);
+    });
   });
+
+  const handOver = async (deadlineMs: number): Promise<void> => {
+    handingOver = true;
+    // net.Server's close, not http.Server's: the latter also drops idle kept-alive connections at
+    // once, and a request a client sends on one at that moment would fail.
+    net.Server.prototype.close.call(server);
+    while (connections.size > 0 && Date.now() < deadlineMs) {
+      const now = Date.now();
+      for (const [socket, state] of connections) {
+        if (state.busy === 0 && now - state.idleSinceMs >= HANDOVER_IDLE_CLOSE_MS) socket.destroy();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (const socket of connections.keys()) socket.destroy();
+  };
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const requestId = incomingRequestId(req);
@@ -211,5 +261,5 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
 
-  return { server, tracker };
+  return { server, tracker, handOver };
 }

@@ -4,7 +4,17 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import send from 'send';
+import type sendType from 'send';
+
+// Loaded on first need (an app with public/): `send` and its dependencies cost ~100 ms of start-up.
+let send: typeof sendType | undefined;
+let loading: Promise<typeof sendType> | undefined;
+
+/** Loads `send` ahead of the first static request (called when an app has a public/ directory). */
+export function preloadStatic(): Promise<typeof sendType> {
+  loading ??= import('send').then((m) => (send = m.default));
+  return loading;
+}
 
 /** The app's public/ directory, if it has one. */
 export function findPublicDir(appRoot: string): string | undefined {
@@ -21,6 +31,13 @@ export function findPublicDir(appRoot: string): string | undefined {
  * is a directory, a dotfile, or outside the directory), so the app answers instead.
  */
 export function serveStatic(req: http.IncomingMessage, res: http.ServerResponse, publicDir: string, next: () => void): void {
+  if (!send) {
+    preloadStatic().then(
+      () => serveStatic(req, res, publicDir, next),
+      () => next(),
+    );
+    return;
+  }
   const pathname = (req.url ?? '/').split('?', 1)[0] as string;
   const stream = send(req, pathname, { root: publicDir, dotfiles: 'ignore', index: false });
   let handedOver = false;

@@ -2,17 +2,22 @@
 // and waits for the loader's readiness message (or the exit, or the start timeout).
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { AppConfig } from '../../lib/config.js';
 import { NODE_LOADER, RACK_LOADER, WSGI_LOADER } from '../../lib/paths.js';
 import { INSPECTOR_LINE } from '../../lib/diagnostics/js-stack.js';
+import { processStartTicks, readWorkerRecords, type WorkerRecord } from '../../lib/instance-registry.js';
+import { isProcessRunning } from '../../lib/process-groups.js';
 import { signalQuietly } from '../../lib/units.js';
 import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import type { Logger } from '../log.js';
+import { AdoptedProcess } from './adopted-process.js';
+import { createOutputFifos, openFifoForApp, readFifoLines, removeOutputFifos, type OutputFifos } from './app-output.js';
 import { OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spawn-error.js';
-import { describeUpstream, type SpawnedProcess, type Spawner, type UpstreamAddress } from './spawner.js';
+import { describeUpstream, parseUpstream, type SpawnedProcess, type Spawner, type UpstreamAddress } from './spawner.js';
 
 /** Variables that belong to Ferry's own processes and must not leak into apps. */
 const PRIVATE_ENV = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_UNIQUE_ID', 'FERRY_INSTANCE_DIR', 'NODE_OPTIONS'];
@@ -27,14 +32,61 @@ export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base
   return env;
 }
 
-/** Logs each line a process writes, tagged with app and pid. */
-function pipeOutput(stream: Readable | null, log: Logger, tail: OutputTail, streamName: 'stdout' | 'stderr', onLine?: (line: string) => void): void {
-  if (!stream) return;
-  stream.setEncoding('utf8');
-  readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-    tail.push(line + '\n');
-    log.info(line, { stream: streamName });
-    onLine?.(line);
+/**
+ * What one process writes, followed from its FIFOs: each line logged with app and pid. Paused
+ * while a new core takes over (two readers would split lines between them), resumed if it fails.
+ */
+class AppOutput {
+  /** Node apps: the inspector's URL, once SIGUSR1 opened it and it said so on stderr. */
+  inspectorUrl: string | undefined;
+  private readers: { close(): void }[] = [];
+
+  constructor(
+    readonly fifos: OutputFifos,
+    private readonly log: Logger,
+    private readonly tail: OutputTail | undefined,
+    /** The stdout FIFO ended: every writer (the app and what it spawned) is gone. */
+    private readonly onEnd: () => void,
+  ) {
+    this.resume();
+  }
+
+  private onLine(streamName: 'stdout' | 'stderr'): (line: string) => void {
+    return (line) => {
+      this.tail?.push(line + '\n');
+      this.log.info(line, { stream: streamName });
+      if (streamName === 'stderr') {
+        const match = INSPECTOR_LINE.exec(line);
+        if (match) this.inspectorUrl = match[1];
+      }
+    };
+  }
+
+  resume(): void {
+    if (this.readers.length > 0) return;
+    try {
+      this.readers = [readFifoLines(this.fifos.stdout, this.onLine('stdout'), this.onEnd), readFifoLines(this.fifos.stderr, this.onLine('stderr'))];
+    } catch (err) {
+      this.log.warn('cannot read the app output FIFOs', { err });
+    }
+  }
+
+  pause(): void {
+    for (const reader of this.readers.splice(0)) reader.close();
+  }
+}
+
+/** Resolves true once something accepts a connection at the address, false after the timeout. */
+function accepts(address: UpstreamAddress, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = 'socketPath' in address ? net.connect(address.socketPath) : net.connect(address.port, address.host);
+    const done = (ok: boolean): void => {
+      probe.destroy();
+      resolve(ok);
+    };
+    probe.setTimeout(timeoutMs, () => done(false));
+    probe.once('connect', () => done(true));
+    probe.once('error', () => done(false));
   });
 }
 
@@ -103,30 +155,128 @@ function waitForPort(port: number, isDone: () => boolean): Promise<void> {
 }
 
 export class DirectSpawner implements Spawner {
+  /** Records of the processes this core owns, to update them (leaving) without reading them back. */
+  private readonly records = new Map<number, WorkerRecord>();
+  private readonly outputs = new Map<number, AppOutput>();
+
   constructor(
     private readonly instance: InstanceDirectory,
     private readonly log: Logger,
   ) {}
 
   async spawn(app: AppConfig): Promise<SpawnedProcess> {
-    const target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath: this.instance.appSocketPath(app.name) };
-    return this.launch(app, planLaunch(app, target, process.env));
+    // One base name per process: its unix socket (node, WSGI, Rack) and its output FIFOs.
+    const base = this.instance.appSocketPath(app.name);
+    const target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath: base };
+    return this.launch(app, planLaunch(app, target, process.env), base);
   }
 
-  private launch(app: AppConfig, plan: LaunchPlan): Promise<SpawnedProcess> {
+  markLeaving(pid: number): void {
+    const record = this.records.get(pid);
+    if (!record || record.leaving) return;
+    record.leaving = true;
+    this.instance.recordWorker(record);
+  }
+
+  private record(record: WorkerRecord): void {
+    this.records.set(record.pid, record);
+    this.instance.recordWorker(record);
+  }
+
+  /** Handover: stop reading app output; the new core reads it. */
+  pauseForHandover(): void {
+    for (const output of this.outputs.values()) output.pause();
+  }
+
+  /** The new core failed: take the records back (it rewrote them as its own) and read the output again. */
+  resumeAfterHandover(): void {
+    for (const record of this.records.values()) this.instance.recordWorker(record);
+    for (const output of this.outputs.values()) output.resume();
+  }
+
+  private forget(pid: number, fifos: OutputFifos | undefined): void {
+    this.outputs.get(pid)?.pause();
+    this.outputs.delete(pid);
+    this.records.delete(pid);
+    this.instance.forgetWorker(pid);
+    if (fifos) removeOutputFifos(fifos);
+  }
+
+  async adopt(app: AppConfig): Promise<SpawnedProcess[]> {
+    const adopted: SpawnedProcess[] = [];
+    const records = readWorkerRecords(this.instance.dir).filter((r) => r.app === app.name && r.corePid !== process.pid);
+    // Probed all at once: clients wait in the backlog until this is done.
+    const accepting = await Promise.all(records.map((r) => {
+      const address = parseUpstream(r.address);
+      return address && !r.leaving ? accepts(address, 2_000) : false;
+    }));
+    for (const [index, record] of records.entries()) {
+      const fifos = record.stdout && record.stderr ? { stdout: record.stdout, stderr: record.stderr } : undefined;
+      const alive = processStartTicks(record.pid) !== undefined && (record.startTicks === undefined || processStartTicks(record.pid) === record.startTicks);
+      if (record.leaving) {
+        // Its core still drains it (a handover); otherwise it was on its way out anyway.
+        if (isProcessRunning(record.corePid)) continue;
+        this.discard(record, fifos, alive, 'it was leaving rotation when its core died');
+        continue;
+      }
+      const address = parseUpstream(record.address);
+      if (!alive || !address || !fifos || !fs.existsSync(fifos.stdout) || !accepting[index]) {
+        this.discard(record, fifos, alive, !alive ? 'it is gone' : !address || !fifos ? 'its record is incomplete' : 'it does not accept connections');
+        continue;
+      }
+      const child = new AdoptedProcess(record.pid, record.startTicks);
+      const appLog = this.log.child({ app: app.name, appPid: record.pid });
+      const output = new AppOutput(fifos, appLog, undefined, () => child.check());
+      this.outputs.set(record.pid, output);
+      child.once('exit', () => {
+        signalQuietly(-record.pgid, 'SIGKILL');
+        this.forget(record.pid, fifos);
+      });
+      this.record({ ...record, corePid: process.pid });
+      appLog.info('adopted app process from an earlier core', { previousCorePid: record.corePid, address: record.address });
+      adopted.push({
+        pid: record.pid,
+        address,
+        child,
+        spawnDurationMs: 0,
+        startedAtMs: Date.parse(record.startedAt),
+        ...(app.appType === 'node' ? { inspectorUrl: () => output.inspectorUrl } : {}),
+      });
+    }
+    return adopted;
+  }
+
+  /** A recorded process that cannot be adopted: kill what is left of it and forget it. */
+  private discard(record: WorkerRecord, fifos: OutputFifos | undefined, alive: boolean, reason: string): void {
+    this.log.warn('not adopting an app process left by an earlier core; stopping it', { app: record.app, appPid: record.pid, reason });
+    if (alive) signalQuietly(-record.pgid, 'SIGKILL');
+    this.forget(record.pid, fifos);
+  }
+
+  private launch(app: AppConfig, plan: LaunchPlan, base: string): Promise<SpawnedProcess> {
     const startedAt = Date.now();
     const tail = new OutputTail();
     let child: ChildProcess;
+    let fifos: OutputFifos;
+    try {
+      fifos = createOutputFifos(base);
+    } catch (err) {
+      return Promise.reject(this.failure(app, { category: 'internal', step: 'fork', outputTail: `could not create the output FIFOs: ${String(err)}` }, startedAt, err));
+    }
+    const appFds = [openFifoForApp(fifos.stdout), openFifoForApp(fifos.stderr)];
     try {
       child = spawn(plan.command, plan.args, {
         cwd: app.root,
         env: plan.env,
-        stdio: ['ignore', 'pipe', 'pipe', plan.readiness === 'pipe' ? 'pipe' : 'ignore'],
+        stdio: ['ignore', appFds[0], appFds[1], plan.readiness === 'pipe' ? 'pipe' : 'ignore'],
         // Its own process group, so that stopping it takes everything it spawned too.
         detached: true,
       });
     } catch (err) {
+      removeOutputFifos(fifos);
       return Promise.reject(this.failure(app, { category: 'internal', step: 'fork', outputTail: String(err) }, startedAt, err));
+    } finally {
+      for (const fd of appFds) fs.closeSync(fd);
     }
 
     return new Promise<SpawnedProcess>((resolve, reject) => {
@@ -135,6 +285,7 @@ export class DirectSpawner implements Spawner {
       let timer: NodeJS.Timeout | undefined;
       const pid = child.pid;
       const appLog = this.log.child({ app: app.name, appPid: pid });
+      let output: AppOutput | undefined;
 
       const fail = (failure: Omit<SpawnFailure, 'app' | 'durationMs' | 'step'>, cause?: unknown): void => {
         if (settled) return;
@@ -149,31 +300,40 @@ export class DirectSpawner implements Spawner {
         clearTimeout(timer);
         const spawnDurationMs = Date.now() - startedAt;
         appLog.info('app process ready', { spawnMs: spawnDurationMs });
-        resolve({ pid: pid as number, address: plan.address, child, spawnDurationMs, ...(app.appType === 'node' ? { inspectorUrl: () => inspectorUrl } : {}) });
+        resolve({ pid: pid as number, address: plan.address, child, spawnDurationMs, startedAtMs: startedAt, ...(app.appType === 'node' ? { inspectorUrl: () => output?.inspectorUrl } : {}) });
       };
 
       child.once('error', (err: NodeJS.ErrnoException) => {
+        removeOutputFifos(fifos);
         fail({ category: err.code === 'ENOENT' ? 'interpreter-missing' : 'internal', outputTail: `${plan.command}: ${err.message}` }, err);
       });
       if (pid === undefined) return; // 'error' follows
 
       step = 'load';
-      this.instance.recordWorker({ pid, pgid: pid, app: app.name, address: describeUpstream(plan.address), corePid: process.pid, startedAt: new Date(startedAt).toISOString() });
-      pipeOutput(child.stdout, appLog, tail, 'stdout');
-      let inspectorUrl: string | undefined;
-      pipeOutput(child.stderr, appLog, tail, 'stderr', (line) => {
-        const match = INSPECTOR_LINE.exec(line);
-        if (match) inspectorUrl = match[1];
+      this.record({
+        pid,
+        pgid: pid,
+        app: app.name,
+        address: describeUpstream(plan.address),
+        corePid: process.pid,
+        startedAt: new Date(startedAt).toISOString(),
+        startTicks: processStartTicks(pid),
+        stdout: fifos.stdout,
+        stderr: fifos.stderr,
       });
+      output = new AppOutput(fifos, appLog, tail, () => undefined);
+      this.outputs.set(pid, output);
 
       timer = setTimeout(() => fail({ category: 'timeout', pid, outputTail: tail.toString() }), app.startTimeoutMs);
 
       child.once('exit', (exitCode, signal) => {
         // Mop up anything the process left in its group, then forget it.
         signalQuietly(-pid, 'SIGKILL');
-        this.instance.forgetWorker(pid);
-        // Give the output pipes a moment to deliver the last lines before reporting.
-        setTimeout(() => fail({ category: 'exited-before-ready', pid, exitCode, signal, outputTail: tail.toString() }), 50);
+        // Give the output FIFOs a moment to deliver the last lines before reporting.
+        setTimeout(() => {
+          this.forget(pid, fifos);
+          fail({ category: 'exited-before-ready', pid, exitCode, signal, outputTail: tail.toString() });
+        }, 50);
       });
 
       if (plan.readiness === 'port' && 'port' in plan.address) {

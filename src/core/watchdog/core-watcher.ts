@@ -1,9 +1,10 @@
 // Starts the core with the inherited listening socket, waits for its readiness message, and
-// restarts it when it dies, cleaning up the app processes the dead core left behind.
+// restarts it when it dies (the next core adopts the app processes the dead one left), hands
+// over to a new core without downtime (`ferry restart`), and cleans up when no core will.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { CoreToWatchdog } from '../../lib/ipc-messages.js';
+import type { CoreToWatchdog, WatchdogToCore } from '../../lib/ipc-messages.js';
 import type { ErrorPayload } from '../../lib/error-codes.js';
 import { readWorkerRecords } from '../../lib/instance-registry.js';
 import { CORE_MAIN } from '../../lib/paths.js';
@@ -25,6 +26,14 @@ export interface CoreWatcherEvents {
   'gave-up': [error: ErrorPayload];
 }
 
+/** How a handover to a new core (`ferry restart`) ended. */
+export type HandoverResult =
+  | { ok: true; oldPid: number; newPid: number; durationMs: number; adoptedBy: 'handover' | 'after-kill' }
+  | { ok: false; oldPid: number | undefined; error: ErrorPayload };
+
+/** How long a core may take to answer handover-prepare before it is taken for hung and killed. */
+const PREPARE_TIMEOUT_MS = 5_000;
+
 export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
   private child: ChildProcess | undefined;
   private everReady = false;
@@ -32,11 +41,17 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
   private stopping = false;
   private readonly crashTimesMs: number[] = [];
   private crashedAtMs: number | undefined;
+  /** Cores handed over to a successor: their exit is expected. */
+  private readonly retiring = new Set<ChildProcess>();
+  /** The successor being started in a handover, and what it says first. */
+  private successor: { child: ChildProcess; settle: (outcome: 'ready' | ErrorPayload) => void } | undefined;
+  private handingOver = false;
 
   constructor(
     private readonly instance: InstanceDirectory,
     private readonly log: Logger,
     private readonly logFormat: LogFormat,
+    private readonly shutdownTimeoutMs = 30_000,
   ) {
     super();
   }
@@ -46,6 +61,10 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
   }
 
   start(): void {
+    this.child = this.launch();
+  }
+
+  private launch(): ChildProcess {
     // FERRY_CORE_NODE_ARGS passes Node flags to the core only (--cpu-prof, --inspect, heap limits).
     const nodeArgs = (process.env.FERRY_CORE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
     const child = spawn(process.execPath, [...nodeArgs, CORE_MAIN], {
@@ -60,10 +79,14 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
         LISTEN_FDNAMES: 'http',
       },
     });
-    this.child = child;
     // The IPC channel can break under a send when the core dies at that moment; its exit is what counts.
     child.on('error', (err) => this.log.debug('core channel error', { err }));
     child.on('message', (message: CoreToWatchdog) => {
+      if (this.successor?.child === child) {
+        if (message.type === 'ready') this.successor.settle('ready');
+        else if (message.type === 'startup-failed') this.successor.settle(message.error);
+        return;
+      }
       if (message.type === 'ready') {
         this.everReady = true;
         if (this.crashedAtMs !== undefined) {
@@ -80,13 +103,24 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
       }
     });
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
+    return child;
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.child === child) this.child = undefined;
-    this.killLeftovers(child.pid as number);
+    // The core's own group: the core alone (app processes lead groups of their own).
+    signalQuietly(-(child.pid as number), 'SIGKILL');
+    if (this.retiring.delete(child)) {
+      this.log.info('previous core exited after the handover', { corePid: child.pid, exit: describeExit(code, signal) });
+      return;
+    }
+    if (this.successor?.child === child) {
+      this.successor.settle({ code: 'FERRY_ERR_CORE_START_FAILED', message: `the new core exited during start-up (${describeExit(code, signal)})` });
+      return;
+    }
     if (this.stopping) return;
     if (!this.everReady) {
+      this.killLeftovers();
       // It never served: ferry start is told through 'startup-failed'; nothing to restart.
       if (!this.startupFailureReported) {
         this.emit('startup-failed', { code: 'FERRY_ERR_CORE_START_FAILED', message: `the core exited during start-up (${describeExit(code, signal)})` });
@@ -100,48 +134,168 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
     if (decision.action === 'give-up') {
       const message = `the core crashed ${decision.recentCrashes} times within a minute (last: ${describeExit(code, signal)}); giving up`;
       this.log.error(`CRASH LOOP: ${message}`, { corePid: child.pid });
+      this.killLeftovers();
       this.emit('gave-up', { code: 'FERRY_ERR_CORE_CRASH_LOOP', message });
       return;
     }
-    this.log.error('core crashed; restarting it', { corePid: child.pid, exit: describeExit(code, signal), delayMs: decision.delayMs, recentCrashes: decision.recentCrashes });
+    // The app processes keep running: the next core adopts them from the instance's records.
+    this.log.error('core crashed; restarting it (app processes are kept and adopted)', {
+      corePid: child.pid,
+      exit: describeExit(code, signal),
+      delayMs: decision.delayMs,
+      recentCrashes: decision.recentCrashes,
+      ...faultSeedField(),
+    });
     setTimeout(() => {
-      if (!this.stopping) this.start();
+      if (!this.stopping && !this.child) this.start();
     }, decision.delayMs);
   }
 
-  /** A dead core cannot stop its app processes; the watchdog does it from the instance records. */
-  private killLeftovers(corePid: number): void {
+  /** No core will take the app processes over: kill every one the records name. */
+  private killLeftovers(): void {
     for (const record of readWorkerRecords(this.instance.dir)) {
-      if (record.corePid !== corePid) continue;
       signalQuietly(-record.pgid, 'SIGKILL');
       this.instance.forgetWorker(record.pid);
     }
-    signalQuietly(-corePid, 'SIGKILL');
+  }
+
+  /**
+   * Zero-downtime core restart: the old core stops managing its processes, a new core starts on
+   * the same listening socket and adopts them, then the old core stops accepting, finishes its
+   * requests and exits. Connections never see a refusal (the socket stays open throughout). If
+   * the new core fails, the old one goes on as before. A core that does not answer is killed and
+   * the new one adopts its processes as after a crash.
+   */
+  async handOver(): Promise<HandoverResult> {
+    const old = this.child;
+    if (this.stopping || !old) return { ok: false, oldPid: old?.pid, error: { code: 'FERRY_ERR_SHUTTING_DOWN', message: 'the instance is stopping' } };
+    if (this.handingOver) return { ok: false, oldPid: old.pid, error: { code: 'FERRY_ERR_CORE_RESTART_BUSY', message: 'a core restart is already under way' } };
+    this.handingOver = true;
+    const startedAtMs = Date.now();
+    const oldPid = old.pid as number;
+    try {
+      this.log.info('core restart: handing over to a new core', { oldCorePid: oldPid });
+      const prepared = await this.ask(old, { type: 'handover-prepare' }, 'handover-prepared', PREPARE_TIMEOUT_MS);
+      this.retiring.add(old);
+      if (!prepared) {
+        this.log.error('core restart: the core did not answer; killing it (its app processes are adopted)', { corePid: oldPid });
+        const gone = new Promise((resolve) => old.once('exit', resolve));
+        signalQuietly(-oldPid, 'SIGKILL');
+        await gone;
+      }
+      const outcome = await this.startSuccessor();
+      if (outcome.pid === undefined || outcome.outcome !== 'ready') {
+        const error: ErrorPayload = outcome.outcome === 'ready' ? { code: 'FERRY_ERR_CORE_RESTART_FAILED', message: 'the new core did not start' } : { ...outcome.outcome, code: 'FERRY_ERR_CORE_RESTART_FAILED' };
+        if (prepared && old.exitCode === null && old.signalCode === null) {
+          this.retiring.delete(old);
+          old.send({ type: 'handover-abort' }, () => undefined);
+          this.log.error('core restart failed: the new core did not start; the old core goes on serving', { error });
+        } else {
+          this.log.error('core restart failed and the old core is gone; starting a core again', { error });
+          this.child = undefined;
+          this.start();
+        }
+        return { ok: false, oldPid, error };
+      }
+      if (prepared) {
+        const gone = new Promise<void>((resolve) => {
+          if (old.exitCode !== null || old.signalCode !== null) resolve();
+          else old.once('exit', () => resolve());
+        });
+        old.send({ type: 'handover-finish' }, () => undefined);
+        const killTimer = setTimeout(() => {
+          this.log.warn('previous core did not finish its requests in time; killing it', { corePid: oldPid });
+          signalQuietly(-oldPid, 'SIGKILL');
+        }, this.shutdownTimeoutMs);
+        await gone;
+        clearTimeout(killTimer);
+      }
+      const durationMs = Date.now() - startedAtMs;
+      this.log.info('core restart finished', { oldCorePid: oldPid, newCorePid: outcome.pid, durationMs });
+      return { ok: true, oldPid, newPid: outcome.pid, durationMs, adoptedBy: prepared ? 'handover' : 'after-kill' };
+    } finally {
+      this.handingOver = false;
+    }
+  }
+
+  /** Starts the next core beside the current one; resolves with its first word. */
+  private startSuccessor(): Promise<{ pid: number | undefined; outcome: 'ready' | ErrorPayload }> {
+    return new Promise((resolve) => {
+      let child: ChildProcess | undefined;
+      this.successor = {
+        child: undefined as unknown as ChildProcess,
+        settle: (outcome) => {
+          if (!this.successor || this.successor.child !== child) return;
+          this.successor = undefined;
+          if (outcome === 'ready' && child) {
+            this.child = child;
+            this.everReady = true;
+            this.emit('ready', child.pid as number);
+          } else if (child && child.exitCode === null && child.signalCode === null) {
+            signalQuietly(-(child.pid as number), 'SIGKILL');
+          }
+          resolve({ pid: child?.pid, outcome });
+        },
+      };
+      child = this.launch();
+      this.successor.child = child;
+    });
+  }
+
+  /** Sends a message and waits for the answer of the given type; false on timeout or exit. */
+  private ask(child: ChildProcess, message: WatchdogToCore, answer: CoreToWatchdog['type'], timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        child.removeListener('message', onMessage);
+        child.removeListener('exit', onExit);
+        resolve(ok);
+      };
+      const onMessage = (reply: CoreToWatchdog): void => {
+        if (reply.type === answer) done(true);
+      };
+      const onExit = (): void => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      if (!child.connected) return done(false);
+      child.send(message, (err) => {
+        if (err) done(false);
+      });
+    });
   }
 
   /** Asks the core to stop gracefully; SIGKILLs its group (and every app group) after the deadline. */
   async stop(deadlineMs: number, force = false): Promise<void> {
     this.stopping = true;
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      if (force) {
-        signalQuietly(-(child.pid as number), 'SIGKILL');
-      } else if (child.connected) {
-        child.send({ type: 'shutdown' }, (err) => {
-          if (err) signalQuietly(child.pid as number, 'SIGTERM');
-        });
-      } else {
-        signalQuietly(child.pid as number, 'SIGTERM');
-      }
-      const timer = setTimeout(() => {
-        this.log.warn('core did not stop in time; killing it and every app process', { corePid: child.pid });
-        signalQuietly(-(child.pid as number), 'SIGKILL');
-      }, Math.max(0, deadlineMs - Date.now()));
-      await exited;
-      clearTimeout(timer);
-    }
+    const cores = [this.child, this.successor?.child, ...this.retiring].filter((c): c is ChildProcess => c !== undefined && c.exitCode === null && c.signalCode === null);
+    await Promise.all(cores.map((child) => this.stopCore(child, deadlineMs, force)));
     // Whatever the core did or did not do, nothing of the instance outlives the watchdog.
     for (const record of readWorkerRecords(this.instance.dir)) signalQuietly(-record.pgid, 'SIGKILL');
   }
+
+  private async stopCore(child: ChildProcess, deadlineMs: number, force: boolean): Promise<void> {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (force) {
+      signalQuietly(-(child.pid as number), 'SIGKILL');
+    } else if (child.connected) {
+      child.send({ type: 'shutdown' }, (err) => {
+        if (err) signalQuietly(child.pid as number, 'SIGTERM');
+      });
+    } else {
+      signalQuietly(child.pid as number, 'SIGTERM');
+    }
+    const timer = setTimeout(() => {
+      this.log.warn('core did not stop in time; killing it and every app process', { corePid: child.pid });
+      signalQuietly(-(child.pid as number), 'SIGKILL');
+    }, Math.max(0, deadlineMs - Date.now()));
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** FERRY_FAULTS_SEED in crash logs, so a fault-injected run that crashed can be repeated. */
+function faultSeedField(): { faultsSeed?: string } {
+  const seed = process.env.FERRY_FAULTS_SEED;
+  return seed ? { faultsSeed: seed } : {};
 }

@@ -6,7 +6,7 @@ import { describeListenAddress, type ListenAddress } from '../../lib/config.js';
 import type { CliToWatchdog, LaunchMessage, WatchdogToCli } from '../../lib/ipc-messages.js';
 import type { ErrorPayload } from '../../lib/error-codes.js';
 import { FERRY_VERSION } from '../../lib/paths.js';
-import { processStartTicks } from '../../lib/instance-registry.js';
+import { processStartTicks, type CoreRestartStatus } from '../../lib/instance-registry.js';
 import { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import { createLogger, type Logger } from '../log.js';
 import { OOM_ENV, protectFromOomKiller } from '../oom-score.js';
@@ -60,7 +60,7 @@ function run(launch: LaunchMessage): void {
   writeProperties(null);
   if (launch.pidFile) fs.writeFileSync(launch.pidFile, `${process.pid}\n`);
 
-  const watcher = new CoreWatcher(instance, log, launch.logFormat);
+  const watcher = new CoreWatcher(instance, log, launch.logFormat, config.shutdownTimeoutMs);
 
   const cleanupAndExit = (code: number): never => {
     instance.remove();
@@ -91,7 +91,40 @@ function run(launch: LaunchMessage): void {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => log.info('SIGHUP ignored (core restart on SIGHUP is not implemented yet)'));
+  // SIGHUP (and `ferry restart`, which sends it): a new core takes over without dropping a request.
+  let restartSeq = 0;
+  let restartRunning = false;
+  process.on('SIGHUP', () => {
+    if (stopping || restartRunning) {
+      log.warn('SIGHUP: a core restart or a stop is already under way; ignored');
+      return;
+    }
+    restartRunning = true;
+    restartSeq++;
+    const startedAt = new Date().toISOString();
+    const seq = restartSeq;
+    const write = (status: Omit<CoreRestartStatus, 'seq' | 'started_at'>): void => {
+      try {
+        instance.writeCoreRestartStatus({ seq, started_at: startedAt, ...status });
+      } catch (err) {
+        log.warn('could not write the core restart status', { err });
+      }
+    };
+    write({ state: 'running', old_core_pid: watcher.pid ?? null, new_core_pid: null, duration_ms: null });
+    void watcher
+      .handOver()
+      .then((result) => {
+        if (result.ok) write({ state: 'done', old_core_pid: result.oldPid, new_core_pid: result.newPid, duration_ms: result.durationMs, adopted_by: result.adoptedBy });
+        else write({ state: 'failed', old_core_pid: result.oldPid ?? null, new_core_pid: null, duration_ms: null, error: { code: result.error.code, message: result.error.message } });
+      })
+      .catch((err: unknown) => {
+        log.error('core restart failed', { err });
+        write({ state: 'failed', old_core_pid: null, new_core_pid: null, duration_ms: null, error: { code: 'FERRY_ERR_INTERNAL', message: String(err) } });
+      })
+      .finally(() => {
+        restartRunning = false;
+      });
+  });
 
   process.on('message', (message: CliToWatchdog) => {
     if (message.type === 'detach') {

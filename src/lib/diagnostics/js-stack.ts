@@ -3,7 +3,6 @@
 // Debugger.pause interrupts the running JS and reports its frames.
 
 import fs from 'node:fs';
-import { WebSocket } from 'undici';
 import { signalQuietly } from '../units.js';
 
 /** Node prints this on stderr when its inspector opens. */
@@ -28,6 +27,8 @@ export async function captureJsStack(pid: number, inspectorUrl: () => string | u
     if (Date.now() > deadline) return undefined;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  // Loaded here, not at the top: all of undici costs the core ~150 ms of start-up, and this runs rarely.
+  const { WebSocket } = await import('undici');
   return new Promise((resolve) => {
     const ws = new WebSocket(inspectorUrl() as string);
     const done = (frames: JsFrame[] | undefined): void => {
