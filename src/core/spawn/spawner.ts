@@ -21,6 +21,7 @@ export function parseUpstream(text: string): UpstreamAddress | undefined {
  * an AdoptedProcess when a previous core did.
  */
 export interface AppProcess {
+  readonly pid?: number | undefined;
   readonly exitCode: number | null;
   readonly signalCode: NodeJS.Signals | null;
   once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;

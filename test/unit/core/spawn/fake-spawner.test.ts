@@ -50,7 +50,8 @@ describe('FakeSpawner', () => {
     const spawner = new FakeSpawner();
     const { pid, child } = await spawner.spawn(APP);
     const exits: unknown[] = [];
-    child.on('exit', (code, signal) => exits.push([code, signal, child.exitCode, child.signalCode]));
+    // on, not once: the fake must emit 'exit' once even when told twice.
+    (child as unknown as NodeJS.EventEmitter).on('exit', (code: number | null, signal: NodeJS.Signals | null) => exits.push([code, signal, child.exitCode, child.signalCode]));
     spawner.exit(pid, null, 'SIGTERM');
     spawner.exit(pid, 1);
     expect(exits).toEqual([[null, 'SIGTERM', null, 'SIGTERM']]);
