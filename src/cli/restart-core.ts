@@ -5,6 +5,7 @@ import { readCoreRestartStatus, readWorkerRecords } from '../lib/instance-regist
 import { sleep } from '../lib/units.js';
 import { CliError } from './errors.js';
 import { locateInstance } from './locate-instance.js';
+import { signalWatchdog } from './stop-instance.js';
 
 export interface RestartCoreOptions {
   registryDir?: string;
@@ -26,16 +27,8 @@ export interface RestartCoreResult {
 export async function restartCore(opts: RestartCoreOptions): Promise<RestartCoreResult> {
   const instance = locateInstance({ registryDir: opts.registryDir, name: opts.name });
   const previousSeq = readCoreRestartStatus(instance.dir)?.seq ?? 0;
-  const watchdogPid = instance.properties.watchdog_pid;
-  try {
-    process.kill(watchdogPid, 'SIGHUP');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EPERM') {
-      throw new CliError('FERRY_ERR_ADMIN_FORBIDDEN', `not allowed to signal the watchdog (pid ${watchdogPid}) of instance ${instance.name}`, 'unauthorized', [
-        'Run ferry restart as the user that started the instance, or as root.',
-      ]);
-    }
-    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `instance ${instance.name} stopped (its watchdog, pid ${watchdogPid}, is gone)`, 'notRunning');
+  if (!signalWatchdog(instance, 'SIGHUP', 'ferry restart')) {
+    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `instance ${instance.name} stopped (its watchdog, pid ${instance.properties.watchdog_pid}, is gone)`, 'notRunning');
   }
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {

@@ -55,6 +55,22 @@ function findInstance(opts: StopOptions): InstanceInfo {
   return found;
 }
 
+/** Signals an instance's watchdog; says clearly when that is not allowed. False if it is gone. */
+export function signalWatchdog(instance: InstanceInfo, signal: NodeJS.Signals, command: string): boolean {
+  const pid = instance.properties.watchdog_pid;
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') {
+      throw new CliError('FERRY_ERR_LISTEN_PERMISSION', `not allowed to signal the watchdog (pid ${pid}) of instance ${instance.name}`, 'environment', [
+        `Run ${command} as the user that started the instance, or as root.`,
+      ]);
+    }
+    return false;
+  }
+}
+
 export async function stopInstance(opts: StopOptions): Promise<StopResult> {
   const started = Date.now();
   const instance = findInstance(opts);
@@ -68,15 +84,7 @@ export async function stopInstance(opts: StopOptions): Promise<StopResult> {
     groups.add(record.pgid);
   }
 
-  try {
-    process.kill(watchdogPid, 'SIGTERM');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EPERM') {
-      throw new CliError('FERRY_ERR_LISTEN_PERMISSION', `not allowed to signal the watchdog (pid ${watchdogPid}) of instance ${instance.name}`, 'environment', [
-        'Run ferry stop as the user that started the instance, or as root.',
-      ]);
-    }
-  }
+  signalWatchdog(instance, 'SIGTERM', 'ferry stop');
 
   const deadline = started + opts.timeoutMs;
   for (;;) {
