@@ -142,6 +142,35 @@ describe('self-healing', () => {
     expect(instance.survivors()).toEqual([]);
   });
 
+  it('keeps the old core serving when the new one cannot start, and says why (exit 1)', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
+    const pidsBefore = appPids(instance);
+    const oldCore = corePid(instance);
+    // A broken upgrade, as the new core sees it: its configuration cannot be read.
+    const configFile = path.join(instance.info.dir, 'config.json');
+    const config = fs.readFileSync(configFile, 'utf8');
+    fs.writeFileSync(configFile, '{ broken');
+
+    const failed = await runFerry(instance.registryDir, ['restart', '--json', '--instance', instance.info.name]);
+    expect(failed.exitCode).toBe(1);
+    expect(JSON.parse(failed.stdout)).toMatchObject({ error: { code: 'FERRY_ERR_CORE_RESTART_FAILED' } });
+    expect(corePid(instance)).toBe(oldCore);
+    expect(isProcessRunning(oldCore)).toBe(true);
+    expect((await request(`${instance.url}/pid`)).statusCode).toBe(200);
+    // The old core manages its processes again: one that dies is replaced.
+    process.kill(pidsBefore[0] as number, 'SIGKILL');
+    await waitFor(() => appPids(instance!).length === 2 && !appPids(instance!).includes(pidsBefore[0] as number), 'a replacement by the old core');
+
+    fs.writeFileSync(configFile, config);
+    const ok = await runFerry(instance.registryDir, ['restart', '--instance', instance.info.name]);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/Restarted the core of instance \w+ in .*: pid \d+ -> \d+; app processes kept: \d+, \d+\./);
+    expect(corePid(instance)).not.toBe(oldCore);
+
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
+
   it('logs what an app process prints after the core that spawned it died, and replaces a process it cannot adopt', async () => {
     instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
     const [keep, lose] = readWorkerRecords(instance.info.dir);
