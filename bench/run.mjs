@@ -975,7 +975,7 @@ async function main() {
   installSignalHandlers(run);
   describeMachine(run);
   const estimate = estimateSeconds(options);
-  console.log(`Ferry benchmark: about ${Math.ceil(estimate / 60)} min (${options.rounds} round(s) of ${options.duration} s); temp dir ${tmpDir}`);
+  console.log(`Ferry benchmark: at most about ${(estimate / 60).toFixed(1)} min (${options.rounds} round(s) of ${options.duration} s); temp dir ${tmpDir}`);
   // Bounded in time: past twice the estimate something hangs; stop as on Ctrl-C.
   setTimeout(() => { console.error('time limit reached'); process.kill(process.pid, 'SIGTERM'); }, (2 * estimate + 60) * 1000).unref();
 
