@@ -138,6 +138,8 @@ export interface TurbocacheStats {
   stores: number;
   invalidations: number;
   evictions: number;
+  /** Misses that waited for another request's fill of the same entry instead of going to the app. */
+  collapsed: number;
   entries: number;
   bytes: number;
   maxBytes: number;

@@ -62,6 +62,7 @@ export const SERVER: ServerResponse = {
     stores: 8,
     invalidations: 1,
     evictions: 0,
+    collapsed: 4,
     entries: 7,
     bytes: 3 * 1024 * 1024,
     maxBytes: 64 * 1024 * 1024,

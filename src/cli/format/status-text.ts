@@ -117,7 +117,7 @@ function formatTurbocache(t: TurbocacheStats): string[] {
   const ratio = t.lookups === 0 ? '-' : `${((t.hits / t.lookups) * 100).toFixed(1)}%`;
   return [
     `State         : enabled${t.varyByCookie ? `, varies by cookie ${t.varyByCookie}` : ''}`,
-    `Hits / misses : ${t.hits} / ${t.misses} (hit ratio ${ratio})`,
+    `Hits / misses : ${t.hits} / ${t.misses} (hit ratio ${ratio}); ${t.collapsed} waited for another's fill`,
     `Stored        : ${t.stores} stored, ${t.invalidations} invalidated, ${t.evictions} evicted`,
     `Entries       : ${t.entries} (${formatMegabytes(t.bytes)} of ${formatMegabytes(t.maxBytes)})`,
     `Not looked up : ${reasons(t.bypassed)}`,

@@ -171,14 +171,25 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   });
 
   const handleDynamic = (req: http.IncomingMessage, res: http.ServerResponse, group: AppGroup, requestId: string): void => {
-    let cache: CacheTransaction | undefined;
-    if (opts.cache) {
-      cache = opts.cache.begin(req, res);
-      if (cache === undefined) {
-        tracker.countAnswered(res.statusCode);
-        return; // answered from the cache
-      }
+    if (!opts.cache) return toApp(req, res, group, requestId, undefined);
+    const begun = opts.cache.begin(req, res);
+    if (begun instanceof Promise) {
+      // Another request for the same entry is at the app: this one waits for its answer.
+      begun.then(
+        (cache) => {
+          if (cache) toApp(req, res, group, requestId, cache);
+          else if (!res.destroyed) tracker.countAnswered(res.statusCode);
+        },
+        (err: unknown) => checkoutError(req, res, err, requestId, log, group),
+      );
+    } else if (begun) {
+      toApp(req, res, group, requestId, begun);
+    } else {
+      tracker.countAnswered(res.statusCode); // answered from the cache
     }
+  };
+
+  const toApp = (req: http.IncomingMessage, res: http.ServerResponse, group: AppGroup, requestId: string, cache: CacheTransaction | undefined): void => {
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
     res.once('close', () => {
       tracker.end(tracked);

@@ -14,6 +14,12 @@ const NOT_MODIFIED_HEADERS = new Set(['cache-control', 'content-location', 'date
 /** Per-request fields that must not be replayed to other clients from a stored answer. */
 const NOT_STORED_HEADERS = new Set(['age', 'content-length', 'x-request-id']);
 
+/** How a fill (the first miss of a key, gone to the app) ended, as the requests waiting on it learn. */
+type FillOutcome = 'stored' | 'not-stored';
+
+/** Requests collapsed onto a fill wait at most this long before they go to the app themselves. */
+const COLLAPSE_WAIT_MS = 10_000;
+
 export interface CacheFrontOptions {
   /** Add X-Ferry-Cache to every answer that passes through. */
   debugHeader: boolean;
@@ -25,6 +31,12 @@ export interface CacheFrontOptions {
 export class CacheFront {
   private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
+  /**
+   * Keys whose first miss is at the app now, with the requests for the same key waiting on it:
+   * when a popular entry expires, one request refills it and the others get the new entry,
+   * instead of every one of them going to the app at once (a stampede).
+   */
+  private readonly fills = new Map<string, ((outcome: FillOutcome) => void)[]>();
 
   constructor(
     readonly cache: Turbocache,
@@ -42,9 +54,10 @@ export class CacheFront {
 
   /**
    * Answers the request from the cache and returns undefined, or returns the transaction that
-   * follows the app's answer to it.
+   * follows the app's answer to it; or, while another request for the same entry is at the app,
+   * a promise of either once that one has its answer.
    */
-  begin(req: http.IncomingMessage, res: http.ServerResponse): CacheTransaction | undefined {
+  begin(req: http.IncomingMessage, res: http.ServerResponse, collapse = true): CacheTransaction | undefined | Promise<CacheTransaction | undefined> {
     const method = req.method ?? 'GET';
     const verdict = requestVerdict(method, req.headers);
     const forwardedProto = req.headers['x-forwarded-proto'];
@@ -55,16 +68,50 @@ export class CacheFront {
     const cookieName = this.cache.options.varyByCookie;
     const key = variantKey(url, cookieName === undefined ? undefined : { value: readCookie(req.headers.cookie, cookieName) });
     const now = this.now();
+    let fill: ((outcome: FillOutcome) => void) | undefined;
     if (verdict.lookup) {
       const entry = this.cache.lookup(key, now, verdict.maxAgeMs);
       if (entry) {
         this.serve(req, res, entry, now);
         return undefined;
       }
+      const waiting = this.fills.get(key);
+      if (waiting && collapse) return this.waitForFill(waiting, req, res);
+      if (!waiting && verdict.mayStore) fill = this.startFill(key);
     } else if (verdict.bypass) {
       this.cache.countBypass(verdict.bypass);
     }
-    return new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now);
+    const tx = new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, fill);
+    // An answer cut short (app died, client left) ends the fill too: the waiters go to the app.
+    if (fill) res.once('close', () => tx.settle('not-stored'));
+    return tx;
+  }
+
+  private startFill(key: string): (outcome: FillOutcome) => void {
+    const waiters: ((outcome: FillOutcome) => void)[] = [];
+    this.fills.set(key, waiters);
+    return (outcome) => {
+      if (this.fills.get(key) !== waiters) return;
+      this.fills.delete(key);
+      for (const wake of waiters) wake(outcome);
+    };
+  }
+
+  private waitForFill(waiters: ((outcome: FillOutcome) => void)[], req: http.IncomingMessage, res: http.ServerResponse): Promise<CacheTransaction | undefined> {
+    this.cache.countCollapsed();
+    return new Promise((resolve) => {
+      let done = false;
+      const wake = (outcome: FillOutcome): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        // Stored: answered from the cache now. Not stored (personal, uncacheable, failed): to the
+        // app, each on its own, with no second round of waiting.
+        resolve(res.destroyed ? undefined : this.begin(req, res, outcome === 'stored'));
+      };
+      const timer = setTimeout(() => wake('not-stored'), COLLAPSE_WAIT_MS);
+      waiters.push(wake);
+    });
   }
 
   private serve(req: http.IncomingMessage, res: http.ServerResponse, entry: CacheEntry, now: number): void {
@@ -111,7 +158,16 @@ export class CacheTransaction {
     private readonly requestTimeMs: number,
     private readonly debugHeader: boolean,
     private readonly now: () => number,
+    /** This request fills the entry others wait on: tell them how it went. */
+    private fill?: (outcome: FillOutcome) => void,
   ) {}
+
+  /** Wakes the requests waiting on this fill (once). */
+  settle(outcome: FillOutcome): void {
+    const fill = this.fill;
+    this.fill = undefined;
+    fill?.(outcome);
+  }
 
   /**
    * The app's answer has begun (headers already without hop-by-hop fields). Returns the
@@ -130,6 +186,8 @@ export class CacheTransaction {
       for (const url of invalidatedUrls(status, this.request.scheme, this.request.host, this.request.target, location, contentLocation)) this.cache.invalidate(url);
     }
     const outcome = this.decide(status, statusText, headers);
+    // Not storable: the waiting requests need not wait for the body; they go to the app.
+    if (!this.chunks) this.settle('not-stored');
     if (!this.debugHeader) return undefined;
     if (!verdict.lookup) return `bypass (${verdict.bypass ?? 'method'})`;
     return outcome === undefined ? 'miss' : `miss (${outcome})`;
@@ -188,6 +246,7 @@ export class CacheTransaction {
       this.chunks = undefined;
       this.pending = undefined;
       this.cache.countNotStored('too-large');
+      this.settle('not-stored');
       return;
     }
     this.chunks.push(chunk);
@@ -202,7 +261,8 @@ export class CacheTransaction {
     let offset = 0;
     for (const chunk of this.chunks) offset += chunk.copy(body, offset);
     this.chunks = undefined;
-    this.cache.store({ ...this.pending, body, size: entrySize(this.pending.key, this.pending.headers, body) });
+    const stored = this.cache.store({ ...this.pending, body, size: entrySize(this.pending.key, this.pending.headers, body) });
     this.pending = undefined;
+    this.settle(stored ? 'stored' : 'not-stored');
   }
 }

@@ -46,7 +46,7 @@ export class Turbocache {
   /** The entries of each URL (its cookie variants), so one change invalidates them all. */
   private readonly variants = new Map<string, Set<string>>();
   private bytes = 0;
-  private readonly counters = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0 };
+  private readonly counters = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, collapsed: 0 };
   private readonly bypassed: Partial<Record<BypassReason, number>> = {};
   private readonly notStoredCounts: Partial<Record<NotStoredReason, number>> = {};
 
@@ -136,6 +136,11 @@ export class Turbocache {
 
   countBypass(reason: BypassReason): void {
     this.bypassed[reason] = (this.bypassed[reason] ?? 0) + 1;
+  }
+
+  /** A miss that waited for another request's fill of the same entry instead of going to the app. */
+  countCollapsed(): void {
+    this.counters.collapsed++;
   }
 
   countNotStored(reason: NotStoredReason): void {

@@ -74,7 +74,7 @@ describe('formatServer', () => {
   it('explains the turbocache: hit ratio, where memory goes, and why requests were not cached', () => {
     const text = formatServer(SERVER).join('\n');
     expect(text).toContain('State         : enabled, varies by cookie user_id');
-    expect(text).toContain('Hits / misses : 90 / 10 (hit ratio 90.0%)');
+    expect(text).toContain('Hits / misses : 90 / 10 (hit ratio 90.0%); 4 waited for another\'s fill');
     expect(text).toContain('Entries       : 7 (3M of 64M)');
     expect(text).toContain('Not looked up : method 4, authorization 1');
     expect(text).toContain('Not stored    : set-cookie 2');

@@ -1,0 +1,125 @@
+// CacheFront's request collapsing, over a real HTTP server on port 0 whose "app" is a gate the
+// test opens: while one request fills an entry, the others for it wait instead of stampeding.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { CacheFront, type CacheTransaction } from '../../../../src/core/turbocache/cache-front.js';
+import { Turbocache } from '../../../../src/core/turbocache/turbocache.js';
+
+interface Harness {
+  url: string;
+  front: CacheFront;
+  appCalls: () => number;
+  /** Lets every request held at the app answer, with these headers. */
+  open(headers: string[]): void;
+  close(): Promise<void>;
+}
+
+let harness: Harness | undefined;
+
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+async function start(): Promise<Harness> {
+  const front = new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true, trustForwarded: false });
+  let calls = 0;
+  let release: ((headers: string[]) => void) | undefined;
+  let gate = new Promise<string[]>((resolve) => (release = resolve));
+  const answer = (res: http.ServerResponse, tx: CacheTransaction): void => {
+    calls++;
+    const n = calls;
+    void gate.then((headers) => {
+      if (res.destroyed) return;
+      const body = Buffer.from(`render ${n}`);
+      const status = tx.onHeaders(200, 'OK', headers);
+      res.writeHead(200, [...headers, 'X-Ferry-Cache', status ?? '']);
+      tx.onData(body);
+      tx.onComplete();
+      res.end(body);
+    });
+  };
+  const server = http.createServer((req, res) => {
+    const begun = front.begin(req, res);
+    if (begun instanceof Promise) void begun.then((tx) => tx && answer(res, tx));
+    else if (begun) answer(res, begun);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    front,
+    appCalls: () => calls,
+    open(headers) {
+      release?.(headers);
+      gate = Promise.resolve(headers);
+    },
+    async close() {
+      front.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const get = async (url: string): Promise<{ body: string; cache: string }> => {
+  const res = await request(url);
+  return { body: await res.body.text(), cache: String(res.headers['x-ferry-cache']) };
+};
+
+const settle = (ms = 100): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('CacheFront request collapsing', () => {
+  it('sends one request for an entry to the app while the others wait, then answers them all from the new entry', async () => {
+    harness = await start();
+    const answers = Promise.all(Array.from({ length: 10 }, () => get(`${harness!.url}/page`)));
+    await settle();
+    expect(harness.appCalls()).toBe(1);
+    harness.open(['Cache-Control', 'public, max-age=60']);
+    const results = await answers;
+    expect(results.map((r) => r.body)).toEqual(Array(10).fill('render 1'));
+    expect(results.filter((r) => r.cache === 'hit')).toHaveLength(9);
+    expect(harness.front.cache.inspect()).toMatchObject({ collapsed: 9, stores: 1, entries: 1 });
+  });
+
+  it('sends the waiting requests to the app, each on its own, when the answer may not be stored', async () => {
+    harness = await start();
+    const answers = Promise.all(Array.from({ length: 5 }, () => get(`${harness!.url}/personal`)));
+    await settle();
+    expect(harness.appCalls()).toBe(1);
+    harness.open(['Cache-Control', 'public, max-age=60', 'Set-Cookie', 'session=1']);
+    const results = await answers;
+    expect(harness.appCalls()).toBe(5);
+    expect(new Set(results.map((r) => r.body)).size).toBe(5);
+    expect(results.every((r) => r.cache === 'miss (set-cookie)')).toBe(true);
+  });
+
+  it('does not hold a request for another entry', async () => {
+    harness = await start();
+    const held = get(`${harness.url}/a`);
+    await settle();
+    const other = get(`${harness.url}/b`);
+    await settle();
+    expect(harness.appCalls()).toBe(2);
+    harness.open(['Cache-Control', 'public, max-age=60']);
+    expect((await held).body).not.toBe((await other).body);
+  });
+
+  it('lets the waiting requests go to the app when the filling client goes away', async () => {
+    harness = await start();
+    const controller = new AbortController();
+    const filler = request(`${harness.url}/gone`, { signal: controller.signal }).catch(() => undefined);
+    await settle();
+    const waiter = get(`${harness.url}/gone`);
+    await settle();
+    expect(harness.appCalls()).toBe(1);
+    controller.abort();
+    await filler;
+    await settle();
+    expect(harness.appCalls()).toBe(2);
+    harness.open(['Cache-Control', 'public, max-age=60']);
+    expect((await waiter).body).toBe('render 2');
+  });
+});
