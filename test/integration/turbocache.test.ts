@@ -112,6 +112,17 @@ describe('the turbocache in front of a Discourse-shaped app', () => {
     await stopCleanly(instance);
   });
 
+  it('renders a page once for 30 visitors who ask for it at the same moment (no stampede)', async () => {
+    instance = await startDaemon(fixture('forum-app'), ['--vary-turbocache-by-cookie', 'user_id', '--min-instances', '2', '--max-pool-size', '2', '--envvar', 'FORUM_CPU_MS=200']);
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => get(instance!, '/latest', { cookie: `_ga=${i}` })));
+    expect(new Set(answers.map((a) => renderOf(a.body))).size).toBe(1);
+    expect(answers.filter((a) => a.cache === 'miss')).toHaveLength(1);
+    const stats = await cacheStats(instance);
+    expect(stats.collapsed).toBe(29);
+    expect(stats.stores).toBe(1);
+    await stopCleanly(instance);
+  });
+
   it('answers HEAD from the cache without a body and honours a reload', async () => {
     instance = await startDaemon(fixture('forum-app'), ['--vary-turbocache-by-cookie', 'user_id', '--max-pool-size', '1']);
     const page = await get(instance, '/latest');
