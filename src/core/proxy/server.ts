@@ -2,15 +2,19 @@
 // a session and forwards; it does not listen (main.ts does), so tests can drive it on port 0.
 
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { ClientLimits } from '../../lib/config.js';
 import { hasErrorCode } from '../../lib/error-codes.js';
 import { CoreError } from '../errors.js';
+import type { FaultInjector } from '../faults.js';
 import type { Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
 import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
 import type { WorkerProcess } from '../pool/worker.js';
-import { nextRequestId, sendErrorResponse, sendSpawnErrorPage, type SpawnFacts } from './error-responses.js';
+import { announcesTooLargeBody, bodyTooLargeAnswer, clientErrorAnswer, serverLimitOptions } from './client-limits.js';
+import { nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import { readCookie, type ForwardingFacts } from './headers.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
@@ -24,6 +28,10 @@ export interface ProxyServerOptions {
   trustForwarded: boolean;
   /** The turbocache, unless it is disabled. */
   cache?: CacheFront;
+  /** What clients may send (header size, time to send, body size). */
+  limits: ClientLimits;
+  /** Fault injection (accept, upstream-connect), when FERRY_FAULTS is set. */
+  faults?: FaultInjector;
 }
 
 export interface ProxyServer {
@@ -33,6 +41,14 @@ export interface ProxyServer {
 
 /** Tries per request when app processes refuse connections (Passenger tries up to 10). */
 const MAX_ATTEMPTS = 3;
+
+/** How long a connection refused by the parser may linger so the client reads its answer before a reset. */
+const REFUSED_LINGER_MS = 1_000;
+
+/** The accept fault's answer: a connection Ferry could not take, as a client should see it. */
+function acceptFaultAnswer(requestId: string): ErrorResponse {
+  return { status: 503, reason: 'The server could not take this connection (injected fault: accept). Please try again.', requestId, retryAfterS: 1, close: true };
+}
 
 function incomingRequestId(req: http.IncomingMessage): string {
   const given = req.headers['x-request-id'];
@@ -79,8 +95,11 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
 }
 
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
-  const { pool, log } = opts;
+  const { pool, log, faults } = opts;
+  const { maxBodyBytes } = opts.limits;
   const tracker = new RequestTracker();
+  // Connections the accept fault fell on; their first request gets 503. Only with fault injection.
+  const faultedConnections = faults ? new WeakSet<Socket | Duplex>() : undefined;
   // Looked up once: an app without public/ pays nothing per request.
   const publicDirs = new Map<AppGroup, string | undefined>(pool.groups.map((g) => [g, findPublicDir(g.app.root)]));
 
@@ -121,11 +140,29 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         ? `${stickyCookieName}=${session.worker.stickyId}; Path=/; HttpOnly; SameSite=Lax`
         : undefined;
     const worker = session.worker;
-    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, { retryElsewhere, deadline, setCookie, onOobRequest: () => group.requestOobWork(worker), cache });
+    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, {
+      retryElsewhere,
+      deadline,
+      setCookie,
+      onOobRequest: () => group.requestOobWork(worker),
+      cache,
+      maxBodyBytes,
+      faults,
+    });
   };
 
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const requestId = incomingRequestId(req);
+    if (faultedConnections !== undefined && faultedConnections.delete(req.socket)) {
+      tracker.countAnswered(503);
+      sendErrorResponse(req, res, acceptFaultAnswer(requestId));
+      return;
+    }
+    if (announcesTooLargeBody(req, maxBodyBytes)) {
+      tracker.countAnswered(413);
+      sendErrorResponse(req, res, bodyTooLargeAnswer(requestId, maxBodyBytes));
+      return;
+    }
     const group = pool.groupFor(req.headers.host);
     if (!group) {
       sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${req.headers.host ?? ''}'.`, requestId });
@@ -137,6 +174,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       return;
     }
     handleDynamic(req, res, group, requestId);
+  };
+
+  const server = http.createServer({ ...serverLimitOptions(opts.limits), keepAliveTimeout: 5_000 }, onRequest);
+
+  // Expect: 100-continue: a body that is too large is refused before the client sends it.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!announcesTooLargeBody(req, maxBodyBytes)) res.writeContinue();
+    onRequest(req, res);
   });
 
   const handleDynamic = (req: http.IncomingMessage, res: http.ServerResponse, group: AppGroup, requestId: string): void => {
@@ -173,14 +218,19 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
   };
 
-  server.on('connection', (socket) => {
+  server.on('connection', (socket: Socket) => {
     tracker.connectionsAccepted++;
     tracker.connectionsActive++;
     socket.once('close', () => tracker.connectionsActive--);
+    if (faultedConnections !== undefined && faults?.fails('accept', { remoteAddress: socket.remoteAddress })) faultedConnections.add(socket);
   });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const requestId = incomingRequestId(req);
+    if (faultedConnections !== undefined && faultedConnections.delete(socket)) {
+      socket.end(rawErrorResponse(acceptFaultAnswer(requestId)));
+      return;
+    }
     const group = pool.groupFor(req.headers.host);
     if (!group) {
       socket.end(`HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n`);
@@ -203,12 +253,20 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       );
   });
 
+  // The parser refused a request (malformed, headers too large, too slow): answer that client
+  // alone, with a request id, and close its connection; nobody else notices.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    const inFlight = (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    // A response already under way on this connection cannot be followed by another one.
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;
     }
-    socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    const answer = clientErrorAnswer(err.code, nextRequestId());
+    log.debug('client request refused', { requestId: answer.requestId, status: answer.status, code: err.code });
+    socket.end(rawErrorResponse(answer));
+    // A client that never closes its side must not hold the connection for ever.
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
   });
 
   return { server, tracker };

@@ -9,13 +9,26 @@ import type { AppConfig } from '../../lib/config.js';
 import { NODE_LOADER, RACK_LOADER, WSGI_LOADER } from '../../lib/paths.js';
 import { INSPECTOR_LINE } from '../../lib/diagnostics/js-stack.js';
 import { signalQuietly } from '../../lib/units.js';
+import type { FaultInjector } from '../faults.js';
 import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import type { Logger } from '../log.js';
 import { OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spawn-error.js';
 import { describeUpstream, type SpawnedProcess, type Spawner, type UpstreamAddress } from './spawner.js';
 
 /** Variables that belong to Ferry's own processes and must not leak into apps. */
-const PRIVATE_ENV = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_UNIQUE_ID', 'FERRY_INSTANCE_DIR', 'NODE_OPTIONS'];
+const PRIVATE_ENV = [
+  'LISTEN_FDS',
+  'LISTEN_PID',
+  'LISTEN_FDNAMES',
+  'NODE_CHANNEL_FD',
+  'NODE_CHANNEL_SERIALIZATION_MODE',
+  'NODE_UNIQUE_ID',
+  'FERRY_INSTANCE_DIR',
+  'NODE_OPTIONS',
+  // Fault injection is for Ferry's core; an app that reads them must not start failing too.
+  'FERRY_FAULTS',
+  'FERRY_FAULTS_SEED',
+];
 
 export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
@@ -103,12 +116,22 @@ function waitForPort(port: number, isDone: () => boolean): Promise<void> {
 }
 
 export class DirectSpawner implements Spawner {
+  /** Records of exited processes that could not be removed (a failed write); retried at the next spawn. */
+  private readonly staleRecords = new Set<number>();
+
   constructor(
     private readonly instance: InstanceDirectory,
     private readonly log: Logger,
+    private readonly faults?: FaultInjector,
   ) {}
 
   async spawn(app: AppConfig): Promise<SpawnedProcess> {
+    for (const pid of this.staleRecords) this.forgetWorker(pid, this.log);
+    if (this.faults?.fails('spawn', { app: app.name })) {
+      // Through the same SpawnError as a real early exit, so backoff and error reporting run as usual.
+      const outputTail = 'injected fault (FERRY_FAULTS spawn): the process is treated as if it exited before it listened\n';
+      throw this.failure(app, { category: 'exited-before-ready', step: 'fork', exitCode: 1, signal: null, outputTail }, Date.now());
+    }
     const target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath: this.instance.appSocketPath(app.name) };
     return this.launch(app, planLaunch(app, target, process.env));
   }
@@ -158,7 +181,14 @@ export class DirectSpawner implements Spawner {
       if (pid === undefined) return; // 'error' follows
 
       step = 'load';
-      this.instance.recordWorker({ pid, pgid: pid, app: app.name, address: describeUpstream(plan.address), corePid: process.pid, startedAt: new Date(startedAt).toISOString() });
+      try {
+        this.instance.recordWorker({ pid, pgid: pid, app: app.name, address: describeUpstream(plan.address), corePid: process.pid, startedAt: new Date(startedAt).toISOString() });
+      } catch (err) {
+        // Unrecorded, the process would outlive a crash of this core (the watchdog kills what the
+        // records name), so it must not run at all.
+        fail({ category: 'internal', pid, outputTail: `could not record the process in the instance directory: ${(err as Error).message}` }, err);
+        return;
+      }
       pipeOutput(child.stdout, appLog, tail, 'stdout');
       let inspectorUrl: string | undefined;
       pipeOutput(child.stderr, appLog, tail, 'stderr', (line) => {
@@ -171,7 +201,7 @@ export class DirectSpawner implements Spawner {
       child.once('exit', (exitCode, signal) => {
         // Mop up anything the process left in its group, then forget it.
         signalQuietly(-pid, 'SIGKILL');
-        this.instance.forgetWorker(pid);
+        this.forgetWorker(pid, appLog);
         // Give the output pipes a moment to deliver the last lines before reporting.
         setTimeout(() => fail({ category: 'exited-before-ready', pid, exitCode, signal, outputTail: tail.toString() }), 50);
       });
@@ -202,6 +232,17 @@ export class DirectSpawner implements Spawner {
         }
       });
     });
+  }
+
+  /** Removes a process's record; a failed write is logged and retried at the next spawn, never thrown. */
+  private forgetWorker(pid: number, log: Logger): void {
+    try {
+      this.instance.forgetWorker(pid);
+      this.staleRecords.delete(pid);
+    } catch (err) {
+      this.staleRecords.add(pid);
+      log.warn('could not remove the record of an exited app process; will retry at the next spawn', { appPid: pid, err });
+    }
   }
 
   private failure(
