@@ -50,6 +50,23 @@ function acceptFaultAnswer(requestId: string): ErrorResponse {
   return { status: 503, reason: 'The server could not take this connection (injected fault: accept). Please try again.', requestId, retryAfterS: 1, close: true };
 }
 
+/**
+ * A pipelined request's response waits for the one before it; when that one closes the connection
+ * (Connection: close) or the client goes, Node never closes the waiting response, so its request
+ * would stay in flight for ever (and hold its process's session). Close it with the connection.
+ */
+function closeWithConnection(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const socket = req.socket;
+  const onConnectionClose = (): void => {
+    if (res.socket !== null || res.writableFinished) return;
+    res.destroy();
+    res.emit('close');
+  };
+  socket.once('close', onConnectionClose);
+  // Its turn came: from here on Node closes it as any other response.
+  res.once('socket', () => socket.off('close', onConnectionClose));
+}
+
 function incomingRequestId(req: http.IncomingMessage): string {
   const given = req.headers['x-request-id'];
   // Keep a front server's id so one id follows the request end to end; refuse junk.
@@ -153,6 +170,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const requestId = incomingRequestId(req);
+    if (res.socket === null) closeWithConnection(req, res);
     if (faultedConnections !== undefined && faultedConnections.delete(req.socket)) {
       tracker.countAnswered(503);
       sendErrorResponse(req, res, acceptFaultAnswer(requestId));
@@ -185,6 +203,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   });
 
   const handleDynamic = (req: http.IncomingMessage, res: http.ServerResponse, group: AppGroup, requestId: string): void => {
+    // Closed while public/ was looked up (the client went, or its connection closed under a
+    // pipelined request): its 'close' has been and gone, so nothing would ever end it.
+    if (res.destroyed) return;
     let cache: CacheTransaction | undefined;
     if (opts.cache) {
       cache = opts.cache.begin(req, res);
