@@ -132,7 +132,7 @@ describe('limits on what clients send', () => {
     await stopCleanly(instance);
   });
 
-  it('answers 400 with a request id to garbage and to broken chunked encoding', async () => {
+  it('answers 400 with a request id to garbage, broken chunked encoding and a request target that is no URL', async () => {
     instance = await startDaemon(fixture('count-app'), LIMITS);
 
     const garbage = await rawExchange(instance.port, (s) => s.write('\x16\x03\x01 NOT HTTP AT ALL\r\n\r\n'));
@@ -141,6 +141,11 @@ describe('limits on what clients send', () => {
     expectRefusal(parseRawResponse(badChunks.received), 400);
     const badRequestLine = await rawExchange(instance.port, (s) => s.write('GET /a b c HTTP/9.9\r\n\r\n'));
     expectRefusal(parseRawResponse(badRequestLine.received), 400);
+    // Node's parser lets this target through; an app that parses req.url would crash on it.
+    const before = await appCount(instance);
+    const badTarget = await rawExchange(instance.port, (s) => s.write('GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n'));
+    expectRefusal(parseRawResponse(badTarget.received), 400);
+    expect(await appCount(instance)).toBe(before);
 
     const after = await request(`${instance.url}/`);
     expect([after.statusCode, await after.body.text()]).toEqual([200, 'hello']);

@@ -34,6 +34,22 @@ export function clientErrorAnswer(code: string | undefined, requestId: string): 
   }
 }
 
+/**
+ * The request target has one of the forms of RFC 9112 §3.2: origin-form ("/path?query"), an
+ * absolute http(s) URL, or "*" for OPTIONS. Node's parser checks its characters, not its form, so
+ * "http://[::1" would reach the app, and crash an app that parses it.
+ */
+export function isValidRequestTarget(method: string | undefined, target: string | undefined): boolean {
+  if (target === undefined || target === '') return false;
+  if (target.charCodeAt(0) === 0x2f) return true; // '/': origin-form, by far the most common
+  if (target === '*') return method === 'OPTIONS';
+  return /^https?:\/\//i.test(target) && URL.canParse(target);
+}
+
+export function badTargetAnswer(requestId: string): ErrorResponse {
+  return { status: 400, reason: 'The request target is not a valid path or URL.', requestId, close: true };
+}
+
 /** The body's Content-Length announces more than the limit: refused before any process sees it. */
 export function announcesTooLargeBody(req: http.IncomingMessage, maxBodyBytes: number): boolean {
   if (maxBodyBytes === 0) return false;

@@ -13,7 +13,7 @@ import type { Pool } from '../pool/pool.js';
 import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
 import type { WorkerProcess } from '../pool/worker.js';
-import { announcesTooLargeBody, bodyTooLargeAnswer, clientErrorAnswer, serverLimitOptions } from './client-limits.js';
+import { announcesTooLargeBody, badTargetAnswer, bodyTooLargeAnswer, clientErrorAnswer, isValidRequestTarget, serverLimitOptions } from './client-limits.js';
 import { nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import { readCookie, type ForwardingFacts } from './headers.js';
@@ -176,6 +176,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       sendErrorResponse(req, res, acceptFaultAnswer(requestId));
       return;
     }
+    if (!isValidRequestTarget(req.method, req.url)) {
+      tracker.countAnswered(400);
+      sendErrorResponse(req, res, badTargetAnswer(requestId));
+      return;
+    }
     if (announcesTooLargeBody(req, maxBodyBytes)) {
       tracker.countAnswered(413);
       sendErrorResponse(req, res, bodyTooLargeAnswer(requestId, maxBodyBytes));
@@ -250,6 +255,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const requestId = incomingRequestId(req);
     if (faultedConnections !== undefined && faultedConnections.delete(socket)) {
       socket.end(rawErrorResponse(acceptFaultAnswer(requestId)));
+      return;
+    }
+    if (!isValidRequestTarget(req.method, req.url)) {
+      socket.end(rawErrorResponse(badTargetAnswer(requestId)));
       return;
     }
     const group = pool.groupFor(req.headers.host);

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { announcesTooLargeBody, BodyTooLargeError, clientErrorAnswer, limitedBody, serverLimitOptions } from '../../../../src/core/proxy/client-limits.js';
+import { announcesTooLargeBody, BodyTooLargeError, clientErrorAnswer, isValidRequestTarget, limitedBody, serverLimitOptions } from '../../../../src/core/proxy/client-limits.js';
 import { rawErrorResponse } from '../../../../src/core/proxy/error-responses.js';
 
 /** A request with these headers and this body, as node:http hands it over. */
@@ -47,6 +47,17 @@ describe('clientErrorAnswer', () => {
       'Connection: close',
     ]);
     expect(body).toBe('431 Request Header Fields Too Large\n\nThe request line and headers are larger than this server accepts.\nRequest id: abc-1\n');
+  });
+});
+
+describe('isValidRequestTarget', () => {
+  it('takes origin-form paths, absolute http(s) URLs and * for OPTIONS (RFC 9112 §3.2)', () => {
+    for (const target of ['/', '/a/b?c=d', '//double', '/%zz', 'http://example.test/x', 'HTTPS://EXAMPLE.TEST']) expect([target, isValidRequestTarget('GET', target)]).toEqual([target, true]);
+    expect(isValidRequestTarget('OPTIONS', '*')).toBe(true);
+  });
+
+  it('refuses anything else, which an app parsing req.url could choke on', () => {
+    for (const target of ['http://[::1', 'foo', '*', 'mailto:x@y', '', undefined]) expect([target, isValidRequestTarget('GET', target)]).toEqual([target, false]);
   });
 });
 
