@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseByteSize } from '../lib/units.js';
 import { CliError } from './errors.js';
 
-type Kind = 'integer' | 'string' | 'boolean' | 'string-list' | 'envvars' | 'size';
+type Kind = 'integer' | 'string' | 'boolean' | 'string-list' | 'envvars' | 'size' | 'size-or-zero';
 
 /** Options a file may set, by their `ferry start` flag names; `apps` entries may set APP_OPTIONS. */
 export const FILE_OPTION_KINDS: Record<string, Kind> = {
@@ -46,6 +46,10 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'turbocache-max-bytes': 'size',
   'turbocache-max-entry-bytes': 'size',
   'turbocache-debug-header': 'boolean',
+  'max-header-size': 'integer',
+  'client-header-timeout': 'integer',
+  'client-body-timeout': 'integer',
+  'max-body-size': 'size-or-zero',
 };
 
 /** Options that belong to the instance, not to one app: allowed at the top level only. */
@@ -65,6 +69,11 @@ const INSTANCE_ONLY = new Set([
   'turbocache-max-bytes',
   'turbocache-max-entry-bytes',
   'turbocache-debug-header',
+  // One HTTP front serves every app, with one set of limits on what clients send.
+  'max-header-size',
+  'client-header-timeout',
+  'client-body-timeout',
+  'max-body-size',
 ]);
 
 export type FlagValues = Record<string, unknown>;
@@ -108,6 +117,10 @@ function checkValue(file: string, jsonPath: string, kind: Kind, value: unknown):
       // Bytes as a number, or a string with a k/m/g suffix, as the flag takes them.
       if ((typeof value === 'number' && Number.isSafeInteger(value) && value > 0) || (typeof value === 'string' && parseByteSize(value) > 0)) return String(value);
       throw invalid(file, jsonPath, `must be a size: bytes, or a string like "64m" (got ${JSON.stringify(value)})`);
+    case 'size-or-zero':
+      // A limit: as 'size', and 0 for none.
+      if ((typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) || (typeof value === 'string' && parseByteSize(value) >= 0)) return String(value);
+      throw invalid(file, jsonPath, `must be a size: bytes, or a string like "100m", or 0 for no limit (got ${JSON.stringify(value)})`);
     case 'string-list':
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw invalid(file, jsonPath, 'must be a list of strings');
       return value;

@@ -22,6 +22,7 @@ export class CliError extends Error {
 export function exitNameForCode(code: ErrorCode): ExitCodeName {
   switch (code) {
     case 'FERRY_ERR_CONFIG_INVALID':
+    case 'FERRY_ERR_FAULTS_INVALID':
     case 'FERRY_ERR_APP_NOT_FOUND':
     case 'FERRY_ERR_INSTANCE_AMBIGUOUS':
       return 'usage';

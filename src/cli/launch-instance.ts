@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { detectApp, type DetectionResult } from '../lib/app-detection.js';
-import { DEFAULTS, type AppConfig, type AppType, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
+import { DEFAULTS, type AppConfig, type AppType, type ClientLimits, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { WATCHDOG_MAIN } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
@@ -52,6 +52,14 @@ export interface StartOptions {
     maxEntryBytes: string;
     /** Undefined: on in development only. */
     debugHeader?: boolean;
+  };
+  /** What clients may send to the public front. */
+  clientLimits: {
+    maxHeaderSize: number;
+    headerTimeoutS: number;
+    bodyTimeoutS: number;
+    /** As given (bytes, or with a k/m/g suffix); 0 = no limit. */
+    maxBodySize: string;
   };
 }
 
@@ -104,7 +112,43 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     if (names.has(app.name)) throw usage(`two apps are named '${app.name}'`, 'Give each app its own "name" in the config file.');
     names.add(app.name);
   }
-  return { listen, maxPoolSize: opts.maxPoolSize, logLevel: opts.logLevel, shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs, apps: built, turbocache: buildTurbocache(opts) };
+  return {
+    listen,
+    maxPoolSize: opts.maxPoolSize,
+    logLevel: opts.logLevel,
+    shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs,
+    apps: built,
+    turbocache: buildTurbocache(opts),
+    clientLimits: buildClientLimits(opts),
+  };
+}
+
+/** Node's HTTP parser needs room for a request line and a few headers; less would refuse every browser. */
+const MIN_HEADER_BYTES = 1024;
+
+function buildClientLimits(opts: StartOptions): ClientLimits {
+  const c = opts.clientLimits;
+  if (!Number.isInteger(c.maxHeaderSize) || c.maxHeaderSize < MIN_HEADER_BYTES) {
+    throw usage(`--max-header-size must be a whole number of bytes, at least ${MIN_HEADER_BYTES} (got ${c.maxHeaderSize})`, 'For example: --max-header-size 16384');
+  }
+  for (const [flag, seconds] of [
+    ['--client-header-timeout', c.headerTimeoutS],
+    ['--client-body-timeout', c.bodyTimeoutS],
+  ] as const) {
+    if (!Number.isInteger(seconds) || seconds < 0) throw usage(`${flag} must be a whole number of seconds, 0 or more (got ${seconds})`, `For example: ${flag} 30 (0 = no limit)`);
+  }
+  // The whole request includes its headers (and Node refuses the opposite order).
+  if (c.bodyTimeoutS > 0 && (c.headerTimeoutS === 0 || c.headerTimeoutS > c.bodyTimeoutS)) {
+    throw usage(
+      `--client-header-timeout (${c.headerTimeoutS === 0 ? 'none' : `${c.headerTimeoutS}s`}) is longer than --client-body-timeout (${c.bodyTimeoutS}s), which covers the headers too`,
+      'Lower --client-header-timeout, raise --client-body-timeout, or set --client-body-timeout 0 (no limit).',
+    );
+  }
+  const maxBodyBytes = parseByteSize(c.maxBodySize);
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
+    throw usage(`--max-body-size '${c.maxBodySize}' is not a size`, 'Give bytes, or a number with k, m or g: for example --max-body-size 100m (0 = no limit)');
+  }
+  return { maxHeaderBytes: c.maxHeaderSize, headerTimeoutMs: c.headerTimeoutS * 1000, bodyTimeoutMs: c.bodyTimeoutS * 1000, maxBodyBytes };
 }
 
 function buildTurbocache(opts: StartOptions): TurbocacheConfig {

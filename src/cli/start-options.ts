@@ -51,5 +51,11 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
       maxEntryBytes: String(f['turbocache-max-entry-bytes']),
       debugHeader: f['turbocache-debug-header'] as boolean | undefined,
     },
+    clientLimits: {
+      maxHeaderSize: num('max-header-size'),
+      headerTimeoutS: num('client-header-timeout'),
+      bodyTimeoutS: num('client-body-timeout'),
+      maxBodySize: String(f['max-body-size']),
+    },
   };
 }

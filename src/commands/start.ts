@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { APP_TYPES, DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS } from '../lib/config.js';
+import { APP_TYPES, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS } from '../lib/config.js';
 import type { InstanceSummary } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
@@ -79,6 +79,18 @@ ${EXIT_CODE_HELP}`;
       summary: 'Add X-Ferry-Cache: hit, miss or bypass, with the reason, to every answer (default: only with --environment development).',
       allowNo: true,
     }),
+    'max-header-size': Flags.integer({ summary: 'Bytes a request line and its headers may take; more gets 431.', default: CLIENT_LIMIT_DEFAULTS.maxHeaderBytes, min: 1024 }),
+    'client-header-timeout': Flags.integer({
+      summary: 'Seconds a client may take to send its request headers (slowloris); then 408 and the connection closes. 0 = no limit.',
+      default: CLIENT_LIMIT_DEFAULTS.headerTimeoutS,
+      min: 0,
+    }),
+    'client-body-timeout': Flags.integer({
+      summary: 'Seconds a client may take to send a whole request, body included; then 408 and the connection closes. 0 = no limit.',
+      default: CLIENT_LIMIT_DEFAULTS.bodyTimeoutS,
+      min: 0,
+    }),
+    'max-body-size': Flags.string({ summary: 'Largest request body, in bytes or with k/m/g; more gets 413. 0 = no limit.', default: CLIENT_LIMIT_DEFAULTS.maxBodySize }),
     envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable.', multiple: true, default: [] }),
     environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),
     'start-timeout': Flags.integer({ summary: 'Seconds an app process may take to listen before it is killed and reported.', default: DEFAULTS.startTimeoutMs / 1000, min: 1 }),

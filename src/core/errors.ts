@@ -46,6 +46,7 @@ const REGISTRY: Record<ErrorCode, ErrorSpec> = {
   FERRY_ERR_PTRACE_DENIED: { httpStatus: 500, kind: 'environment' },
   FERRY_ERR_PROCESS_GONE: { httpStatus: 404, kind: 'user' },
   FERRY_ERR_GDB_FAILED: { httpStatus: 500, kind: 'environment' },
+  FERRY_ERR_FAULTS_INVALID: { httpStatus: 400, kind: 'user' },
 };
 
 export class CoreError extends Error {

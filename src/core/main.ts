@@ -9,6 +9,7 @@ import { isMessageOfType } from '../lib/ipc-messages.js';
 import { readWorkerRecords } from '../lib/instance-registry.js';
 import { signalQuietly } from '../lib/units.js';
 import { toErrorPayload } from './errors.js';
+import { FaultInjector, faultPlanFromEnv, type FaultPlan } from './faults.js';
 import { InstanceDirectory } from './instance-registry/instance-dir.js';
 import { createLogger, ReopenableFileSink } from './log.js';
 import { OOM_ENV, restoreOomScore } from './oom-score.js';
@@ -24,6 +25,15 @@ const LISTEN_FDS_START = 3;
 
 function send(message: CoreToWatchdog): void {
   if (process.connected) process.send?.(message);
+}
+
+/** The fault injection seed of this core, once known: crash lines carry it so a run can be replayed. */
+let faultsSeed: number | undefined;
+
+/** Reports a start-up failure and exits once the message is on its way. */
+function failStartup(message: CoreToWatchdog): void {
+  if (!process.connected || !process.send) process.exit(1);
+  process.send(message, () => process.exit(1));
 }
 
 /** The admin socket lives in the 0700 instance directory and is itself 0600: owner and root only. */
@@ -52,26 +62,42 @@ async function main(): Promise<void> {
   }
   restoreOomScore(process.env[OOM_ENV]);
   delete process.env[OOM_ENV];
-  const instance = InstanceDirectory.open(instanceDirPath);
-  const config = instance.readConfig();
+  const config = InstanceDirectory.open(instanceDirPath).readConfig();
   const logSink = config.logFile ? new ReopenableFileSink(config.logFile) : undefined;
   const log = createLogger({ level: config.logLevel, format: process.env.FERRY_LOG_FORMAT === 'pretty' ? 'pretty' : 'json', sink: logSink }, { component: 'core' });
 
+  let faultPlan: FaultPlan | undefined;
+  try {
+    faultPlan = faultPlanFromEnv(process.env);
+  } catch (err) {
+    log.error('fault injection settings are invalid; not starting', { err: (err as Error).message });
+    failStartup({ type: 'startup-failed', error: toErrorPayload(err) });
+    return;
+  }
+  faultsSeed = faultPlan?.seed;
+  const faults = faultPlan ? new FaultInjector(faultPlan, log.child({ component: 'faults' })) : undefined;
+  // The seed goes with every line that may be all that is left of a run, so the run can be replayed.
+  const seedFields = faultPlan ? { faultsSeed: faultPlan.seed } : {};
+  if (faultPlan) {
+    log.warn('fault injection is on: operations will fail on purpose once the core serves', { faults: faultPlan.probabilities, ...seedFields, seedChosen: faultPlan.seedChosen });
+  }
+  const instance = InstanceDirectory.open(instanceDirPath, faults);
+
   const fatal = (what: string) => (err: unknown) => {
-    log.error(`${what}; exiting so the watchdog restarts the core`, { err });
+    log.error(`${what}; exiting so the watchdog restarts the core`, { err, ...seedFields });
     process.exit(1);
   };
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
-  const spawner = new DirectSpawner(instance, log.child({ component: 'app' }));
+  const spawner = new DirectSpawner(instance, log.child({ component: 'app' }), faults);
   const pool = new Pool(config, spawner, log);
   const trustForwarded = config.listen.kind === 'unix';
   const { turbocache } = config;
   const cache = turbocache.enabled
     ? new CacheFront(new Turbocache({ maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, varyByCookie: turbocache.varyByCookie }), { debugHeader: turbocache.debugHeader, trustForwarded })
     : undefined;
-  const { server, tracker, handOver } = createProxyServer({ pool, log, trustForwarded, cache });
+  const { server, tracker, handOver } = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults });
 
   // Created after the public socket; a stop that comes earlier must not trip over it.
   let adminServer: http.Server | undefined;
@@ -123,7 +149,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('disconnect', () => {
     // The watchdog is gone: nobody will clean up after us, so take every app process down now.
-    log.error('watchdog connection lost; stopping every app process');
+    log.error('watchdog connection lost; stopping every app process', seedFields);
     for (const record of readWorkerRecords(instance.dir)) signalQuietly(-record.pgid, 'SIGKILL');
     process.exit(2);
   });
@@ -165,12 +191,15 @@ async function main(): Promise<void> {
     await pool.stop(Date.now(), true);
     process.exit(1);
   }
-  log.info('serving', { address: describeListenAddress(config.listen), apps: config.apps.map((a) => a.name) });
+  log.info('serving', { address: describeListenAddress(config.listen), apps: config.apps.map((a) => a.name), ...seedFields });
   send({ type: 'ready' });
+  // Armed only now: start-up (and so `ferry start`) fails only for real reasons.
+  faults?.arm();
 }
 
 main().catch((err: unknown) => {
   send({ type: 'startup-failed', error: toErrorPayload(err) });
-  process.stderr.write(`ferry core: ${err instanceof Error ? err.stack : String(err)}\n`);
+  const seed = faultsSeed === undefined ? '' : ` (FERRY_FAULTS_SEED=${faultsSeed})`;
+  process.stderr.write(`ferry core${seed}: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });

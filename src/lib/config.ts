@@ -90,7 +90,27 @@ export interface FerryConfig {
   /** Where logs go when not to stdout; reopened on request (log rotation). */
   logFile?: string;
   turbocache: TurbocacheConfig;
+  clientLimits: ClientLimits;
 }
+
+/** What a client may send to the public HTTP front: protection from bad, slow and greedy clients. */
+export interface ClientLimits {
+  /** Request line and headers together; more gets 431. */
+  maxHeaderBytes: number;
+  /** Time to send the request line and headers (slowloris); then 408 and the connection closes. 0 = none. */
+  headerTimeoutMs: number;
+  /** Time to send the whole request, body included; then 408 and the connection closes. 0 = none. */
+  bodyTimeoutMs: number;
+  /** Largest request body; more gets 413 (the app never sees it when Content-Length says so). 0 = none. */
+  maxBodyBytes: number;
+}
+
+export const CLIENT_LIMIT_DEFAULTS = {
+  maxHeaderBytes: 16 * 1024,
+  headerTimeoutS: 30,
+  bodyTimeoutS: 60,
+  maxBodySize: '1g',
+} as const;
 
 /** The core's HTTP response cache. */
 export interface TurbocacheConfig {

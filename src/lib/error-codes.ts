@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   'FERRY_ERR_PTRACE_DENIED',
   'FERRY_ERR_PROCESS_GONE',
   'FERRY_ERR_GDB_FAILED',
+  'FERRY_ERR_FAULTS_INVALID',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

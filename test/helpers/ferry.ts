@@ -169,10 +169,15 @@ export class TestInstance {
   }
 }
 
-export async function startDaemon(appDir: string, extraArgs: string[] = [], registryDir = tempDir('ferry-reg-')): Promise<TestInstance> {
+/** The log file of an instance started by startDaemon. */
+export function daemonLogFile(instance: TestInstance): string {
+  return path.join(instance.registryDir, `ferry.${instance.port}.log`);
+}
+
+export async function startDaemon(appDir: string, extraArgs: string[] = [], registryDir = tempDir('ferry-reg-'), opts: { env?: Record<string, string> } = {}): Promise<TestInstance> {
   const port = await freePort();
   const logFile = path.join(registryDir, `ferry.${port}.log`);
-  const run = await runFerry(registryDir, ['start', appDir, '--daemonize', '--port', String(port), '--log-file', logFile, ...extraArgs]);
+  const run = await runFerry(registryDir, ['start', appDir, '--daemonize', '--port', String(port), '--log-file', logFile, ...extraArgs], { env: opts.env });
   if (run.exitCode !== 0) {
     const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
     throw new Error(`ferry start failed (${run.exitCode}): ${run.stderr}\n${log}`);

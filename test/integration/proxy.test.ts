@@ -7,7 +7,7 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, Pool, request } from 'undici';
-import { fixture, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { fixture, runFerry, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 
@@ -220,6 +220,29 @@ describe('the HTTP proxy', () => {
     expect(connects).toBeGreaterThan(0);
     expect(connects).toBeLessThanOrEqual(50);
     expect(pids.size).toBe(1);
+    await stopCleanly(instance);
+  });
+
+  it('ends a pipelined request when the connection closes under it, instead of leaving it in flight', async () => {
+    // Found with the accept fault: Node never closes a response still queued behind one that
+    // closed the connection, so its request stayed "in flight" and a stop waited 30 s for it.
+    // Here the first answer is a 413 (which closes the connection); the second request waits behind it.
+    instance = await startDaemon(fixture('pid-app'), ['--max-body-size', '1k']);
+    const socket = net.connect(instance.port, '127.0.0.1');
+    try {
+      const reader = socketReader(socket);
+      socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n${'x'.repeat(2000)}GET /slow?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const answer = await reader.until((text) => text.includes('\r\n\r\n'), 'the answer to the first request');
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    } finally {
+      socket.destroy();
+    }
+
+    const inst = instance;
+    await waitFor(async () => {
+      const status = await runFerry(inst.registryDir, ['status', '--show=requests', '--json', '--instance', inst.info.name]);
+      return (JSON.parse(status.stdout) as { requests: unknown[] }).requests.length === 0;
+    }, 'no request left in flight', 5_000);
     await stopCleanly(instance);
   });
 

@@ -8,6 +8,7 @@ import fsx from 'fs-native-extensions';
 import type { FerryConfig } from '../../lib/config.js';
 import { INSTANCE_DIR_PREFIX, INSTANCE_FILES, type CoreRestartStatus, type InstanceProperties, type WorkerRecord } from '../../lib/instance-registry.js';
 import { ADMIN_FILES } from '../../lib/admin-api-contract.js';
+import { injectedIoError, type FaultInjector } from '../faults.js';
 
 const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -31,6 +32,8 @@ export class InstanceDirectory {
   private constructor(
     readonly dir: string,
     readonly name: string,
+    /** The core's fault injection (fs-write); the watchdog has none. */
+    private readonly faults?: FaultInjector,
   ) {}
 
   /** Creates a fresh directory under the registry and takes its lock. */
@@ -56,8 +59,18 @@ export class InstanceDirectory {
   }
 
   /** Opens an existing directory (the core's view; it never locks or removes it). */
-  static open(dir: string): InstanceDirectory {
-    return new InstanceDirectory(dir, path.basename(dir).slice(INSTANCE_DIR_PREFIX.length));
+  static open(dir: string, faults?: FaultInjector): InstanceDirectory {
+    return new InstanceDirectory(dir, path.basename(dir).slice(INSTANCE_DIR_PREFIX.length), faults);
+  }
+
+  /** The fs-write fault point: every write and removal of a file in the directory passes here. */
+  private injectWriteFault(syscall: string, file: string): void {
+    if (this.faults?.fails('fs-write', { file: path.relative(this.dir, file) })) throw injectedIoError(syscall, file);
+  }
+
+  private writeFile(file: string, data: string): void {
+    this.injectWriteFault('write', file);
+    writeFileAtomic(file, data);
   }
 
   private lock(): void {
@@ -74,7 +87,7 @@ export class InstanceDirectory {
   }
 
   writeConfig(config: FerryConfig): void {
-    writeFileAtomic(this.path(INSTANCE_FILES.config), JSON.stringify(config, null, 2) + '\n');
+    this.writeFile(this.path(INSTANCE_FILES.config), JSON.stringify(config, null, 2) + '\n');
   }
 
   readConfig(): FerryConfig {
@@ -82,7 +95,7 @@ export class InstanceDirectory {
   }
 
   writeProperties(properties: InstanceProperties): void {
-    writeFileAtomic(this.path(INSTANCE_FILES.properties), JSON.stringify(properties, null, 2) + '\n');
+    this.writeFile(this.path(INSTANCE_FILES.properties), JSON.stringify(properties, null, 2) + '\n');
   }
 
   /** Creates the two admin tokens (0600): read-only, and full admin. */
@@ -112,11 +125,13 @@ export class InstanceDirectory {
   }
 
   recordWorker(record: WorkerRecord): void {
-    writeFileAtomic(this.path(INSTANCE_FILES.workersDir, `${record.pid}.json`), JSON.stringify(record) + '\n');
+    this.writeFile(this.path(INSTANCE_FILES.workersDir, `${record.pid}.json`), JSON.stringify(record) + '\n');
   }
 
   forgetWorker(pid: number): void {
-    fs.rmSync(this.path(INSTANCE_FILES.workersDir, `${pid}.json`), { force: true });
+    const file = this.path(INSTANCE_FILES.workersDir, `${pid}.json`);
+    this.injectWriteFault('unlink', file);
+    fs.rmSync(file, { force: true });
   }
 
   /** Removes the directory; the lock goes with the last descriptor. */

@@ -64,7 +64,13 @@ export class AppGroup {
   /** Spawns under way, so stop() can wait for them instead of leaving them to the watchdog. */
   private readonly pendingSpawns = new Set<Promise<WorkerProcess>>();
   private readonly waitList: Waiter[] = [];
-  private consecutiveFailures = 0;
+  /**
+   * Two kinds of failure make the group back off, and each has its own proof of recovery: spawns
+   * that failed in a row end with a spawn that succeeds; processes that died young (a crash loop,
+   * where every spawn succeeds) end only with one that lived STABLE_UPTIME_MS.
+   */
+  private spawnFailures = 0;
+  private earlyExits = 0;
   private nextSpawnAllowedAtMs = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -320,10 +326,11 @@ export class AppGroup {
       const spawnError = err as SpawnError;
       this.lastSpawnError = spawnError;
       this.lastSpawnErrorAtMs = Date.now();
-      this.consecutiveFailures++;
-      const backoffMs = spawnBackoffMs(this.consecutiveFailures);
+      this.spawnFailures++;
+      const failures = this.spawnFailures + this.earlyExits;
+      const backoffMs = spawnBackoffMs(failures);
       this.nextSpawnAllowedAtMs = Date.now() + backoffMs;
-      this.log.error('could not spawn app process', { err: spawnError, failures: this.consecutiveFailures, retryInMs: backoffMs, ...spawnError.failure });
+      this.log.error('could not spawn app process', { err: spawnError, failures, retryInMs: backoffMs, ...spawnError.failure });
       this.spawning--;
       if (!this.workers.some((w) => w.isRoutable)) this.rejectWaiters(this.unavailable(backoffMs));
       this.ensureProcesses();
@@ -331,6 +338,7 @@ export class AppGroup {
     }
     this.spawning--;
     this.lastSpawnError = undefined;
+    this.spawnFailures = 0;
     this.workers.push(worker);
     worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
     if (this.stopping || generation < this.generation) {
@@ -376,10 +384,10 @@ export class AppGroup {
     const uptimeMs = Date.now() - worker.spawnedAtMs;
     this.log.warn('app process exited unexpectedly', { appPid: worker.pid, code, signal, uptimeMs, inFlight: worker.sessions });
     if (uptimeMs < STABLE_UPTIME_MS) {
-      this.consecutiveFailures++;
-      this.nextSpawnAllowedAtMs = Date.now() + spawnBackoffMs(this.consecutiveFailures);
+      this.earlyExits++;
+      this.nextSpawnAllowedAtMs = Date.now() + spawnBackoffMs(this.spawnFailures + this.earlyExits);
     } else {
-      this.consecutiveFailures = 0;
+      this.earlyExits = 0;
     }
     this.ensureProcesses();
   }
@@ -414,7 +422,8 @@ export class AppGroup {
     this.restartInfo = { rolling, generation, startedAtMs: Date.now() };
     this.log.info(rolling ? 'rolling restart' : 'restart', { generation, replacing: old.map((w) => w.pid) });
     // A restart is an operator's fresh attempt: no backoff left over from earlier failures.
-    this.consecutiveFailures = 0;
+    this.spawnFailures = 0;
+    this.earlyExits = 0;
     this.nextSpawnAllowedAtMs = 0;
     clearTimeout(this.respawnTimer);
     this.respawnTimer = undefined;

@@ -14,19 +14,31 @@ export function nextRequestId(): string {
 }
 
 const REASONS: Record<number, string> = {
+  400: 'Bad Request',
   404: 'Not Found',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
 
+export type ErrorStatus = 400 | 404 | 408 | 413 | 431 | 500 | 502 | 503 | 504;
+
 export interface ErrorResponse {
-  status: 404 | 500 | 502 | 503 | 504;
+  status: ErrorStatus;
   /** One sentence for the client; no internals. */
   reason: string;
   requestId: string;
   retryAfterS?: number;
+  /** Close the connection after the answer (the rest of the request will not be read). */
+  close?: boolean;
+}
+
+function errorBody(error: ErrorResponse): string {
+  return `${error.status} ${REASONS[error.status]}\n\n${error.reason}\nRequest id: ${error.requestId}\n`;
 }
 
 export function sendErrorResponse(req: http.IncomingMessage, res: http.ServerResponse, error: ErrorResponse): void {
@@ -34,7 +46,7 @@ export function sendErrorResponse(req: http.IncomingMessage, res: http.ServerRes
     res.destroy();
     return;
   }
-  const body = `${error.status} ${REASONS[error.status]}\n\n${error.reason}\nRequest id: ${error.requestId}\n`;
+  const body = errorBody(error);
   const headers: http.OutgoingHttpHeaders = {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
@@ -42,8 +54,22 @@ export function sendErrorResponse(req: http.IncomingMessage, res: http.ServerRes
     'X-Request-Id': error.requestId,
   };
   if (error.retryAfterS !== undefined) headers['Retry-After'] = String(error.retryAfterS);
+  if (error.close) headers.Connection = 'close';
   res.writeHead(error.status, REASONS[error.status], headers);
   res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * The same answer as raw bytes, for a connection that has no ServerResponse (a request the parser
+ * refused, an Upgrade request); the connection is closed after it.
+ */
+export function rawErrorResponse(error: Omit<ErrorResponse, 'close'>): string {
+  const body = errorBody(error);
+  const retryAfter = error.retryAfterS === undefined ? '' : `Retry-After: ${error.retryAfterS}\r\n`;
+  return (
+    `HTTP/1.1 ${error.status} ${REASONS[error.status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Cache-Control: no-store\r\nX-Request-Id: ${error.requestId}\r\n${retryAfter}Connection: close\r\n\r\n${body}`
+  );
 }
 
 function escapeHtml(text: string): string {

@@ -7,11 +7,13 @@
 
 import type http from 'node:http';
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { FaultInjector } from '../faults.js';
 import type { Logger } from '../log.js';
 import type { Session } from '../pool/session.js';
 import type { WorkerProcess } from '../pool/worker.js';
+import { bodyTooLargeAnswer, isBodyTooLarge, limitedBody } from './client-limits.js';
 import { sendErrorResponse } from './error-responses.js';
 import { buildDownstreamHeaders, buildUpstreamHeaders, type ForwardingFacts } from './headers.js';
 import type { TrackedRequest } from './request-tracker.js';
@@ -98,6 +100,15 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onError(err: Error & { code?: string }): void {
     this.session.close();
     if (this.clientGone) return;
+    if (isBodyTooLarge(err)) {
+      // The client's fault, not the app's: the app was told to drop it; the client gets 413 once
+      // the rest of what it sends is read and thrown away, and the connection closes.
+      const what = this.res.headersSent ? 'the app had begun to answer, so the connection is closed' : 'answered 413';
+      this.log.info(`request body over max-body-size; ${what}`, { requestId: this.requestId, maxBodyBytes: err.maxBodyBytes });
+      this.req.resume();
+      sendErrorResponse(this.req, this.res, bodyTooLargeAnswer(this.requestId, err.maxBodyBytes));
+      return;
+    }
     if (this.timedOut) {
       if (this.res.headersSent) this.res.destroy();
       else sendErrorResponse(this.req, this.res, { status: 504, reason: 'The application took too long to answer this request.', requestId: this.requestId });
@@ -154,6 +165,15 @@ export interface ForwardOptions {
   onOobRequest?: () => void;
   /** The turbocache follows the answer (store, invalidate, X-Ferry-Cache). */
   cache?: CacheTransaction;
+  /** A body without Content-Length is cut here and the client gets 413 (0 = no limit). */
+  maxBodyBytes?: number;
+  /** The upstream-connect fault point, when fault injection is on. */
+  faults?: FaultInjector;
+}
+
+/** What undici reports when nothing listens on the process's socket: the request was never sent. */
+function injectedRefusal(session: Session): Error & { code: string } {
+  return Object.assign(new Error(`connect ECONNREFUSED (injected fault: upstream-connect, app pid ${session.worker.pid})`), { code: 'ECONNREFUSED' });
 }
 
 export function forwardRequest(
@@ -165,14 +185,21 @@ export function forwardRequest(
   tracked?: TrackedRequest,
   options: ForwardOptions = {},
 ): void {
+  const handler = new ForwardHandler(req, res, session, facts.requestId, log, tracked, options);
+  if (options.faults?.fails('upstream-connect', { requestId: facts.requestId, appPid: session.worker.pid })) {
+    // Asynchronously, as undici reports a refused connection; from here on it is one.
+    process.nextTick(() => handler.onError(injectedRefusal(session)));
+    return;
+  }
   session.worker.upstream.dispatch(
     {
       path: req.url ?? '/',
       method: req.method as Dispatcher.HttpMethod,
       headers: buildUpstreamHeaders(req.rawHeaders, facts),
-      body: hasRequestBody(req) ? req : null,
+      // undici takes async iterables too (docs/api/Dispatcher.md); its typings name only Readable.
+      body: hasRequestBody(req) ? (limitedBody(req, options.maxBodyBytes ?? 0) as Readable) : null,
     },
-    new ForwardHandler(req, res, session, facts.requestId, log, tracked, options),
+    handler,
   );
 }
 

@@ -2,16 +2,19 @@
 // a session and forwards; it does not listen (main.ts does), so tests can drive it on port 0.
 
 import http from 'node:http';
-import net from 'node:net';
+import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { ClientLimits } from '../../lib/config.js';
 import { hasErrorCode } from '../../lib/error-codes.js';
 import { CoreError } from '../errors.js';
+import type { FaultInjector } from '../faults.js';
 import type { Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
 import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
 import type { WorkerProcess } from '../pool/worker.js';
-import { nextRequestId, sendErrorResponse, sendSpawnErrorPage, type SpawnFacts } from './error-responses.js';
+import { announcesTooLargeBody, badTargetAnswer, bodyTooLargeAnswer, clientErrorAnswer, isValidRequestTarget, serverLimitOptions } from './client-limits.js';
+import { nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import { readCookie, type ForwardingFacts } from './headers.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
@@ -25,6 +28,10 @@ export interface ProxyServerOptions {
   trustForwarded: boolean;
   /** The turbocache, unless it is disabled. */
   cache?: CacheFront;
+  /** What clients may send (header size, time to send, body size). */
+  limits: ClientLimits;
+  /** Fault injection (accept, upstream-connect), when FERRY_FAULTS is set. */
+  faults?: FaultInjector;
 }
 
 export interface ProxyServer {
@@ -49,6 +56,31 @@ interface ConnectionState {
 
 /** Tries per request when app processes refuse connections (Passenger tries up to 10). */
 const MAX_ATTEMPTS = 3;
+
+/** How long a connection refused by the parser may linger so the client reads its answer before a reset. */
+const REFUSED_LINGER_MS = 1_000;
+
+/** The accept fault's answer: a connection Ferry could not take, as a client should see it. */
+function acceptFaultAnswer(requestId: string): ErrorResponse {
+  return { status: 503, reason: 'The server could not take this connection (injected fault: accept). Please try again.', requestId, retryAfterS: 1, close: true };
+}
+
+/**
+ * A pipelined request's response waits for the one before it; when that one closes the connection
+ * (Connection: close) or the client goes, Node never closes the waiting response, so its request
+ * would stay in flight for ever (and hold its process's session). Close it with the connection.
+ */
+function closeWithConnection(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const socket = req.socket;
+  const onConnectionClose = (): void => {
+    if (res.socket !== null || res.writableFinished) return;
+    res.destroy();
+    res.emit('close');
+  };
+  socket.once('close', onConnectionClose);
+  // Its turn came: from here on Node closes it as any other response.
+  res.once('socket', () => socket.off('close', onConnectionClose));
+}
 
 function incomingRequestId(req: http.IncomingMessage): string {
   const given = req.headers['x-request-id'];
@@ -95,8 +127,11 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
 }
 
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
-  const { pool, log } = opts;
+  const { pool, log, faults } = opts;
+  const { maxBodyBytes } = opts.limits;
   const tracker = new RequestTracker();
+  // Connections the accept fault fell on; their first request gets 503. Only with fault injection.
+  const faultedConnections = faults ? new WeakSet<Socket | Duplex>() : undefined;
   // Looked up once: an app without public/ pays nothing per request.
   const publicDirs = new Map<AppGroup, string | undefined>(pool.groups.map((g) => [g, findPublicDir(g.app.root)]));
   if ([...publicDirs.values()].some((dir) => dir !== undefined)) setImmediate(() => void preloadStatic().catch(() => undefined));
@@ -138,14 +173,21 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         ? `${stickyCookieName}=${session.worker.stickyId}; Path=/; HttpOnly; SameSite=Lax`
         : undefined;
     const worker = session.worker;
-    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, { retryElsewhere, deadline, setCookie, onOobRequest: () => group.requestOobWork(worker), cache });
+    forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, {
+      retryElsewhere,
+      deadline,
+      setCookie,
+      onOobRequest: () => group.requestOobWork(worker),
+      cache,
+      maxBodyBytes,
+      faults,
+    });
   };
 
   const connections = new Map<Duplex, ConnectionState>();
   let handingOver = false;
 
-  // noDelay: answers leave at once, never held back by Nagle (a restarted core must not stall clients).
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000, noDelay: true }, (req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const connection = connections.get(req.socket);
     if (connection) {
       connection.busy++;
@@ -157,6 +199,22 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     // Handing over: this answer closes the connection, so the client's next request reaches the new core.
     if (handingOver) res.shouldKeepAlive = false;
     const requestId = incomingRequestId(req);
+    if (res.socket === null) closeWithConnection(req, res);
+    if (faultedConnections !== undefined && faultedConnections.delete(req.socket)) {
+      tracker.countAnswered(503);
+      sendErrorResponse(req, res, acceptFaultAnswer(requestId));
+      return;
+    }
+    if (!isValidRequestTarget(req.method, req.url)) {
+      tracker.countAnswered(400);
+      sendErrorResponse(req, res, badTargetAnswer(requestId));
+      return;
+    }
+    if (announcesTooLargeBody(req, maxBodyBytes)) {
+      tracker.countAnswered(413);
+      sendErrorResponse(req, res, bodyTooLargeAnswer(requestId, maxBodyBytes));
+      return;
+    }
     const group = pool.groupFor(req.headers.host);
     if (!group) {
       sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${req.headers.host ?? ''}'.`, requestId });
@@ -168,9 +226,21 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       return;
     }
     handleDynamic(req, res, group, requestId);
+  };
+
+  // noDelay: answers leave at once, never held back by Nagle (a restarted core must not stall clients).
+  const server = http.createServer({ ...serverLimitOptions(opts.limits), keepAliveTimeout: 5_000, noDelay: true }, onRequest);
+
+  // Expect: 100-continue: a body that is too large is refused before the client sends it.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!announcesTooLargeBody(req, maxBodyBytes)) res.writeContinue();
+    onRequest(req, res);
   });
 
   const handleDynamic = (req: http.IncomingMessage, res: http.ServerResponse, group: AppGroup, requestId: string): void => {
+    // Closed while public/ was looked up (the client went, or its connection closed under a
+    // pipelined request): its 'close' has been and gone, so nothing would ever end it.
+    if (res.destroyed) return;
     if (!opts.cache) return toApp(req, res, group, requestId, undefined);
     const begun = opts.cache.begin(req, res);
     if (begun instanceof Promise) {
@@ -215,7 +285,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
   };
 
-  server.on('connection', (socket: Duplex) => {
+  server.on('connection', (socket: Socket) => {
     tracker.connectionsAccepted++;
     tracker.connectionsActive++;
     connections.set(socket, { busy: 0, idleSinceMs: Date.now() });
@@ -223,6 +293,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       tracker.connectionsActive--;
       connections.delete(socket);
     });
+    if (faultedConnections !== undefined && faults?.fails('accept', { remoteAddress: socket.remoteAddress })) faultedConnections.add(socket);
   });
 
   const handOver = async (deadlineMs: number): Promise<void> => {
@@ -242,6 +313,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const requestId = incomingRequestId(req);
+    if (faultedConnections !== undefined && faultedConnections.delete(socket)) {
+      socket.end(rawErrorResponse(acceptFaultAnswer(requestId)));
+      return;
+    }
+    if (!isValidRequestTarget(req.method, req.url)) {
+      socket.end(rawErrorResponse(badTargetAnswer(requestId)));
+      return;
+    }
     const group = pool.groupFor(req.headers.host);
     if (!group) {
       socket.end(`HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n`);
@@ -264,12 +343,20 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       );
   });
 
+  // The parser refused a request (malformed, headers too large, too slow): answer that client
+  // alone, with a request id, and close its connection; nobody else notices.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    const inFlight = (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    // A response already under way on this connection cannot be followed by another one.
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;
     }
-    socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    const answer = clientErrorAnswer(err.code, nextRequestId());
+    log.debug('client request refused', { requestId: answer.requestId, status: answer.status, code: err.code });
+    socket.end(rawErrorResponse(answer));
+    // A client that never closes its side must not hold the connection for ever.
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
   });
 
   return { server, tracker, handOver };

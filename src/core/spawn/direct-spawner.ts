@@ -12,6 +12,7 @@ import { INSPECTOR_LINE } from '../../lib/diagnostics/js-stack.js';
 import { processStartTicks, readWorkerRecords, type WorkerRecord } from '../../lib/instance-registry.js';
 import { isProcessRunning } from '../../lib/process-groups.js';
 import { signalQuietly } from '../../lib/units.js';
+import type { FaultInjector } from '../faults.js';
 import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import type { Logger } from '../log.js';
 import { AdoptedProcess } from './adopted-process.js';
@@ -20,7 +21,19 @@ import { OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spa
 import { describeUpstream, parseUpstream, type SpawnedProcess, type Spawner, type UpstreamAddress } from './spawner.js';
 
 /** Variables that belong to Ferry's own processes and must not leak into apps. */
-const PRIVATE_ENV = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_UNIQUE_ID', 'FERRY_INSTANCE_DIR', 'NODE_OPTIONS'];
+const PRIVATE_ENV = [
+  'LISTEN_FDS',
+  'LISTEN_PID',
+  'LISTEN_FDNAMES',
+  'NODE_CHANNEL_FD',
+  'NODE_CHANNEL_SERIALIZATION_MODE',
+  'NODE_UNIQUE_ID',
+  'FERRY_INSTANCE_DIR',
+  'NODE_OPTIONS',
+  // Fault injection is for Ferry's core; an app that reads them must not start failing too.
+  'FERRY_FAULTS',
+  'FERRY_FAULTS_SEED',
+];
 
 export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
@@ -158,13 +171,22 @@ export class DirectSpawner implements Spawner {
   /** Records of the processes this core owns, to update them (leaving) without reading them back. */
   private readonly records = new Map<number, WorkerRecord>();
   private readonly outputs = new Map<number, AppOutput>();
+  /** Records of exited processes that could not be removed (a failed write); retried at the next spawn. */
+  private readonly staleRecords = new Set<number>();
 
   constructor(
     private readonly instance: InstanceDirectory,
     private readonly log: Logger,
+    private readonly faults?: FaultInjector,
   ) {}
 
   async spawn(app: AppConfig): Promise<SpawnedProcess> {
+    for (const pid of this.staleRecords) this.forgetWorker(pid, this.log);
+    if (this.faults?.fails('spawn', { app: app.name })) {
+      // Through the same SpawnError as a real early exit, so backoff and error reporting run as usual.
+      const outputTail = 'injected fault (FERRY_FAULTS spawn): the process is treated as if it exited before it listened\n';
+      throw this.failure(app, { category: 'exited-before-ready', step: 'fork', exitCode: 1, signal: null, outputTail }, Date.now());
+    }
     // One base name per process: its unix socket (node, WSGI, Rack) and its output FIFOs.
     const base = this.instance.appSocketPath(app.name);
     const target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath: base };
@@ -175,7 +197,12 @@ export class DirectSpawner implements Spawner {
     const record = this.records.get(pid);
     if (!record || record.leaving) return;
     record.leaving = true;
-    this.instance.recordWorker(record);
+    try {
+      this.instance.recordWorker(record);
+    } catch (err) {
+      // At worst a core taking over adopts it and stops it again; not worth failing the stop for.
+      this.log.warn('could not mark an app process as leaving in its record', { appPid: pid, err });
+    }
   }
 
   private record(record: WorkerRecord): void {
@@ -190,7 +217,13 @@ export class DirectSpawner implements Spawner {
 
   /** The new core failed: take the records back (it rewrote them as its own) and read the output again. */
   resumeAfterHandover(): void {
-    for (const record of this.records.values()) this.instance.recordWorker(record);
+    for (const record of this.records.values()) {
+      try {
+        this.instance.recordWorker(record);
+      } catch (err) {
+        this.log.warn('could not take back the record of an app process', { appPid: record.pid, err });
+      }
+    }
     for (const output of this.outputs.values()) output.resume();
   }
 
@@ -198,7 +231,7 @@ export class DirectSpawner implements Spawner {
     this.outputs.get(pid)?.pause();
     this.outputs.delete(pid);
     this.records.delete(pid);
-    this.instance.forgetWorker(pid);
+    this.forgetWorker(pid, this.log);
     if (fifos) removeOutputFifos(fifos);
   }
 
@@ -232,7 +265,12 @@ export class DirectSpawner implements Spawner {
         signalQuietly(-record.pgid, 'SIGKILL');
         this.forget(record.pid, fifos);
       });
-      this.record({ ...record, corePid: process.pid });
+      try {
+        this.record({ ...record, corePid: process.pid });
+      } catch (err) {
+        // The record still names the dead core; the watchdog's cleanup finds it all the same.
+        appLog.warn('could not update the record of an adopted app process', { err });
+      }
       appLog.info('adopted app process from an earlier core', { previousCorePid: record.corePid, address: record.address });
       adopted.push({
         pid: record.pid,
@@ -310,17 +348,25 @@ export class DirectSpawner implements Spawner {
       if (pid === undefined) return; // 'error' follows
 
       step = 'load';
-      this.record({
-        pid,
-        pgid: pid,
-        app: app.name,
-        address: describeUpstream(plan.address),
-        corePid: process.pid,
-        startedAt: new Date(startedAt).toISOString(),
-        startTicks: processStartTicks(pid),
-        stdout: fifos.stdout,
-        stderr: fifos.stderr,
-      });
+      try {
+        this.record({
+          pid,
+          pgid: pid,
+          app: app.name,
+          address: describeUpstream(plan.address),
+          corePid: process.pid,
+          startedAt: new Date(startedAt).toISOString(),
+          startTicks: processStartTicks(pid),
+          stdout: fifos.stdout,
+          stderr: fifos.stderr,
+        });
+      } catch (err) {
+        // Unrecorded, the process would outlive a crash of this core (the watchdog kills what the
+        // records name) and no later core could adopt it, so it must not run at all.
+        this.records.delete(pid);
+        fail({ category: 'internal', pid, outputTail: `could not record the process in the instance directory: ${(err as Error).message}` }, err);
+        return;
+      }
       output = new AppOutput(fifos, appLog, tail, () => undefined);
       this.outputs.set(pid, output);
 
@@ -362,6 +408,17 @@ export class DirectSpawner implements Spawner {
         }
       });
     });
+  }
+
+  /** Removes a process's record; a failed write is logged and retried at the next spawn, never thrown. */
+  private forgetWorker(pid: number, log: Logger): void {
+    try {
+      this.instance.forgetWorker(pid);
+      this.staleRecords.delete(pid);
+    } catch (err) {
+      this.staleRecords.add(pid);
+      log.warn('could not remove the record of an exited app process; will retry at the next spawn', { appPid: pid, err });
+    }
   }
 
   private failure(

@@ -60,6 +60,19 @@ describe('readConfigFile', () => {
     expect(errorOf().message).toBe(`${file}: apps[0].disable-turbocaching belongs to the whole instance; set it at the top level`);
   });
 
+  it('takes client limits at the top level, sizes as bytes or "100m" strings and 0 for no limit', () => {
+    write({ 'max-header-size': 8192, 'client-header-timeout': 10, 'client-body-timeout': 0, 'max-body-size': '100m' });
+    expect(readConfigFile(file).options).toEqual({ 'max-header-size': 8192, 'client-header-timeout': 10, 'client-body-timeout': 0, 'max-body-size': '100m' });
+    write({ 'max-body-size': 0 });
+    expect(readConfigFile(file).options).toEqual({ 'max-body-size': '0' });
+    write({ 'max-body-size': 'lots' });
+    expect(errorOf().message).toBe(`${file}: max-body-size must be a size: bytes, or a string like "100m", or 0 for no limit (got "lots")`);
+    write({ 'client-header-timeout': '30s' });
+    expect(errorOf().message).toBe(`${file}: client-header-timeout must be a whole number (got "30s")`);
+    write({ apps: [{ root: 'a', 'max-body-size': '1m' }] });
+    expect(errorOf().message).toBe(`${file}: apps[0].max-body-size belongs to the whole instance; set it at the top level`);
+  });
+
   it('keeps instance-wide options out of apps', () => {
     write({ apps: [{ root: 'a', port: 5000 }] });
     expect(errorOf().message).toBe(`${file}: apps[0].port belongs to the whole instance; set it at the top level`);

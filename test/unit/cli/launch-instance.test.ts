@@ -39,6 +39,7 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     logLevel: 'info',
     registryDir: tmp,
     turbocache: { disabled: false, maxBytes: '64m', maxEntryBytes: '1m' },
+    clientLimits: { maxHeaderSize: 16384, headerTimeoutS: 30, bodyTimeoutS: 60, maxBodySize: '1g' },
     daemonize: false,
     ...overrides,
   };
@@ -83,6 +84,7 @@ describe('buildConfig', () => {
         },
       ],
       turbocache: { enabled: true, maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024, debugHeader: false },
+      clientLimits: { maxHeaderBytes: 16384, headerTimeoutMs: 30_000, bodyTimeoutMs: 60_000, maxBodyBytes: 1024 ** 3 },
     });
   });
 
@@ -145,6 +147,26 @@ describe('buildConfig', () => {
     expect(cliErrorOf(() => buildConfig(options({ turbocache: { ...turbocache, maxEntryBytes: '0' } }))).message).toBe("--turbocache-max-entry-bytes '0' is not a size");
     expect(cliErrorOf(() => buildConfig(options({ turbocache: { ...turbocache, maxBytes: '1m', maxEntryBytes: '2m' } }))).message).toContain('is larger than --turbocache-max-bytes');
     expect(cliErrorOf(() => buildConfig(options({ turbocache: { ...turbocache, varyByCookie: 'user id' } }))).message).toBe("--vary-turbocache-by-cookie 'user id' is not a valid cookie name");
+  });
+
+  it('reads client limits in seconds and sizes with k/m/g, 0 meaning no limit', () => {
+    const limits = { maxHeaderSize: 8192, headerTimeoutS: 5, bodyTimeoutS: 120, maxBodySize: '10m' };
+    expect(buildConfig(options({ clientLimits: limits })).clientLimits).toEqual({ maxHeaderBytes: 8192, headerTimeoutMs: 5000, bodyTimeoutMs: 120_000, maxBodyBytes: 10 * 1024 * 1024 });
+    const none = { maxHeaderSize: 16384, headerTimeoutS: 0, bodyTimeoutS: 0, maxBodySize: '0' };
+    expect(buildConfig(options({ clientLimits: none })).clientLimits).toEqual({ maxHeaderBytes: 16384, headerTimeoutMs: 0, bodyTimeoutMs: 0, maxBodyBytes: 0 });
+  });
+
+  it('rejects bad client limits, naming the flag', () => {
+    const limits = { maxHeaderSize: 16384, headerTimeoutS: 30, bodyTimeoutS: 60, maxBodySize: '1g' };
+    const messageOf = (overrides: Partial<typeof limits>): string => cliErrorOf(() => buildConfig(options({ clientLimits: { ...limits, ...overrides } }))).message;
+    expect(messageOf({ maxBodySize: 'big' })).toBe("--max-body-size 'big' is not a size");
+    expect(messageOf({ maxBodySize: '-1' })).toBe("--max-body-size '-1' is not a size");
+    expect(messageOf({ maxHeaderSize: 100 })).toBe('--max-header-size must be a whole number of bytes, at least 1024 (got 100)');
+    expect(messageOf({ headerTimeoutS: -1 })).toBe('--client-header-timeout must be a whole number of seconds, 0 or more (got -1)');
+    expect(messageOf({ bodyTimeoutS: 1.5 })).toBe('--client-body-timeout must be a whole number of seconds, 0 or more (got 1.5)');
+    expect(messageOf({ headerTimeoutS: 90 })).toBe('--client-header-timeout (90s) is longer than --client-body-timeout (60s), which covers the headers too');
+    expect(messageOf({ headerTimeoutS: 0 })).toBe('--client-header-timeout (none) is longer than --client-body-timeout (60s), which covers the headers too');
+    expect(cliErrorOf(() => buildConfig(options({ clientLimits: { ...limits, maxBodySize: 'x' } }))).exitCode).toBe(2);
   });
 
   it('reports a directory without an app as FERRY_ERR_APP_NOT_FOUND with exit code 2', () => {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FaultInjector } from '../../../src/core/faults.js';
 import { InstanceDirectory } from '../../../src/core/instance-registry/instance-dir.js';
 import { INSTANCE_FILES, scanRegistry, type InstanceProperties } from '../../../src/lib/instance-registry.js';
 
@@ -102,5 +103,22 @@ describe('scanRegistry', () => {
 
   it('returns an empty scan for a registry that does not exist', () => {
     expect(scanRegistry(path.join(registry, 'missing'))).toEqual({ live: [], cleaned: [] });
+  });
+});
+
+describe('InstanceDirectory with the fs-write fault', () => {
+  it('fails record writes and removals with EIO and leaves the files as they were', () => {
+    const created = liveInstance();
+    const faults = new FaultInjector({ probabilities: { 'fs-write': 1 }, seed: 1, seedChosen: false });
+    const core = InstanceDirectory.open(created.dir, faults);
+    const record = { pid: 4242, pgid: 4242, app: 'hello', address: 'unix:/x', corePid: process.pid, startedAt: '2026-01-02T03:04:05.000Z' };
+
+    core.recordWorker(record); // not armed yet: a real write
+    faults.arm();
+    expect(() => core.recordWorker({ ...record, pid: 4243 })).toThrow(expect.objectContaining({ code: 'EIO', syscall: 'write', message: expect.stringContaining('injected fault: fs-write') }));
+    expect(() => core.forgetWorker(4242)).toThrow(expect.objectContaining({ code: 'EIO', syscall: 'unlink' }));
+
+    expect(fs.readdirSync(path.join(created.dir, INSTANCE_FILES.workersDir))).toEqual(['4242.json']);
+    expect(faults.fired['fs-write']).toBe(2);
   });
 });

@@ -169,6 +169,25 @@ describe('AppGroup', () => {
     expect(logged('could not spawn app process').map((r) => r.retryInMs)).toEqual([500, 1000, 2000]);
   });
 
+  it('starts the backoff over once a spawn has succeeded', async () => {
+    // Found with FERRY_FAULTS: failed spawns used to add up for the life of the group, so an app
+    // that recovered each time still waited up to 30 s after a later, single failure.
+    vi.useFakeTimers();
+    spawner.failNext(2, 'exited-before-ready');
+    const group = newGroup();
+    await expect(group.start()).rejects.toMatchObject({ code: 'FERRY_ERR_SPAWN_EXITED' });
+    await vi.advanceTimersByTimeAsync(500); // the second spawn fails too
+    await vi.advanceTimersByTimeAsync(1000); // the third succeeds
+    expect(group.workers).toHaveLength(1);
+
+    // The process is taken out of rotation; its replacement fails once: the first failure again.
+    spawner.failNext(1, 'exited-before-ready');
+    group.detach(group.workers[0]?.pid as number);
+    spawner.exitAll();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(logged('could not spawn app process').map((r) => r.retryInMs)).toEqual([500, 1000, 500]);
+  });
+
   it('does not spawn when the pool has no room left', async () => {
     capacity.open = false;
     const group = newGroup();

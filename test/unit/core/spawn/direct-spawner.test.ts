@@ -1,10 +1,16 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildAppEnv, planLaunch } from '../../../../src/core/spawn/direct-spawner.js';
+import { FaultInjector } from '../../../../src/core/faults.js';
+import { InstanceDirectory } from '../../../../src/core/instance-registry/instance-dir.js';
+import { Logger } from '../../../../src/core/log.js';
+import { buildAppEnv, DirectSpawner, planLaunch } from '../../../../src/core/spawn/direct-spawner.js';
 import { defaultConcurrency } from '../../../../src/cli/launch-instance.js';
 import { NODE_LOADER, RACK_LOADER, WSGI_LOADER } from '../../../../src/lib/paths.js';
 import { TEST_APP } from '../../../helpers/app-config.js';
 
-const BASE = { PATH: '/usr/bin', LISTEN_FDS: '1', NODE_OPTIONS: '--inspect', FERRY_INSTANCE_DIR: '/tmp/x' };
+const BASE = { PATH: '/usr/bin', LISTEN_FDS: '1', NODE_OPTIONS: '--inspect', FERRY_INSTANCE_DIR: '/tmp/x', FERRY_FAULTS: 'spawn=0.5', FERRY_FAULTS_SEED: '7' };
 
 describe('planLaunch', () => {
   it('preloads the Node loader and passes the socket for a Node app', () => {
@@ -40,6 +46,32 @@ describe('buildAppEnv', () => {
     expect(env.LISTEN_FDS).toBeUndefined();
     expect(env.NODE_OPTIONS).toBeUndefined();
     expect(env.FERRY_INSTANCE_DIR).toBeUndefined();
+    // Fault injection is for the core; an app that reads these must not start failing too.
+    expect(env.FERRY_FAULTS).toBeUndefined();
+    expect(env.FERRY_FAULTS_SEED).toBeUndefined();
+  });
+});
+
+describe('DirectSpawner with the spawn fault', () => {
+  it('fails a spawn as an exit before ready, without starting a process, and logs the fault', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-spawner-'));
+    try {
+      const lines: string[] = [];
+      const log = new Logger({ level: 'warn', format: 'json', sink: { write: (line) => lines.push(line) } });
+      const faults = new FaultInjector({ probabilities: { spawn: 1 }, seed: 1, seedChosen: false }, log);
+      faults.arm();
+      // A startup file that does not exist: had a process been started, the error would say so.
+      const spawner = new DirectSpawner(InstanceDirectory.open(dir), log, faults);
+
+      await expect(spawner.spawn({ ...TEST_APP, startupFile: path.join(dir, 'missing.js') })).rejects.toMatchObject({
+        code: 'FERRY_ERR_SPAWN_EXITED',
+        failure: { category: 'exited-before-ready', exitCode: 1, app: 'hello' },
+        message: expect.stringContaining('injected fault (FERRY_FAULTS spawn)'),
+      });
+      expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([expect.objectContaining({ msg: 'injected fault', fault: 'spawn', app: 'hello' })]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

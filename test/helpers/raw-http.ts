@@ -1,0 +1,65 @@
+// Raw TCP clients for tests that send what no HTTP library would: garbage, oversized or truncated
+// requests, headers dribbled out slowly. Each exchange ends when the server closes or a deadline
+// passes, and always destroys its socket.
+
+import net from 'node:net';
+
+export interface RawExchange {
+  /** Everything the server sent, as latin1. */
+  received: string;
+  /** Milliseconds from connect until the server closed (or the deadline, when timedOut). */
+  elapsedMs: number;
+  /** The deadline passed with the connection still open. */
+  timedOut: boolean;
+  /** A socket error (ECONNRESET, EPIPE), if one happened. */
+  errorCode?: string;
+}
+
+/**
+ * Connects, runs `talk` (which writes whatever it likes, and may keep writing), and collects what
+ * the server answers until it closes the connection or `timeoutMs` passes.
+ */
+export function rawExchange(port: number, talk: (socket: net.Socket) => void, timeoutMs = 10_000): Promise<RawExchange> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const startedMs = Date.now();
+    const chunks: Buffer[] = [];
+    let errorCode: string | undefined;
+    let settled = false;
+    const finish = (timedOut: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ received: Buffer.concat(chunks).toString('latin1'), elapsedMs: Date.now() - startedMs, timedOut, ...(errorCode ? { errorCode } : {}) });
+    };
+    const timer = setTimeout(() => finish(true), timeoutMs);
+    socket.on('data', (data: Buffer) => chunks.push(data));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      errorCode ??= err.code;
+    });
+    socket.on('close', () => finish(false));
+    socket.once('connect', () => talk(socket));
+  });
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The first response in `text` (headers lowercased); undefined if there is none. */
+export function parseRawResponse(text: string): RawResponse | undefined {
+  // 1xx answers (100 Continue) come before the real one.
+  const withoutInterim = text.replace(/^(HTTP\/1\.1 1\d\d [^\r]*\r\n(?:[^\r]+\r\n)*\r\n)+/, '');
+  const end = withoutInterim.indexOf('\r\n\r\n');
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(withoutInterim);
+  if (end < 0 || !match) return undefined;
+  const headers: Record<string, string> = {};
+  for (const line of withoutInterim.slice(0, end).split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status: Number(match[1]), headers, body: withoutInterim.slice(end + 4) };
+}
