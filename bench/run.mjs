@@ -44,6 +44,8 @@ const USAGE = `Usage: npm run bench -- [--duration S] [--rounds N] [--connection
   --quick           1 round of 2 s (for development)`;
 
 const HELLO_CONFIGS = ['direct', 'ferry', 'passenger'];
+// Ferry's direct mode (app processes accept from the socket themselves): no cache, so not on /cached.
+const PROXY_CONFIGS = [...HELLO_CONFIGS, 'ferry-direct'];
 const FORUM_CONFIGS = ['ferry-nocache', 'ferry-cache', 'passenger-forum'];
 const ANONYMOUS = ['Cookie: _ga=bench']; // a tracker cookie only: an anonymous forum visitor
 // /cached goes first in each round: Passenger switches its turbocache off for 10 s after any 2 s
@@ -52,8 +54,8 @@ const ANONYMOUS = ['Cookie: _ga=bench']; // a tracker cookie only: an anonymous 
 // hits counted (requests sent minus requests the app processed).
 const ROUTES = [
   { id: '/cached', path: '/cached', headers: [], configs: HELLO_CONFIGS, cacheable: true },
-  { id: '/', path: '/', headers: [], configs: HELLO_CONFIGS },
-  { id: '/slow', path: '/slow', headers: [], configs: HELLO_CONFIGS },
+  { id: '/', path: '/', headers: [], configs: PROXY_CONFIGS },
+  { id: '/slow', path: '/slow', headers: [], configs: PROXY_CONFIGS },
   { id: 'forum /', path: '/', headers: ANONYMOUS, configs: FORUM_CONFIGS, cacheable: true },
 ];
 const WARMUP_S = 1;
@@ -549,6 +551,7 @@ async function startServers(run) {
   byName.direct = await startDirect(run);
   byName.ferry = await startFerry(run, 'ferry', HELLO_DIR, [], helloProbe);
   byName.passenger = await startPassenger(run, 'passenger', HELLO_DIR, helloProbe);
+  byName['ferry-direct'] = await startFerry(run, 'ferry-direct', HELLO_DIR, ['--direct'], helloProbe);
   byName['ferry-nocache'] = await startFerry(run, 'ferry-nocache', FORUM_DIR, ['--disable-turbocaching'], forumProbe);
   byName['ferry-cache'] = await startFerry(run, 'ferry-cache', FORUM_DIR, ['--vary-turbocache-by-cookie', 'user_id'], forumProbe);
   byName['passenger-forum'] = await startPassenger(run, 'passenger-forum', FORUM_DIR, forumProbe);
@@ -822,6 +825,8 @@ function computeRatios(summary) {
     out.push({ name: `ferry / passenger, ${route} req/s`, value: ratio(get(route, 'ferry').rps, get(route, 'passenger').rps), unit: 'x', target: route === '/' ? '>= 2.5x' : '' });
   }
   out.push({ name: '/slow p99: ferry − direct', value: get('/slow', 'ferry').p99Ms - get('/slow', 'direct').p99Ms, unit: 'ms', target: '' });
+  out.push({ name: 'ferry --direct / direct, / req/s', value: ratio(get('/', 'ferry-direct').rps, get('/', 'direct').rps), unit: 'x', target: '>= PM2 cluster (~1.2x)' });
+  out.push({ name: 'ferry --direct / passenger, / req/s', value: ratio(get('/', 'ferry-direct').rps, get('/', 'passenger').rps), unit: 'x', target: '' });
   out.push({ name: 'forum: ferry-cache / ferry-nocache req/s', value: ratio(get('forum /', 'ferry-cache').rps, get('forum /', 'ferry-nocache').rps), unit: 'x', target: '' });
   out.push({ name: 'forum: ferry-cache / passenger-forum req/s', value: ratio(get('forum /', 'ferry-cache').rps, get('forum /', 'passenger-forum').rps), unit: 'x', target: '' });
   out.push({ name: '/cached hits: ferry (% of requests)', value: get('/cached', 'ferry').hitPct, unit: '%', target: '' });

@@ -42,6 +42,7 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'friendly-error-pages': 'boolean',
   daemonize: 'boolean',
   'disable-turbocaching': 'boolean',
+  direct: 'boolean',
   'vary-turbocache-by-cookie': 'string',
   'turbocache-max-bytes': 'size',
   'turbocache-max-entry-bytes': 'size',
@@ -63,6 +64,8 @@ const INSTANCE_ONLY = new Set([
   'pid-file',
   'instance-registry-dir',
   'daemonize',
+  // Direct mode: the app's processes own the listening socket.
+  'direct',
   // One turbocache serves every app of the instance.
   'disable-turbocaching',
   'vary-turbocache-by-cookie',

@@ -53,6 +53,8 @@ export interface StartOptions {
     /** Undefined: on in development only. */
     debugHeader?: boolean;
   };
+  /** App processes accept from the listening socket themselves; the core only supervises. */
+  direct?: boolean;
   /** What clients may send to the public front. */
   clientLimits: {
     maxHeaderSize: number;
@@ -112,6 +114,7 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     if (names.has(app.name)) throw usage(`two apps are named '${app.name}'`, 'Give each app its own "name" in the config file.');
     names.add(app.name);
   }
+  if (opts.direct) checkDirectMode(built);
   return {
     listen,
     maxPoolSize: opts.maxPoolSize,
@@ -120,7 +123,21 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     apps: built,
     turbocache: buildTurbocache(opts),
     clientLimits: buildClientLimits(opts),
+    ...(opts.direct ? { direct: true } : {}),
   };
+}
+
+/**
+ * Direct mode hands the listening socket to the app's processes, so there is no core in the
+ * request path to route by host or to queue: one Node app, and nothing that needs the core.
+ */
+function checkDirectMode(apps: readonly AppConfig[]): void {
+  const suggestion = 'Drop --direct to have the core proxy every request (all features).';
+  if (apps.length !== 1) throw usage(`--direct serves one app; this configuration has ${apps.length}`, suggestion);
+  const app = apps[0] as AppConfig;
+  if (app.appType !== 'node') throw usage(`--direct works with Node apps only (this app is ${app.appType})`, suggestion);
+  if (app.stickySessions) throw usage('--direct and --sticky-sessions do not go together: no core sees the requests', suggestion);
+  if (app.limits.maxRequestTimeMs > 0) throw usage('--direct and --max-request-time do not go together: no core times the requests', suggestion);
 }
 
 /** Node's HTTP parser needs room for a request line and a few headers; less would refuse every browser. */

@@ -44,6 +44,7 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
     daemonize: f.daemonize === true,
     pidFile: str('pid-file'),
     logFile: str('log-file'),
+    direct: f.direct === true,
     turbocache: {
       disabled: f['disable-turbocaching'] === true,
       varyByCookie: str('vary-turbocache-by-cookie'),

@@ -69,6 +69,10 @@ ${EXIT_CODE_HELP}`;
       allowNo: true,
     }),
     'max-requests': Flags.integer({ summary: 'Replace a process after it has handled this many requests. 0 = never.', default: DEFAULT_LIMITS.maxRequests, min: 0 }),
+    direct: Flags.boolean({
+      summary: 'Direct mode: Node app processes accept connections from the listening socket themselves (fastest); the core only supervises. No turbocache, queue, sticky sessions, request time limit or static files.',
+      default: false,
+    }),
     'disable-turbocaching': Flags.boolean({ summary: 'Turn the turbocache (the response cache in front of the apps) off.', default: false }),
     'vary-turbocache-by-cookie': Flags.string({
       summary: "Keep one cached variant per value of this cookie (for example user_id): anonymous visitors share one, each user gets their own.",

@@ -90,7 +90,8 @@ async function main(): Promise<void> {
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
-  const spawner = new DirectSpawner(instance, log.child({ component: 'app' }), faults);
+  const fd = Number(process.env.LISTEN_FDS ?? '0') >= 1 ? LISTEN_FDS_START : undefined;
+  const spawner = new DirectSpawner(instance, log.child({ component: 'app' }), faults, config.direct ? fd : undefined);
   const pool = new Pool(config, spawner, log);
   const trustForwarded = config.listen.kind === 'unix';
   const { turbocache } = config;
@@ -154,18 +155,20 @@ async function main(): Promise<void> {
     process.exit(2);
   });
 
-  const fd = Number(process.env.LISTEN_FDS ?? '0') >= 1 ? LISTEN_FDS_START : undefined;
   if (fd === undefined) {
     send({ type: 'startup-failed', error: { code: 'FERRY_ERR_CORE_START_FAILED', message: 'no listening socket was passed to the core (LISTEN_FDS)' } });
     process.exit(1);
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ fd, backlog: 2048 }, () => {
-      server.removeListener('error', reject);
-      resolve();
+  // Direct mode: the app processes accept on the socket; the core must not take connections from them.
+  if (!config.direct) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ fd, backlog: 2048 }, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
     });
-  });
+  }
 
   adminServer = createAdminServer({
     pool,
@@ -191,7 +194,11 @@ async function main(): Promise<void> {
     await pool.stop(Date.now(), true);
     process.exit(1);
   }
-  log.info('serving', { address: describeListenAddress(config.listen), apps: config.apps.map((a) => a.name), ...seedFields });
+  log.info(config.direct ? 'serving in direct mode: the app processes accept connections themselves' : 'serving', {
+    address: describeListenAddress(config.listen),
+    apps: config.apps.map((a) => a.name),
+    ...seedFields,
+  });
   send({ type: 'ready' });
   // Armed only now: start-up (and so `ferry start`) fails only for real reasons.
   faults?.arm();

@@ -90,6 +90,11 @@ export interface FerryConfig {
   /** Where logs go when not to stdout; reopened on request (log rotation). */
   logFile?: string;
   turbocache: TurbocacheConfig;
+  /**
+   * Direct mode: the app's (Node) processes accept from the listening socket themselves, as in
+   * Node's cluster; the core spawns, supervises and restarts them but sees no request.
+   */
+  direct?: boolean;
   clientLimits: ClientLimits;
 }
 

@@ -72,6 +72,8 @@ export interface WorkerRecord {
   stderr?: string;
   /** Out of rotation for good (draining, stopping): a core taking over does not adopt it. */
   leaving?: boolean;
+  /** Direct mode: it accepts from the public listening socket itself. */
+  direct?: boolean;
 }
 
 export interface InstanceInfo {

@@ -111,9 +111,14 @@ export interface LaunchPlan {
   address: UpstreamAddress;
   /** pipe: the node loader reports on fd 3. port: ready when the port accepts a connection. */
   readiness: 'pipe' | 'port';
+  /** Direct mode: this descriptor of the core (the public listening socket) becomes the app's DIRECT_LISTEN_FD. */
+  listenFd?: number;
 }
 
-export function planLaunch(app: AppConfig, target: { socketPath: string } | { port: number }, base: NodeJS.ProcessEnv): LaunchPlan {
+/** Where a Node app finds the public listening socket in direct mode (3 is the readiness pipe). */
+export const DIRECT_LISTEN_FD = 4;
+
+export function planLaunch(app: AppConfig, target: { socketPath: string } | { port: number }, base: NodeJS.ProcessEnv, directListenFd?: number): LaunchPlan {
   if (app.appType === 'generic') {
     const port = 'port' in target ? target.port : 0;
     const env = buildAppEnv(app, undefined, base);
@@ -131,6 +136,10 @@ export function planLaunch(app: AppConfig, target: { socketPath: string } | { po
   if (app.appType === 'ruby') {
     env.RACK_ENV = app.environment;
     return viaLoader(app.rubyCommand ?? 'ruby', [RACK_LOADER, app.startupFile]);
+  }
+  if (directListenFd !== undefined) {
+    env.FERRY_LISTEN_FD = String(DIRECT_LISTEN_FD);
+    return { ...viaLoader(app.nodeCommand, ['--inspect-port=127.0.0.1:0', '--require', NODE_LOADER, app.startupFile]), listenFd: directListenFd };
   }
   // The inspector stays closed; SIGUSR1 opens it on a free loopback port when Ferry needs a JS stack.
   return viaLoader(app.nodeCommand, ['--inspect-port=127.0.0.1:0', '--require', NODE_LOADER, app.startupFile]);
@@ -178,6 +187,8 @@ export class DirectSpawner implements Spawner {
     private readonly instance: InstanceDirectory,
     private readonly log: Logger,
     private readonly faults?: FaultInjector,
+    /** Direct mode: the core's descriptor of the public listening socket, handed to every app process. */
+    private readonly directListenFd?: number,
   ) {}
 
   async spawn(app: AppConfig): Promise<SpawnedProcess> {
@@ -190,7 +201,7 @@ export class DirectSpawner implements Spawner {
     // One base name per process: its unix socket (node, WSGI, Rack) and its output FIFOs.
     const base = this.instance.appSocketPath(app.name);
     const target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath: base };
-    return this.launch(app, planLaunch(app, target, process.env), base);
+    return this.launch(app, planLaunch(app, target, process.env, this.directListenFd), base);
   }
 
   markLeaving(pid: number): void {
@@ -241,6 +252,8 @@ export class DirectSpawner implements Spawner {
     // Probed all at once: clients wait in the backlog until this is done.
     const accepting = await Promise.all(records.map((r) => {
       const address = parseUpstream(r.address);
+      // Direct mode: it accepts on the public socket, which tells nothing about this process.
+      if (r.direct) return true;
       return address && !r.leaving ? accepts(address, 2_000) : false;
     }));
     for (const [index, record] of records.entries()) {
@@ -306,7 +319,7 @@ export class DirectSpawner implements Spawner {
       child = spawn(plan.command, plan.args, {
         cwd: app.root,
         env: plan.env,
-        stdio: ['ignore', appFds[0], appFds[1], plan.readiness === 'pipe' ? 'pipe' : 'ignore'],
+        stdio: ['ignore', appFds[0], appFds[1], plan.readiness === 'pipe' ? 'pipe' : 'ignore', ...(plan.listenFd !== undefined ? [plan.listenFd] : [])],
         // Its own process group, so that stopping it takes everything it spawned too.
         detached: true,
       });
@@ -359,6 +372,7 @@ export class DirectSpawner implements Spawner {
           startTicks: processStartTicks(pid),
           stdout: fifos.stdout,
           stderr: fifos.stderr,
+          ...(plan.listenFd !== undefined ? { direct: true } : {}),
         });
       } catch (err) {
         // Unrecorded, the process would outlive a crash of this core (the watchdog kills what the

@@ -17,6 +17,10 @@ function report(message: Record<string, unknown>): void {
   }
 }
 
+/** Direct mode: the public listening socket, shared by every process of the app (see direct-spawner). */
+const listenFd = process.env.FERRY_LISTEN_FD ? Number(process.env.FERRY_LISTEN_FD) : undefined;
+delete process.env.FERRY_LISTEN_FD;
+
 if (socketPath) {
   delete process.env.FERRY_APP_SOCKET;
   const originalListen = net.Server.prototype.listen;
@@ -43,6 +47,10 @@ if (socketPath) {
       }
     });
     if (callback) this.once('listening', callback);
+    if (listenFd !== undefined) {
+      stopGracefullyOnSigterm(this);
+      return originalListen.call(this, { fd: listenFd });
+    }
     try {
       fs.unlinkSync(socketPath);
     } catch {
@@ -50,4 +58,19 @@ if (socketPath) {
     }
     return originalListen.call(this, socketPath);
   } as typeof net.Server.prototype.listen;
+}
+
+/**
+ * Direct mode: when Ferry stops this process (SIGTERM), stop accepting from the shared socket,
+ * let the requests under way finish, then exit; the other processes go on accepting. An app with
+ * a SIGTERM handler of its own decides for itself.
+ */
+function stopGracefullyOnSigterm(server: net.Server): void {
+  process.on('SIGTERM', function onSigterm() {
+    if (process.listeners('SIGTERM').some((l) => l !== onSigterm)) return;
+    server.close(() => process.exit(0));
+    const httpServer = server as net.Server & { closeIdleConnections?: () => void };
+    // Kept-alive connections go as soon as their request is answered.
+    setInterval(() => httpServer.closeIdleConnections?.(), 50).unref();
+  });
 }

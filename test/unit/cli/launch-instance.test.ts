@@ -106,6 +106,24 @@ describe('buildConfig', () => {
     expect(err.message).toBe('--min-instances (4) is larger than --max-pool-size (3)');
   });
 
+  it('turns --direct on for one Node app, and refuses it with two apps or with what needs the core', () => {
+    expect(buildConfig(options({ direct: true })).direct).toBe(true);
+    expect(buildConfig(options()).direct).toBeUndefined();
+    const refused = (opts: Partial<StartOptions>, apps?: StartOptions[]): string => {
+      try {
+        buildConfig(options({ direct: true, ...opts }), apps);
+      } catch (err) {
+        expect(err).toBeInstanceOf(CliError);
+        return (err as CliError).message;
+      }
+      throw new Error('accepted');
+    };
+    const second = options({ name: 'other', hosts: ['b.test'] });
+    expect(refused({}, [options({ name: 'one', hosts: ['a.test'] }), second])).toBe('--direct serves one app; this configuration has 2');
+    expect(refused({ stickySessions: true })).toMatch(/--sticky-sessions/);
+    expect(refused({ limits: { ...DEFAULT_LIMITS, maxRequestTimeMs: 5000 } })).toMatch(/--max-request-time/);
+  });
+
   it('rejects zero minimum instances', () => {
     expect(cliErrorOf(() => buildConfig(options({ minInstances: 0 }))).message).toContain('--min-instances must be at least 1');
   });
