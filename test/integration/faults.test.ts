@@ -90,6 +90,21 @@ describe('FERRY_FAULTS at start', () => {
   });
 });
 
+describe('FERRY_FAULTS on its way', () => {
+  it('reaches the core from the environment of ferry start, and never the app processes', async () => {
+    instance = await startDaemon(fixture('env-app'), [], registry(), { env: { FERRY_FAULTS: 'spawn=0.5', FERRY_FAULTS_SEED: '3' } });
+
+    const env = JSON.parse((await get(instance, '/')).body) as Record<string, string | undefined>;
+
+    expect(env.IN_FERRY).toBe('1');
+    expect(env.FERRY_FAULTS).toBeUndefined();
+    expect(env.FERRY_FAULTS_SEED).toBeUndefined();
+    const announced = await waitFor(() => logLines(instance!).find((l) => l.msg.startsWith('fault injection is on')), 'the core to announce its faults');
+    expect(announced).toMatchObject({ component: 'core', faults: { spawn: 0.5 }, faultsSeed: 3, seedChosen: false });
+    await stopCleanly(instance);
+  });
+});
+
 describe('each fault point, always failing', () => {
   it('accept: the first request of every connection gets 503 with Retry-After and a request id, and the connection closes', async () => {
     instance = await startDaemon(fixture('pid-app'), [], registry(), { env: { FERRY_FAULTS: 'accept=1', FERRY_FAULTS_SEED: '1' } });

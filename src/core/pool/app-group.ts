@@ -318,15 +318,18 @@ export class AppGroup {
   private async doSpawn(): Promise<WorkerProcess> {
     this.spawning++;
     const generation = this.generation;
+    const startedAtMs = Date.now();
     let worker: WorkerProcess;
     try {
       const spawned = await this.spawner.spawn(this.app);
       worker = new WorkerProcess(this.name, spawned.pid, spawned.address, spawned.child, spawned.spawnDurationMs, generation, this.app.limits.concurrency, spawned.inspectorUrl);
     } catch (err) {
       const spawnError = err as SpawnError;
+      // Spawns started together (the minimum, at start or after a backoff) that fail count once:
+      // one more round failed, so the backoff doubles once, not once per process.
+      if (startedAtMs > this.lastSpawnErrorAtMs) this.spawnFailures++;
       this.lastSpawnError = spawnError;
       this.lastSpawnErrorAtMs = Date.now();
-      this.spawnFailures++;
       const failures = this.spawnFailures + this.earlyExits;
       const backoffMs = spawnBackoffMs(failures);
       this.nextSpawnAllowedAtMs = Date.now() + backoffMs;
@@ -339,6 +342,15 @@ export class AppGroup {
     this.spawning--;
     this.lastSpawnError = undefined;
     this.spawnFailures = 0;
+    // The app starts again, so what is left of a backoff for failed spawns no longer holds: a
+    // process needed now (the minimum, a replacement) must not wait for it, with requests queued
+    // behind it. A backoff for processes that died young holds until one lives long enough.
+    const backoffEnded = this.earlyExits === 0 && this.respawnTimer !== undefined;
+    if (backoffEnded) {
+      clearTimeout(this.respawnTimer);
+      this.respawnTimer = undefined;
+      this.nextSpawnAllowedAtMs = 0;
+    }
     this.workers.push(worker);
     worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
     if (this.stopping || generation < this.generation) {
@@ -348,6 +360,7 @@ export class AppGroup {
       if (!this.stopping) this.ensureProcesses();
     } else {
       this.serveWaiters();
+      if (backoffEnded) this.ensureProcesses();
     }
     this.checkRestartDone();
     return worker;

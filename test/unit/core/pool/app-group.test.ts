@@ -188,6 +188,35 @@ describe('AppGroup', () => {
     expect(logged('could not spawn app process').map((r) => r.retryInMs)).toEqual([500, 1000, 500]);
   });
 
+  it('ends the backoff when a spawn succeeds, so a process needed meanwhile starts at once', async () => {
+    // Found with FERRY_FAULTS: of two spawns, one failed (a 500 ms backoff, and up to 30 s after
+    // more failures) and one succeeded; when that process went, requests queued for the rest of
+    // the backoff although the app had just shown it starts.
+    vi.useFakeTimers();
+    spawner.failNext(1, 'exited-before-ready');
+    const group = newGroup({ minInstances: 2 });
+    await expect(group.start()).rejects.toMatchObject({ code: 'FERRY_ERR_SPAWN_EXITED' });
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(spawner.spawnCalls).toBe(3); // the failed one was replaced at once, not after 500 ms
+    expect(group.workers).toHaveLength(2);
+    expect(group.state).toBe('running');
+  });
+
+  it('counts spawns that fail together as one failure of the app', async () => {
+    // Four processes of an app that cannot start fail in one round: the backoff doubles once per
+    // round (0.5 s, then 1 s), not once per process (which made it 4 s after the first round).
+    vi.useFakeTimers();
+    spawner.failNext(8, 'exited-before-ready');
+    const group = newGroup({ minInstances: 4 });
+    await expect(group.start()).rejects.toMatchObject({ code: 'FERRY_ERR_SPAWN_EXITED' });
+    expect(logged('could not spawn app process').map((r) => r.retryInMs)).toEqual([500, 500, 500, 500]);
+
+    await vi.advanceTimersByTimeAsync(500);
+    expect(spawner.spawnCalls).toBe(8);
+    expect(logged('could not spawn app process').map((r) => r.retryInMs)).toEqual([500, 500, 500, 500, 1000, 1000, 1000, 1000]);
+  });
+
   it('does not spawn when the pool has no room left', async () => {
     capacity.open = false;
     const group = newGroup();
