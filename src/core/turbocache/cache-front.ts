@@ -34,7 +34,9 @@ export class CacheFront {
   /**
    * Keys whose first miss is at the app now, with the requests for the same key waiting on it:
    * when a popular entry expires, one request refills it and the others get the new entry,
-   * instead of every one of them going to the app at once (a stampede).
+   * instead of every one of them going to the app at once (a stampede). Only keys that had an
+   * entry: misses of a URL never stored (most of an app's pages) go to the app side by side, as
+   * they would without a cache.
    */
   private readonly fills = new Map<string, ((outcome: FillOutcome) => void)[]>();
 
@@ -77,7 +79,7 @@ export class CacheFront {
       }
       const waiting = this.fills.get(key);
       if (waiting && collapse) return this.waitForFill(waiting, req, res);
-      if (!waiting && verdict.mayStore) fill = this.startFill(key);
+      if (!waiting && verdict.mayStore && this.cache.hadEntry(key)) fill = this.startFill(key);
     } else if (verdict.bypass) {
       this.cache.countBypass(verdict.bypass);
     }
@@ -93,6 +95,7 @@ export class CacheFront {
     return (outcome) => {
       if (this.fills.get(key) !== waiters) return;
       this.fills.delete(key);
+      if (outcome === 'not-stored') this.cache.forgetLapsed(key);
       for (const wake of waiters) wake(outcome);
     };
   }

@@ -31,6 +31,9 @@ export interface CacheEntry {
   size: number;
 }
 
+/** Keys of expired or invalidated entries remembered (for request collapsing), at most. */
+const MAX_REMEMBERED_KEYS = 10_000;
+
 /** Bookkeeping per entry besides body and headers (Map slots, object, strings' overhead). */
 const ENTRY_OVERHEAD_BYTES = 256;
 
@@ -49,6 +52,11 @@ export class Turbocache {
   private readonly counters = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, collapsed: 0 };
   private readonly bypassed: Partial<Record<BypassReason, number>> = {};
   private readonly notStoredCounts: Partial<Record<NotStoredReason, number>> = {};
+  /**
+   * Keys that had an entry until it expired or was invalidated: the app's answer for them was
+   * storable, so concurrent misses of one of them are worth collapsing onto one fill. Oldest first.
+   */
+  private readonly lapsed = new Set<string>();
 
   constructor(readonly options: TurbocacheOptions) {}
 
@@ -67,6 +75,7 @@ export class Turbocache {
         return undefined;
       }
       this.remove(entry);
+      this.rememberLapsed(key);
       this.counters.misses++;
       return undefined;
     }
@@ -93,6 +102,7 @@ export class Turbocache {
     for (const lru of this.entries.values()) {
       if (this.bytes <= this.options.maxBytes) break;
       this.remove(lru);
+      this.rememberLapsed(lru.key);
       this.counters.evictions++;
     }
     return true;
@@ -107,6 +117,7 @@ export class Turbocache {
       const entry = this.entries.get(key);
       if (entry) {
         this.remove(entry);
+        this.rememberLapsed(key);
         dropped++;
       }
     }
@@ -120,6 +131,7 @@ export class Turbocache {
     for (const entry of [...this.entries.values()]) {
       if (!isFresh(entry, nowMs)) {
         this.remove(entry);
+        this.rememberLapsed(entry.key);
         dropped++;
       }
     }
@@ -132,6 +144,22 @@ export class Turbocache {
     this.variants.clear();
     this.bytes = 0;
     return count;
+  }
+
+  /** Whether the key had a (storable) entry that lapsed: its misses are worth collapsing. */
+  hadEntry(key: string): boolean {
+    return this.lapsed.has(key);
+  }
+
+  /** The app's answer for a lapsed key was not stored this time: stop collapsing its misses. */
+  forgetLapsed(key: string): void {
+    this.lapsed.delete(key);
+  }
+
+  private rememberLapsed(key: string): void {
+    this.lapsed.delete(key);
+    this.lapsed.add(key);
+    if (this.lapsed.size > MAX_REMEMBERED_KEYS) this.lapsed.delete(this.lapsed.values().next().value as string);
   }
 
   countBypass(reason: BypassReason): void {

@@ -1,5 +1,6 @@
 // CacheFront's request collapsing, over a real HTTP server on port 0 whose "app" is a gate the
-// test opens: while one request fills an entry, the others for it wait instead of stampeding.
+// test opens: while one request refills an entry that expired, the others for it wait instead of
+// stampeding. A clock of the test's own makes entries expire.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,8 +13,12 @@ interface Harness {
   url: string;
   front: CacheFront;
   appCalls: () => number;
+  /** Moves the cache's clock on. */
+  advance(ms: number): void;
   /** Lets every request held at the app answer, with these headers. */
   open(headers: string[]): void;
+  /** Holds the requests that reach the app from now on. */
+  shut(): void;
   close(): Promise<void>;
 }
 
@@ -25,10 +30,14 @@ afterEach(async () => {
 });
 
 async function start(): Promise<Harness> {
-  const front = new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true, trustForwarded: false });
+  let nowMs = Date.now();
+  const front = new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true, trustForwarded: false, now: () => nowMs });
   let calls = 0;
   let release: ((headers: string[]) => void) | undefined;
   let gate = new Promise<string[]>((resolve) => (release = resolve));
+  const close = (): void => {
+    gate = new Promise<string[]>((resolve) => (release = resolve));
+  };
   const answer = (res: http.ServerResponse, tx: CacheTransaction): void => {
     calls++;
     const n = calls;
@@ -52,10 +61,14 @@ async function start(): Promise<Harness> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     front,
     appCalls: () => calls,
+    advance(ms) {
+      nowMs += ms;
+    },
     open(headers) {
       release?.(headers);
       gate = Promise.resolve(headers);
     },
+    shut: close,
     async close() {
       front.close();
       server.closeAllConnections();
@@ -71,55 +84,86 @@ const get = async (url: string): Promise<{ body: string; cache: string }> => {
 
 const settle = (ms = 100): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+const PUBLIC = ['Cache-Control', 'public, max-age=60'];
+
+/** Stores an entry for the path, then lets it expire, and holds the app again: a refill is next. */
+async function expiredEntry(h: Harness, path: string): Promise<void> {
+  h.open(PUBLIC);
+  await get(`${h.url}${path}`);
+  h.advance(61_000);
+  h.shut();
+}
+
 describe('CacheFront request collapsing', () => {
-  it('sends one request for an entry to the app while the others wait, then answers them all from the new entry', async () => {
+  it('sends one request for an expired entry to the app while the others wait, then answers them all from the new entry', async () => {
     harness = await start();
+    await expiredEntry(harness, '/page');
     const answers = Promise.all(Array.from({ length: 10 }, () => get(`${harness!.url}/page`)));
     await settle();
-    expect(harness.appCalls()).toBe(1);
-    harness.open(['Cache-Control', 'public, max-age=60']);
+    expect(harness.appCalls()).toBe(2);
+    harness.open(PUBLIC);
     const results = await answers;
-    expect(results.map((r) => r.body)).toEqual(Array(10).fill('render 1'));
+    expect(results.map((r) => r.body)).toEqual(Array(10).fill('render 2'));
     expect(results.filter((r) => r.cache === 'hit')).toHaveLength(9);
-    expect(harness.front.cache.inspect()).toMatchObject({ collapsed: 9, stores: 1, entries: 1 });
+    expect(harness.front.cache.inspect()).toMatchObject({ collapsed: 9, stores: 2, entries: 1 });
   });
 
-  it('sends the waiting requests to the app, each on its own, when the answer may not be stored', async () => {
+  it('sends the first requests for a URL never stored to the app side by side, as if there were no cache', async () => {
     harness = await start();
+    const answers = Promise.all(Array.from({ length: 5 }, () => get(`${harness!.url}/new`)));
+    await settle();
+    expect(harness.appCalls()).toBe(5);
+    harness.open(PUBLIC);
+    expect(new Set((await answers).map((r) => r.body)).size).toBe(5);
+    expect(harness.front.cache.inspect().collapsed).toBe(0);
+  });
+
+  it('sends the waiting requests to the app, each on its own, when the answer may not be stored, and collapses no more', async () => {
+    harness = await start();
+    await expiredEntry(harness, '/personal');
     const answers = Promise.all(Array.from({ length: 5 }, () => get(`${harness!.url}/personal`)));
     await settle();
-    expect(harness.appCalls()).toBe(1);
-    harness.open(['Cache-Control', 'public, max-age=60', 'Set-Cookie', 'session=1']);
+    expect(harness.appCalls()).toBe(2);
+    harness.open([...PUBLIC, 'Set-Cookie', 'session=1']);
     const results = await answers;
-    expect(harness.appCalls()).toBe(5);
+    expect(harness.appCalls()).toBe(6);
     expect(new Set(results.map((r) => r.body)).size).toBe(5);
     expect(results.every((r) => r.cache === 'miss (set-cookie)')).toBe(true);
+    // The URL turned personal: its next misses go to the app side by side.
+    harness.shut();
+    const next = Promise.all(Array.from({ length: 3 }, () => get(`${harness!.url}/personal`)));
+    await settle();
+    expect(harness.appCalls()).toBe(9);
+    harness.open(PUBLIC);
+    await next;
   });
 
   it('does not hold a request for another entry', async () => {
     harness = await start();
+    await expiredEntry(harness, '/a');
     const held = get(`${harness.url}/a`);
     await settle();
     const other = get(`${harness.url}/b`);
     await settle();
-    expect(harness.appCalls()).toBe(2);
-    harness.open(['Cache-Control', 'public, max-age=60']);
+    expect(harness.appCalls()).toBe(3);
+    harness.open(PUBLIC);
     expect((await held).body).not.toBe((await other).body);
   });
 
   it('lets the waiting requests go to the app when the filling client goes away', async () => {
     harness = await start();
+    await expiredEntry(harness, '/gone');
     const controller = new AbortController();
     const filler = request(`${harness.url}/gone`, { signal: controller.signal }).catch(() => undefined);
     await settle();
     const waiter = get(`${harness.url}/gone`);
     await settle();
-    expect(harness.appCalls()).toBe(1);
+    expect(harness.appCalls()).toBe(2);
     controller.abort();
     await filler;
     await settle();
-    expect(harness.appCalls()).toBe(2);
-    harness.open(['Cache-Control', 'public, max-age=60']);
-    expect((await waiter).body).toBe('render 2');
+    expect(harness.appCalls()).toBe(3);
+    harness.open(PUBLIC);
+    expect((await waiter).body).toBe('render 3');
   });
 });
