@@ -47,6 +47,28 @@ describe('Turbocache', () => {
     expect(stats.bytes).toBe(3 * one);
   });
 
+  it('remembers keys whose entry lapsed (expired, swept, invalidated, evicted), not keys never stored', () => {
+    const one = entry('http://a/1', 400).size;
+    const c = cache(one * 2 + 10, one * 2);
+    expect(c.hadEntry('http://a/never')).toBe(false);
+    c.store(entry('http://a/1', 400, { lifetimeMs: 1000 }));
+    expect(c.hadEntry('http://a/1')).toBe(false); // fresh: a hit, nothing to collapse
+    expect(c.lookup('http://a/1', NOW + 2000)).toBeUndefined();
+    expect(c.hadEntry('http://a/1')).toBe(true);
+    c.store(entry('http://a/2', 400, { lifetimeMs: 1000 }));
+    c.sweep(NOW + 2000);
+    expect(c.hadEntry('http://a/2')).toBe(true);
+    c.store(entry('http://a/3', 400));
+    c.invalidate('http://a/3');
+    expect(c.hadEntry('http://a/3')).toBe(true);
+    c.store(entry('http://a/4', 400));
+    c.store(entry('http://a/5', 400));
+    c.store(entry('http://a/6', 400)); // 4 is evicted
+    expect(c.hadEntry('http://a/4')).toBe(true);
+    c.forgetLapsed('http://a/4');
+    expect(c.hadEntry('http://a/4')).toBe(false);
+  });
+
   it('refuses an entry larger than the entry limit', () => {
     const c = cache(1_000_000, 1000);
     expect(c.store(entry('http://a/big', 2000))).toBe(false);
