@@ -155,9 +155,9 @@ function buildClientLimits(opts: StartOptions): ClientLimits {
     if (!Number.isInteger(seconds) || seconds < 0) throw usage(`${flag} must be a whole number of seconds, 0 or more (got ${seconds})`, `For example: ${flag} 30 (0 = no limit)`);
   }
   // The whole request includes its headers (and Node refuses the opposite order).
-  if (c.bodyTimeoutS > 0 && (c.headerTimeoutS === 0 || c.headerTimeoutS > c.bodyTimeoutS)) {
+  if (c.bodyTimeoutS > 0 && c.headerTimeoutS > c.bodyTimeoutS) {
     throw usage(
-      `--client-header-timeout (${c.headerTimeoutS === 0 ? 'none' : `${c.headerTimeoutS}s`}) is longer than --client-body-timeout (${c.bodyTimeoutS}s), which covers the headers too`,
+      `--client-header-timeout (${c.headerTimeoutS}s) is longer than --client-body-timeout (${c.bodyTimeoutS}s), which covers the headers too`,
       'Lower --client-header-timeout, raise --client-body-timeout, or set --client-body-timeout 0 (no limit).',
     );
   }

@@ -231,9 +231,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   // noDelay: answers leave at once, never held back by Nagle (a restarted core must not stall clients).
   const server = http.createServer({ ...serverLimitOptions(opts.limits), keepAliveTimeout: 5_000, noDelay: true }, onRequest);
 
-  // Expect: 100-continue: a body that is too large is refused before the client sends it.
+  // Expect: 100-continue: a request refused at the door is refused before the client sends its body.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (!announcesTooLargeBody(req, maxBodyBytes)) res.writeContinue();
+    const refused = announcesTooLargeBody(req, maxBodyBytes) || !isValidRequestTarget(req.method, req.url) || faultedConnections?.has(req.socket) === true;
+    if (!refused) res.writeContinue();
     onRequest(req, res);
   });
 
