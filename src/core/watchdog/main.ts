@@ -141,7 +141,15 @@ function run(launch: LaunchMessage): void {
     writeProperties(pid);
     log.info('instance ready', { instance: instance.name, dir: instance.dir, address: addresses[0], corePid: pid });
     send({ type: 'ready', instance: { name: instance.name, dir: instance.dir, watchdogPid: process.pid, corePid: pid, addresses } });
-    watcher.on('ready', (newPid) => writeProperties(newPid));
+    watcher.on('ready', (newPid) => {
+      // A full or failing disk must not take the watchdog (and so the instance) down; the CLI
+      // then sees the old core pid until the next write succeeds.
+      try {
+        writeProperties(newPid);
+      } catch (err) {
+        log.error('could not record the new core pid in properties.json', { corePid: newPid, err });
+      }
+    });
   });
   watcher.on('startup-failed', fail);
   watcher.on('gave-up', () => void stop('core crash loop', 1));
