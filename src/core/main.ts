@@ -150,8 +150,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('disconnect', () => {
     // The watchdog is gone: nobody will clean up after us, so take every app process down now.
-    log.error('watchdog connection lost; stopping every app process', seedFields);
+    log.error('watchdog connection lost; stopping every app process and removing the instance directory', seedFields);
     for (const record of readWorkerRecords(instance.dir)) signalQuietly(-record.pgid, 'SIGKILL');
+    // The watchdog would have removed it; left behind, the tools would find a stale instance.
+    fs.rmSync(instance.dir, { recursive: true, force: true });
     process.exit(2);
   });
 

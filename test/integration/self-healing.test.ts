@@ -223,3 +223,18 @@ describe('self-healing', () => {
     expect(instance.survivors()).toEqual([]);
   });
 });
+
+describe('watchdog death', () => {
+  it('takes the core, every app process and what they spawned down, and removes the instance directory', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
+    const grandchild = Number(await (await request(`${instance.url}/spawn-grandchild`)).body.text());
+    instance.remember([grandchild]);
+    const pids = [...appPids(instance), corePid(instance), grandchild];
+    expect(pids.every(isProcessRunning)).toBe(true);
+
+    process.kill(instance.info.properties.watchdog_pid, 'SIGKILL');
+    await waitFor(() => pids.every((pid) => !isProcessRunning(pid)), 'every process of the instance to be gone', 5_000);
+    await waitFor(() => !fs.existsSync(instance!.info.dir), 'the instance directory to be removed', 5_000);
+    expect(instance.survivors()).toEqual([]);
+  });
+});
