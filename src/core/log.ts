@@ -126,3 +126,23 @@ export class ReopenableFileSink implements LogSink {
     old.end();
   }
 }
+
+/**
+ * A warning that can come once per request under overload (a queue full, an app that cannot
+ * start): logged at most once per interval per message, the next line saying how many were left
+ * out, so an overloaded core does not spend itself writing the same line thousands of times.
+ */
+export function throttledWarn(log: Logger, intervalMs = 1_000, now: () => number = Date.now): (msg: string, fields?: LogFields) => void {
+  const seen = new Map<string, { lastMs: number; suppressed: number }>();
+  return (msg, fields) => {
+    const t = now();
+    const state = seen.get(msg);
+    if (state && t - state.lastMs < intervalMs) {
+      state.suppressed++;
+      return;
+    }
+    const suppressed = state?.suppressed ?? 0;
+    seen.set(msg, { lastMs: t, suppressed: 0 });
+    log.warn(msg, suppressed > 0 ? { ...fields, suppressedSinceLast: suppressed } : fields);
+  };
+}

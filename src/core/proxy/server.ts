@@ -8,7 +8,7 @@ import type { ClientLimits } from '../../lib/config.js';
 import { hasErrorCode } from '../../lib/error-codes.js';
 import { CoreError } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
-import type { Logger } from '../log.js';
+import { throttledWarn, type LogFields, type Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
 import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
@@ -88,13 +88,21 @@ function incomingRequestId(req: http.IncomingMessage): string {
   return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : nextRequestId();
 }
 
+/** One throttled warning per logger: refusals come once per request exactly when the core is busiest. */
+const overloadWarnings = new WeakMap<Logger, (msg: string, fields?: LogFields) => void>();
+function warnOverload(log: Logger): (msg: string, fields?: LogFields) => void {
+  let warn = overloadWarnings.get(log);
+  if (!warn) overloadWarnings.set(log, (warn = throttledWarn(log)));
+  return warn;
+}
+
 function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string, log: Logger, group?: AppGroup): void {
   if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_SHUTTING_DOWN')) {
     sendErrorResponse(req, res, { status: 503, reason: 'The server is restarting or shutting down; try again shortly.', requestId, retryAfterS: 1 });
     return;
   }
   if (err instanceof CoreError && (hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL') || hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_TIMEOUT'))) {
-    log.warn('request shed: app under heavy load', { requestId, code: err.code, reason: err.message });
+    warnOverload(log)('request shed: app under heavy load', { requestId, code: err.code, reason: err.message });
     sendErrorResponse(req, res, {
       status: 503,
       reason: hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL')
@@ -108,7 +116,7 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
   if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_POOL_UNAVAILABLE')) {
     const retryAfterMs = Number(err.details.retryAfterMs ?? 1000);
     const retryAfterS = Math.max(1, Math.ceil(retryAfterMs / 1000));
-    log.warn('request refused: app unavailable', { requestId, reason: err.message });
+    warnOverload(log)('request refused: app unavailable', { requestId, reason: err.message });
     const spawnError = err.details.spawnError as SpawnFacts | undefined;
     if (group?.app.friendlyErrorPages && spawnError) {
       sendSpawnErrorPage(req, res, { ...spawnError, message: group.lastSpawnError?.message ?? err.message }, requestId, retryAfterS);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CoreError } from '../../../src/core/errors.js';
-import { Logger, type LogFormat } from '../../../src/core/log.js';
+import { Logger, throttledWarn, type LogFormat } from '../../../src/core/log.js';
 import type { LogLevel } from '../../../src/lib/config.js';
 
 const NOW = new Date('2026-01-02T03:04:05.678Z');
@@ -105,5 +105,24 @@ describe('Logger', () => {
     const err = new Error('boom');
     logger('info', 'pretty').child({ component: 'watchdog' }).error('core crashed', { err, code: 1 });
     expect(lines[0]).toMatch(new RegExp(`^\\S+ ERROR watchdog\\[${process.pid}\\]: core crashed code=1\\n  Error: boom\\n`));
+  });
+});
+
+describe('throttledWarn', () => {
+  it('logs a message at most once per interval and then says how many were left out', () => {
+    let t = 0;
+    const warn = throttledWarn(logger(), 1000, () => t);
+    for (let i = 0; i < 5; i++) warn('request refused: app unavailable', { requestId: `r${i}` });
+    warn('request shed: app under heavy load', { requestId: 'x' });
+    t = 1000;
+    warn('request refused: app unavailable', { requestId: 'r5' });
+    t = 3000;
+    warn('request refused: app unavailable', { requestId: 'r6' });
+    expect(records().map((r) => [r.msg, r.requestId, r.suppressedSinceLast])).toEqual([
+      ['request refused: app unavailable', 'r0', undefined],
+      ['request shed: app under heavy load', 'x', undefined],
+      ['request refused: app unavailable', 'r5', 4],
+      ['request refused: app unavailable', 'r6', undefined],
+    ]);
   });
 });
