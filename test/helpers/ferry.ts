@@ -174,6 +174,29 @@ export function daemonLogFile(instance: TestInstance): string {
   return path.join(instance.registryDir, `ferry.${instance.port}.log`);
 }
 
+export type LogLine = Record<string, unknown> & { msg: string };
+
+/** The JSON lines of an instance's log file (startDaemon's). */
+export function daemonLogLines(instance: TestInstance): LogLine[] {
+  return fs
+    .readFileSync(daemonLogFile(instance), 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as LogLine);
+}
+
+/** Kills every process that mentions a test's private directory, then removes the directory. */
+export function removeScratch(root: string): void {
+  for (const pid of processesMentioning(root)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  fs.rmSync(root, { recursive: true, force: true });
+}
+
 export async function startDaemon(appDir: string, extraArgs: string[] = [], registryDir = tempDir('ferry-reg-'), opts: { env?: Record<string, string> } = {}): Promise<TestInstance> {
   const port = await freePort();
   const logFile = path.join(registryDir, `ferry.${port}.log`);

@@ -6,17 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
-import {
-  fixture,
-  freePort,
-  liveInstances,
-  processesMentioning,
-  runFerry,
-  startDaemon,
-  tempDir,
-  type FerryRun,
-  type TestInstance,
-} from '../helpers/ferry.js';
+import { type FerryRun, fixture, freePort, liveInstances, processesMentioning, removeScratch, runFerry, startDaemon, tempDir, type TestInstance } from '../helpers/ferry.js';
 
 /** A private scratch root per test: the registry and any copied app live under it. */
 interface Scratch {
@@ -32,14 +22,7 @@ afterEach(async () => {
   for (const instance of instances.splice(0)) instance.forceCleanup();
   for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
   for (const { root } of scratches.splice(0)) {
-    for (const pid of processesMentioning(root)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    fs.rmSync(root, { recursive: true, force: true });
+    removeScratch(root);
   }
 });
 

@@ -5,13 +5,12 @@
 // FERRY_SOAK_SECONDS sets the soak's length (default 20); FERRY_FAULTS_SEED in the environment
 // replays a soak with that seed (the seed of each run is printed with its numbers).
 
-import fs from 'node:fs';
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { FAULT_POINTS } from '../../src/core/faults.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import { daemonLogFile, fixture, liveInstances, processesMentioning, startDaemon, tempDir, type TestInstance } from '../helpers/ferry.js';
+import { daemonLogLines, fixture, liveInstances, processesMentioning, removeScratch, startDaemon, tempDir, type TestInstance } from '../helpers/ferry.js';
 
 const FAULTS = 'spawn=0.2,upstream-connect=0.05,accept=0.01,fs-write=0.05';
 const SOAK_SECONDS = Number(process.env.FERRY_SOAK_SECONDS ?? 20);
@@ -24,14 +23,7 @@ const roots: string[] = [];
 afterEach(() => {
   for (const instance of instances.splice(0)) instance.forceCleanup();
   for (const root of roots.splice(0)) {
-    for (const pid of processesMentioning(root)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    fs.rmSync(root, { recursive: true, force: true });
+    removeScratch(root);
   }
 });
 
@@ -43,19 +35,10 @@ async function startWithFaults(args: string[], env: Record<string, string>): Pro
   return instance;
 }
 
-type LogLine = Record<string, unknown> & { msg: string };
-
-function logLines(inst: TestInstance): LogLine[] {
-  return fs
-    .readFileSync(daemonLogFile(inst), 'utf8')
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as LogLine);
-}
 
 /** The points of the injected faults, in the order they fired. */
 function faultSequence(inst: TestInstance): string[] {
-  return logLines(inst).flatMap((l) => (typeof l.fault === 'string' ? [l.fault] : []));
+  return daemonLogLines(inst).flatMap((l) => (typeof l.fault === 'string' ? [l.fault] : []));
 }
 
 function countBy(items: readonly string[]): Record<string, number> {
@@ -68,7 +51,7 @@ function countBy(items: readonly string[]): Record<string, number> {
 function expectSameCore(inst: TestInstance, corePid: number): void {
   expect(isProcessRunning(corePid)).toBe(true);
   expect(liveInstances(inst.registryDir).find((i) => i.name === inst.info.name)?.properties.core_pid).toBe(corePid);
-  expect(logLines(inst).filter((l) => l.component === 'watchdog' && /crash/i.test(l.msg))).toEqual([]);
+  expect(daemonLogLines(inst).filter((l) => l.component === 'watchdog' && /crash/i.test(l.msg))).toEqual([]);
 }
 
 async function stopCleanly(inst: TestInstance): Promise<void> {
@@ -114,7 +97,7 @@ describe('under load with injected faults', () => {
     await agent.close();
 
     const faults = countBy(faultSequence(inst));
-    const seedUsed = logLines(inst).find((l) => l.msg.startsWith('fault injection is on'))?.faultsSeed;
+    const seedUsed = daemonLogLines(inst).find((l) => l.msg.startsWith('fault injection is on'))?.faultsSeed;
     const summary = { seconds: SOAK_SECONDS, seed: seedUsed, requests: outcomes.length, outcomes: countBy(outcomes), faults };
     console.log(`fault soak: ${JSON.stringify(summary)}`);
 

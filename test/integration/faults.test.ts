@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import { daemonLogFile, fixture, freePort, liveInstances, processesMentioning, runFerry, startDaemon, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { daemonLogLines, fixture, freePort, liveInstances, type LogLine, processesMentioning, removeScratch, runFerry, startDaemon, tempDir, type TestInstance, waitFor } from '../helpers/ferry.js';
 import { parseRawResponse, rawExchange } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
@@ -18,14 +18,7 @@ afterEach(() => {
   instance?.forceCleanup();
   instance = undefined;
   for (const root of roots.splice(0)) {
-    for (const pid of processesMentioning(root)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    fs.rmSync(root, { recursive: true, force: true });
+    removeScratch(root);
   }
 });
 
@@ -36,18 +29,9 @@ function registry(): string {
   return root;
 }
 
-type LogLine = Record<string, unknown> & { msg: string };
-
-function logLines(inst: TestInstance): LogLine[] {
-  return fs
-    .readFileSync(daemonLogFile(inst), 'utf8')
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as LogLine);
-}
 
 function faultsLogged(inst: TestInstance, point: string): LogLine[] {
-  return logLines(inst).filter((l) => l.fault === point);
+  return daemonLogLines(inst).filter((l) => l.fault === point);
 }
 
 async function get(inst: TestInstance, urlPath: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
@@ -99,7 +83,7 @@ describe('FERRY_FAULTS on its way', () => {
     expect(env.IN_FERRY).toBe('1');
     expect(env.FERRY_FAULTS).toBeUndefined();
     expect(env.FERRY_FAULTS_SEED).toBeUndefined();
-    const announced = await waitFor(() => logLines(instance!).find((l) => l.msg.startsWith('fault injection is on')), 'the core to announce its faults');
+    const announced = await waitFor(() => daemonLogLines(instance!).find((l) => l.msg.startsWith('fault injection is on')), 'the core to announce its faults');
     expect(announced).toMatchObject({ component: 'core', faults: { spawn: 0.5 }, faultsSeed: 3, seedChosen: false });
     await stopCleanly(instance);
   });
@@ -148,13 +132,13 @@ describe('each fault point, always failing', () => {
 
     expectErrorAnswer(await get(instance, '/pid'), 502);
 
-    await waitFor(() => logLines(instance!).some((l) => l.msg === 'app process failed during a request'), 'the 502 in the log');
+    await waitFor(() => daemonLogLines(instance!).some((l) => l.msg === 'app process failed during a request'), 'the 502 in the log');
     expect(faultsLogged(instance, 'upstream-connect')).toHaveLength(3);
     // Refused connections go through the usual path: each process is taken out and replaced.
-    expect(logLines(instance).filter((l) => l.msg === 'detaching app process')).toHaveLength(2);
+    expect(daemonLogLines(instance).filter((l) => l.msg === 'detaching app process')).toHaveLength(2);
     expect(isProcessRunning(corePid)).toBe(true);
     // The seed was chosen, and logged when the core started.
-    const announced = logLines(instance).find((l) => l.msg.startsWith('fault injection is on'));
+    const announced = daemonLogLines(instance).find((l) => l.msg.startsWith('fault injection is on'));
     expect(announced).toMatchObject({ level: 40, faults: { 'upstream-connect': 1 }, seedChosen: true, faultsSeed: expect.any(Number) });
     await stopCleanly(instance);
   });
@@ -177,7 +161,7 @@ describe('each fault point, always failing', () => {
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     // The core writes its log asynchronously: the line may land just after the answer.
     const spawnErrors = await waitFor(() => {
-      const found = logLines(instance!).filter((l) => l.msg === 'could not spawn app process');
+      const found = daemonLogLines(instance!).filter((l) => l.msg === 'could not spawn app process');
       return found.length > 0 ? found : undefined;
     }, 'the spawn error in the log');
     expect(spawnErrors[0]).toMatchObject({ category: 'exited-before-ready', retryInMs: expect.any(Number) });
@@ -199,7 +183,7 @@ describe('each fault point, always failing', () => {
 
     // The core writes its log asynchronously: the lines may land just after the answer.
     const lines = await waitFor(() => {
-      const all = logLines(instance!);
+      const all = daemonLogLines(instance!);
       return all.some((l) => l.msg === 'could not spawn app process') ? all : undefined;
     }, 'the spawn error in the log');
     // The exited process's record could not be removed: logged, kept for a retry.

@@ -8,18 +8,7 @@ import { Agent, request } from 'undici';
 import type { ResultPromise } from 'execa';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import {
-  fixture,
-  freePort,
-  liveInstances,
-  processesMentioning,
-  runFerry,
-  spawnFerry,
-  startDaemon,
-  TestInstance,
-  tempDir,
-  waitFor,
-} from '../helpers/ferry.js';
+import { fixture, freePort, liveInstances, processesMentioning, removeScratch, runFerry, spawnFerry, startDaemon, tempDir, TestInstance, waitFor } from '../helpers/ferry.js';
 
 const instances: TestInstance[] = [];
 const children: ResultPromise[] = [];
@@ -34,14 +23,7 @@ afterEach(async () => {
   }
   for (const instance of instances.splice(0)) instance.forceCleanup();
   for (const root of roots.splice(0)) {
-    for (const pid of processesMentioning(root)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    fs.rmSync(root, { recursive: true, force: true });
+    removeScratch(root);
   }
 });
 

@@ -92,8 +92,9 @@ describe('self-healing', () => {
 
     const failures = outcomes.filter((o) => o.status !== 200);
     const refused = failures.filter((o) => o.error === 'ECONNREFUSED');
-    // In flight at a kill: sent before the core was seen dead (plus the client's own event-loop lag).
-    const notInFlight = failures.filter((o) => !kills.some((k) => o.startMs <= k.diedMs + 100 && o.endMs >= k.atMs));
+    // In flight at a kill: sent before the core was seen dead, plus up to 250 ms in which the client
+    // (50 loops on a loaded machine) may not yet have processed the close of its kept-alive socket.
+    const notInFlight = failures.filter((o) => !kills.some((k) => o.startMs <= k.diedMs + 250 && o.endMs >= k.atMs));
     const first = okIn(outcomes, 0, 3_000);
     const last = okIn(outcomes, 12_000, 15_000);
     const recoveries = [...logOf(instance).matchAll(/"recoveryMs":(\d+)/g)].map((m) => Number(m[1]));
