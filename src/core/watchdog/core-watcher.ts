@@ -221,24 +221,23 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
   /** Starts the next core beside the current one; resolves with its first word. */
   private startSuccessor(): Promise<{ pid: number | undefined; outcome: 'ready' | ErrorPayload }> {
     return new Promise((resolve) => {
-      let child: ChildProcess | undefined;
+      // Its messages and exit come later, in other ticks: registering it right after launch is in time.
+      const child = this.launch();
       this.successor = {
-        child: undefined as unknown as ChildProcess,
+        child,
         settle: (outcome) => {
-          if (!this.successor || this.successor.child !== child) return;
+          if (this.successor?.child !== child) return;
           this.successor = undefined;
-          if (outcome === 'ready' && child) {
+          if (outcome === 'ready') {
             this.child = child;
             this.everReady = true;
             this.emit('ready', child.pid as number);
-          } else if (child && child.exitCode === null && child.signalCode === null) {
+          } else if (child.exitCode === null && child.signalCode === null) {
             signalQuietly(-(child.pid as number), 'SIGKILL');
           }
-          resolve({ pid: child?.pid, outcome });
+          resolve({ pid: child.pid, outcome });
         },
       };
-      child = this.launch();
-      this.successor.child = child;
     });
   }
 
