@@ -723,10 +723,9 @@ async function measureToolTimes(run, byName) {
   if (!run.tools.hyperfine) return [{ label: 'all', error: 'hyperfine is not installed (apt-get install hyperfine)' }];
   const ferry = byName.ferry;
   const out = [];
-  // Three Ferry instances share the registry, so status needs --instance; memory-stats has no
-  // such flag and reports all three.
+  // Several Ferry instances share the registry: both tools are pointed at the hello one.
   out.push(await hyperfine(run, 'ferry status', [process.execPath, CLI, 'status', '--instance', ferry.instance], ferryEnv(run)));
-  out.push(await hyperfine(run, 'ferry memory-stats', [process.execPath, CLI, 'memory-stats'], ferryEnv(run)));
+  out.push(await hyperfine(run, 'ferry memory-stats', [process.execPath, CLI, 'memory-stats', '--instance', ferry.instance], ferryEnv(run)));
   if (run.tools.passengerStatus) {
     out.push(await hyperfine(run, 'passenger-status', ['passenger-status', '--show=pool'], passengerEnv(run, byName.passenger)));
   } else {
@@ -880,7 +879,7 @@ function printReport(run) {
   console.log('[2] requests answered to wrk minus requests the app processes counted during the run, as reported by ferry status / passenger-status (median over rounds).');
   console.log('    Passenger switches its turbocache off for 10 s after any 2 s with under 50% hits, so on a mix of cacheable and uncacheable traffic it caches little; here /cached runs first in each round to give it its best case.');
   console.log('[3] CPU used by processes other than this run\'s (other users of the machine) during the measured runs, in % of all CPUs: median (max).');
-  console.log('[4] status and memory-stats run as `node bin/run.js`; status with --instance (three Ferry instances share the registry), memory-stats reports all three.');
+  console.log('[4] status and memory-stats run as `node bin/run.js --instance NAME` (several Ferry instances share the registry).');
 }
 
 // ---------------------------------------------------------------------------------------------

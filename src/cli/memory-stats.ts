@@ -5,6 +5,7 @@
 import { readCgroupMemory, readProcessMemory, type CgroupMemory, type ProcessMemory } from '../lib/diagnostics/memory.js';
 import { listProcesses, type ProcessEntry } from '../lib/diagnostics/process-table.js';
 import { defaultRegistryDir, readWorkerRecords, scanRegistry } from '../lib/instance-registry.js';
+import { locateInstance } from './locate-instance.js';
 import { FERRY_VERSION } from '../lib/paths.js';
 
 export interface MemoryRow extends ProcessMemory {
@@ -48,7 +49,7 @@ function section(title: string, rows: MemoryRow[]): MemorySection {
 export function classifyProcesses(
   table: ProcessEntry[],
   instances: { name: string; watchdogPid: number; corePid: number | null; workers: { pid: number; app: string }[] }[],
-): { nginx: ProcessEntry[]; apache: ProcessEntry[]; ferry: { entry: ProcessEntry; label: string }[] } {
+): { nginx: ProcessEntry[]; apache: ProcessEntry[]; ferry: { entry: ProcessEntry; label: string; known: boolean }[] } {
   const roles = new Map<number, string>();
   for (const inst of instances) {
     roles.set(inst.watchdogPid, `watchdog (instance ${inst.name})`);
@@ -57,11 +58,11 @@ export function classifyProcesses(
   }
   const nginx: ProcessEntry[] = [];
   const apache: ProcessEntry[] = [];
-  const ferry: { entry: ProcessEntry; label: string }[] = [];
+  const ferry: { entry: ProcessEntry; label: string; known: boolean }[] = [];
   for (const entry of table) {
     const role = roles.get(entry.pid);
-    if (role) ferry.push({ entry, label: role });
-    else if (FERRY_COMMAND.test(entry.cmd)) ferry.push({ entry, label: `${entry.cmd.slice(0, 80)} (instance not visible)` });
+    if (role) ferry.push({ entry, label: role, known: true });
+    else if (FERRY_COMMAND.test(entry.cmd)) ferry.push({ entry, label: `${entry.cmd.slice(0, 80)} (instance not visible)`, known: false });
     else if (entry.name === 'nginx' || entry.cmd.startsWith('nginx:')) nginx.push(entry);
     else if (entry.name === 'apache2' || entry.name === 'httpd') apache.push(entry);
   }
@@ -69,8 +70,9 @@ export function classifyProcesses(
   return { nginx, apache, ferry };
 }
 
-export async function collectMemoryStats(registryDir = defaultRegistryDir()): Promise<MemoryStatsResult> {
-  const live = scanRegistry(registryDir).live;
+/** `instanceName`: only that instance's processes in the Ferry section (the front servers stay). */
+export async function collectMemoryStats(registryDir = defaultRegistryDir(), instanceName?: string): Promise<MemoryStatsResult> {
+  const live = instanceName === undefined ? scanRegistry(registryDir).live : [locateInstance({ registryDir, name: instanceName })];
   const instances = live.map((i) => ({
     name: i.name,
     watchdogPid: i.properties.watchdog_pid,
@@ -78,7 +80,10 @@ export async function collectMemoryStats(registryDir = defaultRegistryDir()): Pr
     workers: readWorkerRecords(i.dir).map((r) => ({ pid: r.pid, app: r.app })),
   }));
   const table = (await listProcesses()).filter((p) => p.pid !== process.pid);
-  const { nginx, apache, ferry } = classifyProcesses(table, instances);
+  const classified = classifyProcesses(table, instances);
+  const { nginx, apache } = classified;
+  // One instance asked for: Ferry processes of instances it cannot see are not its.
+  const ferry = instanceName === undefined ? classified.ferry : classified.ferry.filter((f) => f.known);
   const row = (entry: ProcessEntry, name: string): MemoryRow => ({ pid: entry.pid, ppid: entry.ppid, name, ...readProcessMemory(entry.pid) });
   const sections = [
     section('Apache processes', apache.map((e) => row(e, e.cmd))),

@@ -1,6 +1,6 @@
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
-import { registryFlags } from '../cli/flags.js';
+import { instanceFlags } from '../cli/flags.js';
 import { collectMemoryStats, formatMemoryStats, type MemoryStatsResult } from '../cli/memory-stats.js';
 
 export default class MemoryStats extends BaseCommand<MemoryStatsResult> {
@@ -11,13 +11,14 @@ weighs). Processes another user owns show "?" and a note says why.
 
 ${EXIT_CODE_HELP}`;
 
-  static examples = ['<%= config.bin %> memory-stats', '<%= config.bin %> memory-stats --json'];
+  static examples = ['<%= config.bin %> memory-stats', '<%= config.bin %> memory-stats --instance k3x9', '<%= config.bin %> memory-stats --json'];
 
-  static flags = { ...registryFlags };
+  // --instance narrows the Ferry section to one instance; without it, every instance is listed.
+  static flags = { ...instanceFlags };
 
   async run(): Promise<MemoryStatsResult> {
     const { flags } = await this.parse(MemoryStats);
-    const result = await collectMemoryStats(flags['instance-registry-dir']);
+    const result = await collectMemoryStats(flags['instance-registry-dir'], flags.instance);
     if (!this.jsonEnabled()) process.stdout.write(formatMemoryStats(result, new Date()));
     return result;
   }

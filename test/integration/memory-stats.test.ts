@@ -5,10 +5,13 @@ import type { MemoryStatsResult } from '../../src/cli/memory-stats.js';
 import { fixture, runFerry, startDaemon, tempDir, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
+let other: TestInstance | undefined;
 
 afterEach(() => {
   instance?.forceCleanup();
   instance = undefined;
+  other?.forceCleanup();
+  other = undefined;
 });
 
 describe('ferry memory-stats', () => {
@@ -28,6 +31,27 @@ describe('ferry memory-stats', () => {
     const text = await runFerry(instance.registryDir, ['memory-stats']);
     expect(text.stdout).toContain('------------- Ferry processes -------------');
     expect(text.stdout).toMatch(new RegExp(`^${info.properties.watchdog_pid}\\s+\\d+\\s+[\\d.]+ MB\\s+[\\d.]+ MB\\s+[\\d.]+ MB.*watchdog \\(instance ${info.name}\\)$`, 'm'));
+    expect((await instance.stop()).exitCode).toBe(0);
+  });
+
+  it('lists one instance of several with --instance, and refuses a name that runs nowhere (exit 3)', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--max-pool-size', '1']);
+    other = await startDaemon(fixture('pid-app'), ['--max-pool-size', '1'], instance.registryDir);
+    const names = async (args: string[]): Promise<string[]> => {
+      const run = await runFerry(instance!.registryDir, ['memory-stats', '--json', ...args]);
+      expect(run.exitCode, run.stderr).toBe(0);
+      return (JSON.parse(run.stdout) as MemoryStatsResult).sections.find((s) => s.title === 'Ferry processes')!.processes.map((p) => p.name);
+    };
+    const all = await names([]);
+    expect(all.filter((n) => n.endsWith(`(instance ${other!.info.name})`))).toHaveLength(3);
+    const one = await names(['--instance', instance.info.name]);
+    expect(one).toHaveLength(3);
+    expect(one.every((n) => n.endsWith(`(instance ${instance!.info.name})`))).toBe(true);
+
+    const unknown = await runFerry(instance.registryDir, ['memory-stats', '--instance', 'nosuchinstance']);
+    expect(unknown.exitCode).toBe(3);
+    expect(unknown.stderr).toContain("no running Ferry instance is named 'nosuchinstance'");
+    expect((await other.stop()).exitCode).toBe(0);
     expect((await instance.stop()).exitCode).toBe(0);
   });
 
