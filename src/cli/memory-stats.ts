@@ -5,8 +5,8 @@
 import { readCgroupMemory, readProcessMemory, type CgroupMemory, type ProcessMemory } from '../lib/diagnostics/memory.js';
 import { listProcesses, type ProcessEntry } from '../lib/diagnostics/process-table.js';
 import { defaultRegistryDir, readWorkerRecords, scanRegistry } from '../lib/instance-registry.js';
-import { locateInstance } from './locate-instance.js';
 import { FERRY_VERSION } from '../lib/paths.js';
+import { locateInstance } from './locate-instance.js';
 
 export interface MemoryRow extends ProcessMemory {
   pid: number;

@@ -124,6 +124,15 @@ export function processStartTicks(pid: number): number | undefined {
   }
 }
 
+/**
+ * The process recorded as `pid` (started at `startTicks`, when known) still runs: alive, not a
+ * zombie, and not another process that got the pid since.
+ */
+export function isSameProcess(pid: number, startTicks: number | undefined): boolean {
+  const ticks = processStartTicks(pid);
+  return ticks !== undefined && (startTicks === undefined || ticks === startTicks);
+}
+
 /** The watchdog recorded in properties.json still runs: same pid and same start time (no pid reuse). */
 export function isWatchdogRunning(properties: InstanceProperties): boolean {
   if (properties.watchdog_start_ticks === undefined) return false;

@@ -86,7 +86,12 @@ export class AppGroup {
     private readonly spawner: Spawner,
     private readonly log: Logger,
   ) {
-    const idleMs = app.limits.poolIdleTimeMs;
+    this.startTimers();
+  }
+
+  /** Idle reaping and maintenance (memory limit, tmp/restart.txt); stopped by freeze() and stop(). */
+  private startTimers(): void {
+    const idleMs = this.app.limits.poolIdleTimeMs;
     if (idleMs > 0) {
       // Check often enough that an idle process goes within ~10% of its idle time (at most every 5 s).
       this.idleTimer = setInterval(() => this.reapIdle(), Math.max(100, Math.min(5_000, Math.floor(idleMs / 10))));
@@ -170,11 +175,9 @@ export class AppGroup {
       this.adopting = false;
     }
     for (const spawned of adopted) {
-      const worker = new WorkerProcess(this.name, spawned.pid, spawned.address, spawned.child, spawned.spawnDurationMs, this.generation, this.app.limits.concurrency, spawned.inspectorUrl);
+      const worker = this.addWorker(spawned, this.generation);
       if (spawned.startedAtMs !== undefined) worker.spawnedAtMs = spawned.startedAtMs;
       worker.adopted = true;
-      this.workers.push(worker);
-      worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
     }
     if (this.workers.length > 0) {
       this.log.info('adopted app processes', { pids: this.workers.map((w) => w.pid) });
@@ -319,10 +322,9 @@ export class AppGroup {
     this.spawning++;
     const generation = this.generation;
     const startedAtMs = Date.now();
-    let worker: WorkerProcess;
+    let spawned: SpawnedProcess;
     try {
-      const spawned = await this.spawner.spawn(this.app);
-      worker = new WorkerProcess(this.name, spawned.pid, spawned.address, spawned.child, spawned.spawnDurationMs, generation, this.app.limits.concurrency, spawned.inspectorUrl);
+      spawned = await this.spawner.spawn(this.app);
     } catch (err) {
       const spawnError = err as SpawnError;
       // Spawns started together (the minimum, at start or after a backoff) that fail count once:
@@ -351,8 +353,7 @@ export class AppGroup {
       this.respawnTimer = undefined;
       this.nextSpawnAllowedAtMs = 0;
     }
-    this.workers.push(worker);
-    worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
+    const worker = this.addWorker(spawned, generation);
     if (this.stopping || generation < this.generation) {
       // Stopping, or spawned for a generation a restart has since replaced: it must not serve,
       // or the restart would never finish. A replacement of the current generation follows.
@@ -363,6 +364,14 @@ export class AppGroup {
       if (backoffEnded) this.ensureProcesses();
     }
     this.checkRestartDone();
+    return worker;
+  }
+
+  /** A process that serves from now on (spawned by this core, or adopted): followed until it exits. */
+  private addWorker(spawned: SpawnedProcess, generation: number): WorkerProcess {
+    const worker = new WorkerProcess(this.name, spawned.pid, spawned.address, spawned.child, spawned.spawnDurationMs, generation, this.app.limits.concurrency, spawned.inspectorUrl);
+    this.workers.push(worker);
+    worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
     return worker;
   }
 
@@ -586,13 +595,7 @@ export class AppGroup {
   thaw(): void {
     if (!this.frozen) return;
     this.frozen = false;
-    const idleMs = this.app.limits.poolIdleTimeMs;
-    if (idleMs > 0) {
-      this.idleTimer = setInterval(() => this.reapIdle(), Math.max(100, Math.min(5_000, Math.floor(idleMs / 10))));
-      this.idleTimer.unref();
-    }
-    this.maintenanceTimer = setInterval(() => this.maintain(), MAINTENANCE_INTERVAL_MS);
-    this.maintenanceTimer.unref();
+    this.startTimers();
     this.ensureProcesses();
   }
 

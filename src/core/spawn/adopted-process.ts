@@ -3,7 +3,7 @@
 // pid (and start time, so a reused pid never passes for it), or sooner when its output FIFO ends.
 
 import { EventEmitter } from 'node:events';
-import { processStartTicks } from '../../lib/instance-registry.js';
+import { isSameProcess } from '../../lib/instance-registry.js';
 
 const POLL_MS = 250;
 
@@ -24,8 +24,7 @@ export class AdoptedProcess extends EventEmitter<{ exit: [code: number | null, s
 
   /** Still the process that was recorded: alive, not a zombie, same start time. */
   isAlive(): boolean {
-    const ticks = processStartTicks(this.pid);
-    return ticks !== undefined && (this.startTicks === undefined || ticks === this.startTicks);
+    return isSameProcess(this.pid, this.startTicks);
   }
 
   /** Looks now (its output ended, a connection failed); emits 'exit' once it is gone. */

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import type { AppConfig } from '../../lib/config.js';
 import { NODE_LOADER, RACK_LOADER, WSGI_LOADER } from '../../lib/paths.js';
 import { INSPECTOR_LINE } from '../../lib/diagnostics/js-stack.js';
-import { processStartTicks, readWorkerRecords, type WorkerRecord } from '../../lib/instance-registry.js';
+import { isSameProcess, processStartTicks, readWorkerRecords, type WorkerRecord } from '../../lib/instance-registry.js';
 import { isProcessRunning } from '../../lib/process-groups.js';
 import { signalQuietly } from '../../lib/units.js';
 import type { FaultInjector } from '../faults.js';
@@ -137,12 +137,11 @@ export function planLaunch(app: AppConfig, target: { socketPath: string } | { po
     env.RACK_ENV = app.environment;
     return viaLoader(app.rubyCommand ?? 'ruby', [RACK_LOADER, app.startupFile]);
   }
-  if (directListenFd !== undefined) {
-    env.FERRY_LISTEN_FD = String(DIRECT_LISTEN_FD);
-    return { ...viaLoader(app.nodeCommand, ['--inspect-port=127.0.0.1:0', '--require', NODE_LOADER, app.startupFile]), listenFd: directListenFd };
-  }
   // The inspector stays closed; SIGUSR1 opens it on a free loopback port when Ferry needs a JS stack.
-  return viaLoader(app.nodeCommand, ['--inspect-port=127.0.0.1:0', '--require', NODE_LOADER, app.startupFile]);
+  const plan = viaLoader(app.nodeCommand, ['--inspect-port=127.0.0.1:0', '--require', NODE_LOADER, app.startupFile]);
+  if (directListenFd === undefined) return plan;
+  env.FERRY_LISTEN_FD = String(DIRECT_LISTEN_FD);
+  return { ...plan, listenFd: directListenFd };
 }
 
 /** A loopback port nobody listens on right now (the app binds it a moment later). */
@@ -157,23 +156,12 @@ function pickFreePort(): Promise<number> {
   });
 }
 
-/** Resolves once something accepts connections on the port; polls every 50 ms. */
-function waitForPort(port: number, isDone: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const attempt = (): void => {
-      if (isDone()) return;
-      const probe = net.connect(port, '127.0.0.1');
-      probe.once('connect', () => {
-        probe.destroy();
-        resolve();
-      });
-      probe.once('error', () => {
-        probe.destroy();
-        setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
+/** Resolves once something accepts connections on the port (or the spawn settled otherwise); polls every 50 ms. */
+async function waitForPort(port: number, isDone: () => boolean): Promise<void> {
+  while (!isDone()) {
+    if (await accepts({ host: '127.0.0.1', port }, 1_000)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 export class DirectSpawner implements Spawner {
@@ -249,23 +237,24 @@ export class DirectSpawner implements Spawner {
   async adopt(app: AppConfig): Promise<SpawnedProcess[]> {
     const adopted: SpawnedProcess[] = [];
     const records = readWorkerRecords(this.instance.dir).filter((r) => r.app === app.name && r.corePid !== process.pid);
+    const addresses = records.map((r) => parseUpstream(r.address));
     // Probed all at once: clients wait in the backlog until this is done.
-    const accepting = await Promise.all(records.map((r) => {
-      const address = parseUpstream(r.address);
+    const accepting = await Promise.all(records.map((r, index) => {
+      const address = addresses[index];
       // Direct mode: it accepts on the public socket, which tells nothing about this process.
       if (r.direct) return true;
       return address && !r.leaving ? accepts(address, 2_000) : false;
     }));
     for (const [index, record] of records.entries()) {
       const fifos = record.stdout && record.stderr ? { stdout: record.stdout, stderr: record.stderr } : undefined;
-      const alive = processStartTicks(record.pid) !== undefined && (record.startTicks === undefined || processStartTicks(record.pid) === record.startTicks);
+      const alive = isSameProcess(record.pid, record.startTicks);
       if (record.leaving) {
         // Its core still drains it (a handover); otherwise it was on its way out anyway.
         if (isProcessRunning(record.corePid)) continue;
         this.discard(record, fifos, alive, 'it was leaving rotation when its core died');
         continue;
       }
-      const address = parseUpstream(record.address);
+      const address = addresses[index];
       if (!alive || !address || !fifos || !fs.existsSync(fifos.stdout) || !accepting[index]) {
         this.discard(record, fifos, alive, !alive ? 'it is gone' : !address || !fifos ? 'its record is incomplete' : 'it does not accept connections');
         continue;
