@@ -105,41 +105,49 @@ function createShared(opts: LoggerOptions): SharedState {
   };
 }
 
-/** What a child is made from: its parent's shared state and its own pino child. */
+/** What a child is made from: the shared state, its root, and all its bindings so far. */
 interface Inherited {
   state: SharedState;
-  pino: PinoLogger;
+  root: PinoLogger;
+  bindings: LogFields;
 }
 
 export class Logger {
   private readonly state: SharedState;
+  private readonly root: PinoLogger;
+  private readonly bindings: LogFields;
   private readonly pino: PinoLogger;
 
   constructor(opts: LoggerOptions | Inherited, bindings: LogFields = {}) {
-    if ('pino' in opts) {
-      this.state = opts.state;
-      this.pino = opts.pino;
-      return;
-    }
-    this.state = createShared(opts);
-    this.pino = Object.keys(bindings).length > 0 ? this.state.root.child(bindings) : this.state.root;
+    const inherited = 'state' in opts ? opts : undefined;
+    this.state = inherited?.state ?? createShared(opts as LoggerOptions);
+    this.root = inherited?.root ?? this.state.root;
+    this.bindings = { ...inherited?.bindings, ...bindings };
+    // One pino child from the root with every binding merged: a key bound twice (component)
+    // appears once, with the inner value.
+    this.pino = Object.keys(this.bindings).length > 0 ? this.root.child(this.bindings) : this.root;
   }
 
   /** A logger that adds fields to every line; level changes apply to parent and children alike. */
   child(bindings: LogFields): Logger {
-    return new Logger({ state: this.state, pino: this.pino.child(bindings) });
+    return new Logger({ state: this.state, root: this.root, bindings: this.bindings }, bindings);
   }
 
   /**
    * A logger for lines another process wrote (an app's stdout and stderr): `pid` is that
-   * process, not this one. Shares the level and the destination.
+   * process, not this one, and none of this logger's bindings apply. Shares level and destination.
    */
   foreign(bindings: LogFields & { pid: number }): Logger {
-    return new Logger({ state: this.state, pino: this.state.bare.child(bindings) });
+    return new Logger({ state: this.state, root: this.state.bare, bindings: {} }, bindings);
   }
 
   get level(): LogLevel {
     return this.state.level;
+  }
+
+  /** One comparison: guards debug lines whose fields cost something to build (per request). */
+  get debugEnabled(): boolean {
+    return this.state.threshold <= 20;
   }
 
   setLevel(level: LogLevel): void {

@@ -29,6 +29,8 @@ const PRIVATE_ENV = [
   'NODE_CHANNEL_SERIALIZATION_MODE',
   'NODE_UNIQUE_ID',
   'FERRY_INSTANCE_DIR',
+  'FERRY_LOG_FORMAT',
+  'FERRY_LOG_LEVEL',
   'NODE_OPTIONS',
   // Fault injection is for Ferry's core; an app that reads them must not start failing too.
   'FERRY_FAULTS',

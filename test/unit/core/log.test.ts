@@ -56,6 +56,12 @@ describe('Logger', () => {
     expect(records()).toEqual([{ level: 40, time: NOW.getTime(), pid: process.pid, component: 'pool', app: 'hello', spawnMs: 1200, msg: 'slow spawn' }]);
   });
 
+  it('writes a key bound by a parent and again by a child once, with the value of the child', () => {
+    logger().child({ component: 'core' }).child({ component: 'pool' }).info('x');
+    expect(lines[0]?.match(/"component"/g)).toHaveLength(1);
+    expect(records()[0]?.component).toBe('pool');
+  });
+
   it('lets fields of one call override a binding without changing the child', () => {
     const child = logger().child({ component: 'pool' });
     child.info('a', { component: 'proxy' });
@@ -170,13 +176,13 @@ describe('throttledWarn', () => {
   it('logs a message at most once per interval and then says how many were left out', () => {
     let t = 0;
     const warn = throttledWarn(logger(), 1000, () => t);
-    for (let i = 0; i < 5; i++) warn('request refused: app unavailable', { requestId: `r${i}` });
-    warn('request shed: app under heavy load', { requestId: 'x' });
+    for (let i = 0; i < 5; i++) warn('request refused: app unavailable', { reqId: `r${i}` });
+    warn('request shed: app under heavy load', { reqId: 'x' });
     t = 1000;
-    warn('request refused: app unavailable', { requestId: 'r5' });
+    warn('request refused: app unavailable', { reqId: 'r5' });
     t = 3000;
-    warn('request refused: app unavailable', { requestId: 'r6' });
-    expect(records().map((r) => [r.msg, r.requestId, r.suppressedSinceLast])).toEqual([
+    warn('request refused: app unavailable', { reqId: 'r6' });
+    expect(records().map((r) => [r.msg, r.reqId, r.suppressedSinceLast])).toEqual([
       ['request refused: app unavailable', 'r0', undefined],
       ['request shed: app under heavy load', 'x', undefined],
       ['request refused: app unavailable', 'r5', 4],
