@@ -92,8 +92,11 @@ function createShared(opts: LoggerOptions): SharedState {
     serializers: { err: serializeError },
     formatters: {
       log(fields: LogFields): LogFields {
-        for (const key of RESERVED_KEYS) if (key in fields) delete fields[key];
-        return fields;
+        if (!RESERVED_KEYS.some((key) => key in fields)) return fields;
+        // A copy: the caller's object stays as it was.
+        const kept = { ...fields };
+        for (const key of RESERVED_KEYS) delete kept[key];
+        return kept;
       },
     },
   };

@@ -37,8 +37,10 @@ describe('Logger', () => {
   });
 
   it('never lets a field overwrite the level, time, pid or msg of a line', () => {
-    logger().info('real message', { level: 'fake', time: 1, pid: 2, msg: 'fake message' });
+    const fields = { level: 'fake', time: 1, pid: 2, msg: 'fake message' };
+    logger().info('real message', fields);
     expect(records()).toEqual([{ level: 30, time: NOW.getTime(), pid: process.pid, msg: 'real message' }]);
+    expect(fields).toEqual({ level: 'fake', time: 1, pid: 2, msg: 'fake message' });
   });
 
   it('numbers the levels as pino does', () => {
