@@ -206,4 +206,6 @@ export interface DetachProcessResponse {
 
 export interface ReopenLogsResponse {
   status: 'ok';
+  /** The file reopened (by the core, then the watchdog); null when the instance logs to stdout. */
+  logFile: string | null;
 }

@@ -37,6 +37,7 @@ export const ERROR_CODES = [
   'FERRY_ERR_PROCESS_GONE',
   'FERRY_ERR_GDB_FAILED',
   'FERRY_ERR_FAULTS_INVALID',
+  'FERRY_ERR_LOG_REOPEN_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -104,7 +104,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       // The client's fault, not the app's: the app was told to drop it; the client gets 413 once
       // the rest of what it sends is read and thrown away, and the connection closes.
       const what = this.res.headersSent ? 'the app had begun to answer, so the connection is closed' : 'answered 413';
-      this.log.info(`request body over max-body-size; ${what}`, { requestId: this.requestId, maxBodyBytes: err.maxBodyBytes });
+      this.log.info(`request body over max-body-size; ${what}`, { reqId: this.requestId, maxBodyBytes: err.maxBodyBytes });
       this.req.resume();
       sendErrorResponse(this.req, this.res, bodyTooLargeAnswer(this.requestId, err.maxBodyBytes));
       return;
@@ -117,10 +117,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (!this.res.headersSent && this.options.retryElsewhere?.(err)) return;
     if (this.res.headersSent) {
       // The response was under way: the client must see a broken message, not a complete one.
+      this.log.warn('app process failed while answering; the response is cut off', { reqId: this.requestId, appPid: this.session.worker.pid, err: err.message, code: err.code });
       this.res.destroy();
       return;
     }
-    this.log.warn('app process failed during a request', { requestId: this.requestId, appPid: this.session.worker.pid, err: err.message, code: err.code });
+    this.log.warn('app process failed during a request', { reqId: this.requestId, appPid: this.session.worker.pid, err: err.message, code: err.code });
     sendErrorResponse(this.req, this.res, {
       status: 502,
       reason: 'The application process failed while handling this request.',
@@ -186,7 +187,7 @@ export function forwardRequest(
   options: ForwardOptions = {},
 ): void {
   const handler = new ForwardHandler(req, res, session, facts.requestId, log, tracked, options);
-  if (options.faults?.fails('upstream-connect', { requestId: facts.requestId, appPid: session.worker.pid })) {
+  if (options.faults?.fails('upstream-connect', { reqId: facts.requestId, appPid: session.worker.pid })) {
     // Asynchronously, as undici reports a refused connection; from here on it is one.
     process.nextTick(() => handler.onError(injectedRefusal(session)));
     return;

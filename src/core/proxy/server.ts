@@ -102,7 +102,7 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
     return;
   }
   if (err instanceof CoreError && (hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL') || hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_TIMEOUT'))) {
-    warnOverload(log)('request shed: app under heavy load', { requestId, code: err.code, reason: err.message });
+    warnOverload(log)('request shed: app under heavy load', { reqId: requestId, code: err.code, reason: err.message });
     sendErrorResponse(req, res, {
       status: 503,
       reason: hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL')
@@ -116,7 +116,7 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
   if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_POOL_UNAVAILABLE')) {
     const retryAfterMs = Number(err.details.retryAfterMs ?? 1000);
     const retryAfterS = Math.max(1, Math.ceil(retryAfterMs / 1000));
-    warnOverload(log)('request refused: app unavailable', { requestId, reason: err.message });
+    warnOverload(log)('request refused: app unavailable', { reqId: requestId, reason: err.message });
     const spawnError = err.details.spawnError as SpawnFacts | undefined;
     if (group?.app.friendlyErrorPages && spawnError) {
       sendSpawnErrorPage(req, res, { ...spawnError, message: group.lastSpawnError?.message ?? err.message }, requestId, retryAfterS);
@@ -130,7 +130,7 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
     });
     return;
   }
-  log.error('request failed before reaching the app', { requestId, err });
+  log.error('request failed before reaching the app', { reqId: requestId, err });
   sendErrorResponse(req, res, { status: 500, reason: 'The server could not handle this request.', requestId });
 }
 
@@ -156,7 +156,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     // A process that refuses connections is broken: take it out and send the request elsewhere.
     const retryElsewhere = (err: Error & { code?: string }): boolean => {
       if (attempt >= MAX_ATTEMPTS || !isNeverSent(err, req)) return false;
-      log.warn('app process refused the connection; retrying the request on another process', { requestId: tracked.id, appPid: session.worker.pid, code: err.code, attempt });
+      log.warn('app process refused the connection; retrying the request on another process', { reqId: tracked.id, appPid: session.worker.pid, code: err.code, attempt });
       group.detach(session.worker.pid);
       tracked.state = 'queued';
       tracked.worker = undefined;
@@ -273,6 +273,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     res.once('close', () => {
       tracker.end(tracked);
       tracker.countStatus(res.statusCode);
+      // The access log, at debug only: off, it costs this one comparison per request.
+      if (log.debugEnabled) log.debug('request done', { reqId: requestId, method: tracked.method, path: tracked.path, app: group.name, status: res.statusCode, durationMs: Date.now() - tracked.startedAtMs, appPid: tracked.worker?.pid });
     });
     let checkedOut: Session | Promise<Session>;
     try {
@@ -338,6 +340,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
     socket.once('close', () => tracker.end(tracked));
     const refuse = (): void => {
+      log.warn('upgrade request refused: no app process could take it', { reqId: requestId, app: group.name });
       socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n`);
     };
     Promise.resolve()
@@ -362,7 +365,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       return;
     }
     const answer = clientErrorAnswer(err.code, nextRequestId());
-    log.debug('client request refused', { requestId: answer.requestId, status: answer.status, code: err.code });
+    log.debug('client request refused', { reqId: answer.requestId, status: answer.status, code: err.code });
     socket.end(rawErrorResponse(answer));
     // A client that never closes its side must not hold the connection for ever.
     setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();

@@ -16,7 +16,7 @@ import type { FaultInjector } from '../faults.js';
 import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import type { Logger } from '../log.js';
 import { AdoptedProcess } from './adopted-process.js';
-import { createOutputFifos, openFifoForApp, readFifoLines, removeOutputFifos, type OutputFifos } from './app-output.js';
+import { createOutputFifos, describeAppLine, openFifoForApp, readFifoLines, removeOutputFifos, type OutputFifos } from './app-output.js';
 import { OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spawn-error.js';
 import { describeUpstream, parseUpstream, type SpawnedProcess, type Spawner, type UpstreamAddress } from './spawner.js';
 
@@ -29,6 +29,8 @@ const PRIVATE_ENV = [
   'NODE_CHANNEL_SERIALIZATION_MODE',
   'NODE_UNIQUE_ID',
   'FERRY_INSTANCE_DIR',
+  'FERRY_LOG_FORMAT',
+  'FERRY_LOG_LEVEL',
   'NODE_OPTIONS',
   // Fault injection is for Ferry's core; an app that reads them must not start failing too.
   'FERRY_FAULTS',
@@ -46,28 +48,36 @@ export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base
 }
 
 /**
- * What one process writes, followed from its FIFOs: each line logged with app and pid. Paused
- * while a new core takes over (two readers would split lines between them), resumed if it fails.
+ * What one process writes, followed from its FIFOs: each line one record with app, pid (the
+ * app's) and stream. Paused while a new core takes over (two readers would split lines between
+ * them), resumed if it fails.
  */
 class AppOutput {
   /** Node apps: the inspector's URL, once SIGUSR1 opened it and it said so on stderr. */
   inspectorUrl: string | undefined;
   private readers: { close(): void }[] = [];
+  private readonly streamLogs: Record<'stdout' | 'stderr', Logger>;
 
   constructor(
     readonly fifos: OutputFifos,
+    /** Ferry's own lines about this process. */
     private readonly log: Logger,
+    app: string,
+    pid: number,
     private readonly tail: OutputTail | undefined,
     /** The stdout FIFO ended: every writer (the app and what it spawned) is gone. */
     private readonly onEnd: () => void,
   ) {
+    this.streamLogs = { stdout: log.foreign({ app, pid, stream: 'stdout' }), stderr: log.foreign({ app, pid, stream: 'stderr' }) };
     this.resume();
   }
 
-  private onLine(streamName: 'stdout' | 'stderr'): (line: string) => void {
-    return (line) => {
-      this.tail?.push(line + '\n');
-      this.log.info(line, { stream: streamName });
+  private onLine(streamName: 'stdout' | 'stderr'): (line: string, partial: boolean) => void {
+    const log = this.streamLogs[streamName];
+    return (line, partial) => {
+      this.tail?.push(partial ? line : line + '\n');
+      const { msg, fields } = describeAppLine(line, partial);
+      log.info(msg, fields);
       if (streamName === 'stderr') {
         const match = INSPECTOR_LINE.exec(line);
         if (match) this.inspectorUrl = match[1];
@@ -261,7 +271,7 @@ export class DirectSpawner implements Spawner {
       }
       const child = new AdoptedProcess(record.pid, record.startTicks);
       const appLog = this.log.child({ app: app.name, appPid: record.pid });
-      const output = new AppOutput(fifos, appLog, undefined, () => child.check());
+      const output = new AppOutput(fifos, appLog, app.name, record.pid, undefined, () => child.check());
       this.outputs.set(record.pid, output);
       child.once('exit', () => {
         signalQuietly(-record.pgid, 'SIGKILL');
@@ -370,7 +380,7 @@ export class DirectSpawner implements Spawner {
         fail({ category: 'internal', pid, outputTail: `could not record the process in the instance directory: ${(err as Error).message}` }, err);
         return;
       }
-      output = new AppOutput(fifos, appLog, tail, () => undefined);
+      output = new AppOutput(fifos, appLog, app.name, pid, tail, () => undefined);
       this.outputs.set(pid, output);
 
       timer = setTimeout(() => fail({ category: 'timeout', pid, outputTail: tail.toString() }), app.startTimeoutMs);

@@ -8,7 +8,7 @@ import type { ErrorPayload } from '../../lib/error-codes.js';
 import { FERRY_VERSION } from '../../lib/paths.js';
 import { processStartTicks, type CoreRestartStatus } from '../../lib/instance-registry.js';
 import { InstanceDirectory } from '../instance-registry/instance-dir.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, ReopenableFileSink, type Logger } from '../log.js';
 import { OOM_ENV, protectFromOomKiller } from '../oom-score.js';
 import { CoreWatcher } from './core-watcher.js';
 
@@ -29,7 +29,14 @@ function removeOwnUnixSocket(listen: ListenAddress, inode: number | undefined): 
 
 function run(launch: LaunchMessage): void {
   const { config } = launch;
-  const log: Logger = createLogger({ level: config.logLevel, format: launch.logFormat }, { component: 'watchdog' });
+  let logSink: ReopenableFileSink | undefined;
+  try {
+    logSink = config.logFile ? new ReopenableFileSink(config.logFile) : undefined;
+  } catch (err) {
+    send({ type: 'failed', error: { code: 'FERRY_ERR_CONFIG_INVALID', message: `cannot open log file ${config.logFile}: ${(err as Error).message}` } });
+    process.exit(1);
+  }
+  const log: Logger = createLogger({ level: config.logLevel, format: launch.logFormat, sink: logSink }, { component: 'watchdog' });
   let detached = false;
   let stopping: Promise<void> | undefined;
 
@@ -60,7 +67,28 @@ function run(launch: LaunchMessage): void {
   writeProperties(null);
   if (launch.pidFile) fs.writeFileSync(launch.pidFile, `${process.pid}\n`);
 
-  const watcher = new CoreWatcher(instance, log, launch.logFormat, config.shutdownTimeoutMs);
+  const watcher = new CoreWatcher(instance, log, { format: launch.logFormat, level: () => log.level, fileFd: () => logSink?.fd }, config.shutdownTimeoutMs);
+
+  // Log rotation: SIGUSR1 (logrotate's postrotate) reopens here and in the core; the admin API
+  // (ferry reopen-logs) reopens in the core, which then asks here.
+  const reopenLog = (by: string): void => {
+    if (!logSink) return;
+    try {
+      logSink.reopen();
+      log.info('log file reopened', { logFile: logSink.path, by });
+    } catch (err) {
+      log.error('could not reopen the log file; still writing to the old one', { logFile: logSink.path, err });
+    }
+  };
+  process.on('SIGUSR1', () => {
+    reopenLog('SIGUSR1');
+    watcher.tellCore({ type: 'reopen-logs' });
+  });
+  watcher.on('reopen-logs', () => reopenLog('core'));
+  watcher.on('log-level', (level) => {
+    log.setLevel(level);
+    log.info('log level changed', { logLevel: level });
+  });
 
   const cleanupAndExit = (code: number): never => {
     instance.remove();

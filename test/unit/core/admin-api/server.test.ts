@@ -83,6 +83,7 @@ async function startAdmin(): Promise<Harness> {
     startedAtMs: Date.now(),
     tokens: TOKENS,
     reopenLogs: vi.fn(),
+    logLevelChanged: vi.fn(),
   };
   const server = createAdminServer(ctx);
   servers.push(server);
@@ -401,6 +402,7 @@ describe('admin API routes', () => {
       apps: [{ name: 'hello', root: '/srv/hello', minInstances: 1, environment: 'test', startTimeoutMs: 5_000 }],
     } satisfies ConfigResponse);
     expect(h.ctx.config.logLevel).toBe('debug');
+    expect(h.ctx.logLevelChanged).toHaveBeenCalledWith('debug');
     poolLog.debug('probe after');
     expect(logged(h).filter((r) => r.msg === 'probe after')).toEqual([expect.objectContaining({ level: 20, component: 'pool' })]);
     expect((await call(h, 'GET', '/v1/config', { token: TOKENS.readOnly })).json).toMatchObject({ logLevel: 'debug' });
@@ -425,7 +427,7 @@ describe('admin API routes', () => {
     const h = await startAdmin();
     const answer = await call(h, 'POST', '/v1/logs/reopen', { token: TOKENS.full });
     expect(answer.status).toBe(200);
-    expect(answer.json).toEqual({ status: 'ok' });
+    expect(answer.json).toEqual({ status: 'ok', logFile: null });
     expect(h.ctx.reopenLogs).toHaveBeenCalledTimes(1);
   });
 
