@@ -39,6 +39,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   private upstreamPaused = false;
   /** The app sent its whole answer; the client may still be taking it from the buffer. */
   private appDone = false;
+  private drainListened = false;
 
   constructor(
     private readonly req: http.IncomingMessage,
@@ -91,8 +92,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (cacheStatus !== undefined) headers.push(CACHE_HEADER, cacheStatus);
     if (this.options.setCookie) headers.push('Set-Cookie', this.options.setCookie);
     this.res.writeHead(statusCode, statusText, headers);
+    // Resumed from 'drain', which is listened to only once a write has refused (a client that keeps up never needs it).
     this.resume = resume;
-    this.res.on('drain', this.onDrain);
     return true;
   }
 
@@ -101,6 +102,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     // The common case, a client that keeps up: straight through, as it comes.
     if (!this.buffering) {
       if (this.res.write(chunk)) return true;
+      if (!this.drainListened) {
+        this.drainListened = true;
+        this.res.on('drain', () => this.onDrain());
+      }
       const highWatermark = this.options.responseBuffer?.highWatermarkBytes ?? 0;
       // No buffering: false pauses undici's parser until 'drain' calls resume(), so the app is
       // read no faster than the client reads.
@@ -129,7 +134,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   /** The client took what it had: give it the buffered rest, in order, as far as it takes it. */
-  private readonly onDrain = (): void => {
+  private onDrain(): void {
     if (!this.buffering) {
       this.resume?.();
       return;
@@ -150,7 +155,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (buffer.size > 0) return;
     this.buffering = false;
     if (this.appDone) this.res.end();
-  };
+  }
 
   /** The spill file failed (disk full, say): the client cannot get the whole answer, so it gets a broken one. */
   private bufferFailed(err: Error): void {
@@ -165,6 +170,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     // The app is done with it: free the session now, even if a slow client is still reading.
     this.session.close();
     this.options.cache?.onComplete();
+    // The app has answered, so it has had all of the body it wanted: the buffered copy can go.
+    this.options.body?.dispose();
     if (!this.buffering) {
       this.res.end();
       return;
@@ -248,9 +255,9 @@ export interface ForwardOptions {
   /** The upstream-connect fault point, when fault injection is on. */
   faults?: FaultInjector;
   /** The request body, already read whole from the client (upload buffering). */
-  body?: RequestBodyBuffer;
+  body?: RequestBodyBuffer | undefined;
   /** Real-time response buffering for slow clients; without it, plain backpressure. */
-  responseBuffer?: ResponseBufferOptions;
+  responseBuffer?: ResponseBufferOptions | undefined;
 }
 
 export interface ResponseBufferOptions {

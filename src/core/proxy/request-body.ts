@@ -104,11 +104,13 @@ export class RequestBodyBuffer implements BufferUsage {
         resolve();
         return;
       }
-      this.file.end(() => {
+      // Closed, not just flushed: from here on dispose() removes the file at once.
+      this.file.once('close', () => {
         if (settled) return;
         settled = true;
         resolve();
       });
+      this.file.end();
     });
     req.once('error', () => fail(new ClientGoneError()));
     req.once('close', () => {
@@ -146,7 +148,7 @@ export class RequestBodyBuffer implements BufferUsage {
     return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.memoryBytes);
   }
 
-  /** Frees the memory and removes the file; called when the request ends, however it ends. */
+  /** Frees the memory and removes the file: once the app has answered, or when the request ends, however it ends. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -155,7 +157,8 @@ export class RequestBodyBuffer implements BufferUsage {
     this.diskBytes = 0;
     const { file, filePath } = this;
     if (file === undefined || filePath === undefined) return;
-    if (file.closed) fs.rm(filePath, { force: true }, () => undefined);
+    // One unlink, done before the client hears the answer, so no one ever sees the file linger.
+    if (file.closed) fs.rmSync(filePath, { force: true });
     else file.destroy(); // its 'close' removes the file
   }
 }

@@ -205,8 +205,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       cache,
       maxBodyBytes,
       faults,
-      ...(body ? { body } : {}),
-      ...(responseBuffer ? { responseBuffer } : {}),
+      body,
+      responseBuffer,
     });
   };
 
