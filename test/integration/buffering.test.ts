@@ -185,6 +185,25 @@ describe('request and response buffering', () => {
     240_000,
   );
 
+  it('does not count a slow client against --max-request-time once the app has answered', async () => {
+    // Given a 2 s limit on requests, and a client that takes ~8 s to read an 8 MB answer,
+    instance = await startDaemon(fixture('buffering-app'), [...ONE_SLOT, '--max-request-time', '2']);
+    const before = await getJson<{ pid: number }>(`${instance.url}/ping`);
+    const reader = await connect(instance);
+    const download = readSlowly(reader, 1024 * 1024, () => undefined);
+    const startedMs = Date.now();
+    reader.write('GET /big?mb=8 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+
+    // then the client gets all of it, intact, long after the limit,
+    const { head, body } = splitResponse(await download);
+    expect(Date.now() - startedMs).toBeGreaterThan(4000);
+    expect(body.length).toBe(8 * 1024 * 1024);
+    expect(sha256(body)).toBe(/x-body-sha256: ([0-9a-f]+)/i.exec(head)?.[1]);
+    // and the process that answered in time was not taken for stuck and killed.
+    expect((await getJson<{ pid: number }>(`${instance.url}/ping`)).pid).toBe(before.pid);
+    await stopCleanly(instance);
+  }, 60_000);
+
   it('delivers each server-sent event within 50 ms of the app writing it', async () => {
     instance = await startDaemon(fixture('buffering-app'));
     // A first stream warms the code paths up (a cold start is not what this measures).
