@@ -12,7 +12,7 @@ import { request } from 'undici';
 import type { RequestSnapshot, RequestsResponse } from '../../src/lib/admin-api-contract.js';
 import { INSTANCE_FILES } from '../../src/lib/instance-registry.js';
 import { fixture, runFerry, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
-import { parseRawResponse, rawExchange } from '../helpers/raw-http.js';
+import { chunkedUploadUntilAnswered, parseRawResponse } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
 const sockets: net.Socket[] = [];
@@ -229,12 +229,8 @@ describe('request and response buffering', () => {
 
   it('answers 413 to a chunked body over --max-body-size before the app sees any of it', async () => {
     instance = await startDaemon(fixture('buffering-app'), [...ONE_SLOT, '--max-body-size', '1m']);
-    const chunk = Buffer.alloc(64 * 1024, 'a');
-    const refused = await rawExchange(instance.port, (s) => {
-      s.write('POST /consume HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
-      for (let i = 0; i < 32; i++) s.write(`${chunk.length.toString(16)}\r\n${chunk.toString()}\r\n`);
-      s.write('0\r\n\r\n');
-    });
+    // 2 MiB in 64 KiB chunks, no Content-Length: only counting the body as it comes can refuse it.
+    const refused = await chunkedUploadUntilAnswered(instance.port, '/consume', 32);
     const response = parseRawResponse(refused.received);
     expect(response?.status).toBe(413);
     expect(response?.body).toContain('larger than the 1048576 bytes this server accepts');

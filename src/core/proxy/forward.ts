@@ -40,6 +40,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   /** The app sent its whole answer; the client may still be taking it from the buffer. */
   private appDone = false;
   private drainListened = false;
+  /** The request body as read back from its buffer file, if it went to the app that way. */
+  fileBody: Readable | undefined;
 
   constructor(
     private readonly req: http.IncomingMessage,
@@ -181,6 +183,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onError(err: Error & { code?: string }): void {
     this.session.close();
+    // A buffered body read from its file: its descriptor must not wait for the garbage collector.
+    this.fileBody?.destroy();
     if (this.clientGone) return;
     if (isBodyTooLarge(err)) {
       // The client's fault, not the app's: the app was told to drop it; the client gets 413 once
@@ -290,13 +294,15 @@ export function forwardRequest(
   const headers = buildUpstreamHeaders(req.rawHeaders, facts);
   // A buffered chunked body goes with its length (Transfer-Encoding is dropped with the hop-by-hop headers).
   if (body?.needsLength) headers.push('Content-Length', String(body.length));
+  const buffered = body?.upstreamBody();
+  if (buffered !== undefined && !Buffer.isBuffer(buffered)) handler.fileBody = buffered;
   session.worker.upstream.dispatch(
     {
       path: req.url ?? '/',
       method: req.method as Dispatcher.HttpMethod,
       headers,
       // undici takes async iterables too (docs/api/Dispatcher.md); its typings name only Readable.
-      body: body ? body.upstreamBody() : hasRequestBody(req) ? (limitedBody(req, options.maxBodyBytes ?? 0) as Readable) : null,
+      body: buffered ?? (hasRequestBody(req) ? (limitedBody(req, options.maxBodyBytes ?? 0) as Readable) : null),
     },
     handler,
   );
