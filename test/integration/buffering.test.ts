@@ -185,6 +185,39 @@ describe('request and response buffering', () => {
     240_000,
   );
 
+  it('streams a body to a Node app of unlimited concurrency as it comes, and buffers it with --buffer-uploads', async () => {
+    /** Sends half a body, says how many uploads the app has seen by then, then sends the rest and reads the answer. */
+    const halfUpload = async (inst: TestInstance): Promise<{ seenMidway: string; state: string | undefined; answer: string }> => {
+      const socket = await connect(inst);
+      const answer = new Promise<string>((resolve) => {
+        const chunks: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+        socket.once('end', () => resolve(splitResponse(Buffer.concat(chunks)).body.toString()));
+      });
+      socket.write(`POST /consume HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\nConnection: close\r\n\r\n`);
+      socket.write(Buffer.alloc(100_000, 'h'));
+      // Streamed, the app sees the request at once; buffered, it must not see it at all yet.
+      await waitFor(async () => (await requestsInFlight(inst)).length === 1, 'the upload in flight');
+      const [midway] = await requestsInFlight(inst);
+      const seenMidway = await (await request(`${inst.url}/count`)).body.text();
+      socket.write(Buffer.alloc(100_000, 'h'));
+      return { seenMidway, state: midway?.state, answer: await answer };
+    };
+
+    instance = await startDaemon(fixture('buffering-app'));
+    const streamed = await halfUpload(instance);
+    expect(streamed).toMatchObject({ seenMidway: '1', state: 'forwarding' });
+    expect(JSON.parse(streamed.answer)).toMatchObject({ bytes: 200_000 });
+    await stopCleanly(instance);
+
+    instance = await startDaemon(fixture('buffering-app'), ['--buffer-uploads']);
+    const buffered = await halfUpload(instance);
+    expect(buffered).toMatchObject({ seenMidway: '0', state: 'receiving' });
+    expect(JSON.parse(buffered.answer)).toMatchObject({ bytes: 200_000 });
+    expect(bufferFiles(instance)).toEqual([]);
+    await stopCleanly(instance);
+  }, 90_000);
+
   it('does not count a slow client against --max-request-time once the app has answered', async () => {
     // Given a 2 s limit on requests, and a client that takes ~8 s to read an 8 MB answer,
     instance = await startDaemon(fixture('buffering-app'), [...ONE_SLOT, '--max-request-time', '2']);
