@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { detectApp, type DetectionResult } from '../lib/app-detection.js';
-import { DEFAULTS, type AppConfig, type AppType, type ClientLimits, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
+import { DEFAULTS, type AppConfig, type AppType, type BufferingConfig, type ClientLimits, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { WATCHDOG_MAIN } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
@@ -62,6 +62,11 @@ export interface StartOptions {
     bodyTimeoutS: number;
     /** As given (bytes, or with a k/m/g suffix); 0 = no limit. */
     maxBodySize: string;
+  };
+  /** Slow-client protection: upload buffering and the response buffer's size (as given). */
+  buffering: {
+    bufferUploads: boolean;
+    responseBufferHighWatermark: string;
   };
 }
 
@@ -123,6 +128,7 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     apps: built,
     turbocache: buildTurbocache(opts),
     clientLimits: buildClientLimits(opts),
+    buffering: buildBuffering(opts),
     ...(opts.direct ? { direct: true } : {}),
   };
 }
@@ -166,6 +172,15 @@ function buildClientLimits(opts: StartOptions): ClientLimits {
     throw usage(`--max-body-size '${c.maxBodySize}' is not a size`, 'Give bytes, or a number with k, m or g: for example --max-body-size 100m (0 = no limit)');
   }
   return { maxHeaderBytes: c.maxHeaderSize, headerTimeoutMs: c.headerTimeoutS * 1000, bodyTimeoutMs: c.bodyTimeoutS * 1000, maxBodyBytes };
+}
+
+function buildBuffering(opts: StartOptions): BufferingConfig {
+  const { bufferUploads, responseBufferHighWatermark } = opts.buffering;
+  const bytes = parseByteSize(responseBufferHighWatermark);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw usage(`--response-buffer-high-watermark '${responseBufferHighWatermark}' is not a size`, 'Give bytes, or a number with k, m or g: for example --response-buffer-high-watermark 128m (0 = no buffering)');
+  }
+  return { bufferUploads, responseBufferHighWatermarkBytes: bytes };
 }
 
 function buildTurbocache(opts: StartOptions): TurbocacheConfig {

@@ -58,5 +58,9 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
       bodyTimeoutS: num('client-body-timeout'),
       maxBodySize: String(f['max-body-size']),
     },
+    buffering: {
+      bufferUploads: f['buffer-uploads'] === true,
+      responseBufferHighWatermark: String(f['response-buffer-high-watermark']),
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { APP_TYPES, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS } from '../lib/config.js';
+import { APP_TYPES, BUFFERING_DEFAULTS, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS } from '../lib/config.js';
 import type { InstanceSummary } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
@@ -95,6 +95,14 @@ ${EXIT_CODE_HELP}`;
       min: 0,
     }),
     'max-body-size': Flags.string({ summary: 'Largest request body, in bytes or with k/m/g; more gets 413. 0 = no limit.', default: CLIENT_LIMIT_DEFAULTS.maxBodySize }),
+    'buffer-uploads': Flags.boolean({
+      summary: 'Read each request body whole (memory, then a temp file) before it goes to a process, for Node and generic apps too (always on for apps with limited concurrency).',
+      default: false,
+    }),
+    'response-buffer-high-watermark': Flags.string({
+      summary: "Bytes of one response Ferry holds for a slow client (memory, then disk) before it slows the app down, in bytes or with k/m/g. 0 = no buffering.",
+      default: BUFFERING_DEFAULTS.responseBufferHighWatermark,
+    }),
     envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable.', multiple: true, default: [] }),
     environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),
     'start-timeout': Flags.integer({ summary: 'Seconds an app process may take to listen before it is killed and reported.', default: DEFAULTS.startTimeoutMs / 1000, min: 1 }),

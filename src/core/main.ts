@@ -14,6 +14,7 @@ import { InstanceDirectory } from './instance-registry/instance-dir.js';
 import { createLogger, ReopenableFileSink } from './log.js';
 import { OOM_ENV, restoreOomScore } from './oom-score.js';
 import { Pool } from './pool/pool.js';
+import { BufferDir } from './proxy/buffer-dir.js';
 import { createProxyServer } from './proxy/server.js';
 import { createAdminServer } from './admin-api/server.js';
 import { DirectSpawner } from './spawn/direct-spawner.js';
@@ -111,7 +112,8 @@ async function main(): Promise<void> {
   const cache = turbocache.enabled
     ? new CacheFront(new Turbocache({ maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, varyByCookie: turbocache.varyByCookie }), { debugHeader: turbocache.debugHeader, trustForwarded })
     : undefined;
-  const { server, tracker, handOver } = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults });
+  const bufferDir = BufferDir.prepare(instance.dir);
+  const { server, tracker, handOver } = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir });
 
   // Created after the public socket; a stop that comes earlier must not trip over it.
   let adminServer: http.Server | undefined;
@@ -128,6 +130,7 @@ async function main(): Promise<void> {
     while (tracker.inFlight > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
     server.closeAllConnections();
     await poolStopped;
+    bufferDir.removeOwn();
     log.info('core stopped');
     process.exit(0);
   };
@@ -143,6 +146,7 @@ async function main(): Promise<void> {
     await handOver(deadlineMs);
     await pool.release(deadlineMs);
     cache?.close();
+    bufferDir.removeOwn();
     log.info('core handed over and stopped');
     process.exit(0);
   };

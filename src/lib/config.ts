@@ -96,7 +96,20 @@ export interface FerryConfig {
    */
   direct?: boolean;
   clientLimits: ClientLimits;
+  buffering: BufferingConfig;
 }
+
+/** Protection of app processes from slow clients: what the core reads ahead or holds for them. */
+export interface BufferingConfig {
+  /** Read a whole request body before checking out a process even when the app's concurrency is unlimited. */
+  bufferUploads: boolean;
+  /** Bytes of one response held for a slow client (memory, then disk) before the app is slowed down; 0 = none. */
+  responseBufferHighWatermarkBytes: number;
+}
+
+export const BUFFERING_DEFAULTS = {
+  responseBufferHighWatermark: '128m',
+} as const;
 
 /** What a client may send to the public HTTP front: protection from bad, slow and greedy clients. */
 export interface ClientLimits {

@@ -17,6 +17,8 @@ export const INSTANCE_FILES = {
   workersDir: 'workers',
   /** Unix sockets of app processes. */
   appSocketsDir: 'apps.s',
+  /** Request bodies and responses the core buffers on disk for slow clients (0600 files, one per request). */
+  buffersDir: 'buffers',
   /** The last core restart (`ferry restart`, SIGHUP): written by the watchdog, read by the CLI. */
   coreRestart: 'core-restart.json',
 } as const;

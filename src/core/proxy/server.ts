@@ -4,7 +4,7 @@
 import http from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { ClientLimits } from '../../lib/config.js';
+import type { BufferingConfig, ClientLimits } from '../../lib/config.js';
 import { hasErrorCode } from '../../lib/error-codes.js';
 import { CoreError } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
@@ -13,11 +13,13 @@ import type { Pool } from '../pool/pool.js';
 import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
 import type { WorkerProcess } from '../pool/worker.js';
-import { announcesTooLargeBody, badTargetAnswer, bodyTooLargeAnswer, clientErrorAnswer, isValidRequestTarget, serverLimitOptions } from './client-limits.js';
+import type { BufferDir } from './buffer-dir.js';
+import { announcesTooLargeBody, badTargetAnswer, bodyTooLargeAnswer, clientErrorAnswer, isBodyTooLarge, isValidRequestTarget, serverLimitOptions } from './client-limits.js';
 import { nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import { readCookie, type ForwardingFacts } from './headers.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
+import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } from './request-body.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
 import { findPublicDir, preloadStatic, serveStatic } from './static-files.js';
 
@@ -32,6 +34,9 @@ export interface ProxyServerOptions {
   limits: ClientLimits;
   /** Fault injection (accept, upstream-connect), when FERRY_FAULTS is set. */
   faults?: FaultInjector;
+  /** Upload and response buffering for slow clients, and where they spill to disk. */
+  buffering: BufferingConfig;
+  bufferDir: BufferDir;
 }
 
 export interface ProxyServer {
@@ -137,6 +142,8 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { pool, log, faults } = opts;
   const { maxBodyBytes } = opts.limits;
+  const { bufferUploads, responseBufferHighWatermarkBytes } = opts.buffering;
+  const responseBuffer = responseBufferHighWatermarkBytes > 0 ? { highWatermarkBytes: responseBufferHighWatermarkBytes, dir: opts.bufferDir } : undefined;
   const tracker = new RequestTracker();
   // Connections the accept fault fell on; their first request gets 503. Only with fault injection.
   const faultedConnections = faults ? new WeakSet<Socket | Duplex>() : undefined;
@@ -150,12 +157,21 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     requestId,
   });
 
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, session: Session, tracked: TrackedRequest, group: AppGroup, cache: CacheTransaction | undefined, attempt = 1): void => {
+  const forward = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    session: Session,
+    tracked: TrackedRequest,
+    group: AppGroup,
+    cache: CacheTransaction | undefined,
+    body: RequestBodyBuffer | undefined,
+    attempt = 1,
+  ): void => {
     tracked.worker = session.worker;
     tracked.state = 'forwarding';
     // A process that refuses connections is broken: take it out and send the request elsewhere.
     const retryElsewhere = (err: Error & { code?: string }): boolean => {
-      if (attempt >= MAX_ATTEMPTS || !isNeverSent(err, req)) return false;
+      if (attempt >= MAX_ATTEMPTS || !isNeverSent(err, req, body !== undefined)) return false;
       log.warn('app process refused the connection; retrying the request on another process', { reqId: tracked.id, appPid: session.worker.pid, code: err.code, attempt });
       group.detach(session.worker.pid);
       tracked.state = 'queued';
@@ -165,7 +181,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         .then(
           (next) => {
             if (res.destroyed) next.close();
-            else forward(req, res, next, tracked, group, cache, attempt + 1);
+            else forward(req, res, next, tracked, group, cache, body, attempt + 1);
           },
           (checkoutErr: unknown) => checkoutError(req, res, checkoutErr, tracked.id, log, group),
         );
@@ -189,6 +205,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       cache,
       maxBodyBytes,
       faults,
+      body,
+      responseBuffer,
     });
   };
 
@@ -276,6 +294,47 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       // The access log, at debug only: off, it costs this one comparison per request.
       if (log.debugEnabled) log.debug('request done', { reqId: requestId, method: tracked.method, path: tracked.path, app: group.name, status: res.statusCode, durationMs: Date.now() - tracked.startedAtMs, appPid: tracked.worker?.pid });
     });
+    if (!shouldBufferBody(hasRequestBody(req), group.app.limits.concurrency, bufferUploads)) {
+      checkoutAndForward(req, res, group, tracked, cache, undefined);
+      return;
+    }
+    // Upload buffering: the whole body first, so a slow uploader holds no process.
+    const body = new RequestBodyBuffer(req, opts.bufferDir, maxBodyBytes);
+    tracked.requestBody = body;
+    tracked.state = 'receiving';
+    res.once('close', () => body.dispose());
+    body.received.then(
+      () => {
+        tracked.state = 'queued';
+        if (!res.destroyed) checkoutAndForward(req, res, group, tracked, cache, body);
+      },
+      (err: unknown) => bodyError(req, res, err, tracked.id),
+    );
+  };
+
+  /** A body that could not be buffered: too large (413), the client left (nothing to say), or the disk failed. */
+  const bodyError = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string): void => {
+    if (err instanceof ClientGoneError || res.destroyed) return;
+    if (isBodyTooLarge(err)) {
+      log.info('request body over max-body-size; answered 413 before it reached the app', { reqId: requestId, maxBodyBytes: err.maxBodyBytes });
+      // The rest of what the client sends is read and thrown away; the connection then closes.
+      req.resume();
+      sendErrorResponse(req, res, bodyTooLargeAnswer(requestId, err.maxBodyBytes));
+      return;
+    }
+    log.error('could not buffer a request body', { reqId: requestId, err });
+    sendErrorResponse(req, res, { status: 500, reason: 'The server could not store the request body.', requestId, close: true });
+  };
+
+  const checkoutAndForward = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    group: AppGroup,
+    tracked: TrackedRequest,
+    cache: CacheTransaction | undefined,
+    body: RequestBodyBuffer | undefined,
+  ): void => {
+    const requestId = tracked.id;
     let checkedOut: Session | Promise<Session>;
     try {
       checkedOut = group.checkout(group.app.stickySessions ? readCookie(req.headers.cookie, group.app.stickyCookieName) : undefined);
@@ -287,12 +346,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       checkedOut.then(
         (session) => {
           if (res.destroyed) session.close();
-          else forward(req, res, session, tracked, group, cache);
+          else forward(req, res, session, tracked, group, cache, body);
         },
         (err: unknown) => checkoutError(req, res, err, requestId, log, group),
       );
     } else {
-      forward(req, res, checkedOut, tracked, group, cache);
+      forward(req, res, checkedOut, tracked, group, cache, body);
     }
   };
 

@@ -10,7 +10,7 @@ import { RequestTracker } from '../../../../src/core/proxy/request-tracker.js';
 import { FakeSpawner } from '../../../../src/core/spawn/fake-spawner.js';
 import { MAX_ADMIN_BODY_BYTES, routePath, type ConfigResponse, type ErrorBody, type PoolResponse, type ServerResponse } from '../../../../src/lib/admin-api-contract.js';
 import type { FerryConfig } from '../../../../src/lib/config.js';
-import { TEST_APP, TEST_CLIENT_LIMITS, TEST_TURBOCACHE } from '../../../helpers/app-config.js';
+import { TEST_APP, TEST_BUFFERING, TEST_CLIENT_LIMITS, TEST_TURBOCACHE } from '../../../helpers/app-config.js';
 
 const TOKENS = { readOnly: 'read-only-token-abc', full: 'full-admin-token-xyz' };
 
@@ -23,6 +23,7 @@ function newConfig(): FerryConfig {
     apps: [{ ...TEST_APP }],
     turbocache: TEST_TURBOCACHE,
     clientLimits: TEST_CLIENT_LIMITS,
+    buffering: TEST_BUFFERING,
   };
 }
 
