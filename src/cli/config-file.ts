@@ -51,6 +51,7 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'client-header-timeout': 'integer',
   'client-body-timeout': 'integer',
   'max-body-size': 'size-or-zero',
+  user: 'string',
 };
 
 /** Options that belong to the instance, not to one app: allowed at the top level only. */

@@ -9,6 +9,7 @@ import { DEFAULTS, type AppConfig, type AppType, type ClientLimits, type FerryCo
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { WATCHDOG_MAIN } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
+import { resolveAppUser } from './app-user.js';
 import { bindListenSocket } from './listen-socket.js';
 import { parseByteSize } from '../lib/units.js';
 
@@ -39,6 +40,8 @@ export interface StartOptions {
   nodejs: string;
   python?: string;
   ruby?: string;
+  /** --user: the app's processes run as this user (root only); default: the owner of the startup file. */
+  user?: string;
   logLevel: LogLevel;
   registryDir: string;
   daemonize: boolean;
@@ -216,6 +219,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     throw usage(`--sticky-sessions-cookie-name '${opts.stickyCookieName}' is not a valid cookie name`, 'Use letters, digits and - _ . only.');
   }
   if (!(opts.startTimeoutS > 0)) throw usage(`--start-timeout must be a positive number of seconds (got ${opts.startTimeoutS})`, 'For example: --start-timeout 30');
+  const user = resolveAppUser(opts.user, detected.app.startupFile, root);
   return {
     name: opts.name ?? (path.basename(root).replace(/[^\w.-]/g, '_') || 'app'),
     hosts: opts.hosts ?? [],
@@ -235,6 +239,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     stickySessions: opts.stickySessions,
     stickyCookieName: opts.stickyCookieName,
     friendlyErrorPages: opts.friendlyErrorPages ?? opts.environment === 'development',
+    ...(user ? { user } : {}),
   };
 }
 

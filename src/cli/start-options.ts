@@ -39,6 +39,8 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
     nodejs: str('nodejs') as string,
     python: str('python'),
     ruby: str('ruby'),
+    // An empty FERRY_USER means "not set".
+    user: str('user') || undefined,
     logLevel: str('log-level') as LogLevel,
     registryDir: str('instance-registry-dir') ?? defaultRegistryDir(),
     daemonize: f.daemonize === true,

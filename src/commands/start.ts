@@ -101,6 +101,10 @@ ${EXIT_CODE_HELP}`;
     nodejs: Flags.string({ summary: 'Node.js interpreter for the app.', default: process.execPath }),
     python: Flags.string({ summary: 'Python interpreter for a WSGI app.', default: 'python3' }),
     ruby: Flags.string({ summary: 'Ruby interpreter for a Rack app.', default: 'ruby' }),
+    user: Flags.string({
+      summary: "As root: run the app's processes as this user (default: the owner of the startup file; an app owned by root needs --user root).",
+      env: 'FERRY_USER',
+    }),
   };
 
   async run(): Promise<StartResult> {

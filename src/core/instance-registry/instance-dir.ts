@@ -10,6 +10,9 @@ import { INSTANCE_DIR_PREFIX, INSTANCE_FILES, type CoreRestartStatus, type Insta
 import { ADMIN_FILES } from '../../lib/admin-api-contract.js';
 import { injectedIoError, type FaultInjector } from '../faults.js';
 
+/** Not INSTANCE_DIR_PREFIX: the registry scan must not take these for instances. */
+const APP_USER_DIR_PREFIX = 'ferry-apps.';
+
 const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 export function randomName(length = 8): string {
@@ -120,6 +123,25 @@ export class InstanceDirectory {
     return this.path(INSTANCE_FILES.appSocketsDir, `${appName.slice(0, 24)}.${randomName(6)}`);
   }
 
+  /**
+   * The directory where an app running as another user binds its socket: one per user, owned by
+   * it (0700), beside the instance directory, which stays root-only (admin socket, tokens, FIFOs).
+   */
+  appUserDir(uid: number, gid: number): string {
+    const dir = path.join(path.dirname(this.dir), `${APP_USER_DIR_PREFIX}${this.name}.${uid}`);
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    // Never follow a symlink someone planted, nor use a directory another user owns.
+    const stat = fs.lstatSync(dir);
+    if (!stat.isDirectory() || (stat.uid !== uid && stat.uid !== 0)) throw new Error(`${dir} exists and is not a directory Ferry made for uid ${uid}`);
+    fs.chmodSync(dir, 0o700);
+    fs.chownSync(dir, uid, gid);
+    return dir;
+  }
+
   writeCoreRestartStatus(status: CoreRestartStatus): void {
     writeFileAtomic(this.path(INSTANCE_FILES.coreRestart), JSON.stringify(status, null, 2) + '\n');
   }
@@ -137,6 +159,10 @@ export class InstanceDirectory {
   /** Removes the directory; the lock goes with the last descriptor. */
   remove(): void {
     fs.rmSync(this.dir, { recursive: true, force: true });
+    const registryDir = path.dirname(this.dir);
+    for (const entry of fs.readdirSync(registryDir)) {
+      if (entry.startsWith(`${APP_USER_DIR_PREFIX}${this.name}.`)) fs.rmSync(path.join(registryDir, entry), { recursive: true, force: true });
+    }
     if (this.lockFd !== undefined) {
       fs.closeSync(this.lockFd);
       this.lockFd = undefined;
