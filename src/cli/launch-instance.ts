@@ -11,6 +11,8 @@ import { WATCHDOG_MAIN } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
 import { resolveAppUser } from './app-user.js';
 import { bindListenSocket } from './listen-socket.js';
+import { takeActivatedSocket } from './socket-activation.js';
+import { SYSTEMD_ENV } from '../lib/sd-notify.js';
 import { parseByteSize } from '../lib/units.js';
 
 export interface StartOptions {
@@ -252,6 +254,12 @@ export function defaultLogFile(config: FerryConfig): string {
   return path.join(logDir, `ferry.${suffix}.log`);
 }
 
+function withoutSystemdEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of SYSTEMD_ENV) delete copy[name];
+  return copy;
+}
+
 export interface LaunchedInstance {
   instance: InstanceSummary;
   watchdog: ChildProcess;
@@ -278,14 +286,18 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
   const logFormat: LogFormat = !logFile && process.stdout.isTTY ? 'pretty' : 'json';
   const pidFile = opts.pidFile ? path.resolve(opts.pidFile) : undefined;
 
-  const bound = await bindListenSocket(config.listen);
+  // Under systemd socket activation the socket is systemd's; otherwise we bind it.
+  const activated = await takeActivatedSocket();
+  if (activated) config.listen = activated.listen;
+  const bound = activated?.bound ?? (await bindListenSocket(config.listen));
   let watchdog: ChildProcess;
   try {
     watchdog = spawn(process.execPath, [WATCHDOG_MAIN], {
       stdio: ['ignore', outFd, outFd, bound.fd, 'ipc'],
       // A session of its own: Ctrl-C in this terminal reaches ferry start, which stops it in order.
       detached: true,
-      env: process.env,
+      // systemd's variables are for this process (the service's main pid) alone.
+      env: withoutSystemdEnv(process.env),
     });
   } finally {
     // Same tick as the spawn: our event loop never gets to accept a connection on it.

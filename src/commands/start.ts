@@ -1,12 +1,13 @@
 import { Args, Flags } from '@oclif/core';
 import { APP_TYPES, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS } from '../lib/config.js';
-import type { InstanceSummary } from '../lib/ipc-messages.js';
+import type { InstanceSummary, WatchdogToCli } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
 import { registryFlags } from '../cli/flags.js';
 import { launchInstance, type StartOptions } from '../cli/launch-instance.js';
 import { readConfigFile, type FlagValues } from '../cli/config-file.js';
 import { optionsFromFlags } from '../cli/start-options.js';
+import { ServiceNotifier } from '../cli/service-notifier.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -128,15 +129,28 @@ ${EXIT_CODE_HELP}`;
     const launched = await launchInstance(instanceOptions, apps);
     const { instance } = launched;
     const where = instance.addresses.join(' ');
+    const notifier = ServiceNotifier.fromEnv();
     if (instanceOptions.daemonize) {
+      // systemd follows the watchdog from now on (a Type=notify unit should run in the foreground).
+      notifier?.ready(instance, { mainPid: instance.watchdogPid });
+      notifier?.close();
       await launched.detach();
       this.log(`Ferry is serving at ${where} (instance ${instance.name}, watchdog pid ${instance.watchdogPid}). Stop it with: ferry stop`);
       return { ...instance, daemonized: true };
     }
     this.log(`Ferry is serving at ${where} (instance ${instance.name}). Press Ctrl-C to stop.`);
+    if (notifier) {
+      notifier.ready(instance);
+      launched.watchdog.on('message', (message: WatchdogToCli) => {
+        if (message.type === 'stopping') notifier.stopping();
+        else if (message.type === 'core-restart' && message.state === 'running') notifier.reloading();
+        else if (message.type === 'core-restart') notifier.reloaded(message.state === 'done', instance);
+      });
+    }
     let interrupts = 0;
     const onSignal = (): void => {
       interrupts++;
+      notifier?.stopping();
       if (interrupts === 1) this.log('Stopping gracefully (Ctrl-C again to force)...');
       // The watchdog treats a second signal as "now".
       launched.watchdog.kill('SIGTERM');
@@ -148,6 +162,7 @@ ${EXIT_CODE_HELP}`;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
+    notifier?.close();
     if (code !== 0) process.exitCode = code;
     return { ...instance, daemonized: false };
   }
