@@ -4,12 +4,10 @@ import type { InstanceSummary, WatchdogToCli } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
 import { registryFlags } from '../cli/flags.js';
-import { launchInstance, type StartOptions } from '../cli/launch-instance.js';
-import { readConfigFile, type FlagValues } from '../cli/config-file.js';
-import { optionsFromFlags } from '../cli/start-options.js';
+import { launchInstance } from '../cli/launch-instance.js';
+import type { FlagValues } from '../cli/config-file.js';
+import { explicitFlags, resolveStartOptions } from '../cli/start-options.js';
 import { ServiceNotifier } from '../cli/service-notifier.js';
-import fs from 'node:fs';
-import path from 'node:path';
 
 export type StartResult = InstanceSummary & { daemonized: boolean };
 
@@ -110,22 +108,7 @@ ${EXIT_CODE_HELP}`;
 
   async run(): Promise<StartResult> {
     const { args, flags, raw } = await this.parse(Start);
-    // Flags typed on the command line win over the config file, which wins over defaults.
-    const explicit = new Set(raw.flatMap((token) => (token.type === 'flag' ? [token.flag] : [])));
-    const configPath = flags.config ?? (fs.existsSync(path.join(args.dir, 'ferry.json')) ? path.join(args.dir, 'ferry.json') : undefined);
-    const values = flags as unknown as FlagValues;
-    let instanceOptions: StartOptions;
-    let apps: StartOptions[] | undefined;
-    if (configPath) {
-      const file = readConfigFile(configPath);
-      const cli = Object.fromEntries([...explicit].map((name) => [name, values[name]]));
-      const merged = { ...values, ...file.options, ...cli };
-      const fileDir = path.dirname(file.path);
-      apps = file.apps.length > 0 ? file.apps.map((app) => ({ ...optionsFromFlags({ ...merged, ...app.options, ...cli }, app.root), name: app.name, hosts: app.hosts })) : undefined;
-      instanceOptions = optionsFromFlags(merged, apps?.[0]?.dir ?? (flags.config ? fileDir : args.dir));
-    } else {
-      instanceOptions = optionsFromFlags(values, args.dir);
-    }
+    const { instanceOptions, apps } = resolveStartOptions(args.dir, flags as unknown as FlagValues, explicitFlags(raw));
     const launched = await launchInstance(instanceOptions, apps);
     const { instance } = launched;
     const where = instance.addresses.join(' ');

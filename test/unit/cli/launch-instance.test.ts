@@ -41,6 +41,8 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     turbocache: { disabled: false, maxBytes: '64m', maxEntryBytes: '1m' },
     clientLimits: { maxHeaderSize: 16384, headerTimeoutS: 30, bodyTimeoutS: 60, maxBodySize: '1g' },
     daemonize: false,
+    // The app files are the test's: as root, root-owned, which needs an explicit --user root.
+    ...(process.getuid?.() === 0 ? { user: 'root' } : {}),
     ...overrides,
   };
 }
