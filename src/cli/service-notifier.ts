@@ -23,7 +23,14 @@ export class ServiceNotifier {
 
   /** A notifier when systemd set NOTIFY_SOCKET, else undefined (and koffi is never loaded). */
   static fromEnv(env: NodeJS.ProcessEnv = process.env, pid = process.pid): ServiceNotifier | undefined {
-    const sd = openSdNotifier(env);
+    let sd: SdNotifier | undefined;
+    try {
+      sd = openSdNotifier(env);
+    } catch (err) {
+      // koffi has no binary for this platform: serve all the same; systemd will time out the start.
+      process.stderr.write(`ferry: cannot notify systemd (NOTIFY_SOCKET=${env.NOTIFY_SOCKET}): ${(err as Error).message}\n`);
+      return undefined;
+    }
     return sd ? new ServiceNotifier(sd, watchdogIntervalMs(env, pid)) : undefined;
   }
 

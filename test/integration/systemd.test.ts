@@ -2,7 +2,7 @@
 // cannot bind an AF_UNIX datagram socket), and socket activation with a listening socket passed
 // as fd 3 (LISTEN_FDS=1, LISTEN_PID of the exec'd ferry start).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { BIN, fixture, freePort, liveInstances, processesMentioning, removeScratch, runFerry, spawnFerry, tempDir, TestInstance, waitFor } from '../helpers/ferry.js';
 
+const AS_ROOT = process.getuid?.() === 0;
 const roots: string[] = [];
 const children: ChildProcess[] = [];
 const instances: TestInstance[] = [];
@@ -167,7 +168,7 @@ describe('sd_notify', () => {
  */
 function spawnActivated(registry: string, fd: number, args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string } {
   const child = spawn('sh', ['-c', `LISTEN_PID=$$ exec "${process.execPath}" "${BIN}" start ${args.join(' ')}`], {
-    env: { ...process.env, FERRY_INSTANCE_REGISTRY_DIR: registry, NO_COLOR: '1', LISTEN_FDS: '1', LISTEN_FDNAMES: 'http', ...(process.getuid?.() === 0 ? { FERRY_USER: 'root' } : {}), ...env },
+    env: { ...process.env, FERRY_INSTANCE_REGISTRY_DIR: registry, NO_COLOR: '1', LISTEN_FDS: '1', LISTEN_FDNAMES: 'http', ...(AS_ROOT ? { FERRY_USER: 'root' } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe', fd],
   });
   children.push(child);
@@ -256,5 +257,55 @@ describe('socket activation (LISTEN_FDS)', () => {
     expect(notSocket.output()).toContain('is not a listening stream socket');
     expect(liveInstances(registry)).toEqual([]);
     expect(processesMentioning(root).filter((pid) => !children.some((c) => c.pid === pid))).toEqual([]);
+  });
+});
+
+/** The words of an Exec*= line as systemd splits them (enough for lines without quotes). */
+function execWords(unit: string, key: string): string[] {
+  const line = unit.split('\n').find((l) => l.startsWith(`${key}=`)) ?? '';
+  expect(line).not.toMatch(/["\\]/);
+  return line.slice(key.length + 1).split(' ');
+}
+
+describe('ferry systemd-unit', () => {
+  it('writes a service and a socket unit whose ExecStart, run as systemd would run it, serves the passed socket and notifies READY=1', async () => {
+    const { root, registry } = scratch();
+    const port = await freePort();
+    const run = await runFerry(registry, ['systemd-unit', fixture('pid-app'), '--port', String(port), '--min-instances', '2', '--socket-activation', '--output-dir', root]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const service = fs.readFileSync(path.join(root, 'ferry.service'), 'utf8');
+    const socketUnit = fs.readFileSync(path.join(root, 'ferry.socket'), 'utf8');
+    expect(socketUnit).toContain(`ListenStream=127.0.0.1:${port}`);
+    const words = execWords(service, 'ExecStart');
+    expect(words.slice(0, 5)).toEqual([process.execPath, BIN, 'start', fixture('pid-app'), '--port']);
+    expect(words).toEqual(expect.arrayContaining(['--min-instances', '2']));
+    if (AS_ROOT) expect(service).toContain('User=root'); // the helper's FERRY_USER=root
+    // systemd's own parser has nothing to say about them, where it is installed.
+    if (fs.existsSync('/usr/bin/systemd-analyze')) {
+      const verify = spawnSync('systemd-analyze', ['verify', path.join(root, 'ferry.service'), path.join(root, 'ferry.socket')], { encoding: 'utf8', timeout: 30_000 });
+      expect(verify.stderr.split('\n').filter((l) => l && !l.includes('Special user'))).toEqual([]);
+    }
+
+    // Run ExecStart as systemd would with the socket unit: fd 3 listening, LISTEN_PID, NOTIFY_SOCKET.
+    const notify = await fakeNotifySocket(root);
+    const socket = await listeningSocket({ host: '127.0.0.1', port });
+    const child = spawnActivated(registry, socket.fd, words.slice(3), { NOTIFY_SOCKET: notify.path });
+    socket.release();
+    await waitFor(() => notify.received.some((d) => d.message.startsWith('READY=1')), 'READY=1', 30_000);
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('hello');
+    const instance = track(registry, port);
+    child.kill('SIGTERM');
+    expect(await exitOf(child)).toBe(0);
+    expectNothingLeft(instance, root);
+  });
+
+  it('checks the flags as ferry start does, and has no --daemonize', async () => {
+    const { registry } = scratch();
+    const bad = await runFerry(registry, ['systemd-unit', fixture('pid-app'), '--min-instances', '0', '--json']);
+    expect(bad.exitCode).toBe(EXIT_CODES.usage);
+    expect((JSON.parse(bad.stdout) as { error: { code: string } }).error.code).toBe('FERRY_ERR_CONFIG_INVALID');
+    const daemon = await runFerry(registry, ['systemd-unit', fixture('pid-app'), '--daemonize']);
+    expect(daemon.exitCode).toBe(EXIT_CODES.usage);
+    expect(daemon.stderr).toContain('--daemonize');
   });
 });
