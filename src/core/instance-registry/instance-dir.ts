@@ -6,12 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fsx from 'fs-native-extensions';
 import type { FerryConfig } from '../../lib/config.js';
-import { INSTANCE_DIR_PREFIX, INSTANCE_FILES, type CoreRestartStatus, type InstanceProperties, type WorkerRecord } from '../../lib/instance-registry.js';
+import { APP_USER_DIR_PREFIX, INSTANCE_DIR_PREFIX, INSTANCE_FILES, removeAppUserDirs, type CoreRestartStatus, type InstanceProperties, type WorkerRecord } from '../../lib/instance-registry.js';
 import { ADMIN_FILES } from '../../lib/admin-api-contract.js';
 import { injectedIoError, type FaultInjector } from '../faults.js';
-
-/** Not INSTANCE_DIR_PREFIX: the registry scan must not take these for instances. */
-const APP_USER_DIR_PREFIX = 'ferry-apps.';
 
 const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -159,10 +156,7 @@ export class InstanceDirectory {
   /** Removes the directory; the lock goes with the last descriptor. */
   remove(): void {
     fs.rmSync(this.dir, { recursive: true, force: true });
-    const registryDir = path.dirname(this.dir);
-    for (const entry of fs.readdirSync(registryDir)) {
-      if (entry.startsWith(`${APP_USER_DIR_PREFIX}${this.name}.`)) fs.rmSync(path.join(registryDir, entry), { recursive: true, force: true });
-    }
+    removeAppUserDirs(path.dirname(this.dir), this.name);
     if (this.lockFd !== undefined) {
       fs.closeSync(this.lockFd);
       this.lockFd = undefined;
