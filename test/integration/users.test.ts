@@ -108,6 +108,21 @@ describeAsRoot('app users, as root', () => {
     expectNothingLeft(instance, root);
   });
 
+  it('runs a generic app (--app-start-command) as the owner of its directory', async () => {
+    const { root, registry } = scratch();
+    const parent = path.join(root, 'apps');
+    fs.mkdirSync(parent, { mode: 0o755 });
+    const dir = copyFixture('generic-app', parent);
+    execFileSync('chown', ['-R', `${user}:`, dir]);
+    const instance = await startDaemon(dir, ['--app-start-command', `exec ${process.execPath} server.js`], registry, { env: NO_USER });
+    instances.push(instance);
+    const answer = (await (await fetch(`${instance.url}/`)).json()) as { pid: number };
+    instance.remember([answer.pid]);
+    expect(statusField(answer.pid, 'Uid').split(/\s+/)[0]).toBe(String(uidOfUser(user)));
+    expect((await instance.stop()).exitCode).toBe(0);
+    expectNothingLeft(instance, root);
+  });
+
   it('runs a root-owned app as --user NAME, and serves it', async () => {
     const { root, registry } = scratch();
     const instance = await startDaemon(fixture('pid-app'), ['--user', user], registry, { env: NO_USER });
