@@ -97,11 +97,11 @@ function expectNothingLeft(instance: TestInstance, root: string): void {
 
 describe('sd_notify', () => {
   it('sends READY=1, WATCHDOG=1 pings, RELOADING=1/READY=1 around ferry restart and STOPPING=1, all from ferry start itself', async () => {
-    // Given a fake NOTIFY_SOCKET and a 300 ms systemd watchdog (pings every 150 ms),
+    // Given a fake NOTIFY_SOCKET and a 1 s systemd watchdog (pings every 500 ms, each after a ping of the core),
     const { root, registry } = scratch();
     const notify = await fakeNotifySocket(root);
     const port = await freePort();
-    const child = spawnFerry(registry, ['start', fixture('pid-app'), '--port', String(port)], { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '300000' });
+    const child = spawnFerry(registry, ['start', fixture('pid-app'), '--port', String(port)], { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '1000000' });
     children.push(child);
     const messages = (): string[] => notify.received.map((d) => d.message);
 
@@ -114,7 +114,7 @@ describe('sd_notify', () => {
     expect(ready.message).not.toContain('MAINPID=');
     const instance = track(registry, port);
     // then regular watchdog pings while the core answers;
-    await waitFor(() => messages().filter((m) => m === 'WATCHDOG=1').length >= 3, 'three WATCHDOG=1 pings', 15_000);
+    await waitFor(() => messages().filter((m) => m === 'WATCHDOG=1').length >= 3, 'three WATCHDOG=1 pings', 30_000);
     expect(notify.received.filter((d) => d.message === 'WATCHDOG=1').every((d) => d.pid === child.pid)).toBe(true);
 
     // nobody below ferry start inherits NOTIFY_SOCKET or WATCHDOG_USEC (they must not talk to systemd as us).
