@@ -117,6 +117,20 @@ describe('sd_notify', () => {
     await waitFor(() => messages().filter((m) => m === 'WATCHDOG=1').length >= 3, 'three WATCHDOG=1 pings', 30_000);
     expect(notify.received.filter((d) => d.message === 'WATCHDOG=1').every((d) => d.pid === child.pid)).toBe(true);
 
+    // A core that does not answer (stopped) gets no pings, so systemd would act; they resume after.
+    const corePid = instance.info.properties.core_pid as number;
+    process.kill(corePid, 'SIGSTOP');
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // a ping already under way may still land
+      const frozenAt = notify.received.length;
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      expect(notify.received.slice(frozenAt).map((d) => d.message)).not.toContain('WATCHDOG=1');
+    } finally {
+      process.kill(corePid, 'SIGCONT');
+    }
+    const resumedFrom = notify.received.length;
+    await waitFor(() => notify.received.slice(resumedFrom).some((d) => d.message === 'WATCHDOG=1'), 'pings to resume', 15_000);
+
     // nobody below ferry start inherits NOTIFY_SOCKET or WATCHDOG_USEC (they must not talk to systemd as us).
     const appPid = Number(await (await fetch(`http://127.0.0.1:${port}/pid`)).text());
     instance.remember([appPid]);
