@@ -200,8 +200,12 @@ export class DirectSpawner implements Spawner {
     // running as another user binds in that user's directory; the FIFOs stay in ours (the core
     // opens them, as root: they must not be where the app could swap them for symlinks).
     const base = this.instance.appSocketPath(app.name);
-    const socketPath = app.user ? path.join(this.instance.appUserDir(app.user.uid, app.user.gid), path.basename(base)) : base;
-    const target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath };
+    let target: { socketPath: string } | { port: number };
+    try {
+      target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath: app.user ? path.join(this.instance.appUserDir(app.user.uid, app.user.gid), path.basename(base)) : base };
+    } catch (err) {
+      throw this.failure(app, { category: 'internal', step: 'fork', outputTail: `could not prepare where the app listens: ${String(err)}` }, Date.now(), err);
+    }
     return this.launch(app, planLaunch(app, target, process.env, this.directListenFd), base);
   }
 
