@@ -174,6 +174,16 @@ async function waitForPort(port: number, isDone: () => boolean): Promise<void> {
   }
 }
 
+/** True if `file` is a unix socket (not a symlink to one) owned by `uid`. */
+function isSocketOf(file: string, uid: number): boolean {
+  try {
+    const stat = fs.lstatSync(file);
+    return stat.isSocket() && stat.uid === uid;
+  } catch {
+    return false;
+  }
+}
+
 export class DirectSpawner implements Spawner {
   /** Records of the processes this core owns, to update them (leaving) without reading them back. */
   private readonly records = new Map<number, WorkerRecord>();
@@ -355,6 +365,12 @@ export class DirectSpawner implements Spawner {
       };
       const ready = (): void => {
         if (settled) return;
+        // The socket is in a directory the app's user owns: the core (root) must connect to that
+        // user's socket, not to something a symlink there points at.
+        if (app.user && 'socketPath' in plan.address && !isSocketOf(plan.address.socketPath, app.user.uid)) {
+          fail({ category: 'internal', pid, outputTail: `${plan.address.socketPath} is not a socket of ${app.user.name}'s` });
+          return;
+        }
         settled = true;
         clearTimeout(timer);
         const spawnDurationMs = Date.now() - startedAt;
