@@ -53,6 +53,7 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'max-body-size': 'size-or-zero',
   'buffer-uploads': 'boolean',
   'response-buffer-high-watermark': 'size-or-zero',
+  user: 'string',
 };
 
 /** Options that belong to the instance, not to one app: allowed at the top level only. */

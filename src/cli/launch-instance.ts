@@ -9,7 +9,10 @@ import { DEFAULTS, type AppConfig, type AppType, type BufferingConfig, type Clie
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { WATCHDOG_MAIN } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
+import { resolveAppUser } from './app-user.js';
 import { bindListenSocket } from './listen-socket.js';
+import { takeActivatedSocket } from './socket-activation.js';
+import { SYSTEMD_ENV } from '../lib/sd-notify.js';
 import { parseByteSize } from '../lib/units.js';
 
 export interface StartOptions {
@@ -39,6 +42,8 @@ export interface StartOptions {
   nodejs: string;
   python?: string;
   ruby?: string;
+  /** --user: the app's processes run as this user (root only); default: the owner of the startup file. */
+  user?: string;
   logLevel: LogLevel;
   registryDir: string;
   daemonize: boolean;
@@ -231,6 +236,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     throw usage(`--sticky-sessions-cookie-name '${opts.stickyCookieName}' is not a valid cookie name`, 'Use letters, digits and - _ . only.');
   }
   if (!(opts.startTimeoutS > 0)) throw usage(`--start-timeout must be a positive number of seconds (got ${opts.startTimeoutS})`, 'For example: --start-timeout 30');
+  const user = resolveAppUser(opts.user, detected.app.startupFile, root);
   return {
     name: opts.name ?? (path.basename(root).replace(/[^\w.-]/g, '_') || 'app'),
     hosts: opts.hosts ?? [],
@@ -250,6 +256,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     stickySessions: opts.stickySessions,
     stickyCookieName: opts.stickyCookieName,
     friendlyErrorPages: opts.friendlyErrorPages ?? opts.environment === 'development',
+    ...(user ? { user } : {}),
   };
 }
 
@@ -260,6 +267,12 @@ export function defaultLogFile(config: FerryConfig): string {
   const suffix = config.listen.kind === 'tcp' ? String(config.listen.port) : 'socket';
   const logDir = fs.existsSync(path.join(root, 'log')) ? path.join(root, 'log') : root;
   return path.join(logDir, `ferry.${suffix}.log`);
+}
+
+function withoutSystemdEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of SYSTEMD_ENV) delete copy[name];
+  return copy;
 }
 
 export interface LaunchedInstance {
@@ -288,14 +301,18 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
   const logFormat: LogFormat = !logFile && process.stdout.isTTY ? 'pretty' : 'json';
   const pidFile = opts.pidFile ? path.resolve(opts.pidFile) : undefined;
 
-  const bound = await bindListenSocket(config.listen);
+  // Under systemd socket activation the socket is systemd's; otherwise we bind it.
+  const activated = await takeActivatedSocket();
+  if (activated) config.listen = activated.listen;
+  const bound = activated?.bound ?? (await bindListenSocket(config.listen));
   let watchdog: ChildProcess;
   try {
     watchdog = spawn(process.execPath, [WATCHDOG_MAIN], {
       stdio: ['ignore', outFd, outFd, bound.fd, 'ipc'],
       // A session of its own: Ctrl-C in this terminal reaches ferry start, which stops it in order.
       detached: true,
-      env: process.env,
+      // systemd's variables are for this process (the service's main pid) alone.
+      env: withoutSystemdEnv(process.env),
     });
   } finally {
     // Same tick as the spawn: our event loop never gets to accept a connection on it.

@@ -43,6 +43,16 @@ export interface AppConfig {
   stickyCookieName: string;
   /** When the app cannot start, show the error (never the environment) on an HTML page. */
   friendlyErrorPages: boolean;
+  /** The user the app's processes run as, when not Ferry's own (Ferry runs as root). */
+  user?: AppUser;
+}
+
+/** An account an app runs as: uid, primary gid (supplementary groups are dropped), and its home. */
+export interface AppUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
 }
 
 /** How an app group scales, queues and recycles its processes. 0 means "no limit" throughout. */

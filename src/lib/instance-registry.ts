@@ -6,6 +6,15 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const INSTANCE_DIR_PREFIX = 'ferry.';
+/** Beside an instance directory: one directory per app user, ferry-apps.INSTANCE.UID (not INSTANCE_DIR_PREFIX: no instance). */
+export const APP_USER_DIR_PREFIX = 'ferry-apps.';
+
+/** Removes the app users' directories of one instance from its registry directory. */
+export function removeAppUserDirs(registryDir: string, instanceName: string, entries: readonly string[] = fs.readdirSync(registryDir)): void {
+  for (const entry of entries) {
+    if (entry.startsWith(`${APP_USER_DIR_PREFIX}${instanceName}.`)) fs.rmSync(path.join(registryDir, entry), { recursive: true, force: true });
+  }
+}
 
 /** File names inside an instance directory, in one place so writer and reader agree. */
 export const INSTANCE_FILES = {
@@ -224,6 +233,7 @@ export function scanRegistry(registryDir: string, now = Date.now()): RegistrySca
     if (properties || now - stat.mtimeMs > UNFINISHED_GRACE_MS) {
       try {
         fs.rmSync(dir, { recursive: true, force: true });
+        removeAppUserDirs(registryDir, entry.slice(INSTANCE_DIR_PREFIX.length), entries);
         scan.cleaned.push(dir);
       } catch {
         // Someone else's directory we may not remove; it stays listed as nothing.

@@ -31,7 +31,12 @@ export interface InstanceSummary {
   addresses: string[];
 }
 
-export type WatchdogToCli = { type: 'ready'; instance: InstanceSummary } | { type: 'failed'; error: ErrorPayload };
+/** Watchdog -> ferry start. stopping and core-restart feed sd_notify (STOPPING=1, RELOADING=1 ... READY=1). */
+export type WatchdogToCli =
+  | { type: 'ready'; instance: InstanceSummary }
+  | { type: 'failed'; error: ErrorPayload }
+  | { type: 'stopping' }
+  | { type: 'core-restart'; state: 'running' | 'done' | 'failed' };
 
 /**
  * Watchdog -> core. A handover (`ferry restart`, SIGHUP) runs: prepare (the old core stops

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { AppConfig } from '../../lib/config.js';
@@ -35,6 +36,10 @@ const PRIVATE_ENV = [
   // Fault injection is for Ferry's core; an app that reads them must not start failing too.
   'FERRY_FAULTS',
   'FERRY_FAULTS_SEED',
+  // systemd's, for ferry start alone: an app must not talk to systemd as us.
+  'NOTIFY_SOCKET',
+  'WATCHDOG_USEC',
+  'WATCHDOG_PID',
 ];
 
 export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -44,6 +49,11 @@ export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base
   env.NODE_ENV = app.environment;
   if (socketPath !== undefined) env.FERRY_APP_SOCKET = socketPath;
   env.IN_FERRY = '1';
+  if (app.user) {
+    env.HOME = app.user.home;
+    env.USER = app.user.name;
+    env.LOGNAME = app.user.name;
+  }
   return env;
 }
 
@@ -174,6 +184,16 @@ async function waitForPort(port: number, isDone: () => boolean): Promise<void> {
   }
 }
 
+/** True if `file` is a unix socket (not a symlink to one) owned by `uid`. */
+function isSocketOf(file: string, uid: number): boolean {
+  try {
+    const stat = fs.lstatSync(file);
+    return stat.isSocket() && stat.uid === uid;
+  } catch {
+    return false;
+  }
+}
+
 export class DirectSpawner implements Spawner {
   /** Records of the processes this core owns, to update them (leaving) without reading them back. */
   private readonly records = new Map<number, WorkerRecord>();
@@ -196,9 +216,16 @@ export class DirectSpawner implements Spawner {
       const outputTail = 'injected fault (FERRY_FAULTS spawn): the process is treated as if it exited before it listened\n';
       throw this.failure(app, { category: 'exited-before-ready', step: 'fork', exitCode: 1, signal: null, outputTail }, Date.now());
     }
-    // One base name per process: its unix socket (node, WSGI, Rack) and its output FIFOs.
+    // One base name per process: its unix socket (node, WSGI, Rack) and its output FIFOs. An app
+    // running as another user binds in that user's directory; the FIFOs stay in ours (the core
+    // opens them, as root: they must not be where the app could swap them for symlinks).
     const base = this.instance.appSocketPath(app.name);
-    const target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath: base };
+    let target: { socketPath: string } | { port: number };
+    try {
+      target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath: app.user ? path.join(this.instance.appUserDir(app.user.uid, app.user.gid), path.basename(base)) : base };
+    } catch (err) {
+      throw this.failure(app, { category: 'internal', step: 'fork', outputTail: `could not prepare where the app listens: ${String(err)}` }, Date.now(), err);
+    }
     return this.launch(app, planLaunch(app, target, process.env, this.directListenFd), base);
   }
 
@@ -321,6 +348,8 @@ export class DirectSpawner implements Spawner {
         stdio: ['ignore', appFds[0], appFds[1], plan.readiness === 'pipe' ? 'pipe' : 'ignore', ...(plan.listenFd !== undefined ? [plan.listenFd] : [])],
         // Its own process group, so that stopping it takes everything it spawned too.
         detached: true,
+        // libuv drops the supplementary groups when it switches: the user's primary group remains.
+        ...(app.user ? { uid: app.user.uid, gid: app.user.gid } : {}),
       });
     } catch (err) {
       removeOutputFifos(fifos);
@@ -346,6 +375,12 @@ export class DirectSpawner implements Spawner {
       };
       const ready = (): void => {
         if (settled) return;
+        // The socket is in a directory the app's user owns: the core (root) must connect to that
+        // user's socket, not to something a symlink there points at.
+        if (app.user && 'socketPath' in plan.address && !isSocketOf(plan.address.socketPath, app.user.uid)) {
+          fail({ category: 'internal', pid, outputTail: `${plan.address.socketPath} is not a socket of ${app.user.name}'s` });
+          return;
+        }
         settled = true;
         clearTimeout(timer);
         const spawnDurationMs = Date.now() - startedAt;

@@ -101,6 +101,7 @@ function run(launch: LaunchMessage): void {
   const stop = (reason: string, exitCode = 0, force = false): Promise<void> => {
     if (stopping && !force) return stopping;
     log.info(force ? 'stopping now (forced)' : 'stopping', { reason });
+    send({ type: 'stopping' });
     const deadlineMs = force ? Date.now() : Date.now() + config.shutdownTimeoutMs;
     stopping = watcher.stop(deadlineMs, force).then(() => cleanupAndExit(exitCode));
     return stopping;
@@ -139,14 +140,17 @@ function run(launch: LaunchMessage): void {
       }
     };
     write({ state: 'running', old_core_pid: watcher.pid ?? null, new_core_pid: null, duration_ms: null });
+    send({ type: 'core-restart', state: 'running' });
     void watcher
       .handOver()
       .then((result) => {
+        send({ type: 'core-restart', state: result.ok ? 'done' : 'failed' });
         if (result.ok) write({ state: 'done', old_core_pid: result.oldPid, new_core_pid: result.newPid, duration_ms: result.durationMs, adopted_by: result.adoptedBy });
         else write({ state: 'failed', old_core_pid: result.oldPid ?? null, new_core_pid: null, duration_ms: null, error: { code: result.error.code, message: result.error.message } });
       })
       .catch((err: unknown) => {
         log.error('core restart failed', { err });
+        send({ type: 'core-restart', state: 'failed' });
         write({ state: 'failed', old_core_pid: null, new_core_pid: null, duration_ms: null, error: { code: 'FERRY_ERR_INTERNAL', message: String(err) } });
       })
       .finally(() => {

@@ -42,6 +42,8 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     clientLimits: { maxHeaderSize: 16384, headerTimeoutS: 30, bodyTimeoutS: 60, maxBodySize: '1g' },
     buffering: { bufferUploads: false, responseBufferHighWatermark: '128m' },
     daemonize: false,
+    // The app files are the test's: as root, root-owned, which needs an explicit --user root.
+    ...(process.getuid?.() === 0 ? { user: 'root' } : {}),
     ...overrides,
   };
 }
