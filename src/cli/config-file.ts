@@ -51,6 +51,9 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'client-header-timeout': 'integer',
   'client-body-timeout': 'integer',
   'max-body-size': 'size-or-zero',
+  'metrics-address': 'string',
+  'health-check-path': 'string',
+  'health-drain-time': 'integer',
 };
 
 /** Options that belong to the instance, not to one app: allowed at the top level only. */
@@ -77,6 +80,10 @@ const INSTANCE_ONLY = new Set([
   'client-header-timeout',
   'client-body-timeout',
   'max-body-size',
+  // One metrics endpoint and one health check per instance.
+  'metrics-address',
+  'health-check-path',
+  'health-drain-time',
 ]);
 
 export type FlagValues = Record<string, unknown>;

@@ -10,6 +10,7 @@ import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '.
 import { WATCHDOG_MAIN } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
 import { bindListenSocket } from './listen-socket.js';
+import { buildHealthCheck, parseMetricsAddress } from './observability-options.js';
 import { parseByteSize } from '../lib/units.js';
 
 export interface StartOptions {
@@ -55,6 +56,11 @@ export interface StartOptions {
   };
   /** App processes accept from the listening socket themselves; the core only supervises. */
   direct?: boolean;
+  /** --metrics-address as given (HOST:PORT, loopback only). */
+  metricsAddress?: string;
+  /** --health-check-path and --health-drain-time. */
+  healthCheckPath?: string;
+  healthDrainTimeS: number;
   /** What clients may send to the public front. */
   clientLimits: {
     maxHeaderSize: number;
@@ -115,11 +121,17 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     names.add(app.name);
   }
   if (opts.direct) checkDirectMode(built);
+  const healthCheck = buildHealthCheck(opts.healthCheckPath, opts.healthDrainTimeS);
+  if (healthCheck && opts.direct) throw usage('--health-check-path needs the core in the request path; --direct has none', 'Drop --direct, or check the app itself.');
+  const metricsListen = opts.metricsAddress === undefined ? undefined : parseMetricsAddress(opts.metricsAddress);
   return {
     listen,
     maxPoolSize: opts.maxPoolSize,
     logLevel: opts.logLevel,
-    shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs,
+    // The drain comes before the usual time to finish requests, not out of it.
+    shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs + (healthCheck?.drainTimeMs ?? 0),
+    ...(metricsListen ? { metricsListen } : {}),
+    ...(healthCheck ? { healthCheck } : {}),
     apps: built,
     turbocache: buildTurbocache(opts),
     clientLimits: buildClientLimits(opts),
@@ -274,10 +286,18 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
   const pidFile = opts.pidFile ? path.resolve(opts.pidFile) : undefined;
 
   const bound = await bindListenSocket(config.listen);
+  let metrics: Awaited<ReturnType<typeof bindListenSocket>> | undefined;
+  try {
+    metrics = config.metricsListen ? await bindListenSocket({ kind: 'tcp', ...config.metricsListen }, '--metrics-address') : undefined;
+  } catch (err) {
+    bound.release();
+    throw err;
+  }
   let watchdog: ChildProcess;
   try {
     watchdog = spawn(process.execPath, [WATCHDOG_MAIN], {
-      stdio: ['ignore', outFd, outFd, bound.fd, 'ipc'],
+      // The metrics socket goes to METRICS_FD (5), after the IPC channel.
+      stdio: ['ignore', outFd, outFd, bound.fd, 'ipc', ...(metrics ? [metrics.fd] : [])],
       // A session of its own: Ctrl-C in this terminal reaches ferry start, which stops it in order.
       detached: true,
       env: process.env,
@@ -285,6 +305,7 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
   } finally {
     // Same tick as the spawn: our event loop never gets to accept a connection on it.
     bound.release();
+    metrics?.release();
     if (typeof outFd === 'number') fs.closeSync(outFd);
   }
   const launch: LaunchMessage = { type: 'launch', config, registryDir: path.resolve(opts.registryDir), logFormat, pidFile, unixSocketInode: bound.inode };

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import type http from 'node:http';
 import { describeListenAddress } from '../lib/config.js';
 import type { CoreToWatchdog } from '../lib/ipc-messages.js';
-import { isMessageOfType } from '../lib/ipc-messages.js';
+import { isMessageOfType, METRICS_FD } from '../lib/ipc-messages.js';
 import { readWorkerRecords } from '../lib/instance-registry.js';
 import { signalQuietly } from '../lib/units.js';
 import { toErrorPayload } from './errors.js';
@@ -16,6 +16,9 @@ import { OOM_ENV, restoreOomScore } from './oom-score.js';
 import { Pool } from './pool/pool.js';
 import { createProxyServer } from './proxy/server.js';
 import { createAdminServer } from './admin-api/server.js';
+import { createMetricsRenderer } from './metrics/exposition.js';
+import { createMetricsServer } from './metrics/metrics-server.js';
+import { HealthState } from './proxy/health-check.js';
 import { DirectSpawner } from './spawn/direct-spawner.js';
 import { CacheFront } from './turbocache/cache-front.js';
 import { Turbocache } from './turbocache/turbocache.js';
@@ -98,7 +101,19 @@ async function main(): Promise<void> {
   const cache = turbocache.enabled
     ? new CacheFront(new Turbocache({ maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, varyByCookie: turbocache.varyByCookie }), { debugHeader: turbocache.debugHeader, trustForwarded })
     : undefined;
-  const { server, tracker, handOver } = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults });
+  const health = config.healthCheck ? new HealthState() : undefined;
+  const proxy = createProxyServer({
+    pool,
+    log,
+    trustForwarded,
+    cache,
+    limits: config.clientLimits,
+    faults,
+    ...(config.healthCheck && health ? { health: { path: config.healthCheck.path, state: health } } : {}),
+  });
+  const { server, tracker, handOver } = proxy;
+  const renderMetrics = createMetricsRenderer({ pool, tracker, cache: cache?.cache });
+  const metricsServer = config.metricsListen ? createMetricsServer(renderMetrics, log.child({ component: 'metrics' })) : undefined;
 
   // Created after the public socket; a stop that comes earlier must not trip over it.
   let adminServer: http.Server | undefined;
@@ -107,10 +122,19 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     const deadlineMs = Date.now() + Math.max(1000, config.shutdownTimeoutMs - 2000);
+    if (health && config.healthCheck && config.healthCheck.drainTimeMs > 0 && !config.direct) {
+      // Behind a load balancer: fail the health check while still serving, so the balancer moves
+      // traffic elsewhere before this host stops accepting; answers close their connections.
+      health.draining = true;
+      proxy.closeConnectionsAfterAnswers();
+      log.info('draining: the health check reports 503 while requests are still served', { reason, drainTimeMs: config.healthCheck.drainTimeMs });
+      await new Promise((resolve) => setTimeout(resolve, config.healthCheck?.drainTimeMs));
+    }
     log.info('shutting down gracefully', { reason, inFlight: tracker.inFlight });
     server.close();
     server.closeIdleConnections();
     adminServer?.close();
+    metricsServer?.close();
     const poolStopped = pool.stop(deadlineMs);
     while (tracker.inFlight > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
     server.closeAllConnections();
@@ -182,12 +206,22 @@ async function main(): Promise<void> {
     addresses: [describeListenAddress(config.listen)],
     startedAtMs: Date.now(),
     tokens: instance.readAdminTokens(),
+    renderMetrics,
     reopenLogs: () => {
       logSink?.reopen();
       log.info('log file reopened', { logFile: config.logFile ?? null });
     },
   });
   await listenAdminSocket(adminServer, instance.adminSocketPath);
+  if (metricsServer) {
+    await new Promise<void>((resolve, reject) => {
+      metricsServer.once('error', reject);
+      metricsServer.listen({ fd: METRICS_FD }, () => {
+        metricsServer.removeListener('error', reject);
+        resolve();
+      });
+    });
+  }
 
   try {
     await pool.start();
@@ -201,6 +235,7 @@ async function main(): Promise<void> {
     apps: config.apps.map((a) => a.name),
     ...seedFields,
   });
+  if (health) health.serving = true;
   send({ type: 'ready' });
   // Armed only now: start-up (and so `ferry start`) fails only for real reasons.
   faults?.arm();

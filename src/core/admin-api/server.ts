@@ -28,6 +28,7 @@ import type { Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
 import type { RequestTracker } from '../proxy/request-tracker.js';
 import type { Turbocache } from '../turbocache/turbocache.js';
+import { METRICS_CONTENT_TYPE } from '../metrics/exposition.js';
 import { matchRoute } from './router.js';
 
 export interface AdminTokens {
@@ -47,6 +48,16 @@ export interface AdminContext {
   startedAtMs: number;
   tokens: AdminTokens;
   reopenLogs(): void;
+  /** The Prometheus exposition of the instance. */
+  renderMetrics(): Promise<string>;
+}
+
+/** A handler's answer that is not JSON (the metrics). */
+class TextAnswer {
+  constructor(
+    readonly contentType: string,
+    readonly text: string,
+  ) {}
 }
 
 type Handler = (ctx: AdminContext, params: Record<string, string>, body: unknown) => unknown;
@@ -117,6 +128,7 @@ const HANDLERS: Record<RouteName, Handler> = {
     ctx.reopenLogs();
     return { status: 'ok' };
   },
+  metrics: async (ctx): Promise<TextAnswer> => new TextAnswer(METRICS_CONTENT_TYPE, await ctx.renderMetrics()),
 };
 
 /** Compares in constant time, so response timing does not leak how much of a token was right. */
@@ -207,7 +219,13 @@ async function handle(ctx: AdminContext, req: http.IncomingMessage, res: http.Se
     }
   }
   if (ROUTES[match.name].method !== 'GET') ctx.log.info('admin API call', { route: match.name, params: match.params });
-  sendJson(res, 200, HANDLERS[match.name](ctx, match.params, body));
+  const answer = await HANDLERS[match.name](ctx, match.params, body);
+  if (answer instanceof TextAnswer) {
+    res.writeHead(200, { 'Content-Type': answer.contentType, 'Content-Length': Buffer.byteLength(answer.text), 'Cache-Control': 'no-store' });
+    res.end(answer.text);
+    return;
+  }
+  sendJson(res, 200, answer);
 }
 
 export function createAdminServer(ctx: AdminContext): http.Server {

@@ -18,6 +18,7 @@ import { nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage,
 import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import { readCookie, type ForwardingFacts } from './headers.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
+import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
 import { findPublicDir, preloadStatic, serveStatic } from './static-files.js';
 
@@ -32,6 +33,8 @@ export interface ProxyServerOptions {
   limits: ClientLimits;
   /** Fault injection (accept, upstream-connect), when FERRY_FAULTS is set. */
   faults?: FaultInjector;
+  /** --health-check-path: answered here, before the turbocache and the apps. */
+  health?: { path: string; state: HealthState };
 }
 
 export interface ProxyServer {
@@ -43,6 +46,12 @@ export interface ProxyServer {
    * have been idle for a while, and resolve when none is left (or at the deadline).
    */
   handOver(deadlineMs: number): Promise<void>;
+  /**
+   * A graceful stop behind a load balancer begins: every further answer carries
+   * `Connection: close`, so the balancer opens new connections (elsewhere, once this host's health
+   * check fails) instead of writing into a connection that is about to close.
+   */
+  closeConnectionsAfterAnswers(): void;
 }
 
 /** A kept-alive connection idle this long while handing over is closed (its client reconnects to the new core). */
@@ -193,7 +202,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   };
 
   const connections = new Map<Duplex, ConnectionState>();
-  let handingOver = false;
+  // Handing over or draining: every answer closes its connection.
+  let closingConnections = false;
+  const health = opts.health;
+  const healthFacts = (state: HealthState) => ({ serving: state.serving, draining: state.draining, apps: pool.groups.map((g) => ({ name: g.name, canServe: g.canServe() })) });
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const connection = connections.get(req.socket);
@@ -204,8 +216,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         connection.idleSinceMs = Date.now();
       });
     }
-    // Handing over: this answer closes the connection, so the client's next request reaches the new core.
-    if (handingOver) res.shouldKeepAlive = false;
+    // Handing over: this answer closes the connection, so the client's next request reaches the
+    // new core. Draining: so the load balancer's next request goes to another host.
+    if (closingConnections) res.shouldKeepAlive = false;
+    if (health !== undefined && isHealthCheckRequest(req.url, health.path) && (req.method === 'GET' || req.method === 'HEAD')) {
+      answerHealthCheck(req, res, healthVerdict(healthFacts(health.state)));
+      return;
+    }
     const requestId = incomingRequestId(req);
     if (res.socket === null) closeWithConnection(req, res);
     if (faultedConnections !== undefined && faultedConnections.delete(req.socket)) {
@@ -225,6 +242,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
     const group = pool.groupFor(req.headers.host);
     if (!group) {
+      tracker.countAnswered(404);
       sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${req.headers.host ?? ''}'.`, requestId });
       return;
     }
@@ -257,14 +275,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       begun.then(
         (cache) => {
           if (cache) toApp(req, res, group, requestId, cache);
-          else if (!res.destroyed) tracker.countAnswered(res.statusCode);
+          else if (!res.destroyed) tracker.countAnswered(res.statusCode, group.stats.responses);
         },
         (err: unknown) => checkoutError(req, res, err, requestId, log, group),
       );
     } else if (begun) {
       toApp(req, res, group, requestId, begun);
     } else {
-      tracker.countAnswered(res.statusCode); // answered from the cache
+      tracker.countAnswered(res.statusCode, group.stats.responses);
     }
   };
 
@@ -273,6 +291,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     res.once('close', () => {
       tracker.end(tracked);
       tracker.countStatus(res.statusCode);
+      group.stats.responses.count(res.statusCode);
+      group.stats.latency.observe((Date.now() - tracked.startedAtMs) / 1000);
     });
     let checkedOut: Session | Promise<Session>;
     try {
@@ -306,7 +326,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   });
 
   const handOver = async (deadlineMs: number): Promise<void> => {
-    handingOver = true;
+    closingConnections = true;
     // net.Server's close, not http.Server's: the latter also drops idle kept-alive connections at
     // once, and a request a client sends on one at that moment would fail.
     net.Server.prototype.close.call(server);
@@ -368,5 +388,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
   });
 
-  return { server, tracker, handOver };
+  return {
+    server,
+    tracker,
+    handOver,
+    closeConnectionsAfterAnswers: () => {
+      closingConnections = true;
+    },
+  };
 }

@@ -52,6 +52,8 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
     private readonly log: Logger,
     private readonly logFormat: LogFormat,
     private readonly shutdownTimeoutMs = 30_000,
+    /** The --metrics-address socket, passed on to every core at the same fd. */
+    private readonly metricsFd?: number,
   ) {
     super();
   }
@@ -68,7 +70,7 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
     // FERRY_CORE_NODE_ARGS passes Node flags to the core only (--cpu-prof, --inspect, heap limits).
     const nodeArgs = (process.env.FERRY_CORE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
     const child = spawn(process.execPath, [...nodeArgs, CORE_MAIN], {
-      stdio: ['ignore', 'inherit', 'inherit', LISTEN_FD, 'ipc'],
+      stdio: ['ignore', 'inherit', 'inherit', LISTEN_FD, 'ipc', ...(this.metricsFd === undefined ? [] : [this.metricsFd])],
       // Its own process group, so one killpg takes the core and nothing else.
       detached: true,
       env: {

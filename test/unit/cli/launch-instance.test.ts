@@ -41,6 +41,7 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     turbocache: { disabled: false, maxBytes: '64m', maxEntryBytes: '1m' },
     clientLimits: { maxHeaderSize: 16384, headerTimeoutS: 30, bodyTimeoutS: 60, maxBodySize: '1g' },
     daemonize: false,
+    healthDrainTimeS: 5,
     ...overrides,
   };
 }
