@@ -1,7 +1,8 @@
 // Scale-out: three Ferry instances on loopback ports behind a real nginx upstream, as on three
 // hosts behind a load balancer. A deploy restarts them one at a time (ferry stop, then ferry
-// start) under continuous load; no client request may fail, and every instance serves before and
-// after. Each stop drains first: its health check says 503 while it still serves.
+// start) under continuous load, half GETs and half POSTs; no client request may fail, and every
+// instance serves before and after. Each stop drains first: its health check says 503 while it
+// still serves. (nginx retries a GET elsewhere whatever happens; a POST it has sent, never.)
 
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -34,6 +35,7 @@ afterEach(async () => {
 class Load {
   phase = 'before';
   ok = 0;
+  private sent = 0;
   readonly failures: string[] = [];
   readonly servedBy = new Map<string, Set<string>>();
   private running = true;
@@ -48,7 +50,16 @@ class Load {
     while (this.running) {
       const phase = this.phase;
       try {
-        const res = await request(`${this.url}/`, { dispatcher: this.agent, headersTimeout: 15_000, bodyTimeout: 15_000 });
+        // Every other request is a POST, which nginx does not send again once it reached a server:
+        // only a clean drain keeps those from failing, not nginx's retries.
+        const post = this.sent++ % 2 === 1;
+        const res = await request(`${this.url}/`, {
+          dispatcher: this.agent,
+          method: post ? 'POST' : 'GET',
+          ...(post ? { body: 'order=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } } : {}),
+          headersTimeout: 15_000,
+          bodyTimeout: 15_000,
+        });
         const body = await res.body.text();
         if (res.statusCode !== 200) {
           this.failures.push(`${phase}: HTTP ${res.statusCode} ${body.slice(0, 120)}`);
