@@ -101,16 +101,8 @@ async function main(): Promise<void> {
   const cache = turbocache.enabled
     ? new CacheFront(new Turbocache({ maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, varyByCookie: turbocache.varyByCookie }), { debugHeader: turbocache.debugHeader, trustForwarded })
     : undefined;
-  const health = config.healthCheck ? new HealthState() : undefined;
-  const proxy = createProxyServer({
-    pool,
-    log,
-    trustForwarded,
-    cache,
-    limits: config.clientLimits,
-    faults,
-    ...(config.healthCheck && health ? { health: { path: config.healthCheck.path, state: health } } : {}),
-  });
+  const health = config.healthCheck ? { ...config.healthCheck, state: new HealthState() } : undefined;
+  const proxy = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, health });
   const { server, tracker, handOver } = proxy;
   const renderMetrics = createMetricsRenderer({ pool, tracker, cache: cache?.cache });
   const metricsServer = config.metricsListen ? createMetricsServer(renderMetrics, log.child({ component: 'metrics' })) : undefined;
@@ -122,13 +114,13 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     const deadlineMs = Date.now() + Math.max(1000, config.shutdownTimeoutMs - 2000);
-    if (health && config.healthCheck && config.healthCheck.drainTimeMs > 0 && !config.direct) {
+    if (health && health.drainTimeMs > 0) {
       // Behind a load balancer: fail the health check while still serving, so the balancer moves
       // traffic elsewhere before this host stops accepting; answers close their connections.
-      health.draining = true;
+      health.state.draining = true;
       proxy.closeConnectionsAfterAnswers();
-      log.info('draining: the health check reports 503 while requests are still served', { reason, drainTimeMs: config.healthCheck.drainTimeMs });
-      await new Promise((resolve) => setTimeout(resolve, config.healthCheck?.drainTimeMs));
+      log.info('draining: the health check reports 503 while requests are still served', { reason, drainTimeMs: health.drainTimeMs });
+      await new Promise((resolve) => setTimeout(resolve, health.drainTimeMs));
     }
     log.info('shutting down gracefully', { reason, inFlight: tracker.inFlight });
     server.close();
@@ -235,7 +227,7 @@ async function main(): Promise<void> {
     apps: config.apps.map((a) => a.name),
     ...seedFields,
   });
-  if (health) health.serving = true;
+  if (health) health.state.serving = true;
   send({ type: 'ready' });
   // Armed only now: start-up (and so `ferry start`) fails only for real reasons.
   faults?.arm();
