@@ -115,12 +115,18 @@ async function main(): Promise<void> {
     shuttingDown = true;
     const deadlineMs = Date.now() + Math.max(1000, config.shutdownTimeoutMs - 2000);
     if (health && health.drainTimeMs > 0) {
-      // Behind a load balancer: fail the health check while still serving, so the balancer moves
-      // traffic elsewhere before this host stops accepting; answers close their connections.
+      // Behind a load balancer: fail the health check while still serving as usual (kept-alive
+      // connections too, so the balancer opens few new ones), so that it moves traffic elsewhere
+      // before this host stops accepting.
       health.state.draining = true;
-      proxy.closeConnectionsAfterAnswers();
       log.info('draining: the health check reports 503 while requests are still served', { reason, drainTimeMs: health.drainTimeMs });
       await new Promise((resolve) => setTimeout(resolve, health.drainTimeMs));
+      // Then stop accepting (new connections are refused, which a balancer retries elsewhere, POSTs
+      // too), answer what still comes on open connections with `Connection: close`, and close a
+      // connection only once it has been idle for a while: closing every idle one at once would
+      // also cut those the balancer is writing a request into, a POST it cannot send again.
+      log.info('drained: accepting no more connections; finishing the open ones', { connections: tracker.connectionsActive, inFlight: tracker.inFlight });
+      await handOver(deadlineMs);
     }
     log.info('shutting down gracefully', { reason, inFlight: tracker.inFlight });
     server.close();

@@ -41,17 +41,12 @@ export interface ProxyServer {
   server: http.Server;
   tracker: RequestTracker;
   /**
-   * Hands the clients over to another core on the same listening socket (`ferry restart`): stop
-   * accepting, answer every further request with `Connection: close`, close connections once they
-   * have been idle for a while, and resolve when none is left (or at the deadline).
+   * Hands the clients over to another core on the same listening socket (`ferry restart`), or to
+   * other hosts after a drain (a stop behind a load balancer): stop accepting, answer every further
+   * request with `Connection: close`, close connections once they have been idle for a while, and
+   * resolve when none is left (or at the deadline).
    */
   handOver(deadlineMs: number): Promise<void>;
-  /**
-   * A graceful stop behind a load balancer begins: every further answer carries
-   * `Connection: close`, so the balancer opens new connections (elsewhere, once this host's health
-   * check fails) instead of writing into a connection that is about to close.
-   */
-  closeConnectionsAfterAnswers(): void;
 }
 
 /** A kept-alive connection idle this long while handing over is closed (its client reconnects to the new core). */
@@ -202,7 +197,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   };
 
   const connections = new Map<Duplex, ConnectionState>();
-  // Handing over or draining: every answer closes its connection.
+  // Handing over, or stopping behind a load balancer: every answer closes its connection.
   let closingConnections = false;
   const health = opts.health;
   const healthFacts = (state: HealthState) => ({ serving: state.serving, draining: state.draining, apps: pool.groups.map((g) => ({ name: g.name, canServe: g.canServe() })) });
@@ -217,7 +212,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       });
     }
     // Handing over: this answer closes the connection, so the client's next request reaches the
-    // new core. Draining: so the load balancer's next request goes to another host.
+    // new core; stopping: another host.
     if (closingConnections) res.shouldKeepAlive = false;
     if (health !== undefined && isHealthCheckRequest(req.url, health.path) && (req.method === 'GET' || req.method === 'HEAD')) {
       answerHealthCheck(req, res, healthVerdict(healthFacts(health.state)));
@@ -388,12 +383,5 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
   });
 
-  return {
-    server,
-    tracker,
-    handOver,
-    closeConnectionsAfterAnswers: () => {
-      closingConnections = true;
-    },
-  };
+  return { server, tracker, handOver };
 }
