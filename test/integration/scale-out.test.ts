@@ -22,13 +22,15 @@ const PAUSE_MS = 50;
 let nginx: Nginx | undefined;
 const instances: TestInstance[] = [];
 let registryDir: string | undefined;
+let nginxDir: string | undefined;
 
 afterEach(async () => {
   await nginx?.stop();
   nginx = undefined;
   for (const instance of instances.splice(0)) instance.forceCleanup();
-  if (registryDir) fs.rmSync(registryDir, { recursive: true, force: true });
+  for (const dir of [registryDir, nginxDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
   registryDir = undefined;
+  nginxDir = undefined;
 });
 
 /** What the load saw: answers by the node that gave them, per phase, and every failure. */
@@ -110,7 +112,8 @@ describe('scale-out behind nginx', () => {
 
     // The nginx recipe of the README: retry on connection errors, timeouts and 503, keep upstream
     // connections alive, and try a failed server again after a second.
-    nginx = new Nginx(tempDir('ferry-nginx-'), await freePort(), {
+    nginxDir = tempDir('ferry-nginx-');
+    nginx = new Nginx(nginxDir, await freePort(), {
       servers: started.map((s) => `127.0.0.1:${s.port} max_fails=1 fail_timeout=1s`),
       locationExtra: '      proxy_next_upstream error timeout http_503;\n      proxy_next_upstream_tries 3;\n      proxy_connect_timeout 2s;',
     });
