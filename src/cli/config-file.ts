@@ -54,6 +54,9 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'buffer-uploads': 'boolean',
   'response-buffer-high-watermark': 'size-or-zero',
   user: 'string',
+  'metrics-address': 'string',
+  'health-check-path': 'string',
+  'health-drain-time': 'integer',
 };
 
 /** Options that belong to the instance, not to one app: allowed at the top level only. */
@@ -83,6 +86,10 @@ const INSTANCE_ONLY = new Set([
   // The same front buffers for every app.
   'buffer-uploads',
   'response-buffer-high-watermark',
+  // One metrics endpoint and one health check per instance.
+  'metrics-address',
+  'health-check-path',
+  'health-drain-time',
 ]);
 
 export type FlagValues = Record<string, unknown>;

@@ -13,6 +13,7 @@ import { resolveAppUser } from './app-user.js';
 import { bindListenSocket } from './listen-socket.js';
 import { takeActivatedSocket } from './socket-activation.js';
 import { SYSTEMD_ENV } from '../lib/sd-notify.js';
+import { buildHealthCheck, parseMetricsAddress } from './observability-options.js';
 import { parseByteSize } from '../lib/units.js';
 
 export interface StartOptions {
@@ -60,6 +61,11 @@ export interface StartOptions {
   };
   /** App processes accept from the listening socket themselves; the core only supervises. */
   direct?: boolean;
+  /** --metrics-address as given (HOST:PORT, loopback only). */
+  metricsAddress?: string;
+  /** --health-check-path and --health-drain-time. */
+  healthCheckPath?: string;
+  healthDrainTimeS: number;
   /** What clients may send to the public front. */
   clientLimits: {
     maxHeaderSize: number;
@@ -125,11 +131,17 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     names.add(app.name);
   }
   if (opts.direct) checkDirectMode(built);
+  const healthCheck = buildHealthCheck(opts.healthCheckPath, opts.healthDrainTimeS);
+  if (healthCheck && opts.direct) throw usage('--health-check-path needs the core in the request path; --direct has none', 'Drop --direct, or check the app itself.');
+  const metricsListen = opts.metricsAddress === undefined ? undefined : parseMetricsAddress(opts.metricsAddress);
   return {
     listen,
     maxPoolSize: opts.maxPoolSize,
     logLevel: opts.logLevel,
-    shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs,
+    // The drain comes before the usual time to finish requests, not out of it.
+    shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs + (healthCheck?.drainTimeMs ?? 0),
+    ...(metricsListen ? { metricsListen } : {}),
+    ...(healthCheck ? { healthCheck } : {}),
     apps: built,
     turbocache: buildTurbocache(opts),
     clientLimits: buildClientLimits(opts),
@@ -305,10 +317,18 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
   const activated = await takeActivatedSocket();
   if (activated) config.listen = activated.listen;
   const bound = activated?.bound ?? (await bindListenSocket(config.listen));
+  let metrics: Awaited<ReturnType<typeof bindListenSocket>> | undefined;
+  try {
+    metrics = config.metricsListen ? await bindListenSocket({ kind: 'tcp', ...config.metricsListen }, '--metrics-address') : undefined;
+  } catch (err) {
+    bound.release();
+    throw err;
+  }
   let watchdog: ChildProcess;
   try {
     watchdog = spawn(process.execPath, [WATCHDOG_MAIN], {
-      stdio: ['ignore', outFd, outFd, bound.fd, 'ipc'],
+      // The metrics socket goes to METRICS_FD (5), after the IPC channel.
+      stdio: ['ignore', outFd, outFd, bound.fd, 'ipc', ...(metrics ? [metrics.fd] : [])],
       // A session of its own: Ctrl-C in this terminal reaches ferry start, which stops it in order.
       detached: true,
       // systemd's variables are for this process (the service's main pid) alone.
@@ -317,6 +337,7 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
   } finally {
     // Same tick as the spawn: our event loop never gets to accept a connection on it.
     bound.release();
+    metrics?.release();
     if (typeof outFd === 'number') fs.closeSync(outFd);
   }
   const launch: LaunchMessage = { type: 'launch', config, registryDir: path.resolve(opts.registryDir), logFormat, pidFile, unixSocketInode: bound.inode };

@@ -19,19 +19,19 @@ export interface BoundSocket {
 
 const BACKLOG = 2048;
 
-function listenError(err: NodeJS.ErrnoException, where: string, listen: ListenAddress): CliError {
+function listenError(err: NodeJS.ErrnoException, where: string, listen: ListenAddress, flag: string): CliError {
   if (err.code === 'EADDRINUSE') {
     return new CliError('FERRY_ERR_LISTEN_IN_USE', `${where} is already in use by another program`, 'environment', [
-      listen.kind === 'tcp' ? 'Stop the other server, or choose another port with --port.' : 'Stop the other server, or choose another path with --socket.',
+      listen.kind === 'tcp' ? `Stop the other server, or choose another port with ${flag}.` : 'Stop the other server, or choose another path with --socket.',
     ]);
   }
   if (err.code === 'EACCES' || err.code === 'EPERM') {
     return new CliError('FERRY_ERR_LISTEN_PERMISSION', `not allowed to listen on ${where} (${err.code})`, 'environment', [
-      listen.kind === 'tcp' ? 'Ports below 1024 need root; use a higher --port or run behind a front server.' : 'Choose a --socket path in a directory you can write to.',
+      listen.kind === 'tcp' ? `Ports below 1024 need root; use a higher port with ${flag} or run behind a front server.` : 'Choose a --socket path in a directory you can write to.',
     ]);
   }
   if (err.code === 'EADDRNOTAVAIL') {
-    return new CliError('FERRY_ERR_LISTEN_FAILED', `${where}: no such address on this host`, 'environment', ['Use an address this host has, such as 127.0.0.1 or ::1, with --address.']);
+    return new CliError('FERRY_ERR_LISTEN_FAILED', `${where}: no such address on this host`, 'environment', [`Use an address this host has, such as 127.0.0.1 or ::1, with ${flag === '--port' ? '--address' : flag}.`]);
   }
   return new CliError('FERRY_ERR_LISTEN_FAILED', `could not listen on ${where}: ${err.message}`, 'environment');
 }
@@ -55,12 +55,13 @@ function socketAnswers(socketPath: string): Promise<boolean> {
   });
 }
 
-export async function bindListenSocket(listen: ListenAddress): Promise<BoundSocket> {
+/** `flag`: the option that chose a TCP address, named in the advice when binding fails. */
+export async function bindListenSocket(listen: ListenAddress, flag = '--port'): Promise<BoundSocket> {
   const server = net.createServer();
   if (listen.kind === 'tcp') {
     const where = `${listen.address}:${listen.port}`;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, where, listen)));
+      server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, where, listen, flag)));
       server.listen({ host: listen.address, port: listen.port, backlog: BACKLOG, exclusive: true }, resolve);
     });
     return { fd: fdOf(server), release: () => server.close() };
@@ -71,14 +72,14 @@ export async function bindListenSocket(listen: ListenAddress): Promise<BoundSock
     if (!fs.lstatSync(target).isSocket()) {
       throw new CliError('FERRY_ERR_LISTEN_FAILED', `${target} exists and is not a socket`, 'environment', ['Choose another path with --socket, or remove that file.']);
     }
-    if (await socketAnswers(target)) throw listenError(Object.assign(new Error('in use'), { code: 'EADDRINUSE' }), target, listen);
+    if (await socketAnswers(target)) throw listenError(Object.assign(new Error('in use'), { code: 'EADDRINUSE' }), target, listen, flag);
   }
   // Bind under a temporary name and rename into place: closing our copy later makes libuv
   // unlink the path it bound, which is then the (gone) temporary name, not the live socket.
   const temporary = `${target}.${process.pid}.tmp`;
   fs.rmSync(temporary, { force: true });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, target, listen)));
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, target, listen, flag)));
     server.listen({ path: temporary, backlog: BACKLOG }, resolve);
   });
   fs.chmodSync(temporary, 0o660);

@@ -77,6 +77,9 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
       maxEntryBytes: String(f['turbocache-max-entry-bytes']),
       debugHeader: f['turbocache-debug-header'] as boolean | undefined,
     },
+    metricsAddress: str('metrics-address'),
+    healthCheckPath: str('health-check-path'),
+    healthDrainTimeS: num('health-drain-time'),
     clientLimits: {
       maxHeaderSize: num('max-header-size'),
       headerTimeoutS: num('client-header-timeout'),

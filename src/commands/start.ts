@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { APP_TYPES, BUFFERING_DEFAULTS, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS } from '../lib/config.js';
+import { APP_TYPES, BUFFERING_DEFAULTS, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, HEALTH_DRAIN_DEFAULT_S, HEALTH_DRAIN_MAX_S, LOG_LEVELS } from '../lib/config.js';
 import type { InstanceSummary, WatchdogToCli } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
@@ -101,6 +101,18 @@ ${EXIT_CODE_HELP}`;
     'response-buffer-high-watermark': Flags.string({
       summary: "Bytes of one response Ferry holds for a slow client (memory, then disk) before it slows the app down, in bytes or with k/m/g. 0 = no buffering.",
       default: BUFFERING_DEFAULTS.responseBufferHighWatermark,
+    }),
+    'metrics-address': Flags.string({
+      summary: 'Serve Prometheus metrics at http://HOST:PORT/metrics, without a token; HOST must be a loopback address (127.0.0.1, ::1).',
+    }),
+    'health-check-path': Flags.string({
+      summary: 'Answer this path (for example /healthz) on the public port for load balancers: 200 when ready, 503 when not or while stopping. Off by default.',
+    }),
+    'health-drain-time': Flags.integer({
+      summary: 'Seconds a graceful stop reports 503 on --health-check-path, still serving, before it stops accepting connections.',
+      default: HEALTH_DRAIN_DEFAULT_S,
+      min: 0,
+      max: HEALTH_DRAIN_MAX_S,
     }),
     envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable.', multiple: true, default: [] }),
     environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),

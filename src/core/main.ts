@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import type http from 'node:http';
 import { describeListenAddress, LOG_LEVELS, type LogLevel } from '../lib/config.js';
 import type { CoreToWatchdog } from '../lib/ipc-messages.js';
-import { isMessageOfType } from '../lib/ipc-messages.js';
+import { isMessageOfType, METRICS_FD } from '../lib/ipc-messages.js';
 import { readWorkerRecords } from '../lib/instance-registry.js';
 import { signalQuietly } from '../lib/units.js';
 import { CoreError, toErrorPayload } from './errors.js';
@@ -17,6 +17,9 @@ import { Pool } from './pool/pool.js';
 import { BufferDir } from './proxy/buffer-dir.js';
 import { createProxyServer } from './proxy/server.js';
 import { createAdminServer } from './admin-api/server.js';
+import { createMetricsRenderer } from './metrics/exposition.js';
+import { createMetricsServer } from './metrics/metrics-server.js';
+import { HealthState } from './proxy/health-check.js';
 import { DirectSpawner } from './spawn/direct-spawner.js';
 import { CacheFront } from './turbocache/cache-front.js';
 import { Turbocache } from './turbocache/turbocache.js';
@@ -113,7 +116,11 @@ async function main(): Promise<void> {
     ? new CacheFront(new Turbocache({ maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, varyByCookie: turbocache.varyByCookie }), { debugHeader: turbocache.debugHeader, trustForwarded })
     : undefined;
   const bufferDir = BufferDir.prepare(instance.dir);
-  const { server, tracker, handOver } = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir });
+  const health = config.healthCheck ? { ...config.healthCheck, state: new HealthState() } : undefined;
+  const proxy = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health });
+  const { server, tracker, handOver } = proxy;
+  const renderMetrics = createMetricsRenderer({ pool, tracker, cache: cache?.cache });
+  const metricsServer = config.metricsListen ? createMetricsServer(renderMetrics, log.child({ component: 'metrics' })) : undefined;
 
   // Created after the public socket; a stop that comes earlier must not trip over it.
   let adminServer: http.Server | undefined;
@@ -122,10 +129,25 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     const deadlineMs = Date.now() + Math.max(1000, config.shutdownTimeoutMs - 2000);
+    if (health && health.drainTimeMs > 0) {
+      // Behind a load balancer: fail the health check while still serving as usual (kept-alive
+      // connections too, so the balancer opens few new ones), so that it moves traffic elsewhere
+      // before this host stops accepting.
+      health.state.draining = true;
+      log.info('draining: the health check reports 503 while requests are still served', { reason, drainTimeMs: health.drainTimeMs });
+      await new Promise((resolve) => setTimeout(resolve, health.drainTimeMs));
+      // Then stop accepting (new connections are refused, which a balancer retries elsewhere, POSTs
+      // too), answer what still comes on open connections with `Connection: close`, and close a
+      // connection only once it has been idle for a while: closing every idle one at once would
+      // also cut those the balancer is writing a request into, a POST it cannot send again.
+      log.info('drained: accepting no more connections; finishing the open ones', { connections: tracker.connectionsActive, inFlight: tracker.inFlight });
+      await handOver(deadlineMs);
+    }
     log.info('shutting down gracefully', { reason, inFlight: tracker.inFlight });
     server.close();
     server.closeIdleConnections();
     adminServer?.close();
+    metricsServer?.close();
     const poolStopped = pool.stop(deadlineMs);
     while (tracker.inFlight > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
     server.closeAllConnections();
@@ -206,6 +228,7 @@ async function main(): Promise<void> {
     addresses: [describeListenAddress(config.listen)],
     startedAtMs: Date.now(),
     tokens: instance.readAdminTokens(),
+    renderMetrics,
     reopenLogs: () => {
       reopenLog('admin-api');
       send({ type: 'reopen-logs' });
@@ -213,6 +236,15 @@ async function main(): Promise<void> {
     logLevelChanged: (level) => send({ type: 'log-level', level }),
   });
   await listenAdminSocket(adminServer, instance.adminSocketPath);
+  if (metricsServer) {
+    await new Promise<void>((resolve, reject) => {
+      metricsServer.once('error', reject);
+      metricsServer.listen({ fd: METRICS_FD }, () => {
+        metricsServer.removeListener('error', reject);
+        resolve();
+      });
+    });
+  }
 
   try {
     await pool.start();
@@ -226,6 +258,7 @@ async function main(): Promise<void> {
     apps: config.apps.map((a) => a.name),
     ...seedFields,
   });
+  if (health) health.state.serving = true;
   send({ type: 'ready' });
   // Armed only now: start-up (and so `ferry start`) fails only for real reasons.
   faults?.arm();

@@ -26,6 +26,8 @@ export const ROUTES = {
   restartApp: { method: 'POST', path: '/v1/apps/:name/restart', access: 'full' },
   detachProcess: { method: 'POST', path: '/v1/processes/:pid/detach', access: 'full' },
   reopenLogs: { method: 'POST', path: '/v1/logs/reopen', access: 'full' },
+  /** Prometheus text format (text/plain; version=0.0.4), not JSON. */
+  metrics: { method: 'GET', path: '/v1/metrics', access: 'read' },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteName = keyof typeof ROUTES;

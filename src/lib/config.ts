@@ -107,6 +107,10 @@ export interface FerryConfig {
   direct?: boolean;
   clientLimits: ClientLimits;
   buffering: BufferingConfig;
+  /** --metrics-address: a loopback TCP address where /metrics is served without a token. */
+  metricsListen?: { address: string; port: number };
+  /** --health-check-path: the core answers it on the public port; a graceful stop drains first. */
+  healthCheck?: HealthCheckConfig;
 }
 
 /** Protection of app processes from slow clients: what the core reads ahead or holds for them. */
@@ -120,6 +124,17 @@ export interface BufferingConfig {
 export const BUFFERING_DEFAULTS = {
   responseBufferHighWatermark: '128m',
 } as const;
+
+export interface HealthCheckConfig {
+  /** Path (no query) answered by the core, before the turbocache and the apps. */
+  path: string;
+  /** On a graceful stop: how long the health check says 503 while requests are still served. */
+  drainTimeMs: number;
+}
+
+export const HEALTH_DRAIN_DEFAULT_S = 5;
+/** Longer drains belong in the balancer's configuration, not in a stop that seems to hang. */
+export const HEALTH_DRAIN_MAX_S = 300;
 
 /** What a client may send to the public HTTP front: protection from bad, slow and greedy clients. */
 export interface ClientLimits {

@@ -5,6 +5,12 @@ import type { ErrorPayload } from './error-codes.js';
 
 export type LogFormat = 'json' | 'pretty';
 
+/**
+ * The fd of the --metrics-address listening socket in the watchdog and in the core, beside the
+ * public socket at fd 3 (LISTEN_FDS); fd 4 is the IPC channel.
+ */
+export const METRICS_FD = 5;
+
 /** CLI -> watchdog: the first and only message that configures it. */
 export interface LaunchMessage {
   type: 'launch';

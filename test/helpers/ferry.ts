@@ -205,8 +205,9 @@ export function removeScratch(root: string): void {
   fs.rmSync(root, { recursive: true, force: true });
 }
 
-export async function startDaemon(appDir: string, extraArgs: string[] = [], registryDir = tempDir('ferry-reg-'), opts: { env?: Record<string, string> } = {}): Promise<TestInstance> {
-  const port = await freePort();
+/** `opts.port`: a given port (an instance started again where it ran before); default a free one. */
+export async function startDaemon(appDir: string, extraArgs: string[] = [], registryDir = tempDir('ferry-reg-'), opts: { env?: Record<string, string>; port?: number } = {}): Promise<TestInstance> {
+  const port = opts.port ?? (await freePort());
   const logFile = path.join(registryDir, `ferry.${port}.log`);
   const run = await runFerry(registryDir, ['start', appDir, '--daemonize', '--port', String(port), '--log-file', logFile, ...extraArgs], { env: opts.env });
   if (run.exitCode !== 0) {

@@ -28,6 +28,7 @@ import type { Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
 import type { RequestTracker } from '../proxy/request-tracker.js';
 import type { Turbocache } from '../turbocache/turbocache.js';
+import { METRICS_CONTENT_TYPE } from '../metrics/exposition.js';
 import { matchRoute } from './router.js';
 
 export interface AdminTokens {
@@ -50,6 +51,16 @@ export interface AdminContext {
   reopenLogs(): void;
   /** The log level changed: the watchdog follows, so a core it starts later keeps the level. */
   logLevelChanged(level: LogLevel): void;
+  /** The Prometheus exposition of the instance. */
+  renderMetrics(): Promise<string>;
+}
+
+/** A handler's answer that is not JSON (the metrics). */
+class TextAnswer {
+  constructor(
+    readonly contentType: string,
+    readonly text: string,
+  ) {}
 }
 
 type Handler = (ctx: AdminContext, params: Record<string, string>, body: unknown) => unknown;
@@ -121,6 +132,7 @@ const HANDLERS: Record<RouteName, Handler> = {
     ctx.reopenLogs();
     return { status: 'ok', logFile: ctx.config.logFile ?? null };
   },
+  metrics: async (ctx): Promise<TextAnswer> => new TextAnswer(METRICS_CONTENT_TYPE, await ctx.renderMetrics()),
 };
 
 /** Compares in constant time, so response timing does not leak how much of a token was right. */
@@ -211,7 +223,13 @@ async function handle(ctx: AdminContext, req: http.IncomingMessage, res: http.Se
     }
   }
   if (ROUTES[match.name].method !== 'GET') ctx.log.info('admin API call', { route: match.name, params: match.params });
-  sendJson(res, 200, HANDLERS[match.name](ctx, match.params, body));
+  const answer = await HANDLERS[match.name](ctx, match.params, body);
+  if (answer instanceof TextAnswer) {
+    res.writeHead(200, { 'Content-Type': answer.contentType, 'Content-Length': Buffer.byteLength(answer.text), 'Cache-Control': 'no-store' });
+    res.end(answer.text);
+    return;
+  }
+  sendJson(res, 200, answer);
 }
 
 export function createAdminServer(ctx: AdminContext): http.Server {

@@ -13,6 +13,7 @@ import { CoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SpawnError } from '../spawn/spawn-error.js';
 import type { SpawnedProcess, Spawner } from '../spawn/spawner.js';
+import { AppStats } from '../metrics/app-stats.js';
 import { chooseWorker } from './routing.js';
 import { Session } from './session.js';
 import { WorkerProcess } from './worker.js';
@@ -78,6 +79,8 @@ export class AppGroup {
   private generation = 0;
   private restartInfo: RestartInfo | undefined;
   lastSpawnError: SpawnError | undefined;
+  /** What the metrics endpoint reports for this app: plain counters, read at scrape time. */
+  readonly stats = new AppStats();
   private lastSpawnErrorAtMs = 0;
 
   constructor(
@@ -330,6 +333,7 @@ export class AppGroup {
       // Spawns started together (the minimum, at start or after a backoff) that fail count once:
       // one more round failed, so the backoff doubles once, not once per process.
       if (startedAtMs > this.lastSpawnErrorAtMs) this.spawnFailures++;
+      this.stats.spawnFailures++;
       this.lastSpawnError = spawnError;
       this.lastSpawnErrorAtMs = Date.now();
       const failures = this.spawnFailures + this.earlyExits;
@@ -342,6 +346,7 @@ export class AppGroup {
       throw err;
     }
     this.spawning--;
+    this.stats.spawns++;
     this.lastSpawnError = undefined;
     this.spawnFailures = 0;
     // The app starts again, so what is left of a backoff for failed spawns no longer holds: a
@@ -381,6 +386,7 @@ export class AppGroup {
       if (!worker) return;
       const waiter = this.waitList.shift() as Waiter;
       clearTimeout(waiter.timer);
+      this.stats.queueWait.observe((Date.now() - waiter.enqueuedAtMs) / 1000);
       waiter.resolve(new Session(worker, this.onSessionClose));
     }
   }
@@ -439,6 +445,7 @@ export class AppGroup {
   restart(rolling: boolean): RestartAppResponse {
     if (this.stopping || this.frozen) throw new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down or handing over to a new core');
     this.generation++;
+    this.stats.restarts++;
     const generation = this.generation;
     const old = this.workers.filter((w) => w.state === 'ready');
     this.restartInfo = { rolling, generation, startedAtMs: Date.now() };
@@ -641,6 +648,15 @@ export class AppGroup {
     if (this.restartInfo && !this.restartInfo.failed) return 'restarting';
     if (this.lastSpawnError && this.nextSpawnAllowedAtMs > Date.now()) return 'backoff';
     return 'running';
+  }
+
+  /**
+   * The app can serve requests now or shortly: a process takes requests (or is doing out-of-band
+   * work and will again), or one is being spawned and the last spawn did not fail.
+   */
+  canServe(): boolean {
+    if (this.workers.some((w) => w.state === 'ready' || w.state === 'oob-work')) return true;
+    return this.spawning > 0 && !this.lastSpawnError;
   }
 
   get waiting(): number {

@@ -2,6 +2,7 @@
 // shows. Cheap on the hot path: one Map insert and delete per request.
 
 import type { RequestSnapshot, RequestState } from '../../lib/admin-api-contract.js';
+import { ResponseCounts } from '../metrics/app-stats.js';
 import type { WorkerProcess } from '../pool/worker.js';
 import type { BufferUsage } from './request-body.js';
 
@@ -34,6 +35,8 @@ export class RequestTracker {
   requestsTotal = 0;
   /** Responses with these statuses, whoever produced them (Ferry or the app). */
   readonly failed = { '502': 0, '503': 0, '504': 0 };
+  /** Answers to requests refused before they reached an app (bad target, too large, unknown host). */
+  readonly unrouted = new ResponseCounts();
   /** Completed requests per second, one slot per second of the window. */
   private readonly buckets = new Array<number>(RATE_WINDOW_S).fill(0);
   private bucketSecond = Math.floor(Date.now() / 1000);
@@ -52,12 +55,16 @@ export class RequestTracker {
     buckets[0] = (buckets[0] as number) + 1;
   }
 
-  /** A request answered at once, without a process (turbocache hit). */
-  countAnswered(status: number): void {
+  /**
+   * A request answered at once, without a process: from the turbocache (counted for its app), or
+   * refused before it was routed to an app (counted in `unrouted`).
+   */
+  countAnswered(status: number, counts: ResponseCounts = this.unrouted): void {
     this.requestsTotal++;
     const buckets = this.tick();
     buckets[0] = (buckets[0] as number) + 1;
     this.countStatus(status);
+    counts.count(status);
   }
 
   countStatus(status: number): void {

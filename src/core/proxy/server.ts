@@ -20,6 +20,7 @@ import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import { readCookie, type ForwardingFacts } from './headers.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
 import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } from './request-body.js';
+import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
 import { findPublicDir, preloadStatic, serveStatic } from './static-files.js';
 
@@ -37,15 +38,18 @@ export interface ProxyServerOptions {
   /** Upload and response buffering for slow clients, and where they spill to disk. */
   buffering: BufferingConfig;
   bufferDir: BufferDir;
+  /** --health-check-path: answered here, before the turbocache and the apps. */
+  health?: { path: string; state: HealthState };
 }
 
 export interface ProxyServer {
   server: http.Server;
   tracker: RequestTracker;
   /**
-   * Hands the clients over to another core on the same listening socket (`ferry restart`): stop
-   * accepting, answer every further request with `Connection: close`, close connections once they
-   * have been idle for a while, and resolve when none is left (or at the deadline).
+   * Hands the clients over to another core on the same listening socket (`ferry restart`), or to
+   * other hosts after a drain (a stop behind a load balancer): stop accepting, answer every further
+   * request with `Connection: close`, close connections once they have been idle for a while, and
+   * resolve when none is left (or at the deadline).
    */
   handOver(deadlineMs: number): Promise<void>;
 }
@@ -211,7 +215,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   };
 
   const connections = new Map<Duplex, ConnectionState>();
-  let handingOver = false;
+  // Handing over, or stopping behind a load balancer: every answer closes its connection.
+  let closingConnections = false;
+  const health = opts.health;
+  const healthFacts = (state: HealthState) => ({ serving: state.serving, draining: state.draining, apps: pool.groups.map((g) => ({ name: g.name, canServe: g.canServe() })) });
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const connection = connections.get(req.socket);
@@ -222,8 +229,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         connection.idleSinceMs = Date.now();
       });
     }
-    // Handing over: this answer closes the connection, so the client's next request reaches the new core.
-    if (handingOver) res.shouldKeepAlive = false;
+    // Handing over: this answer closes the connection, so the client's next request reaches the
+    // new core; stopping: another host.
+    if (closingConnections) res.shouldKeepAlive = false;
+    if (health !== undefined && isHealthCheckRequest(req.url, health.path) && (req.method === 'GET' || req.method === 'HEAD')) {
+      answerHealthCheck(req, res, healthVerdict(healthFacts(health.state)));
+      return;
+    }
     const requestId = incomingRequestId(req);
     if (res.socket === null) closeWithConnection(req, res);
     if (faultedConnections !== undefined && faultedConnections.delete(req.socket)) {
@@ -243,6 +255,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
     const group = pool.groupFor(req.headers.host);
     if (!group) {
+      tracker.countAnswered(404);
       sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${req.headers.host ?? ''}'.`, requestId });
       return;
     }
@@ -275,14 +288,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       begun.then(
         (cache) => {
           if (cache) toApp(req, res, group, requestId, cache);
-          else if (!res.destroyed) tracker.countAnswered(res.statusCode);
+          else if (!res.destroyed) tracker.countAnswered(res.statusCode, group.stats.responses);
         },
         (err: unknown) => checkoutError(req, res, err, requestId, log, group),
       );
     } else if (begun) {
       toApp(req, res, group, requestId, begun);
     } else {
-      tracker.countAnswered(res.statusCode); // answered from the cache
+      tracker.countAnswered(res.statusCode, group.stats.responses);
     }
   };
 
@@ -291,6 +304,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     res.once('close', () => {
       tracker.end(tracked);
       tracker.countStatus(res.statusCode);
+      group.stats.responses.count(res.statusCode);
+      group.stats.latency.observe((Date.now() - tracked.startedAtMs) / 1000);
       // The access log, at debug only: off, it costs this one comparison per request.
       if (log.debugEnabled) log.debug('request done', { reqId: requestId, method: tracked.method, path: tracked.path, app: group.name, status: res.statusCode, durationMs: Date.now() - tracked.startedAtMs, appPid: tracked.worker?.pid });
     });
@@ -367,7 +382,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   });
 
   const handOver = async (deadlineMs: number): Promise<void> => {
-    handingOver = true;
+    closingConnections = true;
     // net.Server's close, not http.Server's: the latter also drops idle kept-alive connections at
     // once, and a request a client sends on one at that moment would fail.
     net.Server.prototype.close.call(server);

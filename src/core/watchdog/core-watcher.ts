@@ -68,6 +68,8 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
     private readonly log: Logger,
     private readonly logging: CoreLogging,
     private readonly shutdownTimeoutMs = 30_000,
+    /** The --metrics-address socket, passed on to every core at the same fd. */
+    private readonly metricsFd?: number,
   ) {
     super();
   }
@@ -90,7 +92,7 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
     const nodeArgs = (process.env.FERRY_CORE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
     const out = this.logging.fileFd() ?? 'inherit';
     const child = spawn(process.execPath, [...nodeArgs, CORE_MAIN], {
-      stdio: ['ignore', out, out, LISTEN_FD, 'ipc'],
+      stdio: ['ignore', out, out, LISTEN_FD, 'ipc', ...(this.metricsFd === undefined ? [] : [this.metricsFd])],
       // Its own process group, so one killpg takes the core and nothing else.
       detached: true,
       env: {

@@ -3,14 +3,14 @@
 
 import fs from 'node:fs';
 import { describeListenAddress, type ListenAddress } from '../../lib/config.js';
-import type { CliToWatchdog, LaunchMessage, WatchdogToCli } from '../../lib/ipc-messages.js';
+import { METRICS_FD, type CliToWatchdog, type LaunchMessage, type WatchdogToCli } from '../../lib/ipc-messages.js';
 import type { ErrorPayload } from '../../lib/error-codes.js';
 import { FERRY_VERSION } from '../../lib/paths.js';
 import { processStartTicks, type CoreRestartStatus } from '../../lib/instance-registry.js';
 import { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import { createLogger, ReopenableFileSink, type Logger } from '../log.js';
 import { OOM_ENV, protectFromOomKiller } from '../oom-score.js';
-import { CoreWatcher } from './core-watcher.js';
+import { CoreWatcher, LISTEN_FD } from './core-watcher.js';
 
 function send(message: WatchdogToCli): void {
   if (process.connected) process.send?.(message);
@@ -67,7 +67,7 @@ function run(launch: LaunchMessage): void {
   writeProperties(null);
   if (launch.pidFile) fs.writeFileSync(launch.pidFile, `${process.pid}\n`);
 
-  const watcher = new CoreWatcher(instance, log, { format: launch.logFormat, level: () => log.level, fileFd: () => logSink?.fd }, config.shutdownTimeoutMs);
+  const watcher = new CoreWatcher(instance, log, { format: launch.logFormat, level: () => log.level, fileFd: () => logSink?.fd }, config.shutdownTimeoutMs, config.metricsListen ? METRICS_FD : undefined);
 
   // Log rotation: SIGUSR1 (logrotate's postrotate) reopens here and in the core; the admin API
   // (ferry reopen-logs) reopens in the core, which then asks here.
@@ -90,6 +90,23 @@ function run(launch: LaunchMessage): void {
     log.info('log level changed', { logLevel: level });
   });
 
+  // Stopping: our copies of the listening sockets go, so that once the core closes its own, new
+  // connections are refused at once (a load balancer retries them elsewhere) instead of waiting in
+  // the backlog for a core that will never accept them.
+  let socketsClosed = false;
+  const closeListeningSockets = (): void => {
+    // Once only: a closed fd number may be reused by a file opened since.
+    if (socketsClosed) return;
+    socketsClosed = true;
+    for (const fd of config.metricsListen ? [LISTEN_FD, METRICS_FD] : [LISTEN_FD]) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // closed already
+      }
+    }
+  };
+
   const cleanupAndExit = (code: number): never => {
     instance.remove();
     removeOwnUnixSocket(config.listen, launch.unixSocketInode);
@@ -103,6 +120,7 @@ function run(launch: LaunchMessage): void {
     log.info(force ? 'stopping now (forced)' : 'stopping', { reason });
     send({ type: 'stopping' });
     const deadlineMs = force ? Date.now() : Date.now() + config.shutdownTimeoutMs;
+    closeListeningSockets();
     stopping = watcher.stop(deadlineMs, force).then(() => cleanupAndExit(exitCode));
     return stopping;
   };

@@ -73,6 +73,15 @@ describe('readConfigFile', () => {
     expect(errorOf().message).toBe(`${file}: apps[0].max-body-size belongs to the whole instance; set it at the top level`);
   });
 
+  it('takes the metrics address and the health check at the top level only', () => {
+    write({ 'metrics-address': '127.0.0.1:9464', 'health-check-path': '/healthz', 'health-drain-time': 10 });
+    expect(readConfigFile(file).options).toEqual({ 'metrics-address': '127.0.0.1:9464', 'health-check-path': '/healthz', 'health-drain-time': 10 });
+    write({ 'health-drain-time': '10s' });
+    expect(errorOf().message).toBe(`${file}: health-drain-time must be a whole number (got "10s")`);
+    write({ apps: [{ root: 'a', 'health-check-path': '/healthz' }] });
+    expect(errorOf().message).toBe(`${file}: apps[0].health-check-path belongs to the whole instance; set it at the top level`);
+  });
+
   it('keeps instance-wide options out of apps', () => {
     write({ apps: [{ root: 'a', port: 5000 }] });
     expect(errorOf().message).toBe(`${file}: apps[0].port belongs to the whole instance; set it at the top level`);

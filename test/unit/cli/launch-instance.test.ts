@@ -44,6 +44,7 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     daemonize: false,
     // The app files are the test's: as root, root-owned, which needs an explicit --user root.
     ...(process.getuid?.() === 0 ? { user: 'root' } : {}),
+    healthDrainTimeS: 5,
     ...overrides,
   };
 }

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAdminServer, type AdminContext } from '../../../../src/core/admin-api/server.js';
 import { Logger } from '../../../../src/core/log.js';
 import { Pool } from '../../../../src/core/pool/pool.js';
+import { createMetricsRenderer } from '../../../../src/core/metrics/exposition.js';
 import { RequestTracker } from '../../../../src/core/proxy/request-tracker.js';
 import { FakeSpawner } from '../../../../src/core/spawn/fake-spawner.js';
 import { MAX_ADMIN_BODY_BYTES, routePath, type ConfigResponse, type ErrorBody, type PoolResponse, type ServerResponse } from '../../../../src/lib/admin-api-contract.js';
@@ -74,9 +75,11 @@ async function startAdmin(): Promise<Harness> {
   const pool = new Pool(config, spawner, log);
   pools.push({ pool, spawner });
   await pool.start();
+  const tracker = new RequestTracker();
   const ctx: AdminContext = {
     pool,
-    tracker: new RequestTracker(),
+    tracker,
+    renderMetrics: createMetricsRenderer({ pool, tracker }),
     config,
     log: log.child({ component: 'admin-api' }),
     instanceName: 'unit',
@@ -218,6 +221,17 @@ describe('admin API authentication', () => {
 });
 
 describe('admin API routes', () => {
+  it('serves the Prometheus text format on /v1/metrics to the read-only token', async () => {
+    const h = await startAdmin();
+    const answer = await call(h, 'GET', '/v1/metrics', { token: TOKENS.readOnly });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(answer.text).toContain('# TYPE ferry_processes gauge');
+    expect(answer.text).toMatch(/^ferry_processes\{app="[^"]+",state="ready"\} 1$/m);
+    expect((await call(h, 'GET', '/v1/metrics')).status).toBe(401);
+  });
+
+
   it('answers ping with the instance name and the core pid', async () => {
     const h = await startAdmin();
     const answer = await call(h, 'GET', '/v1/ping', { token: TOKENS.readOnly });
