@@ -7,7 +7,7 @@ import path from 'node:path';
 import { detectApp, type DetectionResult } from '../lib/app-detection.js';
 import { DEFAULTS, type AppConfig, type AppType, type ClientLimits, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
-import { WATCHDOG_MAIN } from '../lib/paths.js';
+import { ferryProcessCommand } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
 import { bindListenSocket } from './listen-socket.js';
 import { parseByteSize } from '../lib/units.js';
@@ -275,8 +275,9 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
 
   const bound = await bindListenSocket(config.listen);
   let watchdog: ChildProcess;
+  const { command, args } = ferryProcessCommand('watchdog');
   try {
-    watchdog = spawn(process.execPath, [WATCHDOG_MAIN], {
+    watchdog = spawn(command, args, {
       stdio: ['ignore', outFd, outFd, bound.fd, 'ipc'],
       // A session of its own: Ctrl-C in this terminal reaches ferry start, which stops it in order.
       detached: true,

@@ -1,0 +1,45 @@
+// The main script of the single executable (dist-bin/ferry): one binary that is, by its first
+// argument, the CLI, the watchdog, the core, or the Node that runs an app (see lib/paths.ts).
+
+import Module from 'node:module';
+import path from 'node:path';
+import { LOADER_DIR, ROLE_ARG, type ProcessRole } from '../lib/paths.js';
+
+async function runNodeApp(startupFile: string, appArgs: string[]): Promise<void> {
+  // What `node --inspect-port=127.0.0.1:0` does: SIGUSR1 opens the inspector on a free port.
+  process.debugPort = 0;
+  await import('../core/spawn/node-loader.cjs');
+  // As `node app.js` would see it; runMain picks CommonJS or ESM by Node's own rules.
+  process.argv = [process.execPath, path.resolve(startupFile), ...appArgs];
+  Module.runMain();
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv[0] !== ROLE_ARG) {
+    // The same fast path as bin/run.js for one-shot `ferry status`.
+    const fastExitCode = argv[0] === 'status' && !process.env.FERRY_NO_FAST_PATH ? await (await import('../cli/status-fast.js')).runStatusFast(argv.slice(1)) : undefined;
+    if (fastExitCode !== undefined) process.exitCode = fastExitCode;
+    else {
+      // oclif checks, as it loads, the Node version against a package.json it reads from disk.
+      process.env.OCLIF_DISABLE_ENGINE_WARNING = '1';
+      await (await import('./cli.js')).runCli(argv);
+    }
+    return;
+  }
+  const role = argv[1] as ProcessRole;
+  if (role === 'watchdog') await import('../core/watchdog/main.js');
+  else if (role === 'core') {
+    (await import('./assets.js')).writeLoaders(LOADER_DIR);
+    await import('../core/main.js');
+  } else if (role === 'node-app' && argv[2] !== undefined) await runNodeApp(argv[2], argv.slice(3));
+  else {
+    process.stderr.write(`ferry: unknown internal role ${String(role)}\n`);
+    process.exitCode = 2;
+  }
+}
+
+// argv[0] is the executable and argv[1] the name it was invoked by (both set by Node for an SEA).
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`ferry: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
