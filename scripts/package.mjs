@@ -36,6 +36,21 @@ const embeddedAddon = {
   },
 };
 
+// Modules that are loaded only in development: oclif tries the first four (in try/catch) to run
+// TypeScript sources, ink the last under DEV=true. Bundled they would add megabytes; left
+// external, each miss makes Node warn about SEA require(). They fail as if not installed.
+const ABSENT_MODULES = ['typescript', 'ts-node', 'source-map-support', 'pnpapi', 'react-devtools-core'];
+const absentModules = {
+  name: 'absent-modules',
+  setup(build) {
+    build.onResolve({ filter: new RegExp(`^(${ABSENT_MODULES.join('|')})$`) }, (args) => ({ path: args.path, namespace: 'absent' }));
+    build.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({
+      contents: `throw Object.assign(new Error(${JSON.stringify(`Cannot find module '${args.path}'`)}), { code: 'MODULE_NOT_FOUND' });`,
+      loader: 'js',
+    }));
+  },
+};
+
 // The ink live view (status --watch) is an ES module asset: ink and yoga use top-level await,
 // which a CommonJS script cannot hold. The main script imports it on demand (importEmbeddedModule).
 const liveViewAsAsset = {
@@ -57,26 +72,11 @@ await esbuild.build({
   target: 'node20',
   minify: true,
   legalComments: 'none',
-  // Loaded by ink only when DEV=true.
-  external: ['react-devtools-core'],
+  plugins: [absentModules],
   // React is CommonJS: give the ES module a require() of its own.
   banner: { js: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });
-
-// oclif tries these (in try/catch) only to run TypeScript sources in development. Bundled they
-// would add 9 MB; left external, each miss makes Node print a warning about SEA require().
-const ABSENT_MODULES = ['typescript', 'ts-node', 'source-map-support', 'pnpapi'];
-const absentModules = {
-  name: 'absent-modules',
-  setup(build) {
-    build.onResolve({ filter: new RegExp(`^(${ABSENT_MODULES.join('|')})$`) }, (args) => ({ path: args.path, namespace: 'absent' }));
-    build.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({
-      contents: `throw Object.assign(new Error(${JSON.stringify(`Cannot find module '${args.path}'`)}), { code: 'MODULE_NOT_FOUND' });`,
-      loader: 'js',
-    }));
-  },
-};
 
 const bundle = path.join(WORK_DIR, 'ferry.cjs');
 await esbuild.build({

@@ -5,7 +5,14 @@ import Module from 'node:module';
 import path from 'node:path';
 import { LOADER_DIR, ROLE_ARG, type ProcessRole } from '../lib/paths.js';
 
+/**
+ * Set in an app's environment: the executable is that app's `node`, so a child it starts with
+ * process.execPath and a script (child_process.fork, a worker pool) runs the script, not the CLI.
+ */
+const RUN_AS_NODE_ENV = 'FERRY_RUN_AS_NODE';
+
 async function runNodeApp(startupFile: string, appArgs: string[]): Promise<void> {
+  process.env[RUN_AS_NODE_ENV] = '1';
   // What `node --inspect-port=127.0.0.1:0` does: SIGUSR1 opens the inspector on a free port.
   process.debugPort = 0;
   await import('../core/spawn/node-loader.cjs');
@@ -15,6 +22,12 @@ async function runNodeApp(startupFile: string, appArgs: string[]): Promise<void>
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (process.env[RUN_AS_NODE_ENV] && argv[0] !== ROLE_ARG) {
+    // The loader acts only on the first process (it removes FERRY_APP_SOCKET), so a child is a plain script.
+    if (argv[0] === undefined || argv[0].startsWith('-')) throw new Error(`the Node inside ferry runs a script file only (node ${argv.join(' ')}); use --nodejs for a full node`);
+    await runNodeApp(argv[0], argv.slice(1));
+    return;
+  }
   if (argv[0] !== ROLE_ARG) {
     // The same fast path as bin/run.js for one-shot `ferry status`.
     const fastExitCode = argv[0] === 'status' && !process.env.FERRY_NO_FAST_PATH ? await (await import('../cli/status-fast.js')).runStatusFast(argv.slice(1)) : undefined;

@@ -124,17 +124,25 @@ describe('the single executable', () => {
     expect(fs.readdirSync(env.TMPDIR!)).toEqual([]);
   });
 
-  it('runs an ES module app with its own Node', async () => {
+  it('runs an ES module app with its own Node, and a child it forks with process.execPath', async () => {
     const app = path.join(scratch, 'esm-app');
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), '{"type":"module","main":"server.js"}');
     fs.writeFileSync(
       path.join(app, 'server.js'),
-      "import http from 'node:http';\nconst { version } = await import('node:process');\nhttp.createServer((req, res) => res.end(`esm ${version} ${typeof require}`)).listen(3000);\n",
+      [
+        "import http from 'node:http';",
+        "import { fork } from 'node:child_process';",
+        "const { version } = await import('node:process');",
+        "const child = fork(new URL('./child.js', import.meta.url));",
+        "const said = await new Promise((resolve) => child.once('message', resolve));",
+        'http.createServer((req, res) => res.end(`esm ${version} ${typeof require} ${said}`)).listen(3000);',
+      ].join('\n'),
     );
+    fs.writeFileSync(path.join(app, 'child.js'), "process.send(`child ${process.argv.slice(2).length}`, () => process.exit(0));\n");
     const instance = await startWithExe(app, ['--app-type', 'node']);
     const res = await request(`http://127.0.0.1:${instance.port}/`);
-    expect(await res.body.text()).toBe(`esm ${process.version} undefined`);
+    expect(await res.body.text()).toBe(`esm ${process.version} undefined child 0`);
     expect((await runExe(['stop'])).exitCode).toBe(0);
     expect(survivors(instance.pids, instance.pids)).toEqual([]);
   });
