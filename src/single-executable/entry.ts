@@ -1,6 +1,7 @@
 // The main script of the single executable (dist-bin/ferry): one binary that is, by its first
 // argument, the CLI, the watchdog, the core, or the Node that runs an app (see lib/paths.ts).
 
+import inspector from 'node:inspector';
 import Module from 'node:module';
 import path from 'node:path';
 import { LOADER_DIR, ROLE_ARG, type ProcessRole } from '../lib/paths.js';
@@ -13,8 +14,12 @@ const RUN_AS_NODE_ENV = 'FERRY_RUN_AS_NODE';
 
 async function runNodeApp(startupFile: string, appArgs: string[]): Promise<void> {
   process.env[RUN_AS_NODE_ENV] = '1';
-  // What `node --inspect-port=127.0.0.1:0` does: SIGUSR1 opens the inspector on a free port.
-  process.debugPort = 0;
+  // The executable's Node installs no SIGUSR1 handler of its own (the signal would kill the app),
+  // so do what `node --inspect-port=127.0.0.1:0` does from JavaScript: SIGUSR1 opens the
+  // inspector on a free loopback port (crash-watch). Unlike Node's, it waits for the event loop.
+  process.on('SIGUSR1', () => {
+    if (!inspector.url()) inspector.open(0, '127.0.0.1');
+  });
   await import('../core/spawn/node-loader.cjs');
   // As `node app.js` would see it; runMain picks CommonJS or ESM by Node's own rules.
   process.argv = [process.execPath, path.resolve(startupFile), ...appArgs];
