@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, freePort, liveInstances, instanceProcesses, removeScratch, ROOT, survivors, tempDir, type FerryRun } from '../helpers/ferry.js';
+import { fixture, freePort, waitFor, liveInstances, instanceProcesses, removeScratch, ROOT, survivors, tempDir, type FerryRun } from '../helpers/ferry.js';
 
 const BUILD_TIMEOUT_MS = 300_000;
 /** Names that would let something find a Node outside the executable. */
@@ -114,6 +114,18 @@ describe('the single executable', () => {
       seenPids.add(pid);
       expect(fs.readlinkSync(`/proc/${pid}/exe`)).toBe(exe);
     }
+
+    // SIGUSR1 (crash-watch) opens the app's inspector and does not kill it, as with node.
+    const appPid = pids[2]!;
+    process.kill(appPid, 'SIGUSR1');
+    const logFile = path.join(scratch, `ferry.${instance.port}.log`);
+    const inspectorLine = (): boolean =>
+      fs
+        .readFileSync(logFile, 'utf8')
+        .split('\n')
+        .some((line) => line.includes(`"appPid":${appPid}`) && line.includes('Debugger listening on ws://127.0.0.1:'));
+    await waitFor(inspectorLine, "the app's inspector line in the log");
+    expect(await (await request(`http://127.0.0.1:${instance.port}/`)).body.text()).toContain(`(pid ${appPid})`);
 
     const stop = await runExe(['stop']);
     expect(stop.exitCode).toBe(0);
