@@ -159,6 +159,16 @@ describe('the single executable', () => {
     expect(survivors(instance.pids, instance.pids)).toEqual([]);
   });
 
+  it('runs a Node app under the node that --nodejs names, with the loader written to the instance directory', async () => {
+    const instance = await startWithExe(path.join(ROOT, 'examples/hello'), ['--nodejs', process.execPath]);
+    const appPid = instance.pids[2]!;
+    expect(fs.readlinkSync(`/proc/${appPid}/exe`)).toBe(fs.realpathSync(process.execPath));
+    expect(fs.readFileSync(`/proc/${appPid}/cmdline`, 'utf8').split('\0')).toContain(path.join(instance.dir, 'loaders/node-loader.cjs'));
+    expect(await (await request(`http://127.0.0.1:${instance.port}/`)).body.text()).toContain(`(pid ${appPid})`);
+    expect((await runExe(['stop'])).exitCode).toBe(0);
+    expect(survivors(instance.pids, instance.pids)).toEqual([]);
+  });
+
   it('runs a WSGI app through the loader it carries', async () => {
     const instance = await startWithExe(fixture('wsgi-app'));
     const res = await request(`http://127.0.0.1:${instance.port}/hello?x=1`);
