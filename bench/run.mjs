@@ -398,7 +398,9 @@ async function startDirect(run) {
 }
 
 function ferryEnv(run) {
-  return { ...process.env, FERRY_INSTANCE_REGISTRY_DIR: run.registryDir, [run.markerName]: run.tmpDir, NO_COLOR: '1' };
+  // As root the bench apps (root-owned checkout) run as root, as before: ferry start refuses that without --user root.
+  const asRoot = process.getuid?.() === 0 ? { FERRY_USER: 'root' } : {};
+  return { ...process.env, FERRY_INSTANCE_REGISTRY_DIR: run.registryDir, [run.markerName]: run.tmpDir, NO_COLOR: '1', ...asRoot };
 }
 
 async function ferryCli(run, args, timeoutMs = 30_000) {

@@ -51,6 +51,9 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'client-header-timeout': 'integer',
   'client-body-timeout': 'integer',
   'max-body-size': 'size-or-zero',
+  'buffer-uploads': 'boolean',
+  'response-buffer-high-watermark': 'size-or-zero',
+  user: 'string',
 };
 
 /** Options that belong to the instance, not to one app: allowed at the top level only. */
@@ -77,6 +80,9 @@ const INSTANCE_ONLY = new Set([
   'client-header-timeout',
   'client-body-timeout',
   'max-body-size',
+  // The same front buffers for every app.
+  'buffer-uploads',
+  'response-buffer-high-watermark',
 ]);
 
 export type FlagValues = Record<string, unknown>;

@@ -25,6 +25,10 @@ export function exitNameForCode(code: ErrorCode): ExitCodeName {
     case 'FERRY_ERR_FAULTS_INVALID':
     case 'FERRY_ERR_APP_NOT_FOUND':
     case 'FERRY_ERR_INSTANCE_AMBIGUOUS':
+    case 'FERRY_ERR_APP_USER_ROOT':
+    case 'FERRY_ERR_APP_USER_UNKNOWN':
+    case 'FERRY_ERR_APP_USER_NOT_ALLOWED':
+    case 'FERRY_ERR_LISTEN_FDS_INVALID':
       return 'usage';
     case 'FERRY_ERR_LISTEN_IN_USE':
     case 'FERRY_ERR_LISTEN_PERMISSION':

@@ -5,11 +5,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { detectApp, type DetectionResult } from '../lib/app-detection.js';
-import { DEFAULTS, type AppConfig, type AppType, type ClientLimits, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
+import { DEFAULTS, type AppConfig, type AppType, type BufferingConfig, type ClientLimits, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { ferryProcessCommand } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
+import { resolveAppUser } from './app-user.js';
 import { bindListenSocket } from './listen-socket.js';
+import { takeActivatedSocket } from './socket-activation.js';
+import { SYSTEMD_ENV } from '../lib/sd-notify.js';
 import { parseByteSize } from '../lib/units.js';
 
 export interface StartOptions {
@@ -39,6 +42,8 @@ export interface StartOptions {
   nodejs: string;
   python?: string;
   ruby?: string;
+  /** --user: the app's processes run as this user (root only); default: the owner of the startup file. */
+  user?: string;
   logLevel: LogLevel;
   registryDir: string;
   daemonize: boolean;
@@ -62,6 +67,11 @@ export interface StartOptions {
     bodyTimeoutS: number;
     /** As given (bytes, or with a k/m/g suffix); 0 = no limit. */
     maxBodySize: string;
+  };
+  /** Slow-client protection: upload buffering and the response buffer's size (as given). */
+  buffering: {
+    bufferUploads: boolean;
+    responseBufferHighWatermark: string;
   };
 }
 
@@ -123,6 +133,7 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     apps: built,
     turbocache: buildTurbocache(opts),
     clientLimits: buildClientLimits(opts),
+    buffering: buildBuffering(opts),
     ...(opts.direct ? { direct: true } : {}),
   };
 }
@@ -166,6 +177,15 @@ function buildClientLimits(opts: StartOptions): ClientLimits {
     throw usage(`--max-body-size '${c.maxBodySize}' is not a size`, 'Give bytes, or a number with k, m or g: for example --max-body-size 100m (0 = no limit)');
   }
   return { maxHeaderBytes: c.maxHeaderSize, headerTimeoutMs: c.headerTimeoutS * 1000, bodyTimeoutMs: c.bodyTimeoutS * 1000, maxBodyBytes };
+}
+
+function buildBuffering(opts: StartOptions): BufferingConfig {
+  const { bufferUploads, responseBufferHighWatermark } = opts.buffering;
+  const bytes = parseByteSize(responseBufferHighWatermark);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw usage(`--response-buffer-high-watermark '${responseBufferHighWatermark}' is not a size`, 'Give bytes, or a number with k, m or g: for example --response-buffer-high-watermark 128m (0 = no buffering)');
+  }
+  return { bufferUploads, responseBufferHighWatermarkBytes: bytes };
 }
 
 function buildTurbocache(opts: StartOptions): TurbocacheConfig {
@@ -216,6 +236,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     throw usage(`--sticky-sessions-cookie-name '${opts.stickyCookieName}' is not a valid cookie name`, 'Use letters, digits and - _ . only.');
   }
   if (!(opts.startTimeoutS > 0)) throw usage(`--start-timeout must be a positive number of seconds (got ${opts.startTimeoutS})`, 'For example: --start-timeout 30');
+  const user = resolveAppUser(opts.user, detected.app.startupFile, root);
   return {
     name: opts.name ?? (path.basename(root).replace(/[^\w.-]/g, '_') || 'app'),
     hosts: opts.hosts ?? [],
@@ -235,6 +256,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     stickySessions: opts.stickySessions,
     stickyCookieName: opts.stickyCookieName,
     friendlyErrorPages: opts.friendlyErrorPages ?? opts.environment === 'development',
+    ...(user ? { user } : {}),
   };
 }
 
@@ -245,6 +267,12 @@ export function defaultLogFile(config: FerryConfig): string {
   const suffix = config.listen.kind === 'tcp' ? String(config.listen.port) : 'socket';
   const logDir = fs.existsSync(path.join(root, 'log')) ? path.join(root, 'log') : root;
   return path.join(logDir, `ferry.${suffix}.log`);
+}
+
+function withoutSystemdEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of SYSTEMD_ENV) delete copy[name];
+  return copy;
 }
 
 export interface LaunchedInstance {
@@ -273,7 +301,10 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
   const logFormat: LogFormat = !logFile && process.stdout.isTTY ? 'pretty' : 'json';
   const pidFile = opts.pidFile ? path.resolve(opts.pidFile) : undefined;
 
-  const bound = await bindListenSocket(config.listen);
+  // Under systemd socket activation the socket is systemd's; otherwise we bind it.
+  const activated = await takeActivatedSocket();
+  if (activated) config.listen = activated.listen;
+  const bound = activated?.bound ?? (await bindListenSocket(config.listen));
   let watchdog: ChildProcess;
   const { command, args } = ferryProcessCommand('watchdog');
   try {
@@ -281,7 +312,8 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
       stdio: ['ignore', outFd, outFd, bound.fd, 'ipc'],
       // A session of its own: Ctrl-C in this terminal reaches ferry start, which stops it in order.
       detached: true,
-      env: process.env,
+      // systemd's variables are for this process (the service's main pid) alone.
+      env: withoutSystemdEnv(process.env),
     });
   } finally {
     // Same tick as the spawn: our event loop never gets to accept a connection on it.

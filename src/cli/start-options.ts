@@ -3,8 +3,31 @@
 
 import type { AppType, LogLevel } from '../lib/config.js';
 import { defaultRegistryDir } from '../lib/instance-registry.js';
-import type { FlagValues } from './config-file.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readConfigFile, type FlagValues } from './config-file.js';
 import type { StartOptions } from './launch-instance.js';
+
+/** Names of the flags typed on the command line (not defaults, not from the environment). */
+export function explicitFlags(raw: readonly { type: string; flag?: string }[]): Set<string> {
+  return new Set(raw.flatMap((token) => (token.type === 'flag' && token.flag ? [token.flag] : [])));
+}
+
+/**
+ * The options of the instance and of each app, from the flags and the config file (--config, or
+ * ferry.json in DIR): flags typed on the command line win over the file, which wins over defaults.
+ */
+export function resolveStartOptions(dir: string, values: FlagValues, explicit: ReadonlySet<string>): { instanceOptions: StartOptions; apps?: StartOptions[] } {
+  const configFlag = values.config as string | undefined;
+  const configPath = configFlag ?? (fs.existsSync(path.join(dir, 'ferry.json')) ? path.join(dir, 'ferry.json') : undefined);
+  if (!configPath) return { instanceOptions: optionsFromFlags(values, dir) };
+  const file = readConfigFile(configPath);
+  const cli = Object.fromEntries([...explicit].map((name) => [name, values[name]]));
+  const merged = { ...values, ...file.options, ...cli };
+  const fileDir = path.dirname(file.path);
+  const apps = file.apps.length > 0 ? file.apps.map((app) => ({ ...optionsFromFlags({ ...merged, ...app.options, ...cli }, app.root), name: app.name, hosts: app.hosts })) : undefined;
+  return { instanceOptions: optionsFromFlags(merged, apps?.[0]?.dir ?? (configFlag ? fileDir : dir)), apps };
+}
 
 export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
   const num = (name: string): number => f[name] as number;
@@ -39,6 +62,8 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
     nodejs: str('nodejs') as string,
     python: str('python'),
     ruby: str('ruby'),
+    // An empty FERRY_USER means "not set".
+    user: str('user') || undefined,
     logLevel: str('log-level') as LogLevel,
     registryDir: str('instance-registry-dir') ?? defaultRegistryDir(),
     daemonize: f.daemonize === true,
@@ -57,6 +82,10 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
       headerTimeoutS: num('client-header-timeout'),
       bodyTimeoutS: num('client-body-timeout'),
       maxBodySize: String(f['max-body-size']),
+    },
+    buffering: {
+      bufferUploads: f['buffer-uploads'] === true,
+      responseBufferHighWatermark: String(f['response-buffer-high-watermark']),
     },
   };
 }

@@ -1,14 +1,13 @@
 import { Args, Flags } from '@oclif/core';
-import { APP_TYPES, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS } from '../lib/config.js';
-import type { InstanceSummary } from '../lib/ipc-messages.js';
+import { APP_TYPES, BUFFERING_DEFAULTS, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, LOG_LEVELS } from '../lib/config.js';
+import type { InstanceSummary, WatchdogToCli } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
 import { registryFlags } from '../cli/flags.js';
-import { launchInstance, type StartOptions } from '../cli/launch-instance.js';
-import { readConfigFile, type FlagValues } from '../cli/config-file.js';
-import { optionsFromFlags } from '../cli/start-options.js';
-import fs from 'node:fs';
-import path from 'node:path';
+import { launchInstance } from '../cli/launch-instance.js';
+import type { FlagValues } from '../cli/config-file.js';
+import { explicitFlags, resolveStartOptions } from '../cli/start-options.js';
+import { ServiceNotifier } from '../cli/service-notifier.js';
 
 export type StartResult = InstanceSummary & { daemonized: boolean };
 
@@ -95,44 +94,54 @@ ${EXIT_CODE_HELP}`;
       min: 0,
     }),
     'max-body-size': Flags.string({ summary: 'Largest request body, in bytes or with k/m/g; more gets 413. 0 = no limit.', default: CLIENT_LIMIT_DEFAULTS.maxBodySize }),
+    'buffer-uploads': Flags.boolean({
+      summary: 'Read each request body whole (memory, then a temp file) before it goes to a process, for Node and generic apps too (always on for apps with limited concurrency).',
+      default: false,
+    }),
+    'response-buffer-high-watermark': Flags.string({
+      summary: "Bytes of one response Ferry holds for a slow client (memory, then disk) before it slows the app down, in bytes or with k/m/g. 0 = no buffering.",
+      default: BUFFERING_DEFAULTS.responseBufferHighWatermark,
+    }),
     envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable.', multiple: true, default: [] }),
     environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),
     'start-timeout': Flags.integer({ summary: 'Seconds an app process may take to listen before it is killed and reported.', default: DEFAULTS.startTimeoutMs / 1000, min: 1 }),
     nodejs: Flags.string({ summary: 'Node.js interpreter for the app.', default: process.execPath }),
     python: Flags.string({ summary: 'Python interpreter for a WSGI app.', default: 'python3' }),
     ruby: Flags.string({ summary: 'Ruby interpreter for a Rack app.', default: 'ruby' }),
+    user: Flags.string({
+      summary: "As root: run the app's processes as this user (default: the owner of the startup file; an app owned by root needs --user root).",
+      env: 'FERRY_USER',
+    }),
   };
 
   async run(): Promise<StartResult> {
     const { args, flags, raw } = await this.parse(Start);
-    // Flags typed on the command line win over the config file, which wins over defaults.
-    const explicit = new Set(raw.flatMap((token) => (token.type === 'flag' ? [token.flag] : [])));
-    const configPath = flags.config ?? (fs.existsSync(path.join(args.dir, 'ferry.json')) ? path.join(args.dir, 'ferry.json') : undefined);
-    const values = flags as unknown as FlagValues;
-    let instanceOptions: StartOptions;
-    let apps: StartOptions[] | undefined;
-    if (configPath) {
-      const file = readConfigFile(configPath);
-      const cli = Object.fromEntries([...explicit].map((name) => [name, values[name]]));
-      const merged = { ...values, ...file.options, ...cli };
-      const fileDir = path.dirname(file.path);
-      apps = file.apps.length > 0 ? file.apps.map((app) => ({ ...optionsFromFlags({ ...merged, ...app.options, ...cli }, app.root), name: app.name, hosts: app.hosts })) : undefined;
-      instanceOptions = optionsFromFlags(merged, apps?.[0]?.dir ?? (flags.config ? fileDir : args.dir));
-    } else {
-      instanceOptions = optionsFromFlags(values, args.dir);
-    }
+    const { instanceOptions, apps } = resolveStartOptions(args.dir, flags as unknown as FlagValues, explicitFlags(raw));
     const launched = await launchInstance(instanceOptions, apps);
     const { instance } = launched;
     const where = instance.addresses.join(' ');
+    const notifier = ServiceNotifier.fromEnv();
     if (instanceOptions.daemonize) {
+      // systemd follows the watchdog from now on (a Type=notify unit should run in the foreground).
+      notifier?.ready(instance, { mainPid: instance.watchdogPid });
+      notifier?.close();
       await launched.detach();
       this.log(`Ferry is serving at ${where} (instance ${instance.name}, watchdog pid ${instance.watchdogPid}). Stop it with: ferry stop`);
       return { ...instance, daemonized: true };
     }
     this.log(`Ferry is serving at ${where} (instance ${instance.name}). Press Ctrl-C to stop.`);
+    if (notifier) {
+      notifier.ready(instance);
+      launched.watchdog.on('message', (message: WatchdogToCli) => {
+        if (message.type === 'stopping') notifier.stopping();
+        else if (message.type === 'core-restart' && message.state === 'running') notifier.reloading();
+        else if (message.type === 'core-restart') notifier.reloaded(message.state === 'done', instance);
+      });
+    }
     let interrupts = 0;
     const onSignal = (): void => {
       interrupts++;
+      notifier?.stopping();
       if (interrupts === 1) this.log('Stopping gracefully (Ctrl-C again to force)...');
       // The watchdog treats a second signal as "now".
       launched.watchdog.kill('SIGTERM');
@@ -144,6 +153,7 @@ ${EXIT_CODE_HELP}`;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
+    notifier?.close();
     if (code !== 0) process.exitCode = code;
     return { ...instance, daemonized: false };
   }

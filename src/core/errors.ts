@@ -47,6 +47,11 @@ const REGISTRY: Record<ErrorCode, ErrorSpec> = {
   FERRY_ERR_PROCESS_GONE: { httpStatus: 404, kind: 'user' },
   FERRY_ERR_GDB_FAILED: { httpStatus: 500, kind: 'environment' },
   FERRY_ERR_FAULTS_INVALID: { httpStatus: 400, kind: 'user' },
+  FERRY_ERR_LOG_REOPEN_FAILED: { httpStatus: 500, kind: 'environment' },
+  FERRY_ERR_APP_USER_ROOT: { httpStatus: 400, kind: 'user' },
+  FERRY_ERR_APP_USER_UNKNOWN: { httpStatus: 400, kind: 'user' },
+  FERRY_ERR_APP_USER_NOT_ALLOWED: { httpStatus: 400, kind: 'user' },
+  FERRY_ERR_LISTEN_FDS_INVALID: { httpStatus: 500, kind: 'user' },
 };
 
 export class CoreError extends Error {

@@ -1,17 +1,24 @@
-// The logger of the watchdog and the core: one line per event, NDJSON in pino's shape
-// ({level, time, pid, component, msg, ...}) or a readable line when a person is watching.
+// The logger of the watchdog and the core: pino behind a small facade (callers write
+// `log.info(msg, fields)`), one NDJSON record per line ({level, time, pid, ...bindings, ...fields,
+// msg}), or a readable line when a person is watching a terminal. Writes are synchronous (sonic-boom
+// in sync mode, no worker thread): a line is in the file when the call returns, so a crash loses
+// nothing and a reopen after logrotate splits the stream cleanly between the old file and the new.
 
-import fs from 'node:fs';
+import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { LogLevel } from '../lib/config.js';
-
 import type { LogFormat } from '../lib/ipc-messages.js';
 
 export type { LogFormat };
 
 const LEVEL_NUMBERS: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50 };
+const LEVEL_NAMES: Record<number, string> = { 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR' };
+
+/** Keys pino writes itself: a field of one call must not repeat (and so overwrite) them. */
+const RESERVED_KEYS = ['level', 'time', 'pid', 'msg'] as const;
 
 export type LogFields = Record<string, unknown>;
 
+/** Where lines go: anything with a synchronous write (a file, stdout, a test's array). */
 export interface LogSink {
   write(line: string): void;
 }
@@ -19,6 +26,7 @@ export interface LogSink {
 export interface LoggerOptions {
   level: LogLevel;
   format: LogFormat;
+  /** Default: stdout. */
   sink?: LogSink;
 }
 
@@ -35,65 +43,132 @@ function formatPrettyValue(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export class Logger {
-  private readonly state: { level: LogLevel; format: LogFormat; sink: LogSink };
-  private readonly bindings: LogFields;
+/**
+ * Turns one JSON record into "TIME LEVEL where[pid]: msg key=value ...". Ours rather than
+ * pino-pretty: pino-pretty adds ~40 ms to every process start and ~2 MB RSS (README, Logs), and
+ * only terminals see this.
+ */
+export function formatPrettyLine(json: string): string {
+  const { level, time, pid, component, app, msg, err, ...rest } = JSON.parse(json) as LogFields;
+  // App output reads best as the app's own line: "hello[4242]: listening".
+  const isAppOutput = app !== undefined && rest.stream !== undefined;
+  const where = isAppOutput ? `${String(app)}[${String(pid)}]` : `${String(component ?? '')}[${String(pid)}]`;
+  if (isAppOutput) delete rest.stream;
+  else if (app !== undefined) rest.app = app;
+  const extras = Object.entries(rest).map(([key, value]) => `${key}=${formatPrettyValue(value)}`);
+  const errInfo = err as { stack?: string; message?: string } | undefined;
+  const errText = errInfo ? `\n  ${errInfo.stack ?? errInfo.message ?? JSON.stringify(errInfo)}` : '';
+  const levelName = LEVEL_NAMES[level as number] ?? String(level);
+  return `${new Date(time as number).toISOString()} ${levelName.padEnd(5)} ${where}: ${String(msg)}${extras.length ? ' ' + extras.join(' ') : ''}${errText}\n`;
+}
 
-  constructor(opts: LoggerOptions, bindings: LogFields = {}, shared?: { level: LogLevel; format: LogFormat; sink: LogSink }) {
-    this.state = shared ?? { level: opts.level, format: opts.format, sink: opts.sink ?? { write: (line) => writeStdout(line) } };
-    this.bindings = bindings;
+function prettyStream(sink: LogSink): DestinationStream {
+  return { write: (line: string) => sink.write(formatPrettyLine(line)) };
+}
+
+/** stdout without throwing: the terminal of a foreground `ferry start` may be gone. */
+function stdoutSink(): LogSink {
+  const dest = pino.destination({ fd: 1, sync: true });
+  dest.on('error', () => undefined);
+  return dest;
+}
+
+/** What a logger and all its children share: the level (one setLevel for all) and the pino roots. */
+interface SharedState {
+  level: LogLevel;
+  threshold: number;
+  /** Ferry's own records: pid is this process. */
+  root: PinoLogger;
+  /** Records that name their own pid (an app's output): no base fields. */
+  bare: PinoLogger;
+}
+
+function createShared(opts: LoggerOptions): SharedState {
+  const sink = opts.sink ?? stdoutSink();
+  const stream = opts.format === 'pretty' ? prettyStream(sink) : (sink as DestinationStream);
+  // The facade filters levels (children see setLevel at once); pino writes whatever reaches it.
+  const common = {
+    level: 'debug',
+    serializers: { err: serializeError },
+    formatters: {
+      log(fields: LogFields): LogFields {
+        if (!RESERVED_KEYS.some((key) => key in fields)) return fields;
+        // A copy: the caller's object stays as it was.
+        const kept = { ...fields };
+        for (const key of RESERVED_KEYS) delete kept[key];
+        return kept;
+      },
+    },
+  };
+  return {
+    level: opts.level,
+    threshold: LEVEL_NUMBERS[opts.level],
+    root: pino({ ...common, base: { pid: process.pid } }, stream),
+    bare: pino({ ...common, base: null }, stream),
+  };
+}
+
+/** What a child is made from: the shared state, its root, and all its bindings so far. */
+interface Inherited {
+  state: SharedState;
+  root: PinoLogger;
+  bindings: LogFields;
+}
+
+export class Logger {
+  private readonly state: SharedState;
+  private readonly root: PinoLogger;
+  private readonly bindings: LogFields;
+  private readonly pino: PinoLogger;
+
+  constructor(opts: LoggerOptions | Inherited, bindings: LogFields = {}) {
+    const inherited = 'state' in opts ? opts : undefined;
+    this.state = inherited?.state ?? createShared(opts as LoggerOptions);
+    this.root = inherited?.root ?? this.state.root;
+    this.bindings = { ...inherited?.bindings, ...bindings };
+    // One pino child from the root with every binding merged: a key bound twice (component)
+    // appears once, with the inner value.
+    this.pino = Object.keys(this.bindings).length > 0 ? this.root.child(this.bindings) : this.root;
   }
 
   /** A logger that adds fields to every line; level changes apply to parent and children alike. */
   child(bindings: LogFields): Logger {
-    return new Logger(this.state, { ...this.bindings, ...bindings }, this.state);
+    return new Logger({ state: this.state, root: this.root, bindings: this.bindings }, bindings);
+  }
+
+  /**
+   * A logger for lines another process wrote (an app's stdout and stderr): `pid` is that
+   * process, not this one, and none of this logger's bindings apply. Shares level and destination.
+   */
+  foreign(bindings: LogFields & { pid: number }): Logger {
+    return new Logger({ state: this.state, root: this.state.bare, bindings: {} }, bindings);
+  }
+
+  get level(): LogLevel {
+    return this.state.level;
+  }
+
+  /** One comparison: guards debug lines whose fields cost something to build (per request). */
+  get debugEnabled(): boolean {
+    return this.state.threshold <= 20;
   }
 
   setLevel(level: LogLevel): void {
     this.state.level = level;
+    this.state.threshold = LEVEL_NUMBERS[level];
   }
 
   debug(msg: string, fields?: LogFields): void {
-    this.log('debug', msg, fields);
+    if (this.state.threshold <= 20) this.pino.debug(fields ?? {}, msg);
   }
   info(msg: string, fields?: LogFields): void {
-    this.log('info', msg, fields);
+    if (this.state.threshold <= 30) this.pino.info(fields ?? {}, msg);
   }
   warn(msg: string, fields?: LogFields): void {
-    this.log('warn', msg, fields);
+    if (this.state.threshold <= 40) this.pino.warn(fields ?? {}, msg);
   }
   error(msg: string, fields?: LogFields): void {
-    this.log('error', msg, fields);
-  }
-
-  private log(level: LogLevel, msg: string, fields?: LogFields): void {
-    if (LEVEL_NUMBERS[level] < LEVEL_NUMBERS[this.state.level]) return;
-    const record: LogFields = { ...this.bindings, ...fields };
-    if (record.err !== undefined) record.err = serializeError(record.err);
-    const time = Date.now();
-    if (this.state.format === 'json') {
-      this.state.sink.write(JSON.stringify({ ...record, level: LEVEL_NUMBERS[level], time, pid: process.pid, msg }) + '\n');
-      return;
-    }
-    const { component, ...rest } = record;
-    // App output reads best as the app's own line: "hello[4242]: listening".
-    const isAppLine = rest.app !== undefined && rest.appPid !== undefined;
-    const extras = Object.entries(rest)
-      .filter(([key]) => key !== 'err' && !(isAppLine && (key === 'app' || key === 'appPid')))
-      .map(([key, value]) => `${key}=${formatPrettyValue(value)}`);
-    const errText = rest.err ? `\n  ${(rest.err as { stack?: string; message?: string }).stack ?? (rest.err as { message?: string }).message}` : '';
-    const where = isAppLine ? `${String(rest.app)}[${String(rest.appPid)}]` : `${String(component ?? '')}[${process.pid}]`;
-    this.state.sink.write(
-      `${new Date(time).toISOString()} ${level.toUpperCase().padEnd(5)} ${where}: ${msg}${extras.length ? ' ' + extras.join(' ') : ''}${errText}\n`,
-    );
-  }
-}
-
-function writeStdout(line: string): void {
-  try {
-    process.stdout.write(line);
-  } catch {
-    // stdout gone (the foreground CLI died): logging must never take the server down.
+    this.pino.error(fields ?? {}, msg);
   }
 }
 
@@ -101,29 +176,31 @@ export function createLogger(opts: LoggerOptions, bindings: LogFields = {}): Log
   return new Logger(opts, bindings);
 }
 
-/** A log file that can be reopened after logrotate moved it away. Writes are asynchronous. */
+/**
+ * The log file (`--log-file`), appended to synchronously; `reopen()` after logrotate renamed it
+ * opens the path again, so the next line goes to the new file and none is lost in between.
+ */
 export class ReopenableFileSink implements LogSink {
-  private stream: fs.WriteStream;
+  private readonly dest: ReturnType<typeof pino.destination>;
 
   constructor(readonly path: string) {
-    this.stream = this.open();
+    this.dest = pino.destination({ dest: path, sync: true, append: true, mode: 0o640 });
+    // A full disk must not crash the server; the line is lost, the next may succeed.
+    this.dest.on('error', () => undefined);
   }
 
-  private open(): fs.WriteStream {
-    const stream = fs.createWriteStream(this.path, { flags: 'a', mode: 0o640 });
-    // A full disk must not crash the server; the line is lost, the next may succeed.
-    stream.on('error', () => undefined);
-    return stream;
+  /** The descriptor of the file now open (a core launched after a rotation gets it as stderr). */
+  get fd(): number {
+    return (this.dest as unknown as { fd: number }).fd;
   }
 
   write(line: string): void {
-    this.stream.write(line);
+    this.dest.write(line);
   }
 
+  /** Throws when the path cannot be opened (its directory gone, no permission): the old file stays. */
   reopen(): void {
-    const old = this.stream;
-    this.stream = this.open();
-    old.end();
+    this.dest.reopen();
   }
 }
 

@@ -3,17 +3,18 @@
 
 import fs from 'node:fs';
 import type http from 'node:http';
-import { describeListenAddress } from '../lib/config.js';
+import { describeListenAddress, LOG_LEVELS, type LogLevel } from '../lib/config.js';
 import type { CoreToWatchdog } from '../lib/ipc-messages.js';
 import { isMessageOfType } from '../lib/ipc-messages.js';
 import { readWorkerRecords } from '../lib/instance-registry.js';
 import { signalQuietly } from '../lib/units.js';
-import { toErrorPayload } from './errors.js';
+import { CoreError, toErrorPayload } from './errors.js';
 import { FaultInjector, faultPlanFromEnv, type FaultPlan } from './faults.js';
 import { InstanceDirectory } from './instance-registry/instance-dir.js';
 import { createLogger, ReopenableFileSink } from './log.js';
 import { OOM_ENV, restoreOomScore } from './oom-score.js';
 import { Pool } from './pool/pool.js';
+import { BufferDir } from './proxy/buffer-dir.js';
 import { createProxyServer } from './proxy/server.js';
 import { createAdminServer } from './admin-api/server.js';
 import { DirectSpawner } from './spawn/direct-spawner.js';
@@ -64,7 +65,20 @@ async function main(): Promise<void> {
   delete process.env[OOM_ENV];
   const config = InstanceDirectory.open(instanceDirPath).readConfig();
   const logSink = config.logFile ? new ReopenableFileSink(config.logFile) : undefined;
+  // The level set through the admin API outlives this core: the watchdog passes it on.
+  const inheritedLevel = process.env.FERRY_LOG_LEVEL;
+  if (LOG_LEVELS.includes(inheritedLevel as LogLevel)) config.logLevel = inheritedLevel as LogLevel;
   const log = createLogger({ level: config.logLevel, format: process.env.FERRY_LOG_FORMAT === 'pretty' ? 'pretty' : 'json', sink: logSink }, { component: 'core' });
+  const reopenLog = (by: string): void => {
+    if (!logSink) return;
+    try {
+      logSink.reopen();
+    } catch (err) {
+      log.error('could not reopen the log file; still writing to the old one', { logFile: logSink.path, err });
+      throw new CoreError('FERRY_ERR_LOG_REOPEN_FAILED', `could not reopen ${logSink.path}: ${(err as Error).message}`, { cause: err });
+    }
+    log.info('log file reopened', { logFile: logSink.path, by });
+  };
 
   let faultPlan: FaultPlan | undefined;
   try {
@@ -98,7 +112,8 @@ async function main(): Promise<void> {
   const cache = turbocache.enabled
     ? new CacheFront(new Turbocache({ maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, varyByCookie: turbocache.varyByCookie }), { debugHeader: turbocache.debugHeader, trustForwarded })
     : undefined;
-  const { server, tracker, handOver } = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults });
+  const bufferDir = BufferDir.prepare(instance.dir);
+  const { server, tracker, handOver } = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir });
 
   // Created after the public socket; a stop that comes earlier must not trip over it.
   let adminServer: http.Server | undefined;
@@ -115,6 +130,7 @@ async function main(): Promise<void> {
     while (tracker.inFlight > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
     server.closeAllConnections();
     await poolStopped;
+    bufferDir.removeOwn();
     log.info('core stopped');
     process.exit(0);
   };
@@ -130,6 +146,7 @@ async function main(): Promise<void> {
     await handOver(deadlineMs);
     await pool.release(deadlineMs);
     cache?.close();
+    bufferDir.removeOwn();
     log.info('core handed over and stopped');
     process.exit(0);
   };
@@ -145,6 +162,13 @@ async function main(): Promise<void> {
       spawner.resumeAfterHandover();
       pool.thaw();
     } else if (isMessageOfType(message, 'handover-finish')) void handover();
+    else if (isMessageOfType(message, 'reopen-logs')) {
+      try {
+        reopenLog('watchdog');
+      } catch {
+        // Logged; the watchdog's SIGUSR1 has nobody to answer.
+      }
+    }
   });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -183,9 +207,10 @@ async function main(): Promise<void> {
     startedAtMs: Date.now(),
     tokens: instance.readAdminTokens(),
     reopenLogs: () => {
-      logSink?.reopen();
-      log.info('log file reopened', { logFile: config.logFile ?? null });
+      reopenLog('admin-api');
+      send({ type: 'reopen-logs' });
     },
+    logLevelChanged: (level) => send({ type: 'log-level', level }),
   });
   await listenAdminSocket(adminServer, instance.adminSocketPath);
 

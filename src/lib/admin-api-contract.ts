@@ -157,6 +157,10 @@ export type RequestState =
   | 'forwarding'
   /** The answer is streaming to the client. */
   | 'responding'
+  /** The client is still sending its body, which Ferry reads whole before a process is involved (upload buffering). */
+  | 'receiving'
+  /** The app has answered and its process is free; a slow client is still taking the buffered rest. */
+  | 'draining'
   /** A WebSocket or other upgraded connection. */
   | 'tunnel';
 
@@ -168,6 +172,10 @@ export interface RequestSnapshot {
   pid: number | null;
   state: RequestState;
   ageMs: number;
+  /** Bytes of this request's body and response Ferry holds in memory for a slow client. */
+  bufferedMemoryBytes: number;
+  /** The same, spilled to files in the instance directory. */
+  bufferedDiskBytes: number;
 }
 
 export interface RequestsResponse {
@@ -206,4 +214,6 @@ export interface DetachProcessResponse {
 
 export interface ReopenLogsResponse {
   status: 'ok';
+  /** The file reopened (by the core, then the watchdog); null when the instance logs to stdout. */
+  logFile: string | null;
 }

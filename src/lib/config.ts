@@ -43,6 +43,16 @@ export interface AppConfig {
   stickyCookieName: string;
   /** When the app cannot start, show the error (never the environment) on an HTML page. */
   friendlyErrorPages: boolean;
+  /** The user the app's processes run as, when not Ferry's own (Ferry runs as root). */
+  user?: AppUser;
+}
+
+/** An account an app runs as: uid, primary gid (supplementary groups are dropped), and its home. */
+export interface AppUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
 }
 
 /** How an app group scales, queues and recycles its processes. 0 means "no limit" throughout. */
@@ -96,7 +106,20 @@ export interface FerryConfig {
    */
   direct?: boolean;
   clientLimits: ClientLimits;
+  buffering: BufferingConfig;
 }
+
+/** Protection of app processes from slow clients: what the core reads ahead or holds for them. */
+export interface BufferingConfig {
+  /** Read a whole request body before checking out a process even when the app's concurrency is unlimited. */
+  bufferUploads: boolean;
+  /** Bytes of one response held for a slow client (memory, then disk) before the app is slowed down; 0 = none. */
+  responseBufferHighWatermarkBytes: number;
+}
+
+export const BUFFERING_DEFAULTS = {
+  responseBufferHighWatermark: '128m',
+} as const;
 
 /** What a client may send to the public HTTP front: protection from bad, slow and greedy clients. */
 export interface ClientLimits {

@@ -6,6 +6,15 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const INSTANCE_DIR_PREFIX = 'ferry.';
+/** Beside an instance directory: one directory per app user, ferry-apps.INSTANCE.UID (not INSTANCE_DIR_PREFIX: no instance). */
+export const APP_USER_DIR_PREFIX = 'ferry-apps.';
+
+/** Removes the app users' directories of one instance from its registry directory. */
+export function removeAppUserDirs(registryDir: string, instanceName: string, entries: readonly string[] = fs.readdirSync(registryDir)): void {
+  for (const entry of entries) {
+    if (entry.startsWith(`${APP_USER_DIR_PREFIX}${instanceName}.`)) fs.rmSync(path.join(registryDir, entry), { recursive: true, force: true });
+  }
+}
 
 /** File names inside an instance directory, in one place so writer and reader agree. */
 export const INSTANCE_FILES = {
@@ -17,6 +26,8 @@ export const INSTANCE_FILES = {
   workersDir: 'workers',
   /** Unix sockets of app processes. */
   appSocketsDir: 'apps.s',
+  /** Request bodies and responses the core buffers on disk for slow clients (0600 files, one per request). */
+  buffersDir: 'buffers',
   /** The last core restart (`ferry restart`, SIGHUP): written by the watchdog, read by the CLI. */
   coreRestart: 'core-restart.json',
   /** The single executable's loader scripts (wsgi, rack, node), written when the core starts. */
@@ -224,6 +235,7 @@ export function scanRegistry(registryDir: string, now = Date.now()): RegistrySca
     if (properties || now - stat.mtimeMs > UNFINISHED_GRACE_MS) {
       try {
         fs.rmSync(dir, { recursive: true, force: true });
+        removeAppUserDirs(registryDir, entry.slice(INSTANCE_DIR_PREFIX.length), entries);
         scan.cleaned.push(dir);
       } catch {
         // Someone else's directory we may not remove; it stays listed as nothing.

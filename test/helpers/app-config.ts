@@ -1,6 +1,6 @@
 // An app config for unit tests that never start a real process.
 
-import { DEFAULT_LIMITS, type AppConfig, type ClientLimits, type TurbocacheConfig } from '../../src/lib/config.js';
+import { DEFAULT_LIMITS, type AppConfig, type BufferingConfig, type ClientLimits, type TurbocacheConfig } from '../../src/lib/config.js';
 
 export const TEST_APP: AppConfig = {
   name: 'hello',
@@ -23,3 +23,5 @@ export const TEST_APP: AppConfig = {
 export const TEST_TURBOCACHE: TurbocacheConfig = { enabled: true, maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024, debugHeader: true };
 
 export const TEST_CLIENT_LIMITS: ClientLimits = { maxHeaderBytes: 16 * 1024, headerTimeoutMs: 30_000, bodyTimeoutMs: 60_000, maxBodyBytes: 1024 ** 3 };
+
+export const TEST_BUFFERING: BufferingConfig = { bufferUploads: false, responseBufferHighWatermarkBytes: 128 * 1024 * 1024 };

@@ -57,6 +57,14 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
   }
 }
 
+/**
+ * CI runs the suite as root on a root-owned checkout, so every fixture app is "owned by root, run
+ * as root", which `ferry start` refuses without --user. The tests say --user root here, once, for
+ * all of them (FERRY_USER is --user's environment variable); a test that wants the refusal passes
+ * FERRY_USER: '' in its env.
+ */
+export const AS_ROOT_ENV: Record<string, string> = process.getuid?.() === 0 ? { FERRY_USER: 'root' } : {};
+
 export interface FerryRun {
   exitCode: number | undefined;
   stdout: string;
@@ -68,17 +76,17 @@ export async function runFerry(registryDir: string, args: string[], opts: { time
   const result = await execa(process.execPath, [BIN, ...args], {
     reject: false,
     timeout: opts.timeoutMs ?? 60_000,
-    env: { FERRY_INSTANCE_REGISTRY_DIR: registryDir, NO_COLOR: '1', ...opts.env },
+    env: { FERRY_INSTANCE_REGISTRY_DIR: registryDir, NO_COLOR: '1', ...AS_ROOT_ENV, ...opts.env },
     stdin: 'ignore',
   });
   return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
 /** Starts `ferry start` in the foreground; the caller stops it (SIGINT) or via `ferry stop`. */
-export function spawnFerry(registryDir: string, args: string[]): ResultPromise {
+export function spawnFerry(registryDir: string, args: string[], env: Record<string, string> = {}): ResultPromise {
   return execa(process.execPath, [BIN, ...args], {
     reject: false,
-    env: { FERRY_INSTANCE_REGISTRY_DIR: registryDir, NO_COLOR: '1' },
+    env: { FERRY_INSTANCE_REGISTRY_DIR: registryDir, NO_COLOR: '1', ...AS_ROOT_ENV, ...env },
     stdin: 'ignore',
     all: true,
   });

@@ -63,3 +63,27 @@ export function parseRawResponse(text: string): RawResponse | undefined {
   }
   return { status: Number(match[1]), headers, body: withoutInterim.slice(end + 4) };
 }
+
+/**
+ * A chunked upload of `chunks` chunks of 64 KiB, each sent once the previous one is on its way,
+ * that stops as soon as the server answers (as a real client does: one that kept sending into a
+ * closed connection would get a reset instead of the answer).
+ */
+export function chunkedUploadUntilAnswered(port: number, target: string, chunks: number): Promise<RawExchange> {
+  const chunk = `${(64 * 1024).toString(16)}\r\n${'y'.repeat(64 * 1024)}\r\n`;
+  return rawExchange(port, (s) => {
+    s.write(`POST ${target} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    let sent = 0;
+    let answered = false;
+    s.on('data', () => (answered = true));
+    const next = (): void => {
+      if (answered || !s.writable) return;
+      if (sent++ === chunks) {
+        s.write('0\r\n\r\n');
+        return;
+      }
+      s.write(chunk, () => setImmediate(next));
+    };
+    next();
+  });
+}

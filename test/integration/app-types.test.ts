@@ -1,9 +1,13 @@
 // Apps that are not Node-with-our-loader: any program that listens on $PORT (--app-start-command).
 
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import { INSTANCE_FILES } from '../../src/lib/instance-registry.js';
 import { fixture, liveInstances, runFerry, startDaemon, tempDir, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
@@ -64,6 +68,11 @@ describe.each([
     expect(JSON.parse(await post.body.text())).toMatchObject({ method: 'POST', path: '/submit', body: 'name=ferry&x=1', length: 14 });
     const big = await request(`${instance.url}/upload`, { method: 'PUT', body: Buffer.alloc(1024 * 1024, 97) });
     expect(JSON.parse(await big.body.text())).toMatchObject({ method: 'PUT', length: 1024 * 1024 });
+    // A chunked body is read whole first (concurrency 1: upload buffering) and reaches the app with
+    // its Content-Length; the file it was kept in is gone once answered.
+    const chunked = await request(`${instance.url}/upload`, { method: 'PUT', body: Readable.from([Buffer.alloc(600 * 1024, 97), Buffer.alloc(424 * 1024, 98)]) });
+    expect(JSON.parse(await chunked.body.text())).toMatchObject({ method: 'PUT', length: 1024 * 1024 });
+    expect(fs.readdirSync(path.join(instance.info.dir, INSTANCE_FILES.buffersDir))).toEqual([]);
 
     // Concurrency 1 per process: 20 at once are queued and served by both processes, none fails.
     const answers = await Promise.all(

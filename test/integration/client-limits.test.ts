@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { fixture, startDaemon, type TestInstance } from '../helpers/ferry.js';
-import { parseRawResponse, rawExchange, type RawResponse } from '../helpers/raw-http.js';
+import { chunkedUploadUntilAnswered, parseRawResponse, rawExchange, type RawResponse } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
 
@@ -109,22 +109,7 @@ describe('limits on what clients send', () => {
     instance = await startDaemon(fixture('count-app'), LIMITS);
 
     // 64 KiB chunks, 2 MiB in all, each sent once the previous one is on its way; stops at the answer.
-    const chunk = `${(64 * 1024).toString(16)}\r\n${'y'.repeat(64 * 1024)}\r\n`;
-    const upload = await rawExchange(instance.port, (s) => {
-      s.write('POST /consume HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
-      let sent = 0;
-      let answered = false;
-      s.on('data', () => (answered = true));
-      const next = (): void => {
-        if (answered || !s.writable) return;
-        if (sent++ === 32) {
-          s.write('0\r\n\r\n');
-          return;
-        }
-        s.write(chunk, () => setImmediate(next));
-      };
-      next();
-    });
+    const upload = await chunkedUploadUntilAnswered(instance.port, '/consume', 32);
 
     expectRefusal(parseRawResponse(upload.received), 413);
     const after = await request(`${instance.url}/`);

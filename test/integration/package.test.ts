@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { copyFixture, freePort, waitFor, liveInstances, instanceProcesses, removeScratch, ROOT, survivors, tempDir, type FerryRun } from '../helpers/ferry.js';
+import { AS_ROOT_ENV, copyFixture, freePort, waitFor, liveInstances, instanceProcesses, removeScratch, ROOT, survivors, tempDir, type FerryRun } from '../helpers/ferry.js';
 
 const BUILD_TIMEOUT_MS = 300_000;
 /** Names that would let something find a Node outside the executable. */
@@ -64,6 +64,7 @@ beforeAll(async () => {
     TMPDIR: path.join(scratch, 'tmp'),
     FERRY_INSTANCE_REGISTRY_DIR: path.join(scratch, 'reg'),
     NO_COLOR: '1',
+    ...AS_ROOT_ENV,
   };
 }, BUILD_TIMEOUT_MS);
 
@@ -123,7 +124,9 @@ describe('the single executable', () => {
       fs
         .readFileSync(logFile, 'utf8')
         .split('\n')
-        .some((line) => line.includes(`"appPid":${appPid}`) && line.includes('Debugger listening on ws://127.0.0.1:'));
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { msg: string; pid?: number; appPid?: number })
+        .some((entry) => (entry.appPid ?? entry.pid) === appPid && entry.msg.startsWith('Debugger listening on ws://127.0.0.1:'));
     await waitFor(inspectorLine, "the app's inspector line in the log");
     expect(await (await request(`http://127.0.0.1:${instance.port}/`)).body.text()).toContain(`(pid ${appPid})`);
 

@@ -145,10 +145,10 @@ describe('pool limits', () => {
 
     const logFile = path.join(instance.registryDir, `ferry.${instance.port}.log`);
     const line = await waitFor(() => fs.readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('exceeded max-request-time')), 'the stuck-process log line');
-    const record = JSON.parse(line) as { appPid: number; requestId: string; jsStack: string };
+    const record = JSON.parse(line) as { appPid: number; reqId: string; jsStack: string };
     expect(record.appPid).toBe(Number(stuck));
     expect(record.jsStack).toMatch(/at stuckInALoop \(.*pid-app\/app\.js:\d+:\d+\)/);
-    expect(body).toContain(`Request id: ${record.requestId}`);
+    expect(body).toContain(`Request id: ${record.reqId}`);
     await waitFor(() => !isProcessRunning(Number(stuck)), 'the stuck process to be killed');
     const next = await request(`${instance.url}/pid`);
     expect(next.statusCode).toBe(200);

@@ -192,7 +192,7 @@ describe('self-healing', () => {
     const log = logOf(instance);
     expect(log).toContain('not adopting an app process left by an earlier core');
     const lines = log.split('\n').filter((l) => l.includes(marker));
-    expect(lines.some((l) => l.includes(`"appPid":${keep.pid}`))).toBe(true);
+    expect(lines.some((l) => l.includes(`"pid":${keep.pid}`))).toBe(true);
 
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);

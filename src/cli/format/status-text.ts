@@ -2,7 +2,7 @@
 // glance, plus the requests and server views.
 
 import type { GroupSnapshot, PoolResponse, ProcessSnapshot, RequestsResponse, ServerResponse, TurbocacheStats } from '../../lib/admin-api-contract.js';
-import { formatMegabytes, formatPercent, formatUptime } from './units.js';
+import { formatBytes, formatMegabytes, formatPercent, formatUptime } from './units.js';
 
 export interface TextStyle {
   /** Section headers; identity when colour is off. */
@@ -83,8 +83,19 @@ export function formatPool(pool: PoolResponse, now: Date, style: TextStyle = PLA
 export function formatRequests(requests: RequestsResponse, style: TextStyle = PLAIN): string[] {
   const lines = [style.heading(`----------- Requests in flight: ${requests.requests.length} -----------`)];
   if (requests.requests.length === 0) return lines;
-  const rows = requests.requests.map((r) => [r.id, r.method, r.path, r.app, r.pid === null ? '-' : String(r.pid), r.state, formatUptime(r.ageMs)]);
-  const head = ['ID', 'METHOD', 'PATH', 'APP', 'PID', 'STATE', 'AGE'];
+  const rows = requests.requests.map((r) => [
+    r.id,
+    r.method,
+    r.path,
+    r.app,
+    r.pid === null ? '-' : String(r.pid),
+    r.state,
+    formatBytes(r.bufferedMemoryBytes),
+    formatBytes(r.bufferedDiskBytes),
+    formatUptime(r.ageMs),
+  ]);
+  // BUF MEM / BUF DISK: what Ferry holds of the request for a slow client (upload and response buffering).
+  const head = ['ID', 'METHOD', 'PATH', 'APP', 'PID', 'STATE', 'BUF MEM', 'BUF DISK', 'AGE'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
   return [...lines, line(head), ...rows.map(line)];

@@ -21,6 +21,15 @@ export function formatMegabytes(bytes: number | null): string {
   return `${Math.round(bytes / (1024 * 1024))}M`;
 }
 
+/** Bytes in the largest unit that keeps a whole number in front: `0`, `512B`, `64K`, `1.5M`, `2.0G`. */
+export function formatBytes(bytes: number): string {
+  if (bytes === 0) return '0';
+  if (bytes < 1024) return `${bytes}B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)}K`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)}M`;
+  return `${(bytes / 1024 ** 3).toFixed(1)}G`;
+}
+
 export function formatPercent(value: number | null): string {
   return value === null ? '?' : `${Math.round(value)}%`;
 }

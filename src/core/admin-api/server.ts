@@ -46,7 +46,10 @@ export interface AdminContext {
   addresses: string[];
   startedAtMs: number;
   tokens: AdminTokens;
+  /** Reopens the log file (and has the watchdog do the same); throws FERRY_ERR_LOG_REOPEN_FAILED. */
   reopenLogs(): void;
+  /** The log level changed: the watchdog follows, so a core it starts later keeps the level. */
+  logLevelChanged(level: LogLevel): void;
 }
 
 type Handler = (ctx: AdminContext, params: Record<string, string>, body: unknown) => unknown;
@@ -99,6 +102,7 @@ const HANDLERS: Record<RouteName, Handler> = {
       if (!LOG_LEVELS.includes(change.logLevel)) throw new CoreError('FERRY_ERR_ADMIN_BAD_REQUEST', `logLevel must be one of ${LOG_LEVELS.join(', ')}`);
       ctx.config.logLevel = change.logLevel as LogLevel;
       ctx.log.setLevel(change.logLevel);
+      ctx.logLevelChanged(change.logLevel);
       ctx.log.info('log level changed', { logLevel: change.logLevel });
     }
     return HANDLERS.getConfig(ctx, {}, undefined) as ConfigResponse;
@@ -115,7 +119,7 @@ const HANDLERS: Record<RouteName, Handler> = {
   },
   reopenLogs: (ctx): ReopenLogsResponse => {
     ctx.reopenLogs();
-    return { status: 'ok' };
+    return { status: 'ok', logFile: ctx.config.logFile ?? null };
   },
 };
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fsx from 'fs-native-extensions';
 import type { FerryConfig } from '../../lib/config.js';
-import { INSTANCE_DIR_PREFIX, INSTANCE_FILES, type CoreRestartStatus, type InstanceProperties, type WorkerRecord } from '../../lib/instance-registry.js';
+import { APP_USER_DIR_PREFIX, INSTANCE_DIR_PREFIX, INSTANCE_FILES, removeAppUserDirs, type CoreRestartStatus, type InstanceProperties, type WorkerRecord } from '../../lib/instance-registry.js';
 import { ADMIN_FILES } from '../../lib/admin-api-contract.js';
 import { injectedIoError, type FaultInjector } from '../faults.js';
 
@@ -120,6 +120,25 @@ export class InstanceDirectory {
     return this.path(INSTANCE_FILES.appSocketsDir, `${appName.slice(0, 24)}.${randomName(6)}`);
   }
 
+  /**
+   * The directory where an app running as another user binds its socket: one per user, owned by
+   * it (0700), beside the instance directory, which stays root-only (admin socket, tokens, FIFOs).
+   */
+  appUserDir(uid: number, gid: number): string {
+    const dir = path.join(path.dirname(this.dir), `${APP_USER_DIR_PREFIX}${this.name}.${uid}`);
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    // Never follow a symlink someone planted, nor use a directory another user owns.
+    const stat = fs.lstatSync(dir);
+    if (!stat.isDirectory() || (stat.uid !== uid && stat.uid !== 0)) throw new Error(`${dir} exists and is not a directory Ferry made for uid ${uid}`);
+    fs.chmodSync(dir, 0o700);
+    fs.chownSync(dir, uid, gid);
+    return dir;
+  }
+
   writeCoreRestartStatus(status: CoreRestartStatus): void {
     writeFileAtomic(this.path(INSTANCE_FILES.coreRestart), JSON.stringify(status, null, 2) + '\n');
   }
@@ -137,6 +156,7 @@ export class InstanceDirectory {
   /** Removes the directory; the lock goes with the last descriptor. */
   remove(): void {
     fs.rmSync(this.dir, { recursive: true, force: true });
+    removeAppUserDirs(path.dirname(this.dir), this.name);
     if (this.lockFd !== undefined) {
       fs.closeSync(this.lockFd);
       this.lockFd = undefined;

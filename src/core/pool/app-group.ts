@@ -504,7 +504,7 @@ export class AppGroup {
     this.ensureProcesses();
     const frames = worker.inspectorUrl ? await captureJsStack(worker.pid, worker.inspectorUrl) : undefined;
     this.log.error('request exceeded max-request-time; killing its app process', {
-      requestId,
+      reqId: requestId,
       appPid: worker.pid,
       maxRequestTimeMs: this.app.limits.maxRequestTimeMs,
       inFlight: worker.sessions,

@@ -1,5 +1,7 @@
-// Streams one request to an app process and its response back, both ways with backpressure,
-// over the process's kept-alive undici pool; WebSocket/Upgrade requests become a raw tunnel.
+// Streams one request to an app process and its response back over the process's kept-alive
+// undici pool; WebSocket/Upgrade requests become a raw tunnel. The response goes to the client
+// chunk by chunk as it comes; what a slow client cannot take yet waits in a ResponseBuffer, so the
+// app is slowed down only past the high watermark (plain backpressure when that is 0).
 //
 // Upstream uses undici's dispatch() with a handler writing straight into the client response:
 // measured on this machine (bench/upstream-client.mjs) it needs ~0.6x the CPU per request of
@@ -17,19 +19,29 @@ import { bodyTooLargeAnswer, isBodyTooLarge, limitedBody } from './client-limits
 import { sendErrorResponse } from './error-responses.js';
 import { buildDownstreamHeaders, buildUpstreamHeaders, type ForwardingFacts } from './headers.js';
 import type { TrackedRequest } from './request-tracker.js';
+import type { BufferDir } from './buffer-dir.js';
+import { hasRequestBody, type RequestBodyBuffer } from './request-body.js';
+import { ResponseBuffer } from './response-buffer.js';
 import { CACHE_HEADER, type CacheTransaction } from '../turbocache/cache-front.js';
-
-/** A request carries a body when it says so (RFC 9112 §6.3): Content-Length > 0 or Transfer-Encoding. */
-function hasRequestBody(req: http.IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
 
 /** One forwarded request: undici calls it as the app's answer arrives. */
 class ForwardHandler implements Dispatcher.DispatchHandler {
   private abort: ((err?: Error) => void) | undefined;
   private clientGone = false;
   private timedOut = false;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private resume: (() => void) | undefined;
+  /** What the client has not taken yet; set once its socket first refuses more. */
+  private buffer: ResponseBuffer | undefined;
+  /** Chunks go to the buffer (not the client) until it is empty again. */
+  private buffering = false;
+  /** The buffer reached the high watermark: undici stopped reading the app until resume(). */
+  private upstreamPaused = false;
+  /** The app sent its whole answer; the client may still be taking it from the buffer. */
+  private appDone = false;
+  private drainListened = false;
+  /** The request body as read back from its buffer file, if it went to the app that way. */
+  fileBody: Readable | undefined;
 
   constructor(
     private readonly req: http.IncomingMessage,
@@ -42,21 +54,23 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   ) {
     const { deadline } = options;
     if (deadline && deadline.maxRequestTimeMs > 0) {
-      const timer = setTimeout(() => {
-        if (res.writableFinished) return;
+      // It times the app, not the client: it stops when the app has answered (onComplete).
+      this.deadlineTimer = setTimeout(() => {
+        if (this.appDone || res.writableFinished) return;
         this.timedOut = true;
         deadline.onStuck(session.worker);
         this.abort?.(new Error('max-request-time exceeded'));
       }, deadline.maxRequestTimeMs);
-      res.once('close', () => clearTimeout(timer));
     }
     res.once('close', () => {
+      clearTimeout(this.deadlineTimer);
       // Client gone early: stop the app's work on it rather than stream into the void.
       if (!res.writableFinished) {
         this.clientGone = true;
         this.abort?.(new Error('client closed the connection'));
       }
       session.close();
+      this.buffer?.dispose();
     });
     req.once('error', () => this.abort?.(new Error('client request failed')));
   }
@@ -80,31 +94,103 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (cacheStatus !== undefined) headers.push(CACHE_HEADER, cacheStatus);
     if (this.options.setCookie) headers.push('Set-Cookie', this.options.setCookie);
     this.res.writeHead(statusCode, statusText, headers);
-    this.res.on('drain', resume);
+    // Resumed from 'drain', which is listened to only once a write has refused (a client that keeps up never needs it).
+    this.resume = resume;
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     this.options.cache?.onData(chunk);
-    // false pauses undici's parser until 'drain' calls resume(): the app is read no faster than the client reads.
-    return this.res.write(chunk);
+    // The common case, a client that keeps up: straight through, as it comes.
+    if (!this.buffering) {
+      if (this.res.write(chunk)) return true;
+      if (!this.drainListened) {
+        this.drainListened = true;
+        this.res.on('drain', () => this.onDrain());
+      }
+      const highWatermark = this.options.responseBuffer?.highWatermarkBytes ?? 0;
+      // No buffering: false pauses undici's parser until 'drain' calls resume(), so the app is
+      // read no faster than the client reads.
+      if (highWatermark === 0) return false;
+      // The client is slower than the app: from here on, keep what it cannot take yet.
+      this.buffering = true;
+      this.buffer ??= this.newBuffer();
+      return true;
+    }
+    const buffer = this.buffer as ResponseBuffer;
+    try {
+      buffer.push(chunk);
+    } catch (err) {
+      this.bufferFailed(err as Error);
+      return false;
+    }
+    if (buffer.size < (this.options.responseBuffer?.highWatermarkBytes ?? 0)) return true;
+    this.upstreamPaused = true;
+    return false;
+  }
+
+  private newBuffer(): ResponseBuffer {
+    const buffer = new ResponseBuffer((this.options.responseBuffer as ResponseBufferOptions).dir);
+    if (this.tracked) this.tracked.responseBuffer = buffer;
+    return buffer;
+  }
+
+  /** The client took what it had: give it the buffered rest, in order, as far as it takes it. */
+  private onDrain(): void {
+    if (!this.buffering) {
+      this.resume?.();
+      return;
+    }
+    const buffer = this.buffer as ResponseBuffer;
+    let chunk: Buffer | undefined;
+    let full = false;
+    try {
+      while (!full && (chunk = buffer.shift()) !== undefined) full = !this.res.write(chunk);
+    } catch (err) {
+      this.bufferFailed(err as Error);
+      return;
+    }
+    if (this.upstreamPaused && buffer.size < (this.options.responseBuffer?.highWatermarkBytes ?? 0)) {
+      this.upstreamPaused = false;
+      this.resume?.();
+    }
+    if (buffer.size > 0) return;
+    this.buffering = false;
+    if (this.appDone) this.res.end();
+  }
+
+  /** The spill file failed (disk full, say): the client cannot get the whole answer, so it gets a broken one. */
+  private bufferFailed(err: Error): void {
+    this.log.error('could not buffer a response for a slow client; closing its connection', { reqId: this.requestId, err });
+    this.abort?.(err);
+    this.res.destroy();
   }
 
   onComplete(): void {
+    this.appDone = true;
+    clearTimeout(this.deadlineTimer);
     // The app is done with it: free the session now, even if a slow client is still reading.
     this.session.close();
     this.options.cache?.onComplete();
-    this.res.end();
+    // The app has answered, so it has had all of the body it wanted: the buffered copy can go.
+    this.options.body?.dispose();
+    if (!this.buffering) {
+      this.res.end();
+      return;
+    }
+    if (this.tracked) this.tracked.state = 'draining';
   }
 
   onError(err: Error & { code?: string }): void {
     this.session.close();
+    // A buffered body read from its file: its descriptor must not wait for the garbage collector.
+    this.fileBody?.destroy();
     if (this.clientGone) return;
     if (isBodyTooLarge(err)) {
       // The client's fault, not the app's: the app was told to drop it; the client gets 413 once
       // the rest of what it sends is read and thrown away, and the connection closes.
       const what = this.res.headersSent ? 'the app had begun to answer, so the connection is closed' : 'answered 413';
-      this.log.info(`request body over max-body-size; ${what}`, { requestId: this.requestId, maxBodyBytes: err.maxBodyBytes });
+      this.log.info(`request body over max-body-size; ${what}`, { reqId: this.requestId, maxBodyBytes: err.maxBodyBytes });
       this.req.resume();
       sendErrorResponse(this.req, this.res, bodyTooLargeAnswer(this.requestId, err.maxBodyBytes));
       return;
@@ -117,10 +203,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (!this.res.headersSent && this.options.retryElsewhere?.(err)) return;
     if (this.res.headersSent) {
       // The response was under way: the client must see a broken message, not a complete one.
+      this.log.warn('app process failed while answering; the response is cut off', { reqId: this.requestId, appPid: this.session.worker.pid, err: err.message, code: err.code });
       this.res.destroy();
       return;
     }
-    this.log.warn('app process failed during a request', { requestId: this.requestId, appPid: this.session.worker.pid, err: err.message, code: err.code });
+    this.log.warn('app process failed during a request', { reqId: this.requestId, appPid: this.session.worker.pid, err: err.message, code: err.code });
     sendErrorResponse(this.req, this.res, {
       status: 502,
       reason: 'The application process failed while handling this request.',
@@ -148,10 +235,13 @@ export interface RequestDeadline {
   onStuck(worker: WorkerProcess): void;
 }
 
-/** The connection to the app process was never made, so nothing of the request reached it. */
-export function isNeverSent(err: Error & { code?: string }, req: http.IncomingMessage): boolean {
+/**
+ * The connection to the app process was never made, so nothing of the request reached it; it
+ * may go to another process if its body can be sent again (unread, or buffered).
+ */
+export function isNeverSent(err: Error & { code?: string }, req: http.IncomingMessage, bodyBuffered = false): boolean {
   const neverConnected = err.code === 'ECONNREFUSED' || err.code === 'ENOENT';
-  return neverConnected && (!hasRequestBody(req) || !req.readableDidRead);
+  return neverConnected && (bodyBuffered || !hasRequestBody(req) || !req.readableDidRead);
 }
 
 /** What a forwarded request may do besides streaming: each optional. */
@@ -169,6 +259,16 @@ export interface ForwardOptions {
   maxBodyBytes?: number;
   /** The upstream-connect fault point, when fault injection is on. */
   faults?: FaultInjector;
+  /** The request body, already read whole from the client (upload buffering). */
+  body?: RequestBodyBuffer | undefined;
+  /** Real-time response buffering for slow clients; without it, plain backpressure. */
+  responseBuffer?: ResponseBufferOptions | undefined;
+}
+
+export interface ResponseBufferOptions {
+  /** Bytes held for the client before the app is slowed down; 0 = plain backpressure. */
+  highWatermarkBytes: number;
+  dir: BufferDir;
 }
 
 /** What undici reports when nothing listens on the process's socket: the request was never sent. */
@@ -186,18 +286,24 @@ export function forwardRequest(
   options: ForwardOptions = {},
 ): void {
   const handler = new ForwardHandler(req, res, session, facts.requestId, log, tracked, options);
-  if (options.faults?.fails('upstream-connect', { requestId: facts.requestId, appPid: session.worker.pid })) {
+  if (options.faults?.fails('upstream-connect', { reqId: facts.requestId, appPid: session.worker.pid })) {
     // Asynchronously, as undici reports a refused connection; from here on it is one.
     process.nextTick(() => handler.onError(injectedRefusal(session)));
     return;
   }
+  const { body } = options;
+  const headers = buildUpstreamHeaders(req.rawHeaders, facts);
+  // A buffered chunked body goes with its length (Transfer-Encoding is dropped with the hop-by-hop headers).
+  if (body?.needsLength) headers.push('Content-Length', String(body.length));
+  const buffered = body?.upstreamBody();
+  if (buffered !== undefined && !Buffer.isBuffer(buffered)) handler.fileBody = buffered;
   session.worker.upstream.dispatch(
     {
       path: req.url ?? '/',
       method: req.method as Dispatcher.HttpMethod,
-      headers: buildUpstreamHeaders(req.rawHeaders, facts),
+      headers,
       // undici takes async iterables too (docs/api/Dispatcher.md); its typings name only Readable.
-      body: hasRequestBody(req) ? (limitedBody(req, options.maxBodyBytes ?? 0) as Readable) : null,
+      body: buffered ?? (hasRequestBody(req) ? (limitedBody(req, options.maxBodyBytes ?? 0) as Readable) : null),
     },
     handler,
   );

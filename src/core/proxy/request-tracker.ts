@@ -3,6 +3,7 @@
 
 import type { RequestSnapshot, RequestState } from '../../lib/admin-api-contract.js';
 import type { WorkerProcess } from '../pool/worker.js';
+import type { BufferUsage } from './request-body.js';
 
 export class TrackedRequest {
   state: RequestState = 'queued';
@@ -10,6 +11,9 @@ export class TrackedRequest {
   /** Unique within the tracker (a client may reuse an X-Request-Id). */
   key = 0;
   readonly startedAtMs = Date.now();
+  /** The body read ahead of the app (upload buffering), and the answer held for a slow client. */
+  requestBody: BufferUsage | undefined;
+  responseBuffer: BufferUsage | undefined;
 
   constructor(
     readonly id: string,
@@ -95,6 +99,8 @@ export class RequestTracker {
         pid: request.worker?.pid ?? null,
         state: request.state,
         ageMs: nowMs - request.startedAtMs,
+        bufferedMemoryBytes: (request.requestBody?.memoryBytes ?? 0) + (request.responseBuffer?.memoryBytes ?? 0),
+        bufferedDiskBytes: (request.requestBody?.diskBytes ?? 0) + (request.responseBuffer?.diskBytes ?? 0),
       });
     }
     return out;

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { ClientLimits } from '../../lib/config.js';
+import type { BufferingConfig, ClientLimits } from '../../lib/config.js';
 import { hasErrorCode } from '../../lib/error-codes.js';
 import { CoreError } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
@@ -13,11 +13,13 @@ import type { Pool } from '../pool/pool.js';
 import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
 import type { WorkerProcess } from '../pool/worker.js';
-import { announcesTooLargeBody, badTargetAnswer, bodyTooLargeAnswer, clientErrorAnswer, isValidRequestTarget, serverLimitOptions } from './client-limits.js';
+import type { BufferDir } from './buffer-dir.js';
+import { announcesTooLargeBody, badTargetAnswer, bodyTooLargeAnswer, clientErrorAnswer, isBodyTooLarge, isValidRequestTarget, serverLimitOptions } from './client-limits.js';
 import { nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
 import { readCookie, type ForwardingFacts } from './headers.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
+import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } from './request-body.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
 import { findPublicDir, preloadStatic, serveStatic } from './static-files.js';
 
@@ -32,6 +34,9 @@ export interface ProxyServerOptions {
   limits: ClientLimits;
   /** Fault injection (accept, upstream-connect), when FERRY_FAULTS is set. */
   faults?: FaultInjector;
+  /** Upload and response buffering for slow clients, and where they spill to disk. */
+  buffering: BufferingConfig;
+  bufferDir: BufferDir;
 }
 
 export interface ProxyServer {
@@ -102,7 +107,7 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
     return;
   }
   if (err instanceof CoreError && (hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL') || hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_TIMEOUT'))) {
-    warnOverload(log)('request shed: app under heavy load', { requestId, code: err.code, reason: err.message });
+    warnOverload(log)('request shed: app under heavy load', { reqId: requestId, code: err.code, reason: err.message });
     sendErrorResponse(req, res, {
       status: 503,
       reason: hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL')
@@ -116,7 +121,7 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
   if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_POOL_UNAVAILABLE')) {
     const retryAfterMs = Number(err.details.retryAfterMs ?? 1000);
     const retryAfterS = Math.max(1, Math.ceil(retryAfterMs / 1000));
-    warnOverload(log)('request refused: app unavailable', { requestId, reason: err.message });
+    warnOverload(log)('request refused: app unavailable', { reqId: requestId, reason: err.message });
     const spawnError = err.details.spawnError as SpawnFacts | undefined;
     if (group?.app.friendlyErrorPages && spawnError) {
       sendSpawnErrorPage(req, res, { ...spawnError, message: group.lastSpawnError?.message ?? err.message }, requestId, retryAfterS);
@@ -130,13 +135,15 @@ function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err:
     });
     return;
   }
-  log.error('request failed before reaching the app', { requestId, err });
+  log.error('request failed before reaching the app', { reqId: requestId, err });
   sendErrorResponse(req, res, { status: 500, reason: 'The server could not handle this request.', requestId });
 }
 
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { pool, log, faults } = opts;
   const { maxBodyBytes } = opts.limits;
+  const { bufferUploads, responseBufferHighWatermarkBytes } = opts.buffering;
+  const responseBuffer = responseBufferHighWatermarkBytes > 0 ? { highWatermarkBytes: responseBufferHighWatermarkBytes, dir: opts.bufferDir } : undefined;
   const tracker = new RequestTracker();
   // Connections the accept fault fell on; their first request gets 503. Only with fault injection.
   const faultedConnections = faults ? new WeakSet<Socket | Duplex>() : undefined;
@@ -150,13 +157,22 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     requestId,
   });
 
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, session: Session, tracked: TrackedRequest, group: AppGroup, cache: CacheTransaction | undefined, attempt = 1): void => {
+  const forward = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    session: Session,
+    tracked: TrackedRequest,
+    group: AppGroup,
+    cache: CacheTransaction | undefined,
+    body: RequestBodyBuffer | undefined,
+    attempt = 1,
+  ): void => {
     tracked.worker = session.worker;
     tracked.state = 'forwarding';
     // A process that refuses connections is broken: take it out and send the request elsewhere.
     const retryElsewhere = (err: Error & { code?: string }): boolean => {
-      if (attempt >= MAX_ATTEMPTS || !isNeverSent(err, req)) return false;
-      log.warn('app process refused the connection; retrying the request on another process', { requestId: tracked.id, appPid: session.worker.pid, code: err.code, attempt });
+      if (attempt >= MAX_ATTEMPTS || !isNeverSent(err, req, body !== undefined)) return false;
+      log.warn('app process refused the connection; retrying the request on another process', { reqId: tracked.id, appPid: session.worker.pid, code: err.code, attempt });
       group.detach(session.worker.pid);
       tracked.state = 'queued';
       tracked.worker = undefined;
@@ -165,7 +181,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         .then(
           (next) => {
             if (res.destroyed) next.close();
-            else forward(req, res, next, tracked, group, cache, attempt + 1);
+            else forward(req, res, next, tracked, group, cache, body, attempt + 1);
           },
           (checkoutErr: unknown) => checkoutError(req, res, checkoutErr, tracked.id, log, group),
         );
@@ -189,6 +205,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       cache,
       maxBodyBytes,
       faults,
+      body,
+      responseBuffer,
     });
   };
 
@@ -273,7 +291,50 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     res.once('close', () => {
       tracker.end(tracked);
       tracker.countStatus(res.statusCode);
+      // The access log, at debug only: off, it costs this one comparison per request.
+      if (log.debugEnabled) log.debug('request done', { reqId: requestId, method: tracked.method, path: tracked.path, app: group.name, status: res.statusCode, durationMs: Date.now() - tracked.startedAtMs, appPid: tracked.worker?.pid });
     });
+    if (!shouldBufferBody(hasRequestBody(req), group.app.limits.concurrency, bufferUploads)) {
+      checkoutAndForward(req, res, group, tracked, cache, undefined);
+      return;
+    }
+    // Upload buffering: the whole body first, so a slow uploader holds no process.
+    const body = new RequestBodyBuffer(req, opts.bufferDir, maxBodyBytes);
+    tracked.requestBody = body;
+    tracked.state = 'receiving';
+    res.once('close', () => body.dispose());
+    body.received.then(
+      () => {
+        tracked.state = 'queued';
+        if (!res.destroyed) checkoutAndForward(req, res, group, tracked, cache, body);
+      },
+      (err: unknown) => bodyError(req, res, err, tracked.id),
+    );
+  };
+
+  /** A body that could not be buffered: too large (413), the client left (nothing to say), or the disk failed. */
+  const bodyError = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string): void => {
+    if (err instanceof ClientGoneError || res.destroyed) return;
+    if (isBodyTooLarge(err)) {
+      log.info('request body over max-body-size; answered 413 before it reached the app', { reqId: requestId, maxBodyBytes: err.maxBodyBytes });
+      // The rest of what the client sends is read and thrown away; the connection then closes.
+      req.resume();
+      sendErrorResponse(req, res, bodyTooLargeAnswer(requestId, err.maxBodyBytes));
+      return;
+    }
+    log.error('could not buffer a request body', { reqId: requestId, err });
+    sendErrorResponse(req, res, { status: 500, reason: 'The server could not store the request body.', requestId, close: true });
+  };
+
+  const checkoutAndForward = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    group: AppGroup,
+    tracked: TrackedRequest,
+    cache: CacheTransaction | undefined,
+    body: RequestBodyBuffer | undefined,
+  ): void => {
+    const requestId = tracked.id;
     let checkedOut: Session | Promise<Session>;
     try {
       checkedOut = group.checkout(group.app.stickySessions ? readCookie(req.headers.cookie, group.app.stickyCookieName) : undefined);
@@ -285,12 +346,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       checkedOut.then(
         (session) => {
           if (res.destroyed) session.close();
-          else forward(req, res, session, tracked, group, cache);
+          else forward(req, res, session, tracked, group, cache, body);
         },
         (err: unknown) => checkoutError(req, res, err, requestId, log, group),
       );
     } else {
-      forward(req, res, checkedOut, tracked, group, cache);
+      forward(req, res, checkedOut, tracked, group, cache, body);
     }
   };
 
@@ -338,6 +399,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
     socket.once('close', () => tracker.end(tracked));
     const refuse = (): void => {
+      log.warn('upgrade request refused: no app process could take it', { reqId: requestId, app: group.name });
       socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n`);
     };
     Promise.resolve()
@@ -362,7 +424,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       return;
     }
     const answer = clientErrorAnswer(err.code, nextRequestId());
-    log.debug('client request refused', { requestId: answer.requestId, status: answer.status, code: err.code });
+    log.debug('client request refused', { reqId: answer.requestId, status: answer.status, code: err.code });
     socket.end(rawErrorResponse(answer));
     // A client that never closes its side must not hold the connection for ever.
     setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();

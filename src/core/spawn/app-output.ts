@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import readline from 'node:readline';
+import type { LogFields } from '../log.js';
 
 export interface OutputFifos {
   stdout: string;
@@ -33,26 +33,105 @@ export function openFifoForApp(file: string): number {
   return fs.openSync(file, fs.constants.O_RDWR);
 }
 
+/** Longest line logged as one record; longer ones are split into records of this many characters. */
+export const MAX_LINE_CHARS = 16 * 1024;
+/** How long an unfinished line (no newline yet: a prompt, a progress bar) waits before it is logged. */
+export const PARTIAL_LINE_FLUSH_MS = 500;
+
 /**
- * Reads one FIFO line by line. `onEnd` fires when every writer is gone (the app and whatever it
- * spawned have exited). `close()` stops reading without affecting the app.
+ * Cuts a stream of text into lines. A line ends at a newline; one that grows past `maxLineChars`,
+ * or sits unfinished for `flushAfterMs`, is emitted as it is with `partial` set (the next piece
+ * continues it), so one app cannot make the core buffer without bound nor hide its last words.
  */
-export function readFifoLines(file: string, onLine: (line: string) => void, onEnd?: () => void): { close(): void } {
+export class LineSplitter {
+  private pending = '';
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly onLine: (line: string, partial: boolean) => void,
+    private readonly maxLineChars = MAX_LINE_CHARS,
+    private readonly flushAfterMs = PARTIAL_LINE_FLUSH_MS,
+  ) {}
+
+  push(text: string): void {
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      this.emitWhole(this.pending + text.slice(start, nl));
+      this.pending = '';
+      start = nl + 1;
+    }
+    this.pending += text.slice(start);
+    while (this.pending.length > this.maxLineChars) {
+      this.onLine(this.pending.slice(0, this.maxLineChars), true);
+      this.pending = this.pending.slice(this.maxLineChars);
+    }
+    clearTimeout(this.timer);
+    this.timer = this.pending ? setTimeout(() => this.flush(), this.flushAfterMs) : undefined;
+  }
+
+  /** Emits an unfinished line now (the stream ended, or it waited long enough). */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.pending) return;
+    const rest = this.pending;
+    this.pending = '';
+    this.onLine(rest, true);
+  }
+
+  private emitWhole(line: string): void {
+    let text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    while (text.length > this.maxLineChars) {
+      this.onLine(text.slice(0, this.maxLineChars), true);
+      text = text.slice(this.maxLineChars);
+    }
+    this.onLine(text, false);
+  }
+}
+
+/**
+ * The record of one line of app output. A line that is a JSON object (an app logging with pino or
+ * the like) is nested under `json`, its `msg` (if a string) becoming ours: one jq filter then
+ * reads Ferry's and the app's records alike, nothing is escaped twice, and the app's own level,
+ * time and pid cannot collide with the envelope's.
+ */
+export function describeAppLine(line: string, partial: boolean): { msg: string; fields?: LogFields } {
+  if (partial) return { msg: line, fields: { partial: true } };
+  if (line.charCodeAt(0) === 123 /* { */ && line.charCodeAt(line.length - 1) === 125 /* } */) {
+    try {
+      const json = JSON.parse(line) as unknown;
+      if (typeof json === 'object' && json !== null && !Array.isArray(json)) {
+        const msg = (json as { msg?: unknown }).msg;
+        return { msg: typeof msg === 'string' ? msg : '', fields: { json } };
+      }
+    } catch {
+      // Looked like JSON, is not: logged as text.
+    }
+  }
+  return { msg: line };
+}
+
+/**
+ * Reads one FIFO line by line (see LineSplitter). `onEnd` fires when every writer is gone (the
+ * app and whatever it spawned have exited). `close()` stops reading without affecting the app.
+ */
+export function readFifoLines(file: string, onLine: (line: string, partial: boolean) => void, onEnd?: () => void): { close(): void } {
   // O_NONBLOCK: open() returns at once even with no writer yet; libuv polls the descriptor.
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   const socket = new net.Socket({ fd, readable: true, writable: false });
   socket.setEncoding('utf8');
-  const lines = readline.createInterface({ input: socket, crlfDelay: Infinity });
-  lines.on('line', onLine);
+  const lines = new LineSplitter(onLine);
+  socket.on('data', (text: string) => lines.push(text));
   let closed = false;
   socket.on('error', () => undefined);
   socket.once('close', () => {
+    lines.flush();
     if (!closed) onEnd?.();
   });
   return {
     close() {
       closed = true;
-      lines.close();
+      lines.flush();
       socket.destroy();
     },
   };

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { AppConfig } from '../../lib/config.js';
@@ -16,7 +17,7 @@ import type { FaultInjector } from '../faults.js';
 import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import type { Logger } from '../log.js';
 import { AdoptedProcess } from './adopted-process.js';
-import { createOutputFifos, openFifoForApp, readFifoLines, removeOutputFifos, type OutputFifos } from './app-output.js';
+import { createOutputFifos, describeAppLine, openFifoForApp, readFifoLines, removeOutputFifos, type OutputFifos } from './app-output.js';
 import { OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spawn-error.js';
 import { describeUpstream, parseUpstream, type SpawnedProcess, type Spawner, type UpstreamAddress } from './spawner.js';
 
@@ -29,10 +30,16 @@ const PRIVATE_ENV = [
   'NODE_CHANNEL_SERIALIZATION_MODE',
   'NODE_UNIQUE_ID',
   'FERRY_INSTANCE_DIR',
+  'FERRY_LOG_FORMAT',
+  'FERRY_LOG_LEVEL',
   'NODE_OPTIONS',
   // Fault injection is for Ferry's core; an app that reads them must not start failing too.
   'FERRY_FAULTS',
   'FERRY_FAULTS_SEED',
+  // systemd's, for ferry start alone: an app must not talk to systemd as us.
+  'NOTIFY_SOCKET',
+  'WATCHDOG_USEC',
+  'WATCHDOG_PID',
 ];
 
 export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -42,32 +49,45 @@ export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base
   env.NODE_ENV = app.environment;
   if (socketPath !== undefined) env.FERRY_APP_SOCKET = socketPath;
   env.IN_FERRY = '1';
+  if (app.user) {
+    env.HOME = app.user.home;
+    env.USER = app.user.name;
+    env.LOGNAME = app.user.name;
+  }
   return env;
 }
 
 /**
- * What one process writes, followed from its FIFOs: each line logged with app and pid. Paused
- * while a new core takes over (two readers would split lines between them), resumed if it fails.
+ * What one process writes, followed from its FIFOs: each line one record with app, pid (the
+ * app's) and stream. Paused while a new core takes over (two readers would split lines between
+ * them), resumed if it fails.
  */
 class AppOutput {
   /** Node apps: the inspector's URL, once SIGUSR1 opened it and it said so on stderr. */
   inspectorUrl: string | undefined;
   private readers: { close(): void }[] = [];
+  private readonly streamLogs: Record<'stdout' | 'stderr', Logger>;
 
   constructor(
     readonly fifos: OutputFifos,
+    /** Ferry's own lines about this process. */
     private readonly log: Logger,
+    app: string,
+    pid: number,
     private readonly tail: OutputTail | undefined,
     /** The stdout FIFO ended: every writer (the app and what it spawned) is gone. */
     private readonly onEnd: () => void,
   ) {
+    this.streamLogs = { stdout: log.foreign({ app, pid, stream: 'stdout' }), stderr: log.foreign({ app, pid, stream: 'stderr' }) };
     this.resume();
   }
 
-  private onLine(streamName: 'stdout' | 'stderr'): (line: string) => void {
-    return (line) => {
-      this.tail?.push(line + '\n');
-      this.log.info(line, { stream: streamName });
+  private onLine(streamName: 'stdout' | 'stderr'): (line: string, partial: boolean) => void {
+    const log = this.streamLogs[streamName];
+    return (line, partial) => {
+      this.tail?.push(partial ? line : line + '\n');
+      const { msg, fields } = describeAppLine(line, partial);
+      log.info(msg, fields);
       if (streamName === 'stderr') {
         const match = INSPECTOR_LINE.exec(line);
         if (match) this.inspectorUrl = match[1];
@@ -164,6 +184,16 @@ async function waitForPort(port: number, isDone: () => boolean): Promise<void> {
   }
 }
 
+/** True if `file` is a unix socket (not a symlink to one) owned by `uid`. */
+function isSocketOf(file: string, uid: number): boolean {
+  try {
+    const stat = fs.lstatSync(file);
+    return stat.isSocket() && stat.uid === uid;
+  } catch {
+    return false;
+  }
+}
+
 export class DirectSpawner implements Spawner {
   /** Records of the processes this core owns, to update them (leaving) without reading them back. */
   private readonly records = new Map<number, WorkerRecord>();
@@ -186,9 +216,16 @@ export class DirectSpawner implements Spawner {
       const outputTail = 'injected fault (FERRY_FAULTS spawn): the process is treated as if it exited before it listened\n';
       throw this.failure(app, { category: 'exited-before-ready', step: 'fork', exitCode: 1, signal: null, outputTail }, Date.now());
     }
-    // One base name per process: its unix socket (node, WSGI, Rack) and its output FIFOs.
+    // One base name per process: its unix socket (node, WSGI, Rack) and its output FIFOs. An app
+    // running as another user binds in that user's directory; the FIFOs stay in ours (the core
+    // opens them, as root: they must not be where the app could swap them for symlinks).
     const base = this.instance.appSocketPath(app.name);
-    const target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath: base };
+    let target: { socketPath: string } | { port: number };
+    try {
+      target = app.appType === 'generic' ? { port: await pickFreePort() } : { socketPath: app.user ? path.join(this.instance.appUserDir(app.user.uid, app.user.gid), path.basename(base)) : base };
+    } catch (err) {
+      throw this.failure(app, { category: 'internal', step: 'fork', outputTail: `could not prepare where the app listens: ${String(err)}` }, Date.now(), err);
+    }
     return this.launch(app, planLaunch(app, target, process.env, this.directListenFd), base);
   }
 
@@ -261,7 +298,7 @@ export class DirectSpawner implements Spawner {
       }
       const child = new AdoptedProcess(record.pid, record.startTicks);
       const appLog = this.log.child({ app: app.name, appPid: record.pid });
-      const output = new AppOutput(fifos, appLog, undefined, () => child.check());
+      const output = new AppOutput(fifos, appLog, app.name, record.pid, undefined, () => child.check());
       this.outputs.set(record.pid, output);
       child.once('exit', () => {
         signalQuietly(-record.pgid, 'SIGKILL');
@@ -311,6 +348,8 @@ export class DirectSpawner implements Spawner {
         stdio: ['ignore', appFds[0], appFds[1], plan.readiness === 'pipe' ? 'pipe' : 'ignore', ...(plan.listenFd !== undefined ? [plan.listenFd] : [])],
         // Its own process group, so that stopping it takes everything it spawned too.
         detached: true,
+        // libuv drops the supplementary groups when it switches: the user's primary group remains.
+        ...(app.user ? { uid: app.user.uid, gid: app.user.gid } : {}),
       });
     } catch (err) {
       removeOutputFifos(fifos);
@@ -336,6 +375,12 @@ export class DirectSpawner implements Spawner {
       };
       const ready = (): void => {
         if (settled) return;
+        // The socket is in a directory the app's user owns: the core (root) must connect to that
+        // user's socket, not to something a symlink there points at.
+        if (app.user && 'socketPath' in plan.address && !isSocketOf(plan.address.socketPath, app.user.uid)) {
+          fail({ category: 'internal', pid, outputTail: `${plan.address.socketPath} is not a socket of ${app.user.name}'s` });
+          return;
+        }
         settled = true;
         clearTimeout(timer);
         const spawnDurationMs = Date.now() - startedAt;
@@ -370,7 +415,7 @@ export class DirectSpawner implements Spawner {
         fail({ category: 'internal', pid, outputTail: `could not record the process in the instance directory: ${(err as Error).message}` }, err);
         return;
       }
-      output = new AppOutput(fifos, appLog, tail, () => undefined);
+      output = new AppOutput(fifos, appLog, app.name, pid, tail, () => undefined);
       this.outputs.set(pid, output);
 
       timer = setTimeout(() => fail({ category: 'timeout', pid, outputTail: tail.toString() }), app.startTimeoutMs);

@@ -10,6 +10,7 @@ import { readWorkerRecords } from '../../lib/instance-registry.js';
 import { ferryProcessCommand } from '../../lib/paths.js';
 import { signalQuietly } from '../../lib/units.js';
 import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
+import type { LogLevel } from '../../lib/config.js';
 import type { LogFormat, Logger } from '../log.js';
 import { decideRestart } from './restart-policy.js';
 
@@ -24,6 +25,21 @@ export interface CoreWatcherEvents {
   ready: [pid: number];
   'startup-failed': [error: ErrorPayload];
   'gave-up': [error: ErrorPayload];
+  /** A core asked the watchdog to reopen its log file (admin API). */
+  'reopen-logs': [];
+  /** A core's log level was changed (admin API). */
+  'log-level': [level: LogLevel];
+}
+
+/**
+ * How cores log: the format; the level in force now (it changes at run time, and a core started
+ * after the change must keep it); the log file's descriptor now open (a reopen changes it), which
+ * a new core gets as stdout and stderr so what Node itself prints lands in the current file.
+ */
+export interface CoreLogging {
+  format: LogFormat;
+  level(): LogLevel;
+  fileFd(): number | undefined;
 }
 
 /** How a handover to a new core (`ferry restart`) ended. */
@@ -50,7 +66,7 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
   constructor(
     private readonly instance: InstanceDirectory,
     private readonly log: Logger,
-    private readonly logFormat: LogFormat,
+    private readonly logging: CoreLogging,
     private readonly shutdownTimeoutMs = 30_000,
   ) {
     super();
@@ -64,19 +80,26 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
     this.child = this.launch();
   }
 
+  /** Passes a message to the serving core, if there is one (a core starting later needs none). */
+  tellCore(message: WatchdogToCore): void {
+    if (this.child?.connected) this.child.send(message, () => undefined);
+  }
+
   private launch(): ChildProcess {
     // FERRY_CORE_NODE_ARGS passes Node flags to the core only (--cpu-prof, --inspect, heap limits).
     const nodeArgs = (process.env.FERRY_CORE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
     const { command, args, nodeOptions } = ferryProcessCommand('core', nodeArgs);
+    const out = this.logging.fileFd() ?? 'inherit';
     const child = spawn(command, args, {
-      stdio: ['ignore', 'inherit', 'inherit', LISTEN_FD, 'ipc'],
+      stdio: ['ignore', out, out, LISTEN_FD, 'ipc'],
       // Its own process group, so one killpg takes the core and nothing else.
       detached: true,
       env: {
         ...process.env,
         ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
         FERRY_INSTANCE_DIR: this.instance.dir,
-        FERRY_LOG_FORMAT: this.logFormat,
+        FERRY_LOG_FORMAT: this.logging.format,
+        FERRY_LOG_LEVEL: this.logging.level(),
         LISTEN_FDS: '1',
         LISTEN_FDNAMES: 'http',
       },
@@ -84,6 +107,8 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
     // The IPC channel can break under a send when the core dies at that moment; its exit is what counts.
     child.on('error', (err) => this.log.debug('core channel error', { err }));
     child.on('message', (message: CoreToWatchdog) => {
+      if (message.type === 'reopen-logs') return void this.emit('reopen-logs');
+      if (message.type === 'log-level') return void this.emit('log-level', message.level);
       if (this.successor?.child === child) {
         if (message.type === 'ready') this.successor.settle('ready');
         else if (message.type === 'startup-failed') this.successor.settle(message.error);

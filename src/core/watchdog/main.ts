@@ -8,7 +8,7 @@ import type { ErrorPayload } from '../../lib/error-codes.js';
 import { FERRY_VERSION } from '../../lib/paths.js';
 import { processStartTicks, type CoreRestartStatus } from '../../lib/instance-registry.js';
 import { InstanceDirectory } from '../instance-registry/instance-dir.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, ReopenableFileSink, type Logger } from '../log.js';
 import { OOM_ENV, protectFromOomKiller } from '../oom-score.js';
 import { CoreWatcher } from './core-watcher.js';
 
@@ -29,7 +29,14 @@ function removeOwnUnixSocket(listen: ListenAddress, inode: number | undefined): 
 
 function run(launch: LaunchMessage): void {
   const { config } = launch;
-  const log: Logger = createLogger({ level: config.logLevel, format: launch.logFormat }, { component: 'watchdog' });
+  let logSink: ReopenableFileSink | undefined;
+  try {
+    logSink = config.logFile ? new ReopenableFileSink(config.logFile) : undefined;
+  } catch (err) {
+    send({ type: 'failed', error: { code: 'FERRY_ERR_CONFIG_INVALID', message: `cannot open log file ${config.logFile}: ${(err as Error).message}` } });
+    process.exit(1);
+  }
+  const log: Logger = createLogger({ level: config.logLevel, format: launch.logFormat, sink: logSink }, { component: 'watchdog' });
   let detached = false;
   let stopping: Promise<void> | undefined;
 
@@ -60,7 +67,28 @@ function run(launch: LaunchMessage): void {
   writeProperties(null);
   if (launch.pidFile) fs.writeFileSync(launch.pidFile, `${process.pid}\n`);
 
-  const watcher = new CoreWatcher(instance, log, launch.logFormat, config.shutdownTimeoutMs);
+  const watcher = new CoreWatcher(instance, log, { format: launch.logFormat, level: () => log.level, fileFd: () => logSink?.fd }, config.shutdownTimeoutMs);
+
+  // Log rotation: SIGUSR1 (logrotate's postrotate) reopens here and in the core; the admin API
+  // (ferry reopen-logs) reopens in the core, which then asks here.
+  const reopenLog = (by: string): void => {
+    if (!logSink) return;
+    try {
+      logSink.reopen();
+      log.info('log file reopened', { logFile: logSink.path, by });
+    } catch (err) {
+      log.error('could not reopen the log file; still writing to the old one', { logFile: logSink.path, err });
+    }
+  };
+  process.on('SIGUSR1', () => {
+    reopenLog('SIGUSR1');
+    watcher.tellCore({ type: 'reopen-logs' });
+  });
+  watcher.on('reopen-logs', () => reopenLog('core'));
+  watcher.on('log-level', (level) => {
+    log.setLevel(level);
+    log.info('log level changed', { logLevel: level });
+  });
 
   const cleanupAndExit = (code: number): never => {
     instance.remove();
@@ -73,6 +101,7 @@ function run(launch: LaunchMessage): void {
   const stop = (reason: string, exitCode = 0, force = false): Promise<void> => {
     if (stopping && !force) return stopping;
     log.info(force ? 'stopping now (forced)' : 'stopping', { reason });
+    send({ type: 'stopping' });
     const deadlineMs = force ? Date.now() : Date.now() + config.shutdownTimeoutMs;
     stopping = watcher.stop(deadlineMs, force).then(() => cleanupAndExit(exitCode));
     return stopping;
@@ -111,14 +140,17 @@ function run(launch: LaunchMessage): void {
       }
     };
     write({ state: 'running', old_core_pid: watcher.pid ?? null, new_core_pid: null, duration_ms: null });
+    send({ type: 'core-restart', state: 'running' });
     void watcher
       .handOver()
       .then((result) => {
+        send({ type: 'core-restart', state: result.ok ? 'done' : 'failed' });
         if (result.ok) write({ state: 'done', old_core_pid: result.oldPid, new_core_pid: result.newPid, duration_ms: result.durationMs, adopted_by: result.adoptedBy });
         else write({ state: 'failed', old_core_pid: result.oldPid ?? null, new_core_pid: null, duration_ms: null, error: { code: result.error.code, message: result.error.message } });
       })
       .catch((err: unknown) => {
         log.error('core restart failed', { err });
+        send({ type: 'core-restart', state: 'failed' });
         write({ state: 'failed', old_core_pid: null, new_core_pid: null, duration_ms: null, error: { code: 'FERRY_ERR_INTERNAL', message: String(err) } });
       })
       .finally(() => {

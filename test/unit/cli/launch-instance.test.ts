@@ -40,7 +40,10 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     registryDir: tmp,
     turbocache: { disabled: false, maxBytes: '64m', maxEntryBytes: '1m' },
     clientLimits: { maxHeaderSize: 16384, headerTimeoutS: 30, bodyTimeoutS: 60, maxBodySize: '1g' },
+    buffering: { bufferUploads: false, responseBufferHighWatermark: '128m' },
     daemonize: false,
+    // The app files are the test's: as root, root-owned, which needs an explicit --user root.
+    ...(process.getuid?.() === 0 ? { user: 'root' } : {}),
     ...overrides,
   };
 }
@@ -85,6 +88,7 @@ describe('buildConfig', () => {
       ],
       turbocache: { enabled: true, maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024, debugHeader: false },
       clientLimits: { maxHeaderBytes: 16384, headerTimeoutMs: 30_000, bodyTimeoutMs: 60_000, maxBodyBytes: 1024 ** 3 },
+      buffering: { bufferUploads: false, responseBufferHighWatermarkBytes: 128 * 1024 * 1024 },
     });
   });
 
@@ -186,6 +190,15 @@ describe('buildConfig', () => {
     expect(messageOf({ bodyTimeoutS: 1.5 })).toBe('--client-body-timeout must be a whole number of seconds, 0 or more (got 1.5)');
     expect(messageOf({ headerTimeoutS: 90 })).toBe('--client-header-timeout (90s) is longer than --client-body-timeout (60s), which covers the headers too');
     expect(cliErrorOf(() => buildConfig(options({ clientLimits: { ...limits, maxBodySize: 'x' } }))).exitCode).toBe(2);
+  });
+
+  it('reads the response buffer high watermark as a size, 0 meaning no buffering, and refuses anything else', () => {
+    const buffering = (responseBufferHighWatermark: string) => options({ buffering: { bufferUploads: true, responseBufferHighWatermark } });
+    expect(buildConfig(buffering('4m')).buffering).toEqual({ bufferUploads: true, responseBufferHighWatermarkBytes: 4 * 1024 * 1024 });
+    expect(buildConfig(buffering('0')).buffering.responseBufferHighWatermarkBytes).toBe(0);
+    const err = cliErrorOf(() => buildConfig(buffering('lots')));
+    expect(err.message).toBe("--response-buffer-high-watermark 'lots' is not a size");
+    expect(err.exitCode).toBe(2);
   });
 
   it('reports a directory without an app as FERRY_ERR_APP_NOT_FOUND with exit code 2', () => {

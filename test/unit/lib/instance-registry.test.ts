@@ -56,6 +56,17 @@ describe('scanRegistry', () => {
     });
   });
 
+  it("removes a dead instance's app user directories with it, and leaves a live one's alone", () => {
+    deadInstance('dead0001', true);
+    fs.mkdirSync(path.join(registry, 'ferry-apps.dead0001.1000'));
+    const live = liveInstance();
+    const liveUserDir = live.appUserDir(process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+    expect(scanRegistry(registry).cleaned).toEqual([path.join(registry, 'ferry.dead0001')]);
+    expect(fs.readdirSync(registry).sort()).toEqual([path.basename(live.dir), path.basename(liveUserDir)].sort());
+    live.remove();
+    expect(fs.readdirSync(registry)).toEqual([]);
+  });
+
   it('no longer lists an instance once its directory is removed', () => {
     const instance = liveInstance();
     instance.remove();

@@ -49,15 +49,17 @@ describe('formatRequests', () => {
   it('lists each request in flight in aligned columns', () => {
     const lines = formatRequests({
       requests: [
-        { id: 'a1-1', method: 'GET', path: '/slow', app: 'demo', pid: 9106, state: 'forwarding', ageMs: 2500 },
-        { id: 'a1-22', method: 'POST', path: '/upload', app: 'demo', pid: null, state: 'queued', ageMs: 100 },
+        { id: 'a1-1', method: 'GET', path: '/slow', app: 'demo', pid: 9106, state: 'draining', ageMs: 2500, bufferedMemoryBytes: 1024 * 1024, bufferedDiskBytes: 3.5 * 1024 * 1024 },
+        { id: 'a1-22', method: 'POST', path: '/upload', app: 'demo', pid: null, state: 'receiving', ageMs: 100, bufferedMemoryBytes: 0, bufferedDiskBytes: 700 * 1024 },
+        { id: 'a1-23', method: 'GET', path: '/', app: 'demo', pid: null, state: 'queued', ageMs: 0, bufferedMemoryBytes: 0, bufferedDiskBytes: 0 },
       ],
     });
     expect(lines).toEqual([
-      '----------- Requests in flight: 2 -----------',
-      'ID     METHOD  PATH     APP   PID   STATE       AGE',
-      'a1-1   GET     /slow    demo  9106  forwarding  2s',
-      'a1-22  POST    /upload  demo  -     queued      0s',
+      '----------- Requests in flight: 3 -----------',
+      'ID     METHOD  PATH     APP   PID   STATE      BUF MEM  BUF DISK  AGE',
+      'a1-1   GET     /slow    demo  9106  draining   1.0M     3.5M      2s',
+      'a1-22  POST    /upload  demo  -     receiving  0        700K      0s',
+      'a1-23  GET     /        demo  -     queued     0        0         0s',
     ]);
   });
 });

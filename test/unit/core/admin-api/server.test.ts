@@ -10,7 +10,7 @@ import { RequestTracker } from '../../../../src/core/proxy/request-tracker.js';
 import { FakeSpawner } from '../../../../src/core/spawn/fake-spawner.js';
 import { MAX_ADMIN_BODY_BYTES, routePath, type ConfigResponse, type ErrorBody, type PoolResponse, type ServerResponse } from '../../../../src/lib/admin-api-contract.js';
 import type { FerryConfig } from '../../../../src/lib/config.js';
-import { TEST_APP, TEST_CLIENT_LIMITS, TEST_TURBOCACHE } from '../../../helpers/app-config.js';
+import { TEST_APP, TEST_BUFFERING, TEST_CLIENT_LIMITS, TEST_TURBOCACHE } from '../../../helpers/app-config.js';
 
 const TOKENS = { readOnly: 'read-only-token-abc', full: 'full-admin-token-xyz' };
 
@@ -23,6 +23,7 @@ function newConfig(): FerryConfig {
     apps: [{ ...TEST_APP }],
     turbocache: TEST_TURBOCACHE,
     clientLimits: TEST_CLIENT_LIMITS,
+    buffering: TEST_BUFFERING,
   };
 }
 
@@ -83,6 +84,7 @@ async function startAdmin(): Promise<Harness> {
     startedAtMs: Date.now(),
     tokens: TOKENS,
     reopenLogs: vi.fn(),
+    logLevelChanged: vi.fn(),
   };
   const server = createAdminServer(ctx);
   servers.push(server);
@@ -401,6 +403,7 @@ describe('admin API routes', () => {
       apps: [{ name: 'hello', root: '/srv/hello', minInstances: 1, environment: 'test', startTimeoutMs: 5_000 }],
     } satisfies ConfigResponse);
     expect(h.ctx.config.logLevel).toBe('debug');
+    expect(h.ctx.logLevelChanged).toHaveBeenCalledWith('debug');
     poolLog.debug('probe after');
     expect(logged(h).filter((r) => r.msg === 'probe after')).toEqual([expect.objectContaining({ level: 20, component: 'pool' })]);
     expect((await call(h, 'GET', '/v1/config', { token: TOKENS.readOnly })).json).toMatchObject({ logLevel: 'debug' });
@@ -425,7 +428,7 @@ describe('admin API routes', () => {
     const h = await startAdmin();
     const answer = await call(h, 'POST', '/v1/logs/reopen', { token: TOKENS.full });
     expect(answer.status).toBe(200);
-    expect(answer.json).toEqual({ status: 'ok' });
+    expect(answer.json).toEqual({ status: 'ok', logFile: null });
     expect(h.ctx.reopenLogs).toHaveBeenCalledTimes(1);
   });
 

@@ -3,7 +3,7 @@ import { Logger } from '../../../../src/core/log.js';
 import { Pool } from '../../../../src/core/pool/pool.js';
 import { FakeSpawner } from '../../../../src/core/spawn/fake-spawner.js';
 import { DEFAULT_LIMITS, type FerryConfig } from '../../../../src/lib/config.js';
-import { TEST_APP, TEST_CLIENT_LIMITS, TEST_TURBOCACHE } from '../../../helpers/app-config.js';
+import { TEST_APP, TEST_BUFFERING, TEST_CLIENT_LIMITS, TEST_TURBOCACHE } from '../../../helpers/app-config.js';
 
 const lines: string[] = [];
 const spawner = new FakeSpawner();
@@ -20,6 +20,7 @@ function pool(maxPoolSize: number): Pool {
     ],
     turbocache: TEST_TURBOCACHE,
     clientLimits: TEST_CLIENT_LIMITS,
+    buffering: TEST_BUFFERING,
   };
   return new Pool(config, spawner, new Logger({ level: 'debug', format: 'json', sink: { write: (l) => lines.push(l) } }));
 }

@@ -61,9 +61,17 @@ describe('RequestTracker', () => {
 
     // then inspect lists both, oldest first, with their ages now.
     expect(tracker.inspect()).toEqual([
-      { id: 'q1', method: 'GET', path: '/queued?x=1', app: 'hello', pid: null, state: 'queued', ageMs: 1000 },
-      { id: 'f1', method: 'POST', path: '/upload', app: 'hello', pid: 4242, state: 'forwarding', ageMs: 750 },
+      { id: 'q1', method: 'GET', path: '/queued?x=1', app: 'hello', pid: null, state: 'queued', ageMs: 1000, bufferedMemoryBytes: 0, bufferedDiskBytes: 0 },
+      { id: 'f1', method: 'POST', path: '/upload', app: 'hello', pid: 4242, state: 'forwarding', ageMs: 750, bufferedMemoryBytes: 0, bufferedDiskBytes: 0 },
     ]);
+  });
+
+  it('adds up what a request holds in buffers, body and response', () => {
+    const tracker = new RequestTracker();
+    const request = tracker.begin('b1', 'POST', '/upload', 'hello');
+    request.requestBody = { memoryBytes: 0, diskBytes: 2_000_000 };
+    request.responseBuffer = { memoryBytes: 1_048_576, diskBytes: 5_000 };
+    expect(tracker.inspect()[0]).toMatchObject({ bufferedMemoryBytes: 1_048_576, bufferedDiskBytes: 2_005_000 });
   });
 
   it('measures ages from the time given to inspect', () => {

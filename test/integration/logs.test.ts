@@ -1,0 +1,218 @@
+// Logs end to end: rotation (rename the file as logrotate does, then `ferry reopen-logs` or
+// SIGUSR1 to the watchdog: every line before is in the old file, every line after in the new, none
+// lost or doubled), the level switched live (`ferry log-level`, kept by a restarted core), and app
+// output as one record per line with app, pid and stream.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { daemonLogFile, daemonLogLines, fixture, freePort, liveInstances, processesMentioning, runFerry, startDaemon, tempDir, TestInstance, type LogLine, waitFor } from '../helpers/ferry.js';
+
+let instance: TestInstance | undefined;
+
+afterEach(() => {
+  instance?.forceCleanup();
+  instance = undefined;
+});
+
+/** GET with our own X-Request-Id (Ferry keeps a client's id, passes it to the app and logs it). */
+async function get(inst: TestInstance, urlPath: string, reqId?: string): Promise<{ status: number; body: string }> {
+  const res = await request(`${inst.url}${urlPath}`, { headers: reqId ? { 'x-request-id': reqId } : {}, headersTimeout: 20_000, bodyTimeout: 20_000 });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+function jsonLines(file: string): LogLine[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as LogLine);
+}
+
+/** The request ids of the debug access lines ("request done") in a file, in order. */
+function accessIds(file: string): string[] {
+  return jsonLines(file)
+    .filter((l) => l.msg === 'request done')
+    .map((l) => String(l.reqId));
+}
+
+/** Sends `count` requests tagged `prefix-N` one after another; answers their ids. */
+async function burst(inst: TestInstance, prefix: string, count = 20): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    expect((await get(inst, '/pid', `${prefix}-${i}`)).status).toBe(200);
+    ids.push(`${prefix}-${i}`);
+  }
+  return ids;
+}
+
+/** Stops the instance; nothing it started may survive. */
+async function stopCleanly(inst: TestInstance): Promise<void> {
+  expect((await inst.stop()).exitCode).toBe(0);
+  expect(inst.survivors()).toEqual([]);
+  expect(processesMentioning(inst.registryDir)).toEqual([]);
+}
+
+describe('log rotation', () => {
+  // Scenario: requests logged (debug access lines) before the rename, between the rename and the
+  // reopen (they still go to the renamed file), and after it; then each id must be in exactly one
+  // file: the renamed one for the first two bursts, the new one for the last.
+  async function rotate(reopen: (inst: TestInstance) => Promise<void>, reopenedBy: { watchdog: string; core: string }): Promise<void> {
+    instance = await startDaemon(fixture('pid-app'), ['--log-level', 'debug']);
+    const file = daemonLogFile(instance);
+    const before = await burst(instance, 'before');
+    await waitFor(() => accessIds(file).length === before.length, 'the access lines of the first burst');
+    fs.renameSync(file, `${file}.1`);
+    const between = await burst(instance, 'between');
+
+    await reopen(instance);
+    // Both processes write the file: each says so in the new one, first thing after its reopen.
+    await waitFor(() => fs.existsSync(file) && jsonLines(file).filter((l) => l.msg === 'log file reopened').length === 2, 'both reopen lines in the new file');
+    const reopened = jsonLines(file).filter((l) => l.msg === 'log file reopened');
+    expect(reopened.map((l) => [l.component, l.by]).sort()).toEqual([
+      ['core', reopenedBy.core],
+      ['watchdog', reopenedBy.watchdog],
+    ]);
+    expect(new Set(reopened.map((l) => l.pid))).toEqual(new Set([instance.info.properties.watchdog_pid, instance.info.properties.core_pid]));
+    const after = await burst(instance, 'after');
+    await waitFor(() => accessIds(file).length === after.length, 'the access lines of the last burst');
+
+    expect(accessIds(`${file}.1`)).toEqual([...before, ...between]);
+    expect(accessIds(file)).toEqual(after);
+    // The watchdog's own lines land in the new file too (its stop lines come after the reopen).
+    await stopCleanly(instance);
+    expect(jsonLines(file).some((l) => l.component === 'watchdog' && l.msg === 'stopped')).toBe(true);
+    expect(jsonLines(`${file}.1`).some((l) => l.msg === 'stopped')).toBe(false);
+  }
+
+  it('ferry reopen-logs moves the core and the watchdog to the new file, losing and doubling no line', async () => {
+    await rotate(
+      async (inst) => {
+        const run = await runFerry(inst.registryDir, ['reopen-logs', '--instance', inst.info.name, '--json']);
+        expect(run.exitCode).toBe(0);
+        expect(JSON.parse(run.stdout)).toEqual({ instance: inst.info.name, logFile: daemonLogFile(inst) });
+      },
+      { core: 'admin-api', watchdog: 'core' },
+    );
+  });
+
+  it('SIGUSR1 to the watchdog does the same', async () => {
+    await rotate(
+      async (inst) => {
+        process.kill(inst.info.properties.watchdog_pid, 'SIGUSR1');
+      },
+      { watchdog: 'SIGUSR1', core: 'watchdog' },
+    );
+  });
+
+  it('exits 1 with FERRY_ERR_LOG_REOPEN_FAILED when the directory of the log file is gone, and logging goes on in the old file', async () => {
+    const registryDir = tempDir('ferry-logs-');
+    const port = await freePort();
+    const logDir = path.join(registryDir, 'logs');
+    fs.mkdirSync(logDir);
+    const start = await runFerry(registryDir, ['start', fixture('pid-app'), '--daemonize', '--port', String(port), '--log-file', path.join(logDir, 'ferry.log'), '--log-level', 'debug']);
+    expect(start.exitCode, start.stderr).toBe(0);
+    instance = new TestInstance(registryDir, port, liveInstances(registryDir)[0]!);
+    fs.renameSync(logDir, `${logDir}-moved`);
+
+    const run = await runFerry(registryDir, ['reopen-logs', '--json']);
+    expect(run.exitCode).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'FERRY_ERR_LOG_REOPEN_FAILED', message: expect.stringContaining(path.join(logDir, 'ferry.log')) } });
+    await get(instance, '/pid', 'still-logged');
+    const moved = path.join(`${logDir}-moved`, 'ferry.log');
+    await waitFor(() => accessIds(moved).includes('still-logged'), 'the access line in the file still open');
+    expect(jsonLines(moved).some((l) => l.msg === 'could not reopen the log file; still writing to the old one')).toBe(true);
+    await stopCleanly(instance);
+    fs.rmSync(registryDir, { recursive: true, force: true });
+  });
+});
+
+describe('ferry log-level', () => {
+  it('switches debug lines on and off at run time, and a core restarted after a crash keeps the level', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    const file = daemonLogFile(instance);
+    const level = async (...args: string[]): Promise<unknown> => {
+      const run = await runFerry(instance!.registryDir, ['log-level', ...args, '--json']);
+      expect(run.exitCode, run.stderr).toBe(0);
+      return JSON.parse(run.stdout);
+    };
+    expect(await level()).toEqual({ instance: instance.info.name, logLevel: 'info', previous: 'info' });
+
+    await get(instance, '/pid', 'at-info-1');
+    expect(await level('debug')).toEqual({ instance: instance.info.name, logLevel: 'debug', previous: 'info' });
+    await get(instance, '/pid', 'at-debug-1');
+    await waitFor(() => accessIds(file).includes('at-debug-1'), 'the debug access line');
+    const line = daemonLogLines(instance).find((l) => l.reqId === 'at-debug-1');
+    expect(line).toMatchObject({ level: 20, component: 'core', msg: 'request done', method: 'GET', path: '/pid', app: 'pid-app', status: 200 });
+
+    // A crash: the watchdog starts a new core, which must log at debug too.
+    const oldCore = instance.info.properties.core_pid as number;
+    process.kill(oldCore, 'SIGKILL');
+    await waitFor(() => instance!.refresh().properties.core_pid !== oldCore, 'a new core', 20_000);
+    await waitFor(async () => (await get(instance!, '/pid', 'after-crash')).status === 200, 'the new core to serve', 20_000);
+    await waitFor(() => accessIds(file).includes('after-crash'), 'a debug access line from the new core');
+
+    expect(await level('info')).toEqual({ instance: instance.info.name, logLevel: 'info', previous: 'debug' });
+    await get(instance, '/pid', 'at-info-2');
+    // A later line proves the file has caught up: the info-level request left no debug line.
+    await runFerry(instance.registryDir, ['reopen-logs']);
+    await waitFor(() => daemonLogLines(instance!).some((l) => l.msg === 'log file reopened' && l.component === 'watchdog'), 'a line after the request');
+    const ids = accessIds(file);
+    expect(ids).not.toContain('at-info-1');
+    expect(ids).not.toContain('at-info-2');
+    // The watchdog followed both changes.
+    expect(daemonLogLines(instance).filter((l) => l.component === 'watchdog' && l.msg === 'log level changed').map((l) => l.logLevel)).toEqual(['debug', 'info']);
+    await stopCleanly(instance);
+  }, 60_000);
+
+  it('refuses an unknown level with a usage error (exit 2) naming the levels', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    const run = await runFerry(instance.registryDir, ['log-level', 'verbose']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/debug.*info.*warn.*error/s);
+    await stopCleanly(instance);
+  });
+});
+
+describe('app output', () => {
+  it('logs each line of stdout and stderr as its own record with app, pid and stream', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    const pid = Number((await get(instance, `/write?text=${encodeURIComponent('hello from stdout')}&nl=1`)).body);
+    await get(instance, `/write?stream=stderr&text=${encodeURIComponent('two\nlines on stderr')}&nl=1`);
+    await waitFor(() => daemonLogLines(instance!).some((l) => l.msg === 'lines on stderr'), 'the stderr lines');
+    const lines = daemonLogLines(instance);
+    expect(lines.find((l) => l.msg === 'hello from stdout')).toEqual({ level: 30, time: expect.any(Number), pid, app: 'pid-app', stream: 'stdout', msg: 'hello from stdout' });
+    expect(lines.filter((l) => l.stream === 'stderr').map((l) => l.msg)).toEqual(['two', 'lines on stderr']);
+    await stopCleanly(instance);
+  });
+
+  it('nests a JSON line of the app under json instead of escaping it', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    const appLine = JSON.stringify({ level: 40, time: 1, pid: 1, msg: 'cart abandoned', cartId: 'c-9' });
+    await get(instance, `/write?text=${encodeURIComponent(appLine)}&nl=1`);
+    const line = await waitFor(() => daemonLogLines(instance!).find((l) => l.msg === 'cart abandoned'), 'the JSON line');
+    expect(line).toMatchObject({ level: 30, app: 'pid-app', stream: 'stdout', json: { level: 40, msg: 'cart abandoned', cartId: 'c-9' } });
+    expect(fs.readFileSync(daemonLogFile(instance), 'utf8')).not.toContain('\\"cartId\\"');
+    await stopCleanly(instance);
+  });
+
+  it('logs a line without its newline after a short wait, and splits a very long line at 16384 characters', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    await get(instance, `/write?text=${encodeURIComponent('Password: ')}`);
+    const partial = await waitFor(() => daemonLogLines(instance!).find((l) => l.msg === 'Password: '), 'the unfinished line', 5_000);
+    expect(partial).toMatchObject({ stream: 'stdout', partial: true });
+
+    await get(instance, '/write?text=x&repeat=40000&nl=1');
+    const pieces = await waitFor(() => {
+      const found = daemonLogLines(instance!).filter((l) => /^x+$/.test(l.msg));
+      return found.length === 3 ? found : undefined;
+    }, 'the three pieces of the long line');
+    expect(pieces.map((l) => [l.msg.length, l.partial ?? false])).toEqual([
+      [16384, true],
+      [16384, true],
+      [40000 - 2 * 16384, false],
+    ]);
+    await stopCleanly(instance);
+  });
+});
