@@ -15,8 +15,8 @@ const TREE_ROOT = IN_SINGLE_EXECUTABLE ? '' : fileURLToPath(new URL('..', import
 
 export const WATCHDOG_MAIN = `${TREE_ROOT}core/watchdog/main.js`;
 export const CORE_MAIN = `${TREE_ROOT}core/main.js`;
-/** The CLI's entry point, for command lines that run ferry (systemd units). */
-export const CLI_BIN = fileURLToPath(new URL('../bin/run.js', new URL('..', import.meta.url)));
+/** The command that runs the CLI, for command lines written elsewhere (systemd units). */
+export const CLI_COMMAND: string[] = IN_SINGLE_EXECUTABLE ? [process.execPath] : [process.execPath, path.resolve(TREE_ROOT, '../bin/run.js')];
 
 /**
  * The loaders run by interpreters other than Ferry's own Node. The single executable writes its

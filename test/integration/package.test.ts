@@ -94,6 +94,13 @@ describe('the single executable', () => {
     expect(version.stderr).toBe('');
   });
 
+  it('writes systemd units that run the executable itself', async () => {
+    const unit = await runExe(['systemd-unit', path.join(ROOT, 'examples/hello'), '--port', '8080']);
+    expect(unit.exitCode).toBe(0);
+    expect(unit.stdout).toContain(`ExecStart=${exe} start ${path.join(ROOT, 'examples/hello')} `);
+    expect(unit.stdout).toContain(`ExecReload=${exe} restart`);
+  });
+
   it('starts a Node app, reports it with status, serves it, and stops leaving no process or file behind', async () => {
     const instance = await startWithExe(path.join(ROOT, 'examples/hello'));
 
