@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { dumpBacktraces, GdbError, parseBacktraces, parseExitCode, parseStopSignal, runUnderGdb, watchForCrash, type NativeThread } from '../lib/diagnostics/crash-dump.js';
 import { captureJsStack, findInspectorUrl, formatFrames, type JsFrame } from '../lib/diagnostics/js-stack.js';
 import { isProcessRunning } from '../lib/process-groups.js';
+import { ROLE_ARG, type ProcessRole } from '../lib/paths.js';
 import { CliError } from './errors.js';
 
 export interface CrashWatchResult {
@@ -48,8 +49,10 @@ function toCliError(err: unknown, pid?: number): CliError {
 
 function isNodeProcess(pid: number): boolean {
   try {
-    const exe = fs.readlinkSync(`/proc/${pid}/exe`);
-    return /\/node(js)?$/.test(exe);
+    if (/\/node(js)?$/.test(fs.readlinkSync(`/proc/${pid}/exe`))) return true;
+    // An app run by the single executable (lib/paths.ts nodeAppCommand): its command line says so.
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv[1] === ROLE_ARG && argv[2] === ('node-app' satisfies ProcessRole);
   } catch {
     return false;
   }

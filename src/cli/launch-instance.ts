@@ -7,7 +7,7 @@ import path from 'node:path';
 import { detectApp, type DetectionResult } from '../lib/app-detection.js';
 import { DEFAULTS, type AppConfig, type AppType, type BufferingConfig, type ClientLimits, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
-import { WATCHDOG_MAIN } from '../lib/paths.js';
+import { ferryProcessCommand } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
 import { resolveAppUser } from './app-user.js';
 import { bindListenSocket } from './listen-socket.js';
@@ -325,8 +325,9 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
     throw err;
   }
   let watchdog: ChildProcess;
+  const { command, args } = ferryProcessCommand('watchdog');
   try {
-    watchdog = spawn(process.execPath, [WATCHDOG_MAIN], {
+    watchdog = spawn(command, args, {
       // The metrics socket goes to METRICS_FD (5), after the IPC channel.
       stdio: ['ignore', outFd, outFd, bound.fd, 'ipc', ...(metrics ? [metrics.fd] : [])],
       // A session of its own: Ctrl-C in this terminal reaches ferry start, which stops it in order.

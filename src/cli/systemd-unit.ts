@@ -7,9 +7,8 @@ import type { ListenAddress } from '../lib/config.js';
 export interface UnitSpec {
   /** Base name of the units: NAME.service and NAME.socket. */
   unitName: string;
-  /** Absolute paths of the Node binary and of bin/run.js. */
-  nodePath: string;
-  runJs: string;
+  /** The command that runs ferry, absolute: node and bin/run.js, or the single executable alone. */
+  cli: string[];
   /** Arguments after `start`: the app directory (absolute) and the flags to pass on. */
   startArgs: string[];
   /** The app's directory, for WorkingDirectory= and the description. */
@@ -57,9 +56,9 @@ export function renderServiceUnit(spec: UnitSpec): string {
     // ferry start stays in the foreground as the main process and says READY=1 once it serves.
     'Type=notify',
     'NotifyAccess=main',
-    `ExecStart=${execLine([spec.nodePath, spec.runJs, 'start', ...spec.startArgs])}`,
+    `ExecStart=${execLine([...spec.cli, 'start', ...spec.startArgs])}`,
     // A new core takes over on the same socket; app processes and connections are kept.
-    `ExecReload=${execLine([spec.nodePath, spec.runJs, 'restart'])}`,
+    `ExecReload=${execLine([...spec.cli, 'restart'])}`,
     `Environment="FERRY_INSTANCE_REGISTRY_DIR=${registry}"`,
     ...(spec.registryDir === undefined ? [`RuntimeDirectory=${spec.unitName}`] : []),
     `WorkingDirectory=${escapeSpecifiers(spec.appDir)}`,

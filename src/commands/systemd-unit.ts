@@ -9,7 +9,7 @@ import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
 import { buildConfig } from '../cli/launch-instance.js';
 import { explicitFlags, resolveStartOptions } from '../cli/start-options.js';
 import { renderServiceUnit, renderSocketUnit, type UnitSpec } from '../cli/systemd-unit.js';
-import { CLI_BIN } from '../lib/paths.js';
+import { CLI_COMMAND } from '../lib/paths.js';
 import Start from './start.js';
 
 export interface SystemdUnitResult {
@@ -70,8 +70,7 @@ ${EXIT_CODE_HELP}`;
 
     const spec: UnitSpec = {
       unitName: flags['unit-name'],
-      nodePath: process.execPath,
-      runJs: CLI_BIN,
+      cli: CLI_COMMAND,
       startArgs: [appDir, ...startFlagArgs(values, explicit)],
       appDir,
       ...(flags.user ? { user: flags.user } : {}),

@@ -30,6 +30,8 @@ export const INSTANCE_FILES = {
   buffersDir: 'buffers',
   /** The last core restart (`ferry restart`, SIGHUP): written by the watchdog, read by the CLI. */
   coreRestart: 'core-restart.json',
+  /** The single executable's loader scripts (wsgi, rack, node), written when the core starts. */
+  loadersDir: 'loaders',
 } as const;
 
 /** core-restart.json (snake_case, like properties.json). `seq` grows with every restart asked for. */

@@ -63,7 +63,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
  * all of them (FERRY_USER is --user's environment variable); a test that wants the refusal passes
  * FERRY_USER: '' in its env.
  */
-const AS_ROOT_ENV: Record<string, string> = process.getuid?.() === 0 ? { FERRY_USER: 'root' } : {};
+export const AS_ROOT_ENV: Record<string, string> = process.getuid?.() === 0 ? { FERRY_USER: 'root' } : {};
 
 export interface FerryRun {
   exitCode: number | undefined;

@@ -1,21 +1,21 @@
 // WorkerProcess: one running app process, its upstream connection pool and its busyness.
 
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import type { Pool as UndiciPool } from 'undici';
 import type { ProcessSnapshot, ProcessState } from '../../lib/admin-api-contract.js';
 import type { AppProcess, UpstreamAddress } from '../spawn/spawner.js';
 import { readProcessMetrics } from '../../lib/diagnostics/process-metrics.js';
-
-export type WorkerState = ProcessState;
+import type { Pool as UndiciPool } from 'undici';
+import UpstreamPool from 'undici/lib/dispatcher/pool.js';
+import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
+import requestApi from 'undici/lib/api/index.js';
 
 // Only undici's Pool and its request API, not its index: the index loads fetch, WebSocket,
 // caches and more, ~150 ms of the core's start-up, which is time a restarted core keeps clients
 // waiting. The index would add the API (request() for out-of-band work) to Dispatcher; so do we.
-const requireUndici = createRequire(import.meta.url);
-const UpstreamPool = requireUndici('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
-const Dispatcher = requireUndici('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
-Object.assign(Dispatcher.prototype, requireUndici('undici/lib/api/index.js') as object);
+// Static imports (not createRequire) so that the single executable's bundler follows them.
+Object.assign(Dispatcher.prototype, requestApi);
+
+export type WorkerState = ProcessState;
 
 export class WorkerProcess {
   /**

@@ -8,7 +8,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { AppConfig } from '../../lib/config.js';
-import { NODE_LOADER, RACK_LOADER, WSGI_LOADER } from '../../lib/paths.js';
+import { nodeAppCommand, RACK_LOADER, WSGI_LOADER } from '../../lib/paths.js';
 import { INSPECTOR_LINE } from '../../lib/diagnostics/js-stack.js';
 import { isSameProcess, processStartTicks, readWorkerRecords, type WorkerRecord } from '../../lib/instance-registry.js';
 import { isProcessRunning } from '../../lib/process-groups.js';
@@ -157,8 +157,8 @@ export function planLaunch(app: AppConfig, target: { socketPath: string } | { po
     env.RACK_ENV = app.environment;
     return viaLoader(app.rubyCommand ?? 'ruby', [RACK_LOADER, app.startupFile]);
   }
-  // The inspector stays closed; SIGUSR1 opens it on a free loopback port when Ferry needs a JS stack.
-  const plan = viaLoader(app.nodeCommand, ['--inspect-port=127.0.0.1:0', '--require', NODE_LOADER, app.startupFile]);
+  const node = nodeAppCommand(app.nodeCommand, app.startupFile);
+  const plan = viaLoader(node.command, node.args);
   if (directListenFd === undefined) return plan;
   env.FERRY_LISTEN_FD = String(DIRECT_LISTEN_FD);
   return { ...plan, listenFd: directListenFd };

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { CoreToWatchdog, WatchdogToCore } from '../../lib/ipc-messages.js';
 import type { ErrorPayload } from '../../lib/error-codes.js';
 import { readWorkerRecords } from '../../lib/instance-registry.js';
-import { CORE_MAIN } from '../../lib/paths.js';
+import { ferryProcessCommand } from '../../lib/paths.js';
 import { signalQuietly } from '../../lib/units.js';
 import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import type { LogLevel } from '../../lib/config.js';
@@ -90,13 +90,15 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
   private launch(): ChildProcess {
     // FERRY_CORE_NODE_ARGS passes Node flags to the core only (--cpu-prof, --inspect, heap limits).
     const nodeArgs = (process.env.FERRY_CORE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const { command, args, nodeOptions } = ferryProcessCommand('core', nodeArgs);
     const out = this.logging.fileFd() ?? 'inherit';
-    const child = spawn(process.execPath, [...nodeArgs, CORE_MAIN], {
+    const child = spawn(command, args, {
       stdio: ['ignore', out, out, LISTEN_FD, 'ipc', ...(this.metricsFd === undefined ? [] : [this.metricsFd])],
       // Its own process group, so one killpg takes the core and nothing else.
       detached: true,
       env: {
         ...process.env,
+        ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
         FERRY_INSTANCE_DIR: this.instance.dir,
         FERRY_LOG_FORMAT: this.logging.format,
         FERRY_LOG_LEVEL: this.logging.level(),

@@ -3,8 +3,7 @@ import { quoteExecArg, renderServiceUnit, renderSocketUnit, type UnitSpec } from
 
 const spec: UnitSpec = {
   unitName: 'ferry',
-  nodePath: '/usr/bin/node',
-  runJs: '/opt/ferry/bin/run.js',
+  cli: ['/usr/bin/node', '/opt/ferry/bin/run.js'],
   startArgs: ['/srv/my app', '--port', '8080'],
   appDir: '/srv/my app',
   shutdownTimeoutS: 30,
