@@ -98,6 +98,12 @@ describeAsRoot('app users, as root', () => {
     expect([userDir.uid, userDir.mode & 0o777]).toEqual([uid, 0o700]);
     const instanceDir = fs.statSync(instance.info.dir);
     expect([instanceDir.uid, instanceDir.mode & 0o777]).toEqual([0, 0o700]);
+    // Once it listened, its socket was moved into the instance directory, where the user cannot
+    // swap it for a symlink to some other socket that the core (root) would then forward to.
+    expect(fs.readdirSync(path.join(registry, userDirs[0]!))).toEqual([]);
+    const appsDir = path.join(instance.info.dir, 'apps.s');
+    const sockets = fs.readdirSync(appsDir).map((e) => fs.lstatSync(path.join(appsDir, e))).filter((st) => st.isSocket());
+    expect(sockets.map((st) => st.uid)).toEqual([uid]);
 
     // A new core (ferry restart) adopts the app process in its user's directory.
     expect((await runFerry(registry, ['restart'])).exitCode).toBe(0);

@@ -241,6 +241,32 @@ export class DirectSpawner implements Spawner {
     }
   }
 
+  /**
+   * An app running as another user binds in a directory that user owns, where it could later swap
+   * its socket for a symlink to any socket root can reach (and the core would forward clients'
+   * requests there). So once it is ready, its socket is moved into our own directory (rename does
+   * not follow a symlink) and checked there, where nobody else can change it again.
+   */
+  private settleUserSocket(userPath: string, ownPath: string, uid: number, pid: number): string | { reason: string } {
+    try {
+      fs.renameSync(userPath, ownPath);
+    } catch (err) {
+      return { reason: `could not move it into the instance directory (${(err as Error).message})` };
+    }
+    if (!isSocketOf(ownPath, uid)) {
+      fs.rmSync(ownPath, { force: true });
+      return { reason: 'not a socket it owns' };
+    }
+    const record = this.records.get(pid);
+    try {
+      // A later core adopts the process at the address in its record.
+      if (record) this.record({ ...record, address: describeUpstream({ socketPath: ownPath }) });
+    } catch (err) {
+      return { reason: `could not record its new address (${(err as Error).message})` };
+    }
+    return ownPath;
+  }
+
   private record(record: WorkerRecord): void {
     this.records.set(record.pid, record);
     this.instance.recordWorker(record);
@@ -375,17 +401,20 @@ export class DirectSpawner implements Spawner {
       };
       const ready = (): void => {
         if (settled) return;
-        // The socket is in a directory the app's user owns: the core (root) must connect to that
-        // user's socket, not to something a symlink there points at.
-        if (app.user && 'socketPath' in plan.address && !isSocketOf(plan.address.socketPath, app.user.uid)) {
-          fail({ category: 'internal', pid, outputTail: `${plan.address.socketPath} is not a socket of ${app.user.name}'s` });
-          return;
+        let address = plan.address;
+        if (app.user && 'socketPath' in address) {
+          const settledPath = this.settleUserSocket(address.socketPath, base, app.user.uid, pid as number);
+          if (typeof settledPath !== 'string') {
+            fail({ category: 'internal', pid, outputTail: `${address.socketPath} is not a socket of ${app.user.name}'s: ${settledPath.reason}` });
+            return;
+          }
+          address = { socketPath: settledPath };
         }
         settled = true;
         clearTimeout(timer);
         const spawnDurationMs = Date.now() - startedAt;
         appLog.info('app process ready', { spawnMs: spawnDurationMs });
-        resolve({ pid: pid as number, address: plan.address, child, spawnDurationMs, startedAtMs: startedAt, ...(app.appType === 'node' ? { inspectorUrl: () => output?.inspectorUrl } : {}) });
+        resolve({ pid: pid as number, address, child, spawnDurationMs, startedAtMs: startedAt, ...(app.appType === 'node' ? { inspectorUrl: () => output?.inspectorUrl } : {}) });
       };
 
       child.once('error', (err: NodeJS.ErrnoException) => {
