@@ -96,6 +96,15 @@ export function liveInstances(registryDir: string): InstanceInfo[] {
   return scanRegistry(registryDir).live;
 }
 
+/** The one live instance of `registryDir`, added to `list` for cleanup; throws unless there is exactly one. */
+export function trackOnlyInstance(registryDir: string, port: number, list: TestInstance[]): TestInstance {
+  const live = liveInstances(registryDir);
+  if (live.length !== 1) throw new Error(`expected one live instance in ${registryDir}, found ${live.length}`);
+  const instance = new TestInstance(registryDir, port, live[0]!);
+  list.push(instance);
+  return instance;
+}
+
 /** Every pid and process group that belongs to an instance right now. */
 export function instanceProcesses(instance: InstanceInfo): { pids: number[]; groups: number[] } {
   const pids = [instance.properties.watchdog_pid];

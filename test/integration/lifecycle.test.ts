@@ -8,7 +8,7 @@ import { Agent, request } from 'undici';
 import type { ResultPromise } from 'execa';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import { fixture, freePort, liveInstances, processesMentioning, removeScratch, runFerry, spawnFerry, startDaemon, tempDir, TestInstance, waitFor } from '../helpers/ferry.js';
+import { fixture, freePort, liveInstances, processesMentioning, removeScratch, runFerry, spawnFerry, startDaemon, tempDir, TestInstance, waitFor, trackOnlyInstance } from '../helpers/ferry.js';
 
 const instances: TestInstance[] = [];
 const children: ResultPromise[] = [];
@@ -36,15 +36,6 @@ function scratch(): { root: string; registry: string } {
   return { root, registry };
 }
 
-/** Registers the only live instance of `registry` for cleanup. */
-function track(registry: string, port: number): TestInstance {
-  const live = liveInstances(registry);
-  expect(live).toHaveLength(1);
-  const instance = new TestInstance(registry, port, live[0]!);
-  instances.push(instance);
-  return instance;
-}
-
 /** No live instance, no instance directory, no process of the instance, none mentioning `root`. */
 function expectNothingLeft(instance: TestInstance, root: string): void {
   // Before liveInstances: scanning the registry removes stale directories and would hide them.
@@ -69,7 +60,7 @@ describe('ferry instance lifecycle', () => {
     const url = `http://127.0.0.1:${port}`;
 
     await waitFor(async () => (await getText(`${url}/`)).body === 'hello', 'the foreground instance to answer');
-    const instance = track(registry, port);
+    const instance = trackOnlyInstance(registry, port, instances);
     instance.remember([Number((await getText(`${url}/pid`)).body)]);
     // The leftover scan sees this instance while it runs (so its empty result later means something).
     expect(processesMentioning(root)).toEqual(expect.arrayContaining([child.pid, instance.info.properties.watchdog_pid, instance.info.properties.core_pid]));
@@ -93,7 +84,7 @@ describe('ferry instance lifecycle', () => {
 
     const start = await runFerry(registry, ['start', fixture('pid-app'), '--daemonize', '--port', String(port), '--pid-file', pidFile, '--log-file', logFile]);
     expect(start.exitCode, start.stderr).toBe(0);
-    const instance = track(registry, port);
+    const instance = trackOnlyInstance(registry, port, instances);
 
     const watchdogPid = instance.info.properties.watchdog_pid;
     expect(fs.readFileSync(pidFile, 'utf8').trim()).toBe(String(watchdogPid));
@@ -124,7 +115,7 @@ describe('ferry instance lifecycle', () => {
       const start = await runFerry(registry, ['start', fixture('pid-app'), '--daemonize', '--socket', socketPath, '--log-file', logFile]);
       expect(start.exitCode, start.stderr).toBe(0);
       expect(start.stdout).toContain(`Ferry is serving at unix:${socketPath}`);
-      const instance = track(registry, 0);
+      const instance = trackOnlyInstance(registry, 0, instances);
 
       expect(await getText('http://localhost/', dispatcher)).toEqual({ status: 200, body: 'hello' });
       instance.remember([Number((await getText('http://localhost/pid', dispatcher)).body)]);

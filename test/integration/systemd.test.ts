@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
-import { BIN, fixture, freePort, liveInstances, processesMentioning, removeScratch, runFerry, spawnFerry, tempDir, TestInstance, waitFor } from '../helpers/ferry.js';
+import { BIN, fixture, freePort, liveInstances, processesMentioning, removeScratch, runFerry, spawnFerry, tempDir, TestInstance, waitFor, trackOnlyInstance } from '../helpers/ferry.js';
 
 const AS_ROOT = process.getuid?.() === 0;
 const roots: string[] = [];
@@ -80,14 +80,6 @@ function environOf(pid: number): string {
   return fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
 }
 
-function track(registry: string, port: number): TestInstance {
-  const live = liveInstances(registry);
-  expect(live).toHaveLength(1);
-  const instance = new TestInstance(registry, port, live[0]!);
-  instances.push(instance);
-  return instance;
-}
-
 function expectNothingLeft(instance: TestInstance, root: string): void {
   expect(liveInstances(instance.registryDir)).toEqual([]);
   expect(instance.survivors()).toEqual([]);
@@ -112,7 +104,7 @@ describe('sd_notify', () => {
     // from the main pid (so NotifyAccess=main works, and no MAINPID= is needed),
     expect(ready.pid).toBe(child.pid);
     expect(ready.message).not.toContain('MAINPID=');
-    const instance = track(registry, port);
+    const instance = trackOnlyInstance(registry, port, instances);
     // then regular watchdog pings while the core answers;
     await waitFor(() => messages().filter((m) => m === 'WATCHDOG=1').length >= 3, 'three WATCHDOG=1 pings', 30_000);
     expect(notify.received.filter((d) => d.message === 'WATCHDOG=1').every((d) => d.pid === child.pid)).toBe(true);
@@ -168,7 +160,7 @@ describe('sd_notify', () => {
       env: { NOTIFY_SOCKET: notify.path },
     });
     expect(run.exitCode, run.stderr).toBe(0);
-    const instance = track(registry, port);
+    const instance = trackOnlyInstance(registry, port, instances);
     await waitFor(() => notify.received.length > 0, 'READY=1');
     expect(notify.received[0]!.message).toContain(`MAINPID=${instance.info.properties.watchdog_pid}`);
     expect((await instance.stop()).exitCode).toBe(0);
@@ -217,7 +209,7 @@ describe('socket activation (LISTEN_FDS)', () => {
     expect(child.output()).toContain(`Ferry is serving at http://127.0.0.1:${port}/`);
     const answer = await fetch(`http://127.0.0.1:${port}/pid`);
     expect(answer.status).toBe(200);
-    const instance = track(registry, port);
+    const instance = trackOnlyInstance(registry, port, instances);
     const appPid = Number(await answer.text());
     instance.remember([appPid]);
     // The core gets the socket under the internal LISTEN_FDS convention, but never systemd's LISTEN_PID.
@@ -248,7 +240,7 @@ describe('socket activation (LISTEN_FDS)', () => {
     });
     expect(body).toMatch(/^HTTP\/1\.1 200/);
     expect(body).toContain('hello');
-    const instance = track(registry, 0);
+    const instance = trackOnlyInstance(registry, 0, instances);
     child.kill('SIGTERM');
     expect(await exitOf(child)).toBe(0);
     expect(fs.existsSync(socketPath)).toBe(true);
@@ -307,7 +299,7 @@ describe('ferry systemd-unit', () => {
     socket.release();
     await waitFor(() => notify.received.some((d) => d.message.startsWith('READY=1')), 'READY=1', 30_000);
     expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('hello');
-    const instance = track(registry, port);
+    const instance = trackOnlyInstance(registry, port, instances);
     child.kill('SIGTERM');
     expect(await exitOf(child)).toBe(0);
     expectNothingLeft(instance, root);

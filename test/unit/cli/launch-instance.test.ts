@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CliError } from '../../../src/cli/errors.js';
+import { cliErrorOf } from '../../helpers/cli-error.js';
 import { buildConfig, parseEnvvars, type StartOptions } from '../../../src/cli/launch-instance.js';
 
 let tmp: string;
@@ -47,17 +48,6 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     healthDrainTimeS: 5,
     ...overrides,
   };
-}
-
-/** Runs `fn`, which must throw a CliError, and returns it. */
-function cliErrorOf(fn: () => unknown): CliError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CliError);
-    return err as CliError;
-  }
-  throw new Error('expected a CliError, but nothing was thrown');
 }
 
 describe('buildConfig', () => {

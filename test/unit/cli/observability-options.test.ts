@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CliError } from '../../../src/cli/errors.js';
+import { cliErrorOf } from '../../helpers/cli-error.js';
 import { EXIT_CODES } from '../../../src/cli/exit-codes.js';
 import { buildHealthCheck, parseMetricsAddress } from '../../../src/cli/observability-options.js';
-
-function cliErrorOf(fn: () => unknown): CliError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CliError);
-    return err as CliError;
-  }
-  throw new Error('expected a CliError, but nothing was thrown');
-}
 
 describe('parseMetricsAddress', () => {
   it('takes loopback addresses, IPv4, IPv6 in brackets, and localhost', () => {
