@@ -13,6 +13,8 @@ interface Harness {
   url: string;
   front: CacheFront;
   appCalls: () => number;
+  /** Requests the front has taken so far (held ones included). */
+  received: () => number;
   /** Moves the cache's clock on. */
   advance(ms: number): void;
   /** Lets every request held at the app answer, with these headers. */
@@ -33,6 +35,7 @@ async function start(): Promise<Harness> {
   let nowMs = Date.now();
   const front = new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true, trustForwarded: false, now: () => nowMs });
   let calls = 0;
+  let received = 0;
   let release: ((headers: string[]) => void) | undefined;
   let gate = new Promise<string[]>((resolve) => (release = resolve));
   const close = (): void => {
@@ -52,6 +55,7 @@ async function start(): Promise<Harness> {
     });
   };
   const server = http.createServer((req, res) => {
+    received++;
     const begun = front.begin(req, res);
     if (begun instanceof Promise) void begun.then((tx) => tx && answer(res, tx));
     else if (begun) answer(res, begun);
@@ -61,6 +65,7 @@ async function start(): Promise<Harness> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     front,
     appCalls: () => calls,
+    received: () => received,
     advance(ms) {
       nowMs += ms;
     },
@@ -84,6 +89,24 @@ const get = async (url: string): Promise<{ body: string; cache: string }> => {
 
 const settle = (ms = 100): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls until `done` holds (10 s at most): a loaded machine delivers requests late, never wrongly. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await settle(10);
+  }
+}
+
+/**
+ * Waits until the front has taken `count` requests in all, then a little more, so that what the
+ * test expects next is about the front's decisions, not about how fast the requests came in.
+ */
+async function arrived(h: Harness, count: number): Promise<void> {
+  await until(() => h.received() >= count, `${count} requests to arrive`);
+  await settle(50);
+}
+
 const PUBLIC = ['Cache-Control', 'public, max-age=60'];
 
 /** Stores an entry for the path, then lets it expire, and holds the app again: a refill is next. */
@@ -99,7 +122,7 @@ describe('CacheFront request collapsing', () => {
     harness = await start();
     await expiredEntry(harness, '/page');
     const answers = Promise.all(Array.from({ length: 10 }, () => get(`${harness!.url}/page`)));
-    await settle();
+    await arrived(harness, 11);
     expect(harness.appCalls()).toBe(2);
     harness.open(PUBLIC);
     const results = await answers;
@@ -111,7 +134,7 @@ describe('CacheFront request collapsing', () => {
   it('sends the first requests for a URL never stored to the app side by side, as if there were no cache', async () => {
     harness = await start();
     const answers = Promise.all(Array.from({ length: 5 }, () => get(`${harness!.url}/new`)));
-    await settle();
+    await arrived(harness, 5);
     expect(harness.appCalls()).toBe(5);
     harness.open(PUBLIC);
     expect(new Set((await answers).map((r) => r.body)).size).toBe(5);
@@ -122,7 +145,7 @@ describe('CacheFront request collapsing', () => {
     harness = await start();
     await expiredEntry(harness, '/personal');
     const answers = Promise.all(Array.from({ length: 5 }, () => get(`${harness!.url}/personal`)));
-    await settle();
+    await arrived(harness, 6);
     expect(harness.appCalls()).toBe(2);
     harness.open([...PUBLIC, 'Set-Cookie', 'session=1']);
     const results = await answers;
@@ -132,7 +155,7 @@ describe('CacheFront request collapsing', () => {
     // The URL turned personal: its next misses go to the app side by side.
     harness.shut();
     const next = Promise.all(Array.from({ length: 3 }, () => get(`${harness!.url}/personal`)));
-    await settle();
+    await arrived(harness, 9);
     expect(harness.appCalls()).toBe(9);
     harness.open(PUBLIC);
     await next;
@@ -142,9 +165,9 @@ describe('CacheFront request collapsing', () => {
     harness = await start();
     await expiredEntry(harness, '/a');
     const held = get(`${harness.url}/a`);
-    await settle();
+    await arrived(harness, 2);
     const other = get(`${harness.url}/b`);
-    await settle();
+    await arrived(harness, 3);
     expect(harness.appCalls()).toBe(3);
     harness.open(PUBLIC);
     expect((await held).body).not.toBe((await other).body);
@@ -155,13 +178,14 @@ describe('CacheFront request collapsing', () => {
     await expiredEntry(harness, '/gone');
     const controller = new AbortController();
     const filler = request(`${harness.url}/gone`, { signal: controller.signal }).catch(() => undefined);
-    await settle();
+    await arrived(harness, 2);
     const waiter = get(`${harness.url}/gone`);
-    await settle();
+    await arrived(harness, 3);
     expect(harness.appCalls()).toBe(2);
     controller.abort();
     await filler;
-    await settle();
+    await until(() => harness!.appCalls() >= 3, 'the waiting request to go to the app');
+    await settle(50);
     expect(harness.appCalls()).toBe(3);
     harness.open(PUBLIC);
     expect((await waiter).body).toBe('render 3');
