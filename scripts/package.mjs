@@ -33,6 +33,12 @@ const embeddedAddon = {
       contents: `module.exports = require(${JSON.stringify(ASSETS_MODULE)}).loadEmbeddedAddon('fs-native-extensions.node');`,
       loader: 'js',
     }));
+    // koffi's own loader looks for its .node in node_modules; its raw native module has the same
+    // load()/func() that sd-notify uses (the package only wraps it with deprecated aliases).
+    build.onLoad({ filter: /dist[\\/]lib[\\/]koffi\.js$/ }, () => ({
+      contents: `import { loadEmbeddedAddon } from ${JSON.stringify(ASSETS_MODULE)};\nexport function loadKoffi() { return loadEmbeddedAddon('koffi.node'); }\n`,
+      loader: 'js',
+    }));
   },
 };
 

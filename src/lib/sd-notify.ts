@@ -8,7 +8,7 @@
 // systemd attributes to the service only with NotifyAccess=all and, on systemd < 254, races with
 // the child's exit. koffi is loaded only when NOTIFY_SOCKET is set, so plain runs never pay for it.
 
-import { createRequire } from 'node:module';
+import { loadKoffi } from './koffi.js';
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -60,9 +60,7 @@ let libc: Libc | undefined;
 
 function loadLibc(): Libc {
   if (libc) return libc;
-  // CommonJS require of an optional-at-runtime native module: loaded on first use only.
-  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-  const lib = koffi.load('libc.so.6');
+  const lib = loadKoffi().load('libc.so.6');
   libc = {
     socket: lib.func('int socket(int, int, int)') as Libc['socket'],
     sendto: lib.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)') as Libc['sendto'],

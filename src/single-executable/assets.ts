@@ -14,10 +14,12 @@ export const ASSET_SOURCES: Record<string, string> = {
   'node-loader.cjs': 'dist/core/spawn/node-loader.cjs',
   'wsgi-loader.py': 'dist/core/spawn/wsgi-loader.py',
   'rack-loader.rb': 'dist/core/spawn/rack-loader.rb',
-  // The prebuild require-addon would pick for this machine; the executable is built per platform.
   // The ink live view (status --watch), an ES module of its own: see importEmbeddedModule.
   'status-view.mjs': 'dist-bin/.build/status-view.mjs',
+  // The prebuild require-addon would pick for this machine; the executable is built per platform.
   'fs-native-extensions.node': `node_modules/fs-native-extensions/prebuilds/${process.platform}-${process.arch}/fs-native-extensions.node`,
+  // koffi's prebuild for this machine (sd_notify under systemd); its directories are named platform_arch.
+  'koffi.node': `node_modules/koffi/build/koffi/${process.platform}_${process.arch}/koffi.node`,
 };
 
 /** Run by other interpreters (or another node given with --nodejs), so they must be files. */

@@ -1,12 +1,14 @@
 // The single executable (npm run package): built once, copied to a scratch directory and run with
 // a PATH that holds no node, it starts, reports and stops an instance whose every process is itself.
 
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AS_ROOT_ENV, copyFixture, freePort, waitFor, liveInstances, instanceProcesses, removeScratch, ROOT, survivors, tempDir, type FerryRun } from '../helpers/ferry.js';
+import { fakeNotifySocket } from '../helpers/notify-socket.js';
 
 const BUILD_TIMEOUT_MS = 300_000;
 /** Names that would let something find a Node outside the executable. */
@@ -16,6 +18,7 @@ let scratch: string;
 let exe: string;
 let env: Record<string, string>;
 const seenPids = new Set<number>();
+const children: ChildProcess[] = [];
 
 /** A directory of links to everything in /usr/bin and /bin except Node (which is in /usr/bin here). */
 function pathWithoutNode(dir: string): string {
@@ -29,16 +32,16 @@ function pathWithoutNode(dir: string): string {
   return dir;
 }
 
-async function runExe(args: string[]): Promise<FerryRun> {
-  const result = await execa(exe, args, { reject: false, timeout: 60_000, env, extendEnv: false, stdin: 'ignore' });
+async function runExe(args: string[], extraEnv: Record<string, string> = {}): Promise<FerryRun> {
+  const result = await execa(exe, args, { reject: false, timeout: 60_000, env: { ...env, ...extraEnv }, extendEnv: false, stdin: 'ignore' });
   return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
 /** Starts a daemon with the executable and returns its instance (and remembers its pids for cleanup). */
-async function startWithExe(appDir: string, extraArgs: string[] = []): Promise<{ port: number; name: string; dir: string; pids: number[] }> {
+async function startWithExe(appDir: string, extraArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<{ port: number; name: string; dir: string; pids: number[] }> {
   const port = await freePort();
   const logFile = path.join(scratch, `ferry.${port}.log`);
-  const start = await runExe(['start', appDir, '--daemonize', '--port', String(port), '--log-file', logFile, ...extraArgs]);
+  const start = await runExe(['start', appDir, '--daemonize', '--port', String(port), '--log-file', logFile, ...extraArgs], extraEnv);
   if (start.exitCode !== 0) throw new Error(`ferry start failed (${start.exitCode}): ${start.stderr}\n${fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : ''}`);
   const info = liveInstances(env.FERRY_INSTANCE_REGISTRY_DIR!).find((i) => i.properties.addresses.some((a) => URL.canParse(a) && new URL(a).port === String(port)));
   if (!info) throw new Error(`no instance on port ${port} is registered`);
@@ -68,7 +71,13 @@ beforeAll(async () => {
   };
 }, BUILD_TIMEOUT_MS);
 
-afterEach(() => {
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }
   // A failed test must not leave its instance running into the next one.
   for (const pid of seenPids) {
     try {
@@ -99,6 +108,18 @@ describe('the single executable', () => {
     expect(unit.exitCode).toBe(0);
     expect(unit.stdout).toContain(`ExecStart=${exe} start ${path.join(ROOT, 'examples/hello')} `);
     expect(unit.stdout).toContain(`ExecReload=${exe} restart`);
+  });
+
+  it('tells systemd it is ready, through the koffi it carries', async () => {
+    const notifyDir = path.join(scratch, 'notify');
+    fs.mkdirSync(notifyDir);
+    const notify = await fakeNotifySocket(notifyDir, children);
+    const instance = await startWithExe(path.join(ROOT, 'examples/hello'), [], { NOTIFY_SOCKET: notify.path });
+    await waitFor(() => notify.received.some((d) => d.message.includes('READY=1')), 'READY=1 from the executable', 10_000);
+    const watchdogPid = instance.pids[0]!;
+    expect(notify.received.find((d) => d.message.includes('READY=1'))!.message).toContain(`MAINPID=${watchdogPid}`);
+    expect((await runExe(['stop'])).exitCode).toBe(0);
+    expect(survivors(instance.pids)).toEqual([]);
   });
 
   it('starts a Node app, reports it with status, serves it, and stops leaving no process or file behind', async () => {

@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import { fakeNotifySocket } from '../helpers/notify-socket.js';
 import { BIN, fixture, freePort, liveInstances, processesMentioning, removeScratch, runFerry, spawnFerry, tempDir, TestInstance, waitFor, trackOnlyInstance } from '../helpers/ferry.js';
 
 const AS_ROOT = process.getuid?.() === 0;
@@ -34,47 +35,6 @@ function scratch(): { root: string; registry: string } {
   return { root, registry };
 }
 
-/** Prints one JSON line per datagram: the sender's pid (SCM_CREDENTIALS) and the message. */
-const RECEIVER = `
-import json, socket, struct, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-s.bind(sys.argv[1])
-print(json.dumps({"bound": True}), flush=True)
-while True:
-    data, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
-    pid = next((struct.unpack("iII", d)[0] for (lvl, typ, d) in anc if typ == socket.SCM_CREDENTIALS), None)
-    print(json.dumps({"pid": pid, "message": data.decode()}), flush=True)
-`;
-
-interface Datagram {
-  pid: number;
-  message: string;
-}
-
-/** A fake systemd notify socket; resolves once it is bound. */
-async function fakeNotifySocket(root: string): Promise<{ path: string; received: Datagram[] }> {
-  const script = path.join(root, 'notify-receiver.py');
-  fs.writeFileSync(script, RECEIVER);
-  const socketPath = path.join(root, 'notify.sock');
-  const child = spawn('python3', [script, socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const received: Datagram[] = [];
-  let bound = false;
-  let buffered = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      const parsed = JSON.parse(line) as Datagram & { bound?: boolean };
-      if (parsed.bound) bound = true;
-      else received.push(parsed);
-    }
-  });
-  await waitFor(() => bound, 'the fake notify socket to be bound', 15_000);
-  return { path: socketPath, received };
-}
 
 function environOf(pid: number): string {
   return fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
@@ -91,7 +51,7 @@ describe('sd_notify', () => {
   it('sends READY=1, WATCHDOG=1 pings, RELOADING=1/READY=1 around ferry restart and STOPPING=1, all from ferry start itself', async () => {
     // Given a fake NOTIFY_SOCKET and a 1 s systemd watchdog (pings every 500 ms, each after a ping of the core),
     const { root, registry } = scratch();
-    const notify = await fakeNotifySocket(root);
+    const notify = await fakeNotifySocket(root, children);
     const port = await freePort();
     const child = spawnFerry(registry, ['start', fixture('pid-app'), '--port', String(port)], { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '1000000' });
     children.push(child);
@@ -154,7 +114,7 @@ describe('sd_notify', () => {
 
   it('with --daemonize, names the watchdog as MAINPID in READY=1 before ferry start exits', async () => {
     const { root, registry } = scratch();
-    const notify = await fakeNotifySocket(root);
+    const notify = await fakeNotifySocket(root, children);
     const port = await freePort();
     const run = await runFerry(registry, ['start', fixture('pid-app'), '--port', String(port), '--daemonize', '--log-file', path.join(root, 'log')], {
       env: { NOTIFY_SOCKET: notify.path },
@@ -293,7 +253,7 @@ describe('ferry systemd-unit', () => {
     }
 
     // Run ExecStart as systemd would with the socket unit: fd 3 listening, LISTEN_PID, NOTIFY_SOCKET.
-    const notify = await fakeNotifySocket(root);
+    const notify = await fakeNotifySocket(root, children);
     const socket = await listeningSocket({ host: '127.0.0.1', port });
     const child = spawnActivated(registry, socket.fd, words.slice(3), { NOTIFY_SOCKET: notify.path });
     socket.release();
