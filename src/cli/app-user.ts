@@ -4,6 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { AppUser } from '../lib/config.js';
 import { CliError } from './errors.js';
 
@@ -97,4 +98,38 @@ export function resolveAppUser(requestedName: string | undefined, ownedPath: str
         'Start Ferry as root to run apps as another user, or drop --user to run them as yourself.',
       ]);
   }
+}
+
+/**
+ * The first directory on the way to `dir` (itself included) that `user` cannot enter, if any.
+ * Permission bits as the kernel reads them: the owner's if the user owns it, else the group's if
+ * it is the user's primary group (apps get no supplementary groups), else everyone else's.
+ */
+export function firstUnsearchableDir(dir: string, user: { uid: number; gid: number }, stat: (p: string) => { uid: number; gid: number; mode: number } = fs.statSync): string | undefined {
+  const absolute = path.resolve(dir);
+  const steps = absolute.split(path.sep).filter(Boolean);
+  for (let i = 0; i <= steps.length; i++) {
+    const current = path.sep + steps.slice(0, i).join(path.sep);
+    const st = stat(current);
+    const bit = st.uid === user.uid ? 0o100 : st.gid === user.gid ? 0o010 : 0o001;
+    if ((st.mode & bit) === 0) return current;
+  }
+  return undefined;
+}
+
+/**
+ * An app running as another user binds its socket in a directory of its own beside the instance
+ * directory, so it must be able to reach the registry directory: said at start, not as a spawn
+ * failure later.
+ */
+export function checkRegistryReachable(registryDir: string, user: AppUser | undefined): void {
+  if (!user || !fs.existsSync(registryDir)) return;
+  const blocked = firstUnsearchableDir(registryDir, user);
+  if (blocked === undefined) return;
+  throw new CliError(
+    'FERRY_ERR_APP_USER_NO_ACCESS',
+    `the app runs as ${user.name}, who cannot enter ${blocked} on the way to the instance registry ${registryDir}, where its processes bind their sockets`,
+    'environment',
+    [`Let ${user.name} through (chmod o+x ${quoteArg(blocked)}), or register instances in a directory it can reach: --instance-registry-dir /tmp (or /run/NAME under systemd)`],
+  );
 }

@@ -9,7 +9,7 @@ import { DEFAULTS, type AppConfig, type AppType, type BufferingConfig, type Clie
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { ferryProcessCommand } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
-import { resolveAppUser } from './app-user.js';
+import { checkRegistryReachable, resolveAppUser } from './app-user.js';
 import { bindListenSocket } from './listen-socket.js';
 import { takeActivatedSocket } from './socket-activation.js';
 import { SYSTEMD_ENV } from '../lib/sd-notify.js';
@@ -300,6 +300,7 @@ export interface LaunchedInstance {
 
 export async function launchInstance(opts: StartOptions, apps: StartOptions[] = [opts]): Promise<LaunchedInstance> {
   const config = buildConfig(opts, apps);
+  for (const app of config.apps) checkRegistryReachable(path.resolve(opts.registryDir), app.user);
   let outFd: number | 'inherit' = 'inherit';
   const logFile = opts.logFile ? path.resolve(opts.logFile) : opts.daemonize ? defaultLogFile(config) : undefined;
   if (logFile) {

@@ -158,6 +158,18 @@ describeAsRoot('app users, as root', () => {
     expect(processesMentioning(root)).toEqual([]);
   });
 
+  it('refuses at start an app user who cannot reach the instance registry, naming the directory', async () => {
+    const { root, registry } = scratch();
+    fs.chmodSync(registry, 0o700);
+    const run = await runFerry(registry, ['start', fixture('pid-app'), '--user', user, '--json'], { env: NO_USER });
+    expect(run.exitCode).toBe(EXIT_CODES.environment);
+    const error = (JSON.parse(run.stdout) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('FERRY_ERR_APP_USER_NO_ACCESS');
+    expect(error.message).toContain(`cannot enter ${registry} `);
+    expect(fs.readdirSync(registry)).toEqual([]);
+    expect(processesMentioning(root)).toEqual([]);
+  });
+
   it('refuses --user naming an unknown user', async () => {
     const { root, registry } = scratch();
     const run = await runFerry(registry, ['start', fixture('pid-app'), '--user', `${user}-nobody-has-this`, '--json'], { env: NO_USER });
