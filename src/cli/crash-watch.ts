@@ -66,6 +66,7 @@ export async function dumpProcess(pid: number, timeoutMs: number): Promise<Crash
     const url = await findInspectorUrl(pid);
     const frames = url ? await captureJsStack(pid, () => url) : undefined;
     if (frames) result.jsStack = frames;
+    else if (url) result.jsStackNote = 'its inspector opened, but no JavaScript ran within 2 s to be paused: the process is idle, waiting for I/O or timers (the native backtraces below show where)';
     else result.jsStackNote = 'its inspector did not open on SIGUSR1; start Node apps with --inspect-port=127.0.0.1:0 (Ferry does) so crash-watch can read the JS stack';
   }
   try {
