@@ -10,6 +10,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          setupFiles: ['test/helpers/setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // Real processes and ports: one file at a time keeps the 2-core machine honest.

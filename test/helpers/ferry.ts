@@ -37,8 +37,19 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Every directory tempDir made in this test file's worker, removed after the file (test/helpers/setup.ts). */
+const madeTempDirs = new Set<string>();
+
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeTempDirs.add(dir);
+  return dir;
+}
+
+/** Removes what tempDir made and the test did not remove itself. */
+export function removeTempDirs(): void {
+  for (const dir of madeTempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  madeTempDirs.clear();
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
