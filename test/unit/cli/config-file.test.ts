@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readConfigFile } from '../../../src/cli/config-file.js';
 import { CliError } from '../../../src/cli/errors.js';
 import { hostName } from '../../../src/core/pool/pool.js';
+import { thrownBy } from '../../helpers/thrown.js';
 
 let dir: string;
 let file: string;
@@ -21,13 +22,7 @@ function write(content: unknown): void {
 }
 
 function errorOf(): CliError {
-  try {
-    readConfigFile(file);
-  } catch (err) {
-    expect(err).toBeInstanceOf(CliError);
-    return err as CliError;
-  }
-  throw new Error('expected a CliError');
+  return thrownBy(() => readConfigFile(file), CliError);
 }
 
 describe('readConfigFile', () => {

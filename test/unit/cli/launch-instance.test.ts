@@ -4,8 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CliError } from '../../../src/cli/errors.js';
-import { cliErrorOf } from '../../helpers/cli-error.js';
+import { thrownBy } from '../../helpers/thrown.js';
 import { buildConfig, parseEnvvars, type StartOptions } from '../../../src/cli/launch-instance.js';
+
+const cliErrorOf = (fn: () => unknown): CliError => thrownBy(fn, CliError);
 
 let tmp: string;
 let appDir: string;

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { cliErrorOf } from '../../helpers/cli-error.js';
+import { CliError } from '../../../src/cli/errors.js';
+import { thrownBy } from '../../helpers/thrown.js';
 import { EXIT_CODES } from '../../../src/cli/exit-codes.js';
 import { buildHealthCheck, parseMetricsAddress } from '../../../src/cli/observability-options.js';
+
+const cliErrorOf = (fn: () => unknown): CliError => thrownBy(fn, CliError);
 
 describe('parseMetricsAddress', () => {
   it('takes loopback addresses, IPv4, IPv6 in brackets, and localhost', () => {

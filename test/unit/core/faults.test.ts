@@ -2,17 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { FAULT_POINTS, FaultInjector, faultPlanFromEnv, faultStream, mulberry32, parseFaultSeed, parseFaultSpec, type FaultPlan } from '../../../src/core/faults.js';
 import { CoreError } from '../../../src/core/errors.js';
 import { Logger } from '../../../src/core/log.js';
+import { thrownBy } from '../../helpers/thrown.js';
 
-/** Runs `fn`, which must throw a CoreError, and returns it. */
-function errorOf(fn: () => unknown): CoreError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CoreError);
-    return err as CoreError;
-  }
-  throw new Error('expected a CoreError, but nothing was thrown');
-}
+const errorOf = (fn: () => unknown): CoreError => thrownBy(fn, CoreError);
 
 function plan(probabilities: FaultPlan['probabilities'], seed = 42): FaultPlan {
   return { probabilities, seed, seedChosen: false };
