@@ -26,16 +26,22 @@ describe('direct mode', () => {
     instance = await startDaemon(fixture('pid-app'), ['--direct', '--min-instances', '2', '--max-pool-size', '2', '-e', 'production']);
     const pids = appPids(instance);
     expect(pids).toHaveLength(2);
+    // 20 kept-alive connections, as a load balancer's pool holds: opened in one burst, which the
+    // kernel may hand all to one process.
     const pool = new Pool(instance.url, { connections: 20 });
     const seen = new Set<number>();
+    /** Each process's latest count of open client connections, as it reported it. */
+    const held = new Map<number, number>();
     const failures: string[] = [];
     let stop = false;
     const load = Promise.all(
       Array.from({ length: 20 }, async () => {
         while (!stop) {
           try {
-            const res = await pool.request({ path: '/pid', method: 'GET' });
-            seen.add(Number(await res.body.text()));
+            const res = await pool.request({ path: '/pid-connections', method: 'GET' });
+            const [pid, connections] = (await res.body.text()).split(' ').map(Number) as [number, number];
+            seen.add(pid);
+            held.set(pid, connections);
             if (res.statusCode !== 200) failures.push(String(res.statusCode));
           } catch (err) {
             failures.push((err as Error).message);
@@ -45,6 +51,11 @@ describe('direct mode', () => {
     );
     try {
       await waitFor(() => seen.size === 2, 'both processes to answer');
+      // Balanced: each process holds close to its share (10) of the 20 connections.
+      const balanced = (): boolean => held.size === 2 && [...held.values()].every((n) => n >= 7 && n <= 13);
+      await waitFor(balanced, `the connections to spread over both processes (held: ${JSON.stringify([...held])})`, 10_000);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(balanced(), `still balanced half a second later (held: ${JSON.stringify([...held])})`).toBe(true);
       // No core in the request path: requests go on while it cannot run at all.
       const core = instance.refresh().properties.core_pid as number;
       process.kill(core, 'SIGSTOP');

@@ -161,6 +161,9 @@ export function planLaunch(app: AppConfig, target: { socketPath: string } | { po
   const plan = viaLoader(node.command, node.args);
   if (directListenFd === undefined) return plan;
   env.FERRY_LISTEN_FD = String(DIRECT_LISTEN_FD);
+  // Beside its socket, in a directory of the app's user: the processes make and keep it themselves,
+  // so root never writes where that user could plant a link.
+  env.FERRY_BOARD_DIR = path.join(path.dirname(socketPath), `board.${app.name.slice(0, 24)}`);
   return { ...plan, listenFd: directListenFd };
 }
 
