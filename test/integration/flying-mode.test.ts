@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { readWorkerRecords } from '../../src/lib/instance-registry.js';
 import { fixture, freePort, liveInstances, runFerry, tempDir, TestInstance } from '../helpers/ferry.js';
 import { Nginx, NGINX_BIN as NGINX } from '../helpers/nginx.js';
@@ -20,8 +20,13 @@ afterEach(async () => {
   instance = undefined;
 });
 
-async function get(url: string): Promise<{ status: number; body: string }> {
-  const res = await request(url);
+/**
+ * A client's kept-alive connections end with the nginx that held them; a browser or a load
+ * balancer opens new ones to the restarted nginx. So each nginx gets its own client, closed
+ * before that nginx stops, instead of one that may reuse a connection the restart closed.
+ */
+async function get(agent: Agent, url: string): Promise<{ status: number; body: string }> {
+  const res = await request(url, { dispatcher: agent });
   return { status: res.statusCode, body: await res.body.text() };
 }
 
@@ -43,25 +48,31 @@ describe('flying mode behind nginx', () => {
     const pidsBefore = readWorkerRecords(info.dir).map((r) => r.pid).sort((a, b) => a - b);
     const coreBefore = instance.refresh().properties.core_pid;
     const served = new Set<string>();
+    const before = new Agent();
     for (let i = 0; i < 20; i++) {
-      const res = await get(`${url}/pid`);
+      const res = await get(before, `${url}/pid`);
       expect(res.status).toBe(200);
       served.add(res.body);
     }
     // X-Forwarded-For from nginx is kept on a unix socket (a trusted front server).
-    const headers = JSON.parse((await get(`${url}/headers`)).body) as { headers: Record<string, string> };
+    const headers = JSON.parse((await get(before, `${url}/headers`)).body) as { headers: Record<string, string> };
     expect(headers.headers['x-forwarded-for']).toBe('127.0.0.1');
+    await before.close();
 
     // The operator restarts nginx (stop, start): Ferry must not notice beyond idle connections closing.
     const oldMaster = nginx.masterPid;
     await nginx.stop();
     await nginx.start();
     expect(nginx.masterPid).not.toBe(oldMaster);
+    // Every request the new nginx sends (over its own new upstream connections) is answered.
+    const after = new Agent();
     for (let i = 0; i < 20; i++) {
-      const res = await get(`${url}/pid`);
+      const res = await get(after, `${url}/pid`);
       expect(res.status).toBe(200);
       served.add(res.body);
     }
+    await after.close();
+    expect(nginx.errorLog()).not.toMatch(/\[(error|crit|alert)\]/);
 
     expect(instance.refresh().properties.core_pid).toBe(coreBefore);
     expect(readWorkerRecords(info.dir).map((r) => r.pid).sort((a, b) => a - b)).toEqual(pidsBefore);
