@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { AdminClient } from '../../src/cli/admin-client.js';
+import type { RequestSnapshot, RequestsResponse } from '../../src/lib/admin-api-contract.js';
 import { readWorkerRecords, scanRegistry, type InstanceInfo } from '../../src/lib/instance-registry.js';
 import { isProcessRunning, listGroupMembers } from '../../src/lib/process-groups.js';
 
@@ -165,6 +167,16 @@ export class TestInstance {
 
   survivors(): number[] {
     return survivors([...this.seenPids], [...this.seenGroups]);
+  }
+
+  /**
+   * Waits until the core reports a request to `path` (its path without the query) in `state`
+   * (forwarding: an app process has it), for tests that need a request under way before the next
+   * step. Asking beats a fixed sleep, which a loaded machine outruns.
+   */
+  async requestUnderWay(path: string, state: RequestSnapshot['state'] = 'forwarding', timeoutMs = 10_000): Promise<RequestSnapshot> {
+    const admin = new AdminClient(this.info, 2_000);
+    return waitFor(async () => (await admin.call<RequestsResponse>('requests')).requests.find((r) => r.path.split('?')[0] === path && r.state === state), `a request to ${path} in state ${state}`, timeoutMs, 25);
   }
 
   async stop(): Promise<FerryRun> {

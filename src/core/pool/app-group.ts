@@ -169,6 +169,9 @@ export class AppGroup {
    * spawns up to the minimum; rejects with the first spawn failure.
    */
   async start(): Promise<void> {
+    // The first look at tmp/restart.txt, before serving: a file touched once the instance serves is
+    // a change (not a baseline taken up to 2 s later), and always_restart.txt holds from the start.
+    await this.checkRestartFile();
     // Requests that arrive meanwhile wait: a spawn for them now would overshoot the pool size.
     this.adopting = true;
     let adopted: SpawnedProcess[];
