@@ -25,6 +25,7 @@ function newConfig(): FerryConfig {
     turbocache: TEST_TURBOCACHE,
     clientLimits: TEST_CLIENT_LIMITS,
     buffering: TEST_BUFFERING,
+    websocketIdleTimeoutMs: 60_000,
   };
 }
 

@@ -28,6 +28,7 @@ async function startedPool(): Promise<{ pool: Pool; spawner: FakeSpawner }> {
     turbocache: TEST_TURBOCACHE,
     clientLimits: TEST_CLIENT_LIMITS,
     buffering: TEST_BUFFERING,
+    websocketIdleTimeoutMs: 60_000,
   };
   const spawner = new FakeSpawner();
   const pool = new Pool(config, spawner, new Logger({ level: 'error', format: 'json', sink: { write: () => undefined } }));
