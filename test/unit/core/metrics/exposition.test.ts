@@ -102,6 +102,17 @@ describe('createMetricsRenderer', () => {
     expect(sample(after, 'ferry_app_available{app="web"}')).toBe(0);
   });
 
+  it('reports open connections and, among them, the tunnels (WebSocket)', async () => {
+    const { pool } = await startedPool();
+    const tracker = new RequestTracker();
+    tracker.connectionsActive = 3;
+    tracker.begin('ws', 'GET', '/ws', 'web').state = 'tunnel';
+    tracker.begin('plain', 'GET', '/', 'web');
+    const text = await createMetricsRenderer({ pool, tracker })();
+    expect(sample(text, 'ferry_connections_active')).toBe(3);
+    expect(sample(text, 'ferry_tunnels_open')).toBe(1);
+  });
+
   it('includes the turbocache metrics only when the turbocache is on', async () => {
     const { pool } = await startedPool();
     const tracker = new RequestTracker();
