@@ -51,6 +51,7 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'client-header-timeout': 'integer',
   'client-body-timeout': 'integer',
   'max-body-size': 'size-or-zero',
+  'websocket-idle-timeout': 'integer',
   'buffer-uploads': 'boolean',
   'response-buffer-high-watermark': 'size-or-zero',
   user: 'string',
@@ -83,6 +84,7 @@ const INSTANCE_ONLY = new Set([
   'client-header-timeout',
   'client-body-timeout',
   'max-body-size',
+  'websocket-idle-timeout',
   // The same front buffers for every app.
   'buffer-uploads',
   'response-buffer-high-watermark',

@@ -74,6 +74,8 @@ export interface StartOptions {
     /** As given (bytes, or with a k/m/g suffix); 0 = no limit. */
     maxBodySize: string;
   };
+  /** --websocket-idle-timeout: seconds an upgraded connection may be idle (0 = no limit). */
+  websocketIdleTimeoutS: number;
   /** Slow-client protection: upload buffering and the response buffer's size (as given). */
   buffering: {
     bufferUploads: boolean;
@@ -146,6 +148,7 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     turbocache: buildTurbocache(opts),
     clientLimits: buildClientLimits(opts),
     buffering: buildBuffering(opts),
+    websocketIdleTimeoutMs: wholeSeconds('--websocket-idle-timeout', opts.websocketIdleTimeoutS) * 1000,
     ...(opts.direct ? { direct: true } : {}),
   };
 }
@@ -163,6 +166,12 @@ function checkDirectMode(apps: readonly AppConfig[]): void {
   if (app.limits.maxRequestTimeMs > 0) throw usage('--direct and --max-request-time do not go together: no core times the requests', suggestion);
 }
 
+/** A time limit in whole seconds, 0 for none; returned as given. */
+function wholeSeconds(flag: string, seconds: number): number {
+  if (!Number.isInteger(seconds) || seconds < 0) throw usage(`${flag} must be a whole number of seconds, 0 or more (got ${seconds})`, `For example: ${flag} 30 (0 = no limit)`);
+  return seconds;
+}
+
 /** Node's HTTP parser needs room for a request line and a few headers; less would refuse every browser. */
 const MIN_HEADER_BYTES = 1024;
 
@@ -171,12 +180,8 @@ function buildClientLimits(opts: StartOptions): ClientLimits {
   if (!Number.isInteger(c.maxHeaderSize) || c.maxHeaderSize < MIN_HEADER_BYTES) {
     throw usage(`--max-header-size must be a whole number of bytes, at least ${MIN_HEADER_BYTES} (got ${c.maxHeaderSize})`, 'For example: --max-header-size 16384');
   }
-  for (const [flag, seconds] of [
-    ['--client-header-timeout', c.headerTimeoutS],
-    ['--client-body-timeout', c.bodyTimeoutS],
-  ] as const) {
-    if (!Number.isInteger(seconds) || seconds < 0) throw usage(`${flag} must be a whole number of seconds, 0 or more (got ${seconds})`, `For example: ${flag} 30 (0 = no limit)`);
-  }
+  wholeSeconds('--client-header-timeout', c.headerTimeoutS);
+  wholeSeconds('--client-body-timeout', c.bodyTimeoutS);
   // The whole request includes its headers (and Node refuses the opposite order).
   if (c.bodyTimeoutS > 0 && c.headerTimeoutS > c.bodyTimeoutS) {
     throw usage(

@@ -86,6 +86,7 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
       bodyTimeoutS: num('client-body-timeout'),
       maxBodySize: String(f['max-body-size']),
     },
+    websocketIdleTimeoutS: num('websocket-idle-timeout'),
     buffering: {
       bufferUploads: f['buffer-uploads'] === true,
       responseBufferHighWatermark: String(f['response-buffer-high-watermark']),

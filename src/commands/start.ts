@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { APP_TYPES, BUFFERING_DEFAULTS, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, HEALTH_DRAIN_DEFAULT_S, HEALTH_DRAIN_MAX_S, LOG_LEVELS } from '../lib/config.js';
+import { APP_TYPES, BUFFERING_DEFAULTS, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, HEALTH_DRAIN_DEFAULT_S, HEALTH_DRAIN_MAX_S, LOG_LEVELS, WEBSOCKET_IDLE_TIMEOUT_DEFAULT_S } from '../lib/config.js';
 import type { InstanceSummary, WatchdogToCli } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
@@ -94,6 +94,11 @@ ${EXIT_CODE_HELP}`;
       min: 0,
     }),
     'max-body-size': Flags.string({ summary: 'Largest request body, in bytes or with k/m/g; more gets 413. 0 = no limit.', default: CLIENT_LIMIT_DEFAULTS.maxBodySize }),
+    'websocket-idle-timeout': Flags.integer({
+      summary: 'Seconds a WebSocket (or other upgraded connection) may pass with no byte either way before both its ends are closed. 0 = no limit.',
+      default: WEBSOCKET_IDLE_TIMEOUT_DEFAULT_S,
+      min: 0,
+    }),
     'buffer-uploads': Flags.boolean({
       summary: 'Read each request body whole (memory, then a temp file) before it goes to a process, for Node and generic apps too (always on for apps with limited concurrency).',
       default: false,

@@ -117,8 +117,8 @@ async function main(): Promise<void> {
     : undefined;
   const bufferDir = BufferDir.prepare(instance.dir);
   const health = config.healthCheck ? { ...config.healthCheck, state: new HealthState() } : undefined;
-  const proxy = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health });
-  const { server, tracker, handOver } = proxy;
+  const proxy = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs });
+  const { server, tracker, handOver, closeTunnels } = proxy;
   const renderMetrics = createMetricsRenderer({ pool, tracker, cache: cache?.cache });
   const metricsServer = config.metricsListen ? createMetricsServer(renderMetrics, log.child({ component: 'metrics' })) : undefined;
 
@@ -146,6 +146,8 @@ async function main(): Promise<void> {
     log.info('shutting down gracefully', { reason, inFlight: tracker.inFlight });
     server.close();
     server.closeIdleConnections();
+    // A tunnel has no end of its own to wait for: closed now, it does not hold the stop to its deadline.
+    closeTunnels();
     adminServer?.close();
     metricsServer?.close();
     const poolStopped = pool.stop(deadlineMs);

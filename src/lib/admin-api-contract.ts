@@ -125,7 +125,8 @@ export interface ServerResponse {
   startedAt: string;
   uptimeMs: number;
   addresses: string[];
-  connections: { active: number; accepted: number };
+  /** `tunnels`: upgraded connections (WebSocket) open now, among the active ones. */
+  connections: { active: number; accepted: number; tunnels: number };
   requests: { inFlight: number; total: number; perSecond: number; failed: { '502': number; '503': number; '504': number } };
   turbocache: TurbocacheStats;
 }

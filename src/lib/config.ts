@@ -107,6 +107,8 @@ export interface FerryConfig {
   direct?: boolean;
   clientLimits: ClientLimits;
   buffering: BufferingConfig;
+  /** --websocket-idle-timeout: an upgraded connection (WebSocket) with no byte either way for this long is closed. 0 = never. */
+  websocketIdleTimeoutMs: number;
   /** --metrics-address: a loopback TCP address where /metrics is served without a token. */
   metricsListen?: { address: string; port: number };
   /** --health-check-path: the core answers it on the public port; a graceful stop drains first. */
@@ -120,6 +122,9 @@ export interface BufferingConfig {
   /** Bytes of one response held for a slow client (memory, then disk) before the app is slowed down; 0 = none. */
   responseBufferHighWatermarkBytes: number;
 }
+
+/** nginx's proxy_read_timeout: a WebSocket app that pings every 30 s or so keeps its tunnels. */
+export const WEBSOCKET_IDLE_TIMEOUT_DEFAULT_S = 60;
 
 export const BUFFERING_DEFAULTS = {
   responseBufferHighWatermark: '128m',

@@ -51,7 +51,7 @@ export const SERVER: ServerResponse = {
   startedAt: '2026-11-22T19:33:10Z',
   uptimeMs: 3_600_000,
   addresses: ['http://127.0.0.1:3000/'],
-  connections: { active: 3, accepted: 120 },
+  connections: { active: 3, accepted: 120, tunnels: 1 },
   requests: { inFlight: 2, total: 5000, perSecond: 42.5, failed: { '502': 1, '503': 0, '504': 0 } },
   turbocache: {
     state: 'enabled',

@@ -108,7 +108,7 @@ export function formatServer(server: ServerResponse, style: TextStyle = PLAIN): 
     `Core PID      : ${server.corePid}`,
     `Uptime        : ${formatUptime(server.uptimeMs)}`,
     `Listening on  : ${server.addresses.join(' ')}`,
-    `Connections   : ${connections.active} open, ${connections.accepted} accepted`,
+    `Connections   : ${connections.active} open, ${connections.accepted} accepted, ${connections.tunnels} ${connections.tunnels === 1 ? 'tunnel' : 'tunnels'} (WebSocket)`,
     `Requests      : ${requests.inFlight} in flight, ${requests.total} total, ${requests.perSecond}/s (last 10 s)`,
     `Errors        : 502: ${requests.failed['502']}, 503: ${requests.failed['503']}, 504: ${requests.failed['504']}`,
     '',

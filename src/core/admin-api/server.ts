@@ -95,7 +95,7 @@ const HANDLERS: Record<RouteName, Handler> = {
     startedAt: new Date(ctx.startedAtMs).toISOString(),
     uptimeMs: Date.now() - ctx.startedAtMs,
     addresses: ctx.addresses,
-    connections: { active: ctx.tracker.connectionsActive, accepted: ctx.tracker.connectionsAccepted },
+    connections: { active: ctx.tracker.connectionsActive, accepted: ctx.tracker.connectionsAccepted, tunnels: ctx.tracker.tunnelsOpen },
     requests: { inFlight: ctx.tracker.inFlight, total: ctx.tracker.requestsTotal, perSecond: ctx.tracker.perSecond(), failed: { ...ctx.tracker.failed } },
     turbocache: ctx.cache ? ctx.cache.inspect() : disabledTurbocache(ctx.config),
   }),

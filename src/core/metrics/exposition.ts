@@ -96,6 +96,7 @@ async function buildRegistry(sources: MetricsSources, snapshot: () => PoolRespon
     ),
   );
   gauge('ferry_connections_active', 'Client connections open on the public port.', [], () => [{ labels: {}, value: tracker.connectionsActive }]);
+  gauge('ferry_tunnels_open', 'Upgraded connections (WebSocket) open now, spliced to an app process.', [], () => [{ labels: {}, value: tracker.tunnelsOpen }]);
   counter('ferry_connections_accepted_total', 'Client connections accepted on the public port.', [], () => [{ labels: {}, value: tracker.connectionsAccepted }]);
   gauge('ferry_processes', 'App processes by state (spawning: being started).', ['app', 'state'], () =>
     [...groupsByName().values()].flatMap((g) =>

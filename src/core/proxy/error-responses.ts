@@ -3,6 +3,7 @@
 
 import type http from 'node:http';
 import crypto from 'node:crypto';
+import type { Duplex } from 'node:stream';
 
 const PREFIX = crypto.randomBytes(3).toString('hex');
 let counter = 0;
@@ -70,6 +71,18 @@ export function rawErrorResponse(error: Omit<ErrorResponse, 'close'>): string {
     `HTTP/1.1 ${error.status} ${REASONS[error.status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
     `Cache-Control: no-store\r\nX-Request-Id: ${error.requestId}\r\n${retryAfter}Connection: close\r\n\r\n${body}`
   );
+}
+
+/** How long a connection Ferry has ended may linger, so its client reads the answer before the close. */
+const END_LINGER_MS = 1_000;
+
+/**
+ * Ends a connection that has no ServerResponse, after `answer` (raw bytes) if given; a client that
+ * never closes its side must not hold it for ever, so it is destroyed after a short linger.
+ */
+export function endConnection(socket: Duplex, answer?: string): void {
+  socket.end(answer);
+  setTimeout(() => socket.destroy(), END_LINGER_MS).unref();
 }
 
 function escapeHtml(text: string): string {

@@ -1,5 +1,5 @@
 // Streams one request to an app process and its response back over the process's kept-alive
-// undici pool; WebSocket/Upgrade requests become a raw tunnel. The response goes to the client
+// undici pool (Upgrade requests go their own way: tunnel.ts). The response goes to the client
 // chunk by chunk as it comes; what a slow client cannot take yet waits in a ResponseBuffer, so the
 // app is slowed down only past the high watermark (plain backpressure when that is 0).
 //
@@ -8,8 +8,7 @@
 // node:http with a keep-alive Agent and serves 1.6-1.9x the requests per second.
 
 import type http from 'node:http';
-import net from 'node:net';
-import type { Duplex, Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { FaultInjector } from '../faults.js';
 import type { Logger } from '../log.js';
@@ -307,37 +306,4 @@ export function forwardRequest(
     },
     handler,
   );
-}
-
-/** Writes the handshake to the app and splices the two sockets together. */
-export function tunnelUpgrade(
-  req: http.IncomingMessage,
-  clientSocket: Duplex,
-  head: Buffer,
-  session: Session,
-  facts: ForwardingFacts,
-  onFail: () => void,
-): void {
-  const worker = session.worker;
-  const upstream = 'socketPath' in worker.address ? net.connect(worker.address.socketPath) : net.connect(worker.address.port, worker.address.host);
-  let connected = false;
-  upstream.once('connect', () => {
-    connected = true;
-    const headers = buildUpstreamHeaders(req.rawHeaders, { ...facts, upgrade: true });
-    let handshake = `${req.method} ${req.url} HTTP/1.1\r\n`;
-    for (let i = 0; i < headers.length; i += 2) handshake += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    upstream.write(handshake + '\r\n');
-    if (head.length > 0) upstream.write(head);
-    clientSocket.pipe(upstream).pipe(clientSocket);
-  });
-  upstream.on('error', () => {
-    if (!connected) onFail();
-    clientSocket.destroy();
-  });
-  clientSocket.on('error', () => upstream.destroy());
-  upstream.on('close', () => {
-    clientSocket.destroy();
-    session.close();
-  });
-  clientSocket.on('close', () => upstream.destroy());
 }

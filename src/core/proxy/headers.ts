@@ -84,13 +84,17 @@ export function buildUpstreamHeaders(rawHeaders: readonly string[], facts: Forwa
   return out;
 }
 
-/** Headers of the app's response for the client, without hop-by-hop ones. */
-export function buildDownstreamHeaders(rawHeaders: readonly string[]): string[] {
+/** Headers of the app's response for the client, without hop-by-hop ones; a 101 (`upgrade`) keeps Upgrade and Connection, which make the switch. */
+export function buildDownstreamHeaders(rawHeaders: readonly string[], upgrade = false): string[] {
   const listed = connectionTokens(rawHeaders);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
+    if (upgrade && (lower === 'connection' || lower === 'upgrade')) {
+      out.push(name, rawHeaders[i + 1] as string);
+      continue;
+    }
     if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
     out.push(name, rawHeaders[i + 1] as string);
   }

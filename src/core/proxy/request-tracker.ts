@@ -75,6 +75,13 @@ export class RequestTracker {
     return this.active.size;
   }
 
+  /** Upgraded connections (WebSocket) open now. Counted when asked (status, metrics), not per request. */
+  get tunnelsOpen(): number {
+    let open = 0;
+    for (const request of this.active.values()) if (request.state === 'tunnel') open++;
+    return open;
+  }
+
   /** Rotates the buckets to the current second; returns them with the current one first. */
   private tick(): number[] {
     const second = Math.floor(Date.now() / 1000);

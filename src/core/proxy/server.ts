@@ -15,14 +15,15 @@ import type { Session } from '../pool/session.js';
 import type { WorkerProcess } from '../pool/worker.js';
 import type { BufferDir } from './buffer-dir.js';
 import { announcesTooLargeBody, badTargetAnswer, bodyTooLargeAnswer, clientErrorAnswer, isBodyTooLarge, isValidRequestTarget, serverLimitOptions } from './client-limits.js';
-import { nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
-import { forwardRequest, isNeverSent, tunnelUpgrade } from './forward.js';
+import { endConnection, nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
+import { forwardRequest, isNeverSent } from './forward.js';
 import { readCookie, type ForwardingFacts } from './headers.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
 import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } from './request-body.js';
 import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
 import { findPublicDir, preloadStatic, serveStatic } from './static-files.js';
+import { forwardUpgrade, type Tunnel } from './tunnel.js';
 
 export interface ProxyServerOptions {
   pool: Pool;
@@ -40,6 +41,8 @@ export interface ProxyServerOptions {
   bufferDir: BufferDir;
   /** --health-check-path: answered here, before the turbocache and the apps. */
   health?: { path: string; state: HealthState };
+  /** --websocket-idle-timeout: a tunnel with no byte either way for this long is closed (0 = never). */
+  websocketIdleTimeoutMs: number;
 }
 
 export interface ProxyServer {
@@ -52,6 +55,8 @@ export interface ProxyServer {
    * resolve when none is left (or at the deadline).
    */
   handOver(deadlineMs: number): Promise<void>;
+  /** Closes every open tunnel (WebSocket), for a stop: they would otherwise hold it to its deadline. */
+  closeTunnels(): void;
 }
 
 /** A kept-alive connection idle this long while handing over is closed (its client reconnects to the new core). */
@@ -65,9 +70,6 @@ interface ConnectionState {
 
 /** Tries per request when app processes refuse connections (Passenger tries up to 10). */
 const MAX_ATTEMPTS = 3;
-
-/** How long a connection refused by the parser may linger so the client reads its answer before a reset. */
-const REFUSED_LINGER_MS = 1_000;
 
 /** The accept fault's answer: a connection Ferry could not take, as a client should see it. */
 function acceptFaultAnswer(requestId: string): ErrorResponse {
@@ -105,42 +107,44 @@ function warnOverload(log: Logger): (msg: string, fields?: LogFields) => void {
   return warn;
 }
 
-function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string, log: Logger, group?: AppGroup): void {
+/** What a client gets when no process could be checked out for its request; logged here. */
+function checkoutRefusal(err: unknown, requestId: string, log: Logger): ErrorResponse {
   if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_SHUTTING_DOWN')) {
-    sendErrorResponse(req, res, { status: 503, reason: 'The server is restarting or shutting down; try again shortly.', requestId, retryAfterS: 1 });
-    return;
+    return { status: 503, reason: 'The server is restarting or shutting down; try again shortly.', requestId, retryAfterS: 1 };
   }
   if (err instanceof CoreError && (hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL') || hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_TIMEOUT'))) {
     warnOverload(log)('request shed: app under heavy load', { reqId: requestId, code: err.code, reason: err.message });
-    sendErrorResponse(req, res, {
+    return {
       status: 503,
       reason: hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL')
         ? 'This application is under heavy load (request queue full). Please try again shortly.'
         : 'This application is under heavy load (waited too long for a free process). Please try again shortly.',
       requestId,
       retryAfterS: 1,
-    });
-    return;
+    };
   }
   if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_POOL_UNAVAILABLE')) {
     const retryAfterMs = Number(err.details.retryAfterMs ?? 1000);
-    const retryAfterS = Math.max(1, Math.ceil(retryAfterMs / 1000));
     warnOverload(log)('request refused: app unavailable', { reqId: requestId, reason: err.message });
-    const spawnError = err.details.spawnError as SpawnFacts | undefined;
-    if (group?.app.friendlyErrorPages && spawnError) {
-      sendSpawnErrorPage(req, res, { ...spawnError, message: group.lastSpawnError?.message ?? err.message }, requestId, retryAfterS);
-      return;
-    }
-    sendErrorResponse(req, res, {
+    return {
       status: 503,
       reason: 'The application could not be started. The operator can find the cause in the server log.',
       requestId,
-      retryAfterS,
-    });
-    return;
+      retryAfterS: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    };
   }
   log.error('request failed before reaching the app', { reqId: requestId, err });
-  sendErrorResponse(req, res, { status: 500, reason: 'The server could not handle this request.', requestId });
+  return { status: 500, reason: 'The server could not handle this request.', requestId };
+}
+
+function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string, log: Logger, group?: AppGroup): void {
+  const refusal = checkoutRefusal(err, requestId, log);
+  const spawnError = err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_POOL_UNAVAILABLE') ? (err.details.spawnError as SpawnFacts | undefined) : undefined;
+  if (group?.app.friendlyErrorPages && spawnError) {
+    sendSpawnErrorPage(req, res, { ...spawnError, message: group.lastSpawnError?.message ?? (err as Error).message }, requestId, refusal.retryAfterS ?? 1);
+    return;
+  }
+  sendErrorResponse(req, res, refusal);
 }
 
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
@@ -396,36 +400,62 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     for (const socket of connections.keys()) socket.destroy();
   };
 
+  // Upgrade requests (WebSocket): the door checks of any request, then the handshake goes to the
+  // app, and the connection becomes a tunnel only if the app answers 101 (tunnel.ts).
+  const tunnels = new Set<Tunnel>();
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // The front listens on TCP or a unix socket, never TLS: a net.Socket.
+    const client = socket as Socket;
+    // node:http no longer listens for its errors: a client's reset must not reach the process.
+    client.on('error', () => client.destroy());
     const requestId = incomingRequestId(req);
-    if (faultedConnections !== undefined && faultedConnections.delete(socket)) {
-      socket.end(rawErrorResponse(acceptFaultAnswer(requestId)));
-      return;
-    }
-    if (!isValidRequestTarget(req.method, req.url)) {
-      socket.end(rawErrorResponse(badTargetAnswer(requestId)));
-      return;
-    }
+    // node:http has handed the connection over: a refusal is a raw answer, then the connection closes.
+    const endWith = (answer: Omit<ErrorResponse, 'close'>): void => {
+      client.resume(); // the rest of the request is read and dropped: a reset would cut the answer
+      endConnection(client, rawErrorResponse(answer));
+    };
+    const refuse = (answer: Omit<ErrorResponse, 'close'>): void => {
+      tracker.countAnswered(answer.status);
+      endWith(answer);
+    };
+    if (faultedConnections !== undefined && faultedConnections.delete(socket)) return refuse(acceptFaultAnswer(requestId));
+    if (!isValidRequestTarget(req.method, req.url)) return refuse(badTargetAnswer(requestId));
+    if (announcesTooLargeBody(req, maxBodyBytes)) return refuse(bodyTooLargeAnswer(requestId, maxBodyBytes));
+    // Its end could only be found by decoding it here; no WebSocket handshake has a body at all.
+    if (req.headers['transfer-encoding'] !== undefined) return refuse({ status: 400, reason: 'An Upgrade request with a chunked body is not supported.', requestId });
     const group = pool.groupFor(req.headers.host);
-    if (!group) {
-      socket.end(`HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n`);
-      return;
-    }
+    if (!group) return refuse({ status: 404, reason: `No application is served for the host '${req.headers.host ?? ''}'.`, requestId });
+
+    // Listed in status (`tunnel` once the app has switched) until the connection closes.
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
-    socket.once('close', () => tracker.end(tracked));
-    const refuse = (): void => {
-      log.warn('upgrade request refused: no app process could take it', { reqId: requestId, app: group.name });
-      socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n`);
+    client.once('close', () => tracker.end(tracked));
+    const onAnswered = (status: number): void => {
+      tracker.countStatus(status);
+      group.stats.responses.count(status);
+      // Up to the app's answer: a tunnel's own lifetime is no latency.
+      group.stats.latency.observe((Date.now() - tracked.startedAtMs) / 1000);
     };
     Promise.resolve()
       .then(() => group.checkout())
       .then(
         (session) => {
+          if (client.destroyed) return session.close();
           tracked.worker = session.worker;
-          tracked.state = 'tunnel';
-          tunnelUpgrade(req, socket, head, session, facts(req, requestId), refuse);
+          tracked.state = 'forwarding';
+          const worker = session.worker;
+          forwardUpgrade(req, client, head, session, facts(req, requestId), tracked, {
+            idleTimeoutMs: opts.websocketIdleTimeoutMs,
+            log,
+            tunnels,
+            onOobRequest: () => group.requestOobWork(worker),
+            onAnswered,
+          });
         },
-        () => refuse(),
+        (err: unknown) => {
+          const answer = checkoutRefusal(err, requestId, log);
+          onAnswered(answer.status);
+          endWith(answer);
+        },
       );
   });
 
@@ -440,10 +470,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
     const answer = clientErrorAnswer(err.code, nextRequestId());
     log.debug('client request refused', { reqId: answer.requestId, status: answer.status, code: err.code });
-    socket.end(rawErrorResponse(answer));
-    // A client that never closes its side must not hold the connection for ever.
-    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+    endConnection(socket, rawErrorResponse(answer));
   });
 
-  return { server, tracker, handOver };
+  const closeTunnels = (): void => {
+    for (const tunnel of tunnels) tunnel.close();
+  };
+
+  return { server, tracker, handOver, closeTunnels };
 }

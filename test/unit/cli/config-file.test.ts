@@ -68,6 +68,15 @@ describe('readConfigFile', () => {
     expect(errorOf().message).toBe(`${file}: apps[0].max-body-size belongs to the whole instance; set it at the top level`);
   });
 
+  it('takes the websocket idle timeout in whole seconds, at the top level only', () => {
+    write({ 'websocket-idle-timeout': 0 });
+    expect(readConfigFile(file).options).toEqual({ 'websocket-idle-timeout': 0 });
+    write({ 'websocket-idle-timeout': '60s' });
+    expect(errorOf().message).toBe(`${file}: websocket-idle-timeout must be a whole number (got "60s")`);
+    write({ apps: [{ root: 'a', 'websocket-idle-timeout': 30 }] });
+    expect(errorOf().message).toBe(`${file}: apps[0].websocket-idle-timeout belongs to the whole instance; set it at the top level`);
+  });
+
   it('takes the metrics address and the health check at the top level only', () => {
     write({ 'metrics-address': '127.0.0.1:9464', 'health-check-path': '/healthz', 'health-drain-time': 10 });
     expect(readConfigFile(file).options).toEqual({ 'metrics-address': '127.0.0.1:9464', 'health-check-path': '/healthz', 'health-drain-time': 10 });

@@ -44,6 +44,7 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     turbocache: { disabled: false, maxBytes: '64m', maxEntryBytes: '1m' },
     clientLimits: { maxHeaderSize: 16384, headerTimeoutS: 30, bodyTimeoutS: 60, maxBodySize: '1g' },
     buffering: { bufferUploads: false, responseBufferHighWatermark: '128m' },
+    websocketIdleTimeoutS: 60,
     daemonize: false,
     // The app files are the test's: as root, root-owned, which needs an explicit --user root.
     ...(process.getuid?.() === 0 ? { user: 'root' } : {}),
@@ -82,6 +83,7 @@ describe('buildConfig', () => {
       turbocache: { enabled: true, maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024, debugHeader: false },
       clientLimits: { maxHeaderBytes: 16384, headerTimeoutMs: 30_000, bodyTimeoutMs: 60_000, maxBodyBytes: 1024 ** 3 },
       buffering: { bufferUploads: false, responseBufferHighWatermarkBytes: 128 * 1024 * 1024 },
+      websocketIdleTimeoutMs: 60_000,
     });
   });
 
@@ -183,6 +185,14 @@ describe('buildConfig', () => {
     expect(messageOf({ bodyTimeoutS: 1.5 })).toBe('--client-body-timeout must be a whole number of seconds, 0 or more (got 1.5)');
     expect(messageOf({ headerTimeoutS: 90 })).toBe('--client-header-timeout (90s) is longer than --client-body-timeout (60s), which covers the headers too');
     expect(cliErrorOf(() => buildConfig(options({ clientLimits: { ...limits, maxBodySize: 'x' } }))).exitCode).toBe(2);
+  });
+
+  it('reads --websocket-idle-timeout in whole seconds, 0 meaning none, and refuses anything else', () => {
+    expect(buildConfig(options({ websocketIdleTimeoutS: 5 })).websocketIdleTimeoutMs).toBe(5000);
+    expect(buildConfig(options({ websocketIdleTimeoutS: 0 })).websocketIdleTimeoutMs).toBe(0);
+    const err = cliErrorOf(() => buildConfig(options({ websocketIdleTimeoutS: -1 })));
+    expect(err.message).toBe('--websocket-idle-timeout must be a whole number of seconds, 0 or more (got -1)');
+    expect(err.exitCode).toBe(2);
   });
 
   it('reads the response buffer high watermark as a size, 0 meaning no buffering, and refuses anything else', () => {

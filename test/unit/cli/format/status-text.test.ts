@@ -67,7 +67,7 @@ describe('formatRequests', () => {
 describe('formatServer', () => {
   it('shows connections, request counters and the turbocache', () => {
     const text = formatServer(SERVER).join('\n');
-    expect(text).toContain('Connections   : 3 open, 120 accepted');
+    expect(text).toContain('Connections   : 3 open, 120 accepted, 1 tunnel (WebSocket)');
     expect(text).toContain('Requests      : 2 in flight, 5000 total, 42.5/s (last 10 s)');
     expect(text).toContain('Errors        : 502: 1, 503: 0, 504: 0');
     expect(text).toContain('Uptime        : 1h 0m 0s');

@@ -25,6 +25,7 @@ function newConfig(): FerryConfig {
     turbocache: TEST_TURBOCACHE,
     clientLimits: TEST_CLIENT_LIMITS,
     buffering: TEST_BUFFERING,
+    websocketIdleTimeoutMs: 60_000,
   };
 }
 
@@ -243,14 +244,15 @@ describe('admin API routes', () => {
     h.ctx.tracker.connectionsAccepted = 7;
     h.ctx.tracker.connectionsActive = 2;
     h.ctx.tracker.begin('r1', 'GET', '/', 'hello');
+    h.ctx.tracker.begin('ws', 'GET', '/ws', 'hello').state = 'tunnel';
     h.ctx.tracker.countStatus(502);
     const server = (await call(h, 'GET', '/v1/server', { token: TOKENS.readOnly })).json as ServerResponse;
     expect(server).toMatchObject({
       instance: 'unit',
       corePid: process.pid,
       addresses: ['http://127.0.0.1:3000/'],
-      connections: { active: 2, accepted: 7 },
-      requests: { inFlight: 1, total: 1, failed: { '502': 1, '503': 0, '504': 0 } },
+      connections: { active: 2, accepted: 7, tunnels: 1 },
+      requests: { inFlight: 2, total: 2, failed: { '502': 1, '503': 0, '504': 0 } },
     });
   });
 

@@ -28,6 +28,7 @@ async function startedPool(): Promise<{ pool: Pool; spawner: FakeSpawner }> {
     turbocache: TEST_TURBOCACHE,
     clientLimits: TEST_CLIENT_LIMITS,
     buffering: TEST_BUFFERING,
+    websocketIdleTimeoutMs: 60_000,
   };
   const spawner = new FakeSpawner();
   const pool = new Pool(config, spawner, new Logger({ level: 'error', format: 'json', sink: { write: () => undefined } }));
@@ -99,6 +100,17 @@ describe('createMetricsRenderer', () => {
     const after = await render();
     expect(sample(after, 'ferry_spawn_failures_total{app="web"}')).toBe(1);
     expect(sample(after, 'ferry_app_available{app="web"}')).toBe(0);
+  });
+
+  it('reports open connections and, among them, the tunnels (WebSocket)', async () => {
+    const { pool } = await startedPool();
+    const tracker = new RequestTracker();
+    tracker.connectionsActive = 3;
+    tracker.begin('ws', 'GET', '/ws', 'web').state = 'tunnel';
+    tracker.begin('plain', 'GET', '/', 'web');
+    const text = await createMetricsRenderer({ pool, tracker })();
+    expect(sample(text, 'ferry_connections_active')).toBe(3);
+    expect(sample(text, 'ferry_tunnels_open')).toBe(1);
   });
 
   it('includes the turbocache metrics only when the turbocache is on', async () => {

@@ -21,6 +21,7 @@ function pool(maxPoolSize: number): Pool {
     turbocache: TEST_TURBOCACHE,
     clientLimits: TEST_CLIENT_LIMITS,
     buffering: TEST_BUFFERING,
+    websocketIdleTimeoutMs: 60_000,
   };
   return new Pool(config, spawner, new Logger({ level: 'debug', format: 'json', sink: { write: (l) => lines.push(l) } }));
 }

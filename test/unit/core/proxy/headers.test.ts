@@ -133,6 +133,12 @@ describe('buildDownstreamHeaders', () => {
     expect(buildDownstreamHeaders(raw)).toEqual(['Content-Type', 'text/plain', 'Content-Length', '12']);
   });
 
+  it('keeps Upgrade and Connection on a 101, which make the switch, and still drops the headers Connection names', () => {
+    const raw = ['Upgrade', 'websocket', 'Connection', 'Upgrade, X-Backend-Trace', 'X-Backend-Trace', 'node-3', 'Sec-WebSocket-Accept', 'abc='];
+    expect(buildDownstreamHeaders(raw, true)).toEqual(['Upgrade', 'websocket', 'Connection', 'Upgrade, X-Backend-Trace', 'Sec-WebSocket-Accept', 'abc=']);
+    expect(buildDownstreamHeaders(raw)).toEqual(['Sec-WebSocket-Accept', 'abc=']);
+  });
+
   it('keeps every Set-Cookie header, in order', () => {
     const raw = ['Set-Cookie', 'a=1; Path=/', 'Vary', 'Accept', 'set-cookie', 'b=2; HttpOnly'];
     expect(buildDownstreamHeaders(raw)).toEqual(raw);

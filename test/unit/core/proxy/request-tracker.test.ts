@@ -25,6 +25,17 @@ function complete(tracker: RequestTracker, count: number): void {
 }
 
 describe('RequestTracker', () => {
+  it('counts the requests that are tunnels now', () => {
+    const tracker = new RequestTracker();
+    const ws = tracker.begin('ws', 'GET', '/ws', 'hello');
+    tracker.begin('plain', 'GET', '/', 'hello');
+    expect(tracker.tunnelsOpen).toBe(0);
+    ws.state = 'tunnel';
+    expect(tracker.tunnelsOpen).toBe(1);
+    tracker.end(ws);
+    expect(tracker.tunnelsOpen).toBe(0);
+  });
+
   it('counts a request as in flight from begin to end, and in the total from begin on', () => {
     const tracker = new RequestTracker();
     const a = tracker.begin('a', 'GET', '/a', 'hello');
