@@ -16,12 +16,13 @@ export interface RawExchange {
 }
 
 /**
- * Connects, runs `talk` (which writes whatever it likes, and may keep writing), and collects what
- * the server answers until it closes the connection or `timeoutMs` passes.
+ * Connects (to a port on 127.0.0.1, or a unix socket path), runs `talk` (which writes whatever it
+ * likes, and may keep writing), and collects what the server answers until it closes the
+ * connection or `timeoutMs` passes.
  */
-export function rawExchange(port: number, talk: (socket: net.Socket) => void, timeoutMs = 10_000): Promise<RawExchange> {
+export function rawExchange(to: number | string, talk: (socket: net.Socket) => void, timeoutMs = 10_000): Promise<RawExchange> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = typeof to === 'string' ? net.connect(to) : net.connect(to, '127.0.0.1');
     const startedMs = Date.now();
     const chunks: Buffer[] = [];
     let errorCode: string | undefined;

@@ -92,9 +92,9 @@ describe('ferry start and stop with bad input', () => {
     expectNothingLeft(s);
   });
 
-  // Known intermittent failure (product bug, a few % of runs): the watchdog can die of an unhandled
-  // EPIPE from CoreWatcher.stop() sending 'shutdown' to a core that already exited after reporting
-  // 'startup-failed' (src/core/watchdog/core-watcher.ts); its directory and stack trace then remain.
+  // Also guards a race that once left the watchdog's directory and a stack trace behind in a few %
+  // of runs: the watchdog sends 'shutdown' to a core that already exited after reporting
+  // 'startup-failed'; CoreWatcher.stopCore now takes the send's EPIPE and falls back to SIGTERM.
   it('reports an app that exits at start with its exit code, and leaves nothing behind', async () => {
     const s = scratch();
     const port = await freePort();
@@ -106,8 +106,8 @@ describe('ferry start and stop with bad input', () => {
     expectNothingLeft(s);
   });
 
-  // Product bug: src/core/spawn/spawn-error.ts takes the last non-empty line of the output, which
-  // for an uncaught exception is Node's "Node.js v20.x.y" footer, not the error itself.
+  // The error line the app printed, not the stack or the "Node.js v20.x.y" footer Node prints after
+  // it (summarizeOutput in src/core/spawn/spawn-error.ts).
   it("quotes the app's own last error line when it exits at start", async () => {
     const s = scratch();
     const port = await freePort();

@@ -16,10 +16,19 @@ afterEach(() => {
   instance = undefined;
 });
 
-/** GET with our own X-Request-Id (Ferry keeps a client's id, passes it to the app and logs it). */
-async function get(inst: TestInstance, urlPath: string, reqId?: string): Promise<{ status: number; body: string }> {
-  const res = await request(`${inst.url}${urlPath}`, { headers: reqId ? { 'x-request-id': reqId } : {}, headersTimeout: 20_000, bodyTimeout: 20_000 });
+/**
+ * GET tagged `?tag=TAG`, which the access line's path shows (a TCP client's X-Request-Id is not
+ * taken: Ferry logs its own id, so a tag in the path is how a test finds its lines).
+ */
+async function get(inst: TestInstance, urlPath: string, tag?: string): Promise<{ status: number; body: string }> {
+  const target = tag === undefined ? urlPath : `${urlPath}${urlPath.includes('?') ? '&' : '?'}tag=${tag}`;
+  const res = await request(`${inst.url}${target}`, { headersTimeout: 20_000, bodyTimeout: 20_000 });
   return { status: res.statusCode, body: await res.body.text() };
+}
+
+/** The tag of an access line (see get). */
+function tagOf(line: LogLine): string {
+  return new URL(String(line.path), 'http://x').searchParams.get('tag') ?? '';
 }
 
 function jsonLines(file: string): LogLine[] {
@@ -30,21 +39,21 @@ function jsonLines(file: string): LogLine[] {
     .map((line) => JSON.parse(line) as LogLine);
 }
 
-/** The request ids of the debug access lines ("request done") in a file, in order. */
-function accessIds(file: string): string[] {
+/** The tags of the debug access lines ("request done") in a file, in order. */
+function accessTags(file: string): string[] {
   return jsonLines(file)
     .filter((l) => l.msg === 'request done')
-    .map((l) => String(l.reqId));
+    .map(tagOf);
 }
 
-/** Sends `count` requests tagged `prefix-N` one after another; answers their ids. */
+/** Sends `count` requests tagged `prefix-N` one after another; answers their tags. */
 async function burst(inst: TestInstance, prefix: string, count = 20): Promise<string[]> {
-  const ids: string[] = [];
+  const tags: string[] = [];
   for (let i = 0; i < count; i++) {
     expect((await get(inst, '/pid', `${prefix}-${i}`)).status).toBe(200);
-    ids.push(`${prefix}-${i}`);
+    tags.push(`${prefix}-${i}`);
   }
-  return ids;
+  return tags;
 }
 
 /** Stops the instance; nothing it started may survive. */
@@ -62,7 +71,7 @@ describe('log rotation', () => {
     instance = await startDaemon(fixture('pid-app'), ['--log-level', 'debug']);
     const file = daemonLogFile(instance);
     const before = await burst(instance, 'before');
-    await waitFor(() => accessIds(file).length === before.length, 'the access lines of the first burst');
+    await waitFor(() => accessTags(file).length === before.length, 'the access lines of the first burst');
     fs.renameSync(file, `${file}.1`);
     const between = await burst(instance, 'between');
 
@@ -76,10 +85,10 @@ describe('log rotation', () => {
     ]);
     expect(new Set(reopened.map((l) => l.pid))).toEqual(new Set([instance.info.properties.watchdog_pid, instance.info.properties.core_pid]));
     const after = await burst(instance, 'after');
-    await waitFor(() => accessIds(file).length === after.length, 'the access lines of the last burst');
+    await waitFor(() => accessTags(file).length === after.length, 'the access lines of the last burst');
 
-    expect(accessIds(`${file}.1`)).toEqual([...before, ...between]);
-    expect(accessIds(file)).toEqual(after);
+    expect(accessTags(`${file}.1`)).toEqual([...before, ...between]);
+    expect(accessTags(file)).toEqual(after);
     // The watchdog's own lines land in the new file too (its stop lines come after the reopen).
     await stopCleanly(instance);
     expect(jsonLines(file).some((l) => l.component === 'watchdog' && l.msg === 'stopped')).toBe(true);
@@ -121,7 +130,7 @@ describe('log rotation', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'FERRY_ERR_LOG_REOPEN_FAILED', message: expect.stringContaining(path.join(logDir, 'ferry.log')) } });
     await get(instance, '/pid', 'still-logged');
     const moved = path.join(`${logDir}-moved`, 'ferry.log');
-    await waitFor(() => accessIds(moved).includes('still-logged'), 'the access line in the file still open');
+    await waitFor(() => accessTags(moved).includes('still-logged'), 'the access line in the file still open');
     expect(jsonLines(moved).some((l) => l.msg === 'could not reopen the log file; still writing to the old one')).toBe(true);
     await stopCleanly(instance);
     fs.rmSync(registryDir, { recursive: true, force: true });
@@ -142,25 +151,25 @@ describe('ferry log-level', () => {
     await get(instance, '/pid', 'at-info-1');
     expect(await level('debug')).toEqual({ instance: instance.info.name, logLevel: 'debug', previous: 'info' });
     await get(instance, '/pid', 'at-debug-1');
-    await waitFor(() => accessIds(file).includes('at-debug-1'), 'the debug access line');
-    const line = daemonLogLines(instance).find((l) => l.reqId === 'at-debug-1');
-    expect(line).toMatchObject({ level: 20, component: 'core', msg: 'request done', method: 'GET', path: '/pid', app: 'pid-app', status: 200 });
+    await waitFor(() => accessTags(file).includes('at-debug-1'), 'the debug access line');
+    const line = daemonLogLines(instance).find((l) => l.msg === 'request done' && tagOf(l) === 'at-debug-1');
+    expect(line).toMatchObject({ level: 20, component: 'core', msg: 'request done', reqId: expect.stringMatching(/^[0-9a-f]{6}-/), method: 'GET', path: '/pid?tag=at-debug-1', app: 'pid-app', status: 200 });
 
     // A crash: the watchdog starts a new core, which must log at debug too.
     const oldCore = instance.info.properties.core_pid as number;
     process.kill(oldCore, 'SIGKILL');
     await waitFor(() => instance!.refresh().properties.core_pid !== oldCore, 'a new core', 20_000);
     await waitFor(async () => (await get(instance!, '/pid', 'after-crash')).status === 200, 'the new core to serve', 20_000);
-    await waitFor(() => accessIds(file).includes('after-crash'), 'a debug access line from the new core');
+    await waitFor(() => accessTags(file).includes('after-crash'), 'a debug access line from the new core');
 
     expect(await level('info')).toEqual({ instance: instance.info.name, logLevel: 'info', previous: 'debug' });
     await get(instance, '/pid', 'at-info-2');
     // A later line proves the file has caught up: the info-level request left no debug line.
     await runFerry(instance.registryDir, ['reopen-logs']);
     await waitFor(() => daemonLogLines(instance!).some((l) => l.msg === 'log file reopened' && l.component === 'watchdog'), 'a line after the request');
-    const ids = accessIds(file);
-    expect(ids).not.toContain('at-info-1');
-    expect(ids).not.toContain('at-info-2');
+    const tags = accessTags(file);
+    expect(tags).not.toContain('at-info-1');
+    expect(tags).not.toContain('at-info-2');
     // The watchdog followed both changes.
     expect(daemonLogLines(instance).filter((l) => l.component === 'watchdog' && l.msg === 'log level changed').map((l) => l.logLevel)).toEqual(['debug', 'info']);
     await stopCleanly(instance);

@@ -125,7 +125,8 @@ describe('the HTTP proxy', () => {
     // What the app received:
     expect(status).toBe(200);
     const seen = (JSON.parse(body) as { headers: Record<string, string | undefined> }).headers;
-    expect(seen['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
+    // On TCP a client's X-Forwarded-For is nobody's word: the app gets the peer's address alone.
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen['x-forwarded-proto']).toBe('http');
     expect(seen['x-forwarded-host']).toBe(host);
     expect(seen['x-request-id']).toMatch(/^[\w.:-]+$/);

@@ -47,12 +47,13 @@ export class Pool {
   }
 
   /**
-   * The group that serves a request, by its Host (case-insensitive, port ignored): the app that
-   * lists that host, else the first app that lists none (the default), else none.
+   * The group that serves a request, by its host name as the door parsed it (authority.ts: lower
+   * case, without port or brackets): the app that lists that host, else the first app that lists
+   * none (the default), else none.
    */
-  groupFor(host: string | undefined): AppGroup | undefined {
+  groupFor(hostName: string | undefined): AppGroup | undefined {
     if (this.groups.length === 1 && this.groups[0]?.app.hosts.length === 0) return this.groups[0];
-    const name = host === undefined ? '' : hostName(host);
+    const name = hostName ?? '';
     return this.groups.find((g) => g.app.hosts.includes(name)) ?? this.groups.find((g) => g.app.hosts.length === 0);
   }
 
@@ -107,12 +108,4 @@ export class Pool {
       groups,
     };
   }
-}
-
-/** "Example.COM:8080" -> "example.com"; "[::1]:3000" -> "::1". */
-export function hostName(host: string): string {
-  const lower = host.trim().toLowerCase();
-  if (lower.startsWith('[')) return lower.slice(1, lower.indexOf(']'));
-  const colon = lower.lastIndexOf(':');
-  return colon >= 0 && lower.indexOf(':') === colon ? lower.slice(0, colon) : lower;
 }

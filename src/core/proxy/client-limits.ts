@@ -1,6 +1,6 @@
 // Protection from bad clients at the public front. Node's parser enforces the header size and
-// both time limits (server options, below); this module adds the body size limit and says which
-// answer each refusal gets.
+// both time limits (server options, below); this module adds the header count and body size
+// limits and says which answer each refusal gets.
 
 import type http from 'node:http';
 import type { ClientLimits } from '../../lib/config.js';
@@ -19,6 +19,8 @@ export function serverLimitOptions(limits: ClientLimits): http.ServerOptions {
     headersTimeout: limits.headerTimeoutMs,
     requestTimeout: limits.bodyTimeoutMs,
     connectionsCheckingInterval: DEADLINE_CHECK_MS,
+    // The door refuses a request without Host itself, with a request id as every refusal has.
+    requireHostHeader: false,
   };
 }
 
@@ -35,31 +37,32 @@ export function clientErrorAnswer(code: string | undefined, requestId: string): 
 }
 
 /**
- * The request target has one of the forms of RFC 9112 §3.2: origin-form ("/path?query"), an
- * absolute http(s) URL, or "*" for OPTIONS. Node's parser checks its characters, not its form, so
- * "http://[::1" would reach the app, and crash an app that parses it.
+ * Header fields a request may have (Apache's default LimitRequestFields). node:http keeps only its
+ * maxHeadersCount of them and drops the rest without a word, a Content-Length among them; Ferry
+ * has it keep all (0: no count, --max-header-size still bounds them) and refuses more than this.
  */
-export function isValidRequestTarget(method: string | undefined, target: string | undefined): boolean {
-  if (target === undefined || target === '') return false;
-  if (target.charCodeAt(0) === 0x2f) return true; // '/': origin-form, by far the most common
-  if (target === '*') return method === 'OPTIONS';
-  return /^https?:\/\//i.test(target) && URL.canParse(target);
+export const MAX_HEADER_FIELDS = 100;
+
+export function hasTooManyFields(rawHeaders: readonly string[]): boolean {
+  return rawHeaders.length > 2 * MAX_HEADER_FIELDS;
 }
 
-export function badTargetAnswer(requestId: string): ErrorResponse {
-  return { status: 400, reason: 'The request target is not a valid path or URL.', requestId, close: true };
-}
+export const TOO_MANY_FIELDS_REASON = `The request has more than the ${MAX_HEADER_FIELDS} header fields this server accepts.`;
 
 /** The body's Content-Length announces more than the limit: refused before any process sees it. */
-export function announcesTooLargeBody(req: http.IncomingMessage, maxBodyBytes: number): boolean {
+export function announcesTooLargeBody(req: Pick<http.IncomingMessage, 'headers'>, maxBodyBytes: number): boolean {
   if (maxBodyBytes === 0) return false;
   const length = req.headers['content-length'];
   // Node's parser has already refused a Content-Length that is not a number.
   return length !== undefined && Number(length) > maxBodyBytes;
 }
 
+export function bodyTooLargeRefusal(maxBodyBytes: number): Omit<ErrorResponse, 'requestId'> {
+  return { status: 413, reason: `The request body is larger than the ${maxBodyBytes} bytes this server accepts.`, close: true };
+}
+
 export function bodyTooLargeAnswer(requestId: string, maxBodyBytes: number): ErrorResponse {
-  return { status: 413, reason: `The request body is larger than the ${maxBodyBytes} bytes this server accepts.`, requestId, close: true };
+  return { ...bodyTooLargeRefusal(maxBodyBytes), requestId };
 }
 
 /** Thrown into the upstream request when a body without Content-Length grows past the limit. */

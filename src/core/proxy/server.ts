@@ -14,13 +14,15 @@ import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
 import type { WorkerProcess } from '../pool/worker.js';
 import type { BufferDir } from './buffer-dir.js';
-import { announcesTooLargeBody, badTargetAnswer, bodyTooLargeAnswer, clientErrorAnswer, isBodyTooLarge, isValidRequestTarget, serverLimitOptions } from './client-limits.js';
+import type { RequestOrigin } from './authority.js';
+import { bodyTooLargeAnswer, clientErrorAnswer, isBodyTooLarge, serverLimitOptions } from './client-limits.js';
 import { endConnection, nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent } from './forward.js';
-import { readCookie, type ForwardingFacts } from './headers.js';
+import { chooseRequestId, readCookie, type ForwardingFacts } from './headers.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
 import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } from './request-body.js';
 import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';
+import { doorVerdict, SERVER_OPTIONS_ALLOW } from './request-door.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
 import { findPublicDir, preloadStatic, serveStatic } from './static-files.js';
 import { forwardUpgrade, type Tunnel } from './tunnel.js';
@@ -93,10 +95,8 @@ function closeWithConnection(req: http.IncomingMessage, res: http.ServerResponse
   res.once('socket', () => socket.off('close', onConnectionClose));
 }
 
-function incomingRequestId(req: http.IncomingMessage): string {
-  const given = req.headers['x-request-id'];
-  // Keep a front server's id so one id follows the request end to end; refuse junk.
-  return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : nextRequestId();
+function incomingRequestId(req: http.IncomingMessage, trustForwarded: boolean): string {
+  return chooseRequestId(req.headers['x-request-id'], trustForwarded, nextRequestId);
 }
 
 /** One throttled warning per logger: refusals come once per request exactly when the core is busiest. */
@@ -155,15 +155,33 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const tracker = new RequestTracker();
   // Connections the accept fault fell on; their first request gets 503. Only with fault injection.
   const faultedConnections = faults ? new WeakSet<Socket | Duplex>() : undefined;
+  // Connections whose request the door refused: they close after the answer, and nothing sent
+  // behind it is taken (node:http parses a pipelined request at once; it may be a smuggled one).
+  const refusedConnections = new WeakSet<Socket | Duplex>();
   // Looked up once: an app without public/ pays nothing per request.
   const publicDirs = new Map<AppGroup, string | undefined>(pool.groups.map((g) => [g, findPublicDir(g.app.root)]));
   if ([...publicDirs.values()].some((dir) => dir !== undefined)) setImmediate(() => void preloadStatic().catch(() => undefined));
 
-  const facts = (req: http.IncomingMessage, requestId: string): ForwardingFacts => ({
-    remoteAddress: req.socket.remoteAddress,
-    trustForwarded: opts.trustForwarded,
-    requestId,
-  });
+  // Each admitted request's origin as the door parsed it (node:http's request has no room for it).
+  const origins = new WeakMap<http.IncomingMessage, RequestOrigin>();
+  const door = (req: http.IncomingMessage) => doorVerdict(req, { trustForwarded: opts.trustForwarded, maxBodyBytes });
+  /** Admitted: from here on the request is in origin-form (RFC 9112 §3.2.2), as the app gets it. */
+  const admit = (req: http.IncomingMessage, origin: RequestOrigin): void => {
+    origins.set(req, origin);
+    req.url = origin.target;
+  };
+
+  const facts = (req: http.IncomingMessage, requestId: string): ForwardingFacts => {
+    const origin = origins.get(req);
+    return {
+      remoteAddress: req.socket.remoteAddress,
+      trustForwarded: opts.trustForwarded,
+      requestId,
+      scheme: origin?.scheme ?? 'http',
+      host: origin?.host?.text,
+      forwardedHost: origin?.forwardedHost?.text,
+    };
+  };
 
   const forward = (
     req: http.IncomingMessage,
@@ -236,31 +254,42 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     // Handing over: this answer closes the connection, so the client's next request reaches the
     // new core; stopping: another host.
     if (closingConnections) res.shouldKeepAlive = false;
+    if (refusedConnections.has(req.socket)) {
+      if (res.socket === null) closeWithConnection(req, res);
+      else res.destroy();
+      return;
+    }
     if (health !== undefined && isHealthCheckRequest(req.url, health.path) && (req.method === 'GET' || req.method === 'HEAD')) {
       answerHealthCheck(req, res, healthVerdict(healthFacts(health.state)));
       return;
     }
-    const requestId = incomingRequestId(req);
+    const requestId = incomingRequestId(req, opts.trustForwarded);
     if (res.socket === null) closeWithConnection(req, res);
     if (faultedConnections !== undefined && faultedConnections.delete(req.socket)) {
       tracker.countAnswered(503);
       sendErrorResponse(req, res, acceptFaultAnswer(requestId));
       return;
     }
-    if (!isValidRequestTarget(req.method, req.url)) {
-      tracker.countAnswered(400);
-      sendErrorResponse(req, res, badTargetAnswer(requestId));
+    const verdict = door(req);
+    if (!verdict.admitted) {
+      tracker.countAnswered(verdict.refusal.status);
+      refusedConnections.add(req.socket);
+      sendErrorResponse(req, res, { ...verdict.refusal, requestId });
       return;
     }
-    if (announcesTooLargeBody(req, maxBodyBytes)) {
-      tracker.countAnswered(413);
-      sendErrorResponse(req, res, bodyTooLargeAnswer(requestId, maxBodyBytes));
+    const { origin } = verdict;
+    admit(req, origin);
+    // undici cannot send an asterisk-form target: Ferry answers for the server (RFC 9110 §9.3.7).
+    if (origin.target === '*') {
+      tracker.countAnswered(200);
+      res.writeHead(200, { Allow: SERVER_OPTIONS_ALLOW, 'Content-Length': 0 });
+      res.end();
       return;
     }
-    const group = pool.groupFor(req.headers.host);
+    const group = pool.groupFor(origin.host?.name);
     if (!group) {
       tracker.countAnswered(404);
-      sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${req.headers.host ?? ''}'.`, requestId });
+      sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${origin.host?.text ?? ''}'.`, requestId });
       return;
     }
     const publicDir = publicDirs.get(group);
@@ -273,10 +302,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 
   // noDelay: answers leave at once, never held back by Nagle (a restarted core must not stall clients).
   const server = http.createServer({ ...serverLimitOptions(opts.limits), keepAliveTimeout: 5_000, noDelay: true }, onRequest);
+  // Every header field, not the first 2,000 (the rest dropped silently): the door counts them.
+  server.maxHeadersCount = 0;
 
   // Expect: 100-continue: a request refused at the door is refused before the client sends its body.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const refused = announcesTooLargeBody(req, maxBodyBytes) || !isValidRequestTarget(req.method, req.url) || faultedConnections?.has(req.socket) === true;
+    const refused = !door(req).admitted || faultedConnections?.has(req.socket) === true;
     if (!refused) res.writeContinue();
     onRequest(req, res);
   });
@@ -285,8 +316,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     // Closed while public/ was looked up (the client went, or its connection closed under a
     // pipelined request): its 'close' has been and gone, so nothing would ever end it.
     if (res.destroyed) return;
-    if (!opts.cache) return toApp(req, res, group, requestId, undefined);
-    const begun = opts.cache.begin(req, res);
+    const origin = origins.get(req);
+    if (!opts.cache || !origin) return toApp(req, res, group, requestId, undefined);
+    const begun = opts.cache.begin(req, res, origin);
     if (begun instanceof Promise) {
       // Another request for the same entry is at the app: this one waits for its answer.
       begun.then(
@@ -408,7 +440,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const client = socket as Socket;
     // node:http no longer listens for its errors: a client's reset must not reach the process.
     client.on('error', () => client.destroy());
-    const requestId = incomingRequestId(req);
+    const requestId = incomingRequestId(req, opts.trustForwarded);
     // node:http has handed the connection over: a refusal is a raw answer, then the connection closes.
     const endWith = (answer: Omit<ErrorResponse, 'close'>): void => {
       client.resume(); // the rest of the request is read and dropped: a reset would cut the answer
@@ -419,12 +451,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       endWith(answer);
     };
     if (faultedConnections !== undefined && faultedConnections.delete(socket)) return refuse(acceptFaultAnswer(requestId));
-    if (!isValidRequestTarget(req.method, req.url)) return refuse(badTargetAnswer(requestId));
-    if (announcesTooLargeBody(req, maxBodyBytes)) return refuse(bodyTooLargeAnswer(requestId, maxBodyBytes));
+    // The same door as any request: framing, field count, Host, reserved paths, --max-body-size.
+    const verdict = door(req);
+    if (!verdict.admitted) return refuse({ ...verdict.refusal, requestId });
     // Its end could only be found by decoding it here; no WebSocket handshake has a body at all.
     if (req.headers['transfer-encoding'] !== undefined) return refuse({ status: 400, reason: 'An Upgrade request with a chunked body is not supported.', requestId });
-    const group = pool.groupFor(req.headers.host);
-    if (!group) return refuse({ status: 404, reason: `No application is served for the host '${req.headers.host ?? ''}'.`, requestId });
+    admit(req, verdict.origin);
+    const group = pool.groupFor(verdict.origin.host?.name);
+    if (!group) return refuse({ status: 404, reason: `No application is served for the host '${verdict.origin.host?.name ?? ''}'.`, requestId });
 
     // Listed in status (`tunnel` once the app has switched) until the connection closes.
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);

@@ -2,6 +2,7 @@
 // answer to it (store it, invalidate what it changed) and says what happened in X-Ferry-Cache.
 
 import type http from 'node:http';
+import type { RequestOrigin } from '../proxy/authority.js';
 import { readCookie } from '../proxy/headers.js';
 import { collectResponseFacts, currentAgeMs, etagMatches, invalidatedUrls, requestVerdict, storeVerdict, urlKey, variantKey, type NotStoredReason, type RequestVerdict } from './policy.js';
 import { entrySize, Turbocache, type CacheEntry } from './turbocache.js';
@@ -23,8 +24,6 @@ const COLLAPSE_WAIT_MS = 10_000;
 export interface CacheFrontOptions {
   /** Add X-Ferry-Cache to every answer that passes through. */
   debugHeader: boolean;
-  /** Requests come through a trusted front server whose X-Forwarded-Proto tells the scheme. */
-  trustForwarded: boolean;
   now?: () => number;
 }
 
@@ -57,18 +56,18 @@ export class CacheFront {
   /**
    * Answers the request from the cache and returns undefined, or returns the transaction that
    * follows the app's answer to it; or, while another request for the same entry is at the app,
-   * a promise of either once that one has its answer.
+   * a promise of either once that one has its answer. The key comes from the request's origin
+   * as the door parsed it (the Host and X-Forwarded-* the app gets), never from header text.
    */
-  begin(req: http.IncomingMessage, res: http.ServerResponse, collapse = true): CacheTransaction | undefined | Promise<CacheTransaction | undefined> {
+  begin(req: http.IncomingMessage, res: http.ServerResponse, origin: RequestOrigin, collapse = true): CacheTransaction | undefined | Promise<CacheTransaction | undefined> {
     const method = req.method ?? 'GET';
     const verdict = requestVerdict(method, req.headers);
-    const forwardedProto = req.headers['x-forwarded-proto'];
-    const scheme = this.options.trustForwarded && typeof forwardedProto === 'string' && forwardedProto.trim().toLowerCase() === 'https' ? 'https' : 'http';
-    const host = req.headers.host ?? '';
-    const target = req.url ?? '/';
+    const { scheme, target } = origin;
+    const host = (origin.forwardedHost ?? origin.host)?.text ?? '';
     const url = urlKey(scheme, host, target);
+    const otherHost = origin.forwardedHost !== undefined && origin.host !== undefined && origin.host.text !== host ? origin.host.text : undefined;
     const cookieName = this.cache.options.varyByCookie;
-    const key = variantKey(url, cookieName === undefined ? undefined : { value: readCookie(req.headers.cookie, cookieName) });
+    const key = variantKey(url, cookieName === undefined ? undefined : { value: readCookie(req.headers.cookie, cookieName) }, otherHost);
     const now = this.now();
     let fill: ((outcome: FillOutcome) => void) | undefined;
     if (verdict.lookup) {
@@ -78,7 +77,7 @@ export class CacheFront {
         return undefined;
       }
       const waiting = this.fills.get(key);
-      if (waiting && collapse) return this.waitForFill(waiting, req, res);
+      if (waiting && collapse) return this.waitForFill(waiting, req, res, origin);
       if (!waiting && verdict.mayStore && this.cache.hadEntry(key)) fill = this.startFill(key);
     } else if (verdict.bypass) {
       this.cache.countBypass(verdict.bypass);
@@ -100,7 +99,7 @@ export class CacheFront {
     };
   }
 
-  private waitForFill(waiters: ((outcome: FillOutcome) => void)[], req: http.IncomingMessage, res: http.ServerResponse): Promise<CacheTransaction | undefined> {
+  private waitForFill(waiters: ((outcome: FillOutcome) => void)[], req: http.IncomingMessage, res: http.ServerResponse, origin: RequestOrigin): Promise<CacheTransaction | undefined> {
     this.cache.countCollapsed();
     return new Promise((resolve) => {
       let done = false;
@@ -110,7 +109,7 @@ export class CacheFront {
         clearTimeout(timer);
         // Stored: answered from the cache now. Not stored (personal, uncacheable, failed): to the
         // app, each on its own, with no second round of waiting.
-        resolve(res.destroyed ? undefined : this.begin(req, res, outcome === 'stored'));
+        resolve(res.destroyed ? undefined : this.begin(req, res, origin, outcome === 'stored'));
       };
       const timer = setTimeout(() => wake('not-stored'), COLLAPSE_WAIT_MS);
       waiters.push(wake);

@@ -217,21 +217,25 @@ export function isFresh(entry: { initialAgeMs: number; responseTimeMs: number; l
   return age < entry.lifetimeMs && (requestMaxAgeMs === undefined || age <= requestMaxAgeMs);
 }
 
-/** Host as a key part: lowercase, without the default port. */
-function normalizeHost(host: string): string {
-  const lower = host.toLowerCase();
-  return lower.endsWith(':80') ? lower.slice(0, -3) : lower;
-}
-
-/** The URL part of a key: scheme, host and the request target with its query. */
+/**
+ * The URL part of a key: scheme, host and the request target with its query. The host is
+ * canonical already (the door's parsed authority, or a URL's host): a key built from a Host taken
+ * as text ("t/a") would be another URL's key.
+ */
 export function urlKey(scheme: string, host: string, target: string): string {
-  return `${scheme}://${normalizeHost(host)}${target}`;
+  return `${scheme}://${host}${target}`;
 }
 
-/** The full key: with vary-by-cookie, the cookie's value (a missing cookie is its own variant). */
-export function variantKey(url: string, varyCookie: { value: string | undefined } | undefined): string {
-  if (!varyCookie) return url;
-  return varyCookie.value === undefined ? `${url}\n-` : `${url}\n=${varyCookie.value}`;
+/**
+ * The full key: the URL, then what else the answer may depend on. With vary-by-cookie, that
+ * cookie's value (a missing cookie is its own variant). Behind a trusted front whose
+ * X-Forwarded-Host (the URL's host then) differs from Host, Host too: an app may build its links
+ * from either.
+ */
+export function variantKey(url: string, varyCookie: { value: string | undefined } | undefined, otherHost?: string): string {
+  const base = otherHost === undefined ? url : `${url}\nhost=${otherHost}`;
+  if (!varyCookie) return base;
+  return varyCookie.value === undefined ? `${base}\n-` : `${base}\n=${varyCookie.value}`;
 }
 
 /**
@@ -251,7 +255,7 @@ export function invalidatedUrls(status: number, scheme: string, host: string, ta
       continue;
     }
     const key = urlKey(resolved.protocol.slice(0, -1), resolved.host, resolved.pathname + resolved.search);
-    if (resolved.protocol === `${scheme}:` && normalizeHost(resolved.host) === normalizeHost(host) && !urls.includes(key)) urls.push(key);
+    if (resolved.protocol === `${scheme}:` && resolved.host === host && !urls.includes(key)) urls.push(key);
   }
   return urls;
 }

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readConfigFile } from '../../../src/cli/config-file.js';
 import { CliError } from '../../../src/cli/errors.js';
-import { hostName } from '../../../src/core/pool/pool.js';
 import { thrownBy } from '../../helpers/thrown.js';
 
 let dir: string;
@@ -97,13 +96,5 @@ describe('readConfigFile', () => {
     write({ apps: [{ hosts: ['x'] }] });
     expect(errorOf().message).toBe(`${file}: apps[0].root must be the path of the app directory`);
     expect(errorOf().exitCode).toBe(2);
-  });
-});
-
-describe('hostName', () => {
-  it('lowercases and drops the port, for names and IPv6 literals', () => {
-    expect(hostName('Shop.Test:8080')).toBe('shop.test');
-    expect(hostName('[::1]:3000')).toBe('::1');
-    expect(hostName('localhost')).toBe('localhost');
   });
 });

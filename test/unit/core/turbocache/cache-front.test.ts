@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
+import { requestOrigin, type RequestOrigin } from '../../../../src/core/proxy/authority.js';
 import { CacheFront, type CacheTransaction } from '../../../../src/core/turbocache/cache-front.js';
 import { Turbocache } from '../../../../src/core/turbocache/turbocache.js';
 
@@ -31,9 +32,16 @@ afterEach(async () => {
   harness = undefined;
 });
 
+/** The request's origin as the proxy's door gives it to the cache. */
+function originOf(req: http.IncomingMessage): RequestOrigin {
+  const verdict = requestOrigin({ method: req.method ?? 'GET', target: req.url ?? '/', httpVersion: req.httpVersion, rawHeaders: req.rawHeaders, trustForwarded: false });
+  if (!verdict.ok) throw new Error(verdict.reason);
+  return verdict.origin;
+}
+
 async function start(): Promise<Harness> {
   let nowMs = Date.now();
-  const front = new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true, trustForwarded: false, now: () => nowMs });
+  const front = new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true, now: () => nowMs });
   let calls = 0;
   let received = 0;
   let release: ((headers: string[]) => void) | undefined;
@@ -56,7 +64,7 @@ async function start(): Promise<Harness> {
   };
   const server = http.createServer((req, res) => {
     received++;
-    const begun = front.begin(req, res);
+    const begun = front.begin(req, res, originOf(req));
     if (begun instanceof Promise) void begun.then((tx) => tx && answer(res, tx));
     else if (begun) answer(res, begun);
   });

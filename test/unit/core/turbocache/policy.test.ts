@@ -203,8 +203,8 @@ describe('age (RFC 9111 §4.2.3)', () => {
 });
 
 describe('keys', () => {
-  it('holds scheme, host (lowercase, without :80) and the target with its query', () => {
-    expect(urlKey('http', 'Example.COM:80', '/a?x=1')).toBe('http://example.com/a?x=1');
+  it('holds scheme, host (canonical already: the parsed authority) and the target with its query', () => {
+    expect(urlKey('http', 'example.com', '/a?x=1')).toBe('http://example.com/a?x=1');
     expect(urlKey('http', 'example.com', '/a?x=1')).not.toBe(urlKey('http', 'example.com', '/a?x=2'));
     expect(urlKey('https', 'example.com', '/a')).not.toBe(urlKey('http', 'example.com', '/a'));
   });
@@ -216,6 +216,13 @@ describe('keys', () => {
     const empty = variantKey(url, { value: '' });
     const user1 = variantKey(url, { value: '1' });
     expect(new Set([anonymous, empty, user1, variantKey(url, { value: '2' })]).size).toBe(4);
+  });
+
+  it("behind a trusted front, holds Host too when it differs from X-Forwarded-Host (the URL's host then)", () => {
+    const url = urlKey('http', 'site.example', '/');
+    expect(variantKey(url, undefined, 'evil.example')).not.toBe(variantKey(url, undefined));
+    expect(variantKey(url, { value: '1' }, 'evil.example')).not.toBe(variantKey(url, { value: '1' }));
+    expect(variantKey(url, { value: '1' }, 'evil.example')).not.toBe(variantKey(url, undefined, 'evil.example'));
   });
 });
 
