@@ -71,6 +71,13 @@ const BARE_LF_TRAILER = 'A trailer line ends with a bare LF, not CRLF (RFC 9112 
 
 const MAX_SIZE_DIGITS = 16;
 
+/**
+ * Fields a trailer must not carry (RFC 9110 §6.5.1): framing and routing are decided by the head,
+ * and a recipient that merged trailers into the head would decide them again.
+ */
+const FORBIDDEN_TRAILERS = new Set(['content-length', 'transfer-encoding', 'host', 'trailer', 'content-type', 'content-encoding', 'content-range', 'expect', 'connection', 'upgrade', 'te', 'authorization', 'cookie', 'set-cookie']);
+const FORBIDDEN_TRAILER = 'A trailer field that only a head may carry (RFC 9110 §6.5.1).';
+
 export class ChunkedDecoder implements BodyDecoder {
   private readonly limits: ChunkedLimits;
   private state = State.SizeStart;
@@ -237,6 +244,7 @@ export class ChunkedDecoder implements BodyDecoder {
       if (this.trailers.length === maxTrailerFields) return TOO_MANY_TRAILERS;
       const field = parseFieldLine(buf, start, end - 2, 0);
       if (typeof field === 'string') return field;
+      if (FORBIDDEN_TRAILERS.has(field.lower)) return FORBIDDEN_TRAILER;
       this.trailers.push(field);
     }
     return i;

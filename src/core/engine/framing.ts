@@ -57,9 +57,26 @@ export interface FramingFields {
   connection: string[];
   expect: string | undefined;
   upgrade: string | undefined;
+  /** A Content-Length or Transfer-Encoding value followed by a tab (see trailingTab). */
+  framingTab: boolean;
 }
 
-export function collectFramingFields(fields: readonly HeaderField[]): FramingFields {
+/**
+ * Whether the whitespace after a field's value, in raw, has a tab. OWS may, but Node's parser
+ * refuses a tab after a Content-Length or Transfer-Encoding value; an app behind us that runs it
+ * would see another message than we did, so those are refused here too.
+ */
+function trailingTab(field: HeaderField, raw: Buffer): boolean {
+  for (let i = field.end - 3; i > field.start; i--) {
+    const b = raw[i];
+    if (b === 0x09) return true;
+    if (b !== 0x20) return false;
+  }
+  return false;
+}
+
+/** One pass over the fields for those framing depends on; raw is the head they point into. */
+export function collectFramingFields(fields: readonly HeaderField[], raw: Buffer): FramingFields {
   const found: FramingFields = {
     contentLength: undefined,
     contentLengthCount: 0,
@@ -70,6 +87,7 @@ export function collectFramingFields(fields: readonly HeaderField[]): FramingFie
     connection: [],
     expect: undefined,
     upgrade: undefined,
+    framingTab: false,
   };
   for (const field of fields) {
     // The length first: most fields are none of these and leave at one comparison.
@@ -93,12 +111,14 @@ export function collectFramingFields(fields: readonly HeaderField[]): FramingFie
         if (field.lower === 'content-length') {
           found.contentLength = field.value;
           found.contentLengthCount++;
+          if (trailingTab(field, raw)) found.framingTab = true;
         }
         break;
       case 17:
         if (field.lower === 'transfer-encoding') {
           found.transferEncoding = field.value;
           found.transferEncodingCount++;
+          if (trailingTab(field, raw)) found.framingTab = true;
         }
         break;
     }
@@ -137,12 +157,14 @@ const TE_ON_HTTP10 = 'An HTTP/1.0 message cannot have a Transfer-Encoding (RFC 9
 const TE_AND_CL = 'A message with both Transfer-Encoding and Content-Length (RFC 9112 §6.1).';
 const SEVERAL_CL = 'More than one Content-Length (RFC 9112 §6.3).';
 const BAD_CL = 'A Content-Length that is not a number of bytes (RFC 9110 §8.6).';
+const FRAMING_TAB = 'A tab after a Content-Length or Transfer-Encoding value.';
 
 /**
  * The body framing of a message from its fields, or why it is ambiguous (RFC 9112 §6.1, §6.3).
  * Several Content-Length fields and lists ("5, 5") are refused even when equal, as nginx does.
  */
 export function decideBodyFraming(found: FramingFields, version: HttpVersion): BodyFraming | string {
+  if (found.framingTab) return FRAMING_TAB;
   if (found.transferEncodingCount > 0) {
     if (version === '1.0') return TE_ON_HTTP10;
     if (!isChunkedOnly(found)) return TE_NOT_CHUNKED;
@@ -174,8 +196,8 @@ const BAD_TARGET = 'The request target is neither a path, an http(s) URL, CONNEC
 const BAD_EXPECT = 'The only expectation met is 100-continue (RFC 9110 §10.1.1).';
 
 /** The request's framing and connection semantics, or the refusal (400, or 417 for Expect). */
-export function decideRequestFraming(line: RequestLine, fields: readonly HeaderField[], scheme: Scheme): RequestFraming | Refusal {
-  const found = collectFramingFields(fields);
+export function decideRequestFraming(line: RequestLine, fields: readonly HeaderField[], raw: Buffer, scheme: Scheme): RequestFraming | Refusal {
+  const found = collectFramingFields(fields, raw);
   const body = decideBodyFraming(found, line.version);
   if (typeof body === 'string') return refuse(400, body);
 

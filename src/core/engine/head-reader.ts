@@ -68,8 +68,9 @@ export abstract class HeadReader<R> {
     private readonly statuses: HeadStatuses,
   ) {}
 
-  /** Read the start line in buf[start, cr); undefined when taken, else why not. */
-  protected abstract readStartLine(buf: Buffer, start: number, cr: number): string | undefined;
+  /** Read the start line in buf[start, cr); undefined when taken, else why not (a reason for the
+   * `malformed` status, or a refusal with its own). */
+  protected abstract readStartLine(buf: Buffer, start: number, cr: number): string | Refusal | undefined;
 
   /** The head is complete: raw is its bytes (start line to the final CRLF). */
   protected abstract finish(raw: Buffer, fields: HeaderField[], rest: Buffer): R | Refusal;
@@ -140,7 +141,8 @@ export abstract class HeadReader<R> {
           continue;
         }
         const why = this.readStartLine(buf, start, cr);
-        if (why !== undefined) return this.fail(this.statuses.malformed, why);
+        if (typeof why === 'string') return this.fail(this.statuses.malformed, why);
+        if (why !== undefined) return (this.refusal = why);
         this.startLineDone = true;
         continue;
       }

@@ -5,10 +5,11 @@
 // framing.ts (400/417). The result keeps the head's raw bytes, so that kept fields are forwarded
 // by copying their lines.
 
+import { METHODS } from 'node:http';
 import type { Scheme } from './authority.js';
 import { decideRequestFraming, type HttpVersion, type RequestFraming } from './framing.js';
 import { HeadReader, type HeadEnd, type HeadLimits, type Incomplete } from './head-reader.js';
-import { SP, TOKEN, isRefusal, latin1, type HeaderField, type Refusal } from './syntax.js';
+import { SP, TOKEN, isRefusal, latin1, refuse, type HeaderField, type Refusal } from './syntax.js';
 
 export interface RequestHead {
   method: string;
@@ -45,7 +46,14 @@ const TARGET = new Uint8Array(256);
 for (let b = 0x21; b <= 0x7e; b++) TARGET[b] = 1;
 TARGET[0x23] = 0;
 
+/**
+ * The methods Node's parser knows: the apps behind us are mostly Node servers, which refuse any
+ * other, and a method nobody here implements gets 501 (RFC 9110 §9.1).
+ */
+const KNOWN_METHODS = new Set(METHODS);
+
 const BAD_METHOD = 'The method is not a token followed by one space (RFC 9112 §3.1).';
+const UNKNOWN_METHOD = 'The method is not one this server implements (RFC 9110 §9.1).';
 const BAD_TARGET_CHAR = 'The request target has a character outside visible ASCII, or a fragment (RFC 9112 §3.2).';
 const NO_VERSION = 'A request line without an HTTP version (HTTP/0.9 is not served, RFC 9112 §2.3).';
 const BAD_VERSION = 'Only HTTP/1.0 and HTTP/1.1 requests are served here (RFC 9112 §2.3).';
@@ -65,7 +73,7 @@ export class RequestHeadParser extends HeadReader<HeadEnd<'head', RequestHead> |
     this.scheme = full.scheme;
   }
 
-  protected readStartLine(buf: Buffer, start: number, cr: number): string | undefined {
+  protected readStartLine(buf: Buffer, start: number, cr: number): string | Refusal | undefined {
     let i = start;
     while (i < cr && TOKEN[buf[i] as number] === 1) i++;
     if (i === start || i === cr || buf[i] !== SP) return BAD_METHOD;
@@ -80,6 +88,7 @@ export class RequestHeadParser extends HeadReader<HeadEnd<'head', RequestHead> |
     for (let k = 0; k < 7; k++) if (buf[i + k] !== HTTP1[k]) return BAD_VERSION;
     const minor = buf[i + 7];
     if (minor !== 0x30 && minor !== 0x31) return BAD_VERSION;
+    if (!KNOWN_METHODS.has(method)) return refuse(501, UNKNOWN_METHOD);
     this.method = method;
     this.target = latin1(buf, targetStart, targetEnd);
     this.version = minor === 0x31 ? '1.1' : '1.0';
@@ -88,7 +97,7 @@ export class RequestHeadParser extends HeadReader<HeadEnd<'head', RequestHead> |
 
   protected finish(raw: Buffer, fields: HeaderField[], rest: Buffer): HeadEnd<'head', RequestHead> | Refusal {
     const line = { method: this.method, target: this.target, version: this.version };
-    const framing = decideRequestFraming(line, fields, this.scheme);
+    const framing = decideRequestFraming(line, fields, raw, this.scheme);
     if (isRefusal(framing)) return framing;
     return { kind: 'head', head: { ...line, fields, raw, framing }, rest };
   }

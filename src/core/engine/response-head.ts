@@ -91,7 +91,7 @@ export class ResponseHeadParser extends HeadReader<Ended | Refusal> {
 
   protected finish(raw: Buffer, fields: HeaderField[], rest: Buffer): Ended | Refusal {
     const { version, status } = this;
-    const found = collectFramingFields(fields);
+    const found = collectFramingFields(fields, raw);
     // The framing fields are checked even where no body follows: an app that sends a 204 with
     // Transfer-Encoding may well send a body too, and the next answer would start inside it.
     let body = decideBodyFraming(found, version);
