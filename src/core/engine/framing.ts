@@ -128,6 +128,12 @@ export function collectFramingFields(fields: readonly HeaderField[], raw: Buffer
 
 /** Connection's comma-separated options (RFC 9110 §7.6.1), lower-cased, empty elements skipped. */
 function addOptions(into: string[], value: string): void {
+  // One option is the common case: keep-alive or close.
+  if (value.indexOf(',') < 0) {
+    const option = value.toLowerCase();
+    if (option !== '') into.push(option);
+    return;
+  }
   for (const part of value.split(',')) {
     const option = part.trim().toLowerCase();
     if (option !== '') into.push(option);
@@ -183,12 +189,6 @@ export function decideKeepAlive(version: HttpVersion, connection: readonly strin
   return version === '1.1' ? !connection.includes('close') : connection.includes('keep-alive') && !connection.includes('close');
 }
 
-export interface RequestLine {
-  method: string;
-  target: string;
-  version: HttpVersion;
-}
-
 const NO_HOST = 'An HTTP/1.1 request without Host (RFC 9112 §3.2).';
 const SEVERAL_HOSTS = 'More than one Host (RFC 9112 §3.2).';
 const BAD_HOST = 'Host is not a valid host[:port] (RFC 9112 §3.2).';
@@ -196,20 +196,19 @@ const BAD_TARGET = 'The request target is neither a path, an http(s) URL, CONNEC
 const BAD_EXPECT = 'The only expectation met is 100-continue (RFC 9110 §10.1.1).';
 
 /** The request's framing and connection semantics, or the refusal (400, or 417 for Expect). */
-export function decideRequestFraming(line: RequestLine, fields: readonly HeaderField[], raw: Buffer, scheme: Scheme): RequestFraming | Refusal {
+export function decideRequestFraming(method: string, target: string, version: HttpVersion, fields: readonly HeaderField[], raw: Buffer, scheme: Scheme): RequestFraming | Refusal {
   const found = collectFramingFields(fields, raw);
-  const body = decideBodyFraming(found, line.version);
+  const body = decideBodyFraming(found, version);
   if (typeof body === 'string') return refuse(400, body);
 
   if (found.hostCount > 1) return refuse(400, SEVERAL_HOSTS);
-  if (found.hostCount === 0 && line.version === '1.1') return refuse(400, NO_HOST);
+  if (found.hostCount === 0 && version === '1.1') return refuse(400, NO_HOST);
   let authority: Authority | undefined;
   if (found.host !== undefined) {
     authority = parseAuthority(found.host, scheme);
     if (!authority) return refuse(400, BAD_HOST);
   }
 
-  const { method, target } = line;
   let targetForm: TargetForm;
   let path = target;
   if (method === 'CONNECT') {
@@ -232,20 +231,20 @@ export function decideRequestFraming(line: RequestLine, fields: readonly HeaderF
   }
 
   let expectContinue = false;
-  if (found.expect !== undefined && found.expect !== '' && line.version === '1.1') {
+  if (found.expect !== undefined && found.expect !== '' && version === '1.1') {
     // RFC 9110 §10.1.1: an HTTP/1.0 client's expectation is ignored.
     if (found.expect.toLowerCase() !== '100-continue') return refuse(417, BAD_EXPECT);
     expectContinue = true;
   }
   // RFC 9110 §7.8: Upgrade counts only on HTTP/1.1, with the upgrade option in Connection.
-  const upgrade = line.version === '1.1' && found.upgrade !== undefined && found.upgrade !== '' && found.connection.includes('upgrade') ? found.upgrade : undefined;
+  const upgrade = version === '1.1' && found.upgrade !== undefined && found.upgrade !== '' && found.connection.includes('upgrade') ? found.upgrade : undefined;
 
   return {
     body,
     targetForm,
     path,
     authority,
-    keepAlive: decideKeepAlive(line.version, found.connection),
+    keepAlive: decideKeepAlive(version, found.connection),
     expectContinue,
     upgrade,
     connection: found.connection,

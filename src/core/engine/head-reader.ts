@@ -30,6 +30,8 @@ export interface Incomplete {
 
 export const INCOMPLETE: Incomplete = { kind: 'incomplete' };
 
+const EMPTY = Buffer.alloc(0);
+
 /** Where a head ended: `rest` holds the bytes after it (body, or the next message). */
 export interface HeadEnd<K extends string, H> {
   kind: K;
@@ -148,7 +150,7 @@ export abstract class HeadReader<R> {
       }
       if (cr === start) {
         const raw = buf.subarray(this.headStart, next);
-        const rest = chunk.subarray(next - chunkBase);
+        const rest = next - chunkBase === chunk.length ? EMPTY : chunk.subarray(next - chunkBase);
         const fields = this.fields;
         this.reset();
         const result = this.finish(raw, fields, rest);

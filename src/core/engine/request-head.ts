@@ -96,10 +96,10 @@ export class RequestHeadParser extends HeadReader<HeadEnd<'head', RequestHead> |
   }
 
   protected finish(raw: Buffer, fields: HeaderField[], rest: Buffer): HeadEnd<'head', RequestHead> | Refusal {
-    const line = { method: this.method, target: this.target, version: this.version };
-    const framing = decideRequestFraming(line, fields, raw, this.scheme);
+    const { method, target, version } = this;
+    const framing = decideRequestFraming(method, target, version, fields, raw, this.scheme);
     if (isRefusal(framing)) return framing;
-    return { kind: 'head', head: { ...line, fields, raw, framing }, rest };
+    return { kind: 'head', head: { method, target, version, fields, raw, framing }, rest };
   }
 
   override feed(chunk: Buffer): RequestHeadResult {

@@ -6,7 +6,7 @@
 // connection. 1xx interim answers and 101 come back as their own kinds, so that the caller can
 // relay them and read on (or start a tunnel). Every refusal is a 502 for the client.
 
-import { decideBodyFraming, collectFramingFields, decideKeepAlive, NO_BODY, type BodyFraming, type HttpVersion } from './framing.js';
+import { decideBodyFraming, collectFramingFields, decideKeepAlive, NO_BODY, UNTIL_CLOSE, type BodyFraming, type HttpVersion } from './framing.js';
 import { HeadReader, type HeadEnd, type HeadLimits, type Incomplete } from './head-reader.js';
 import { FIELD_VALUE, SP, latin1, refuse, type HeaderField, type Refusal } from './syntax.js';
 
@@ -106,7 +106,7 @@ export class ResponseHeadParser extends HeadReader<Ended | Refusal> {
     } else if (status === 204 || status === 304 || this.requestMethod === 'HEAD') {
       body = NO_BODY;
     } else if (body.kind === 'none') {
-      body = { kind: 'close' };
+      body = UNTIL_CLOSE;
     }
     const keepAlive = body.kind !== 'close' && decideKeepAlive(version, found.connection);
     const head: ResponseHead = { version, status, reason: this.reason, fields, raw, body, keepAlive, connection: found.connection };

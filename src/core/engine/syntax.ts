@@ -41,6 +41,10 @@ for (let b = 0x30; b <= 0x39; b++) TOKEN[b] = 1;
 for (let b = 0x41; b <= 0x5a; b++) TOKEN[b] = 1;
 for (let b = 0x61; b <= 0x7a; b++) TOKEN[b] = 1;
 
+/** A field name's characters: 1 for a token character, 2 for an upper-case letter, 0 otherwise. */
+const NAME_CHAR = new Uint8Array(256);
+for (let b = 0; b < 256; b++) NAME_CHAR[b] = TOKEN[b] === 1 ? (b >= 0x41 && b <= 0x5a ? 2 : 1) : 0;
+
 /** field-vchar, SP and HTAB (RFC 9110 §5.5): no NUL, CR, LF, other controls or DEL. */
 export const FIELD_VALUE = new Uint8Array(256);
 FIELD_VALUE[HTAB] = 1;
@@ -77,6 +81,42 @@ export function isFieldValue(text: string): boolean {
   return true;
 }
 
+/**
+ * Field names seen on most messages, as constant strings: a name that matches one byte for byte
+ * (in this casing or lower case) costs no string allocation and no lower-casing.
+ */
+const COMMON_NAMES = [
+  'Host', 'User-Agent', 'Accept', 'Accept-Language', 'Accept-Encoding', 'Accept-Charset', 'Referer', 'Cookie', 'Connection',
+  'Keep-Alive', 'Content-Length', 'Content-Type', 'Content-Encoding', 'Transfer-Encoding', 'Authorization', 'Cache-Control',
+  'Pragma', 'If-None-Match', 'If-Modified-Since', 'If-Match', 'If-Range', 'Range', 'Origin', 'Upgrade', 'Expect', 'TE', 'Trailer',
+  'Upgrade-Insecure-Requests', 'DNT', 'Sec-Fetch-Dest', 'Sec-Fetch-Mode', 'Sec-Fetch-Site', 'Sec-Fetch-User', 'Priority',
+  'X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'X-Real-IP', 'X-Request-Id', 'X-Requested-With', 'Forwarded', 'Via',
+  'Date', 'Server', 'Set-Cookie', 'ETag', 'Last-Modified', 'Expires', 'Age', 'Vary', 'Location', 'Link',
+];
+
+interface KnownName {
+  bytes: Buffer;
+  name: string;
+  lower: string;
+}
+
+const KNOWN_BY_LENGTH: KnownName[][] = [];
+for (const name of COMMON_NAMES) {
+  const lower = name.toLowerCase();
+  for (const form of new Set([name, lower])) (KNOWN_BY_LENGTH[form.length] ??= []).push({ bytes: Buffer.from(form, 'latin1'), name: form, lower });
+}
+
+function knownName(buf: Buffer, start: number, end: number): KnownName | undefined {
+  const bucket = KNOWN_BY_LENGTH[end - start];
+  if (bucket === undefined) return undefined;
+  next: for (const known of bucket) {
+    const { bytes } = known;
+    for (let k = 0; k < bytes.length; k++) if (buf[start + k] !== bytes[k]) continue next;
+    return known;
+  }
+  return undefined;
+}
+
 export const OBS_FOLD = 'A field line starts with whitespace (obs-fold or leading whitespace, RFC 9112 §5.2).';
 export const SPACE_BEFORE_COLON = 'Whitespace between a field name and its colon (RFC 9112 §5.1).';
 export const BAD_FIELD_NAME = 'A field name has a character that is not a token character.';
@@ -87,17 +127,18 @@ export const BAD_FIELD_VALUE = 'A field value has a control character (NUL, CR, 
  * The field line in buf[start, cr) (cr is the index of the line's CR, its LF follows), or the
  * reason it is refused. `base` is subtracted from the offsets recorded in the field, so that they
  * are relative to the raw head. One pass: the name's bytes are checked and lower-cased in the
- * same loop, the value's checked while its whitespace is trimmed.
+ * same loop; the value's in one loop, its whitespace trimmed from both ends after.
  */
 export function parseFieldLine(buf: Buffer, start: number, cr: number, base: number): HeaderField | string {
   let i = start;
-  let upper = false;
+  let kinds = 0;
   while (i < cr) {
-    const b = buf[i] as number;
-    if (TOKEN[b] !== 1) break;
-    if (b >= 0x41 && b <= 0x5a) upper = true;
+    const kind = NAME_CHAR[buf[i] as number] as number;
+    if (kind === 0) break;
+    kinds |= kind;
     i++;
   }
+  const upper = (kinds & 2) !== 0;
   if (i === cr) return i === start ? BAD_FIELD_NAME : NO_COLON;
   const stop = buf[i] as number;
   if (stop !== COLON) {
@@ -105,18 +146,16 @@ export function parseFieldLine(buf: Buffer, start: number, cr: number, base: num
     return BAD_FIELD_NAME;
   }
   if (i === start) return BAD_FIELD_NAME;
-  const name = latin1(buf, start, i);
+  const known = knownName(buf, start, i);
+  const name = known !== undefined ? known.name : latin1(buf, start, i);
   let from = i + 1;
+  for (let j = from; j < cr; j++) if (FIELD_VALUE[buf[j] as number] !== 1) return BAD_FIELD_VALUE;
   while (from < cr && (buf[from] === SP || buf[from] === HTAB)) from++;
-  let to = from;
-  for (let j = from; j < cr; j++) {
-    const b = buf[j] as number;
-    if (FIELD_VALUE[b] !== 1) return BAD_FIELD_VALUE;
-    if (b !== SP && b !== HTAB) to = j + 1;
-  }
+  let to = cr;
+  while (to > from && (buf[to - 1] === SP || buf[to - 1] === HTAB)) to--;
   return {
     name,
-    lower: upper ? name.toLowerCase() : name,
+    lower: known !== undefined ? known.lower : upper ? name.toLowerCase() : name,
     value: from === to ? '' : latin1(buf, from, to),
     start: start - base,
     end: cr + 2 - base,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideRequestFraming, parseContentLength, type RequestLine } from '../../../../src/core/engine/framing.js';
+import { decideRequestFraming, parseContentLength, type HttpVersion } from '../../../../src/core/engine/framing.js';
 import { parseFieldLine, type HeaderField } from '../../../../src/core/engine/syntax.js';
 
 /** Field lines as the head parser would give them, with the raw bytes they point into. */
@@ -14,9 +14,10 @@ function fieldsOf(lines: string[]): { fields: HeaderField[]; raw: Buffer } {
   return { fields, raw };
 }
 
-function decide(line: Partial<RequestLine>, lines: string[]) {
+function decide(line: Partial<{ method: string; target: string; version: HttpVersion }>, lines: string[]) {
   const { fields, raw } = fieldsOf(lines);
-  return decideRequestFraming({ method: 'GET', target: '/', version: '1.1', ...line }, fields, raw, 'http');
+  const full = { method: "GET", target: "/", version: "1.1" as const, ...line };
+  return decideRequestFraming(full.method, full.target, full.version, fields, raw, "http");
 }
 
 describe('decideRequestFraming', () => {
