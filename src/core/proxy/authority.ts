@@ -3,58 +3,10 @@
 // client store its answer under another URL's key. RFC 9112 §3.2 (Host, request target forms),
 // RFC 3986 §3.2.2-3 (host, port).
 
-import net from 'node:net';
+import { parseAuthority, type Authority, type Scheme } from '../engine/authority.js';
 
-export type Scheme = 'http' | 'https';
-
-const DEFAULT_PORT: Record<Scheme, number> = { http: 80, https: 443 };
-
-export interface Authority {
-  /** Lower case, without a trailing dot; an IPv6 literal keeps its brackets. */
-  host: string;
-  /** The host as routing compares it with an app's `hosts`: without brackets. */
-  name: string;
-  /** host[:port] with the port only when it is not the scheme's default: the canonical text. */
-  text: string;
-}
-
-/** RFC 3986 reg-name (unreserved, pct-encoded, sub-delims), lower-cased; non-empty. */
-const REG_NAME = /^(?:[a-z0-9\-._~!$&'()*+,;=]|%[0-9a-f]{2})+$/;
-const PORT = /^[0-9]{0,5}$/;
-
-/**
- * `host[:port]` as RFC 3986 has it (reg-name, IPv4 or [IPv6]; an empty port means the default),
- * canonical; undefined when it is anything else: a path, userinfo, a second colon, a bad port.
- */
-export function parseAuthority(value: string, scheme: Scheme): Authority | undefined {
-  const lower = value.toLowerCase();
-  let host: string;
-  let portPart: string;
-  if (lower.startsWith('[')) {
-    const end = lower.indexOf(']');
-    host = lower.slice(0, end + 1);
-    // IPv6 only: no IPvFuture, no zone identifier.
-    if (end < 0 || !/^[0-9a-f:.]+$/.test(host.slice(1, -1)) || !net.isIPv6(host.slice(1, -1))) return undefined;
-    portPart = lower.slice(end + 1);
-  } else {
-    const colon = lower.indexOf(':');
-    host = colon < 0 ? lower : lower.slice(0, colon);
-    portPart = colon < 0 ? '' : lower.slice(colon);
-    // "example.com." is example.com (as nginx has it).
-    if (host.endsWith('.')) host = host.slice(0, -1);
-    if (!REG_NAME.test(host)) return undefined;
-  }
-  let port: number | undefined;
-  if (portPart !== '') {
-    const digits = portPart.slice(1);
-    if (portPart[0] !== ':' || !PORT.test(digits)) return undefined;
-    if (digits !== '') port = Number(digits);
-    if (port !== undefined && port > 65_535) return undefined;
-  }
-  if (port === DEFAULT_PORT[scheme]) port = undefined;
-  const name = host.startsWith('[') ? host.slice(1, -1) : host;
-  return { host, name, text: port === undefined ? host : `${host}:${port}` };
-}
+// One parser of host[:port] for the current front and Ferry's own engine.
+export { parseAuthority, type Authority, type Scheme };
 
 /** Where a request goes, as the door admitted it. */
 export interface RequestOrigin {

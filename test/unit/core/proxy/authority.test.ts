@@ -11,14 +11,14 @@ describe('parseAuthority', () => {
   });
 
   it('keeps any other port, normalised, as part of the host', () => {
-    expect(parseAuthority('example.com:8080', 'http')).toEqual({ host: 'example.com', name: 'example.com', text: 'example.com:8080' });
+    expect(parseAuthority('example.com:8080', 'http')).toEqual({ host: 'example.com', name: 'example.com', port: 8080, text: 'example.com:8080' });
     expect(parseAuthority('example.com:80', 'https')?.text).toBe('example.com:80');
     expect(parseAuthority('example.com:00443', 'http')?.text).toBe('example.com:443');
   });
 
   it('takes IPv4 and bracketed IPv6 literals; routing compares IPv6 without its brackets', () => {
     expect(parseAuthority('127.0.0.1:3000', 'http')?.text).toBe('127.0.0.1:3000');
-    expect(parseAuthority('[::1]:3000', 'http')).toEqual({ host: '[::1]', name: '::1', text: '[::1]:3000' });
+    expect(parseAuthority('[::1]:3000', 'http')).toEqual({ host: '[::1]', name: '::1', port: 3000, text: '[::1]:3000' });
     expect(parseAuthority('[2001:DB8::1]', 'http')?.text).toBe('[2001:db8::1]');
   });
 
