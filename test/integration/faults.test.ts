@@ -181,11 +181,13 @@ describe('each fault point, always failing', () => {
     await get(instance, '/exit');
     await waitFor(async () => (await get(instance!, '/pid')).status === 503, 'a 503 while no process can be recorded');
 
-    // The core writes its log asynchronously: the lines may land just after the answer.
+    // The core writes its log asynchronously, and the two lines come in either order (the exited
+    // process is forgotten 50 ms after its exit, its replacement may fail to spawn before that).
     const lines = await waitFor(() => {
       const all = daemonLogLines(instance!);
-      return all.some((l) => l.msg === 'could not spawn app process') ? all : undefined;
-    }, 'the spawn error in the log');
+      const both = all.some((l) => l.msg === 'could not spawn app process') && all.some((l) => l.msg.startsWith('could not remove the record of an exited app process'));
+      return both ? all : undefined;
+    }, 'the spawn error and the failed record removal in the log');
     // The exited process's record could not be removed: logged, kept for a retry.
     expect(lines.find((l) => l.msg.startsWith('could not remove the record of an exited app process'))).toMatchObject({ appPid: firstPid, level: 40 });
     // Its replacement could not be recorded: killed, and reported as a spawn error.
