@@ -3,6 +3,7 @@
 // passes, and always destroys its socket.
 
 import net from 'node:net';
+import { expect } from 'vitest';
 
 export interface RawExchange {
   /** Everything the server sent, as latin1. */
@@ -87,4 +88,13 @@ export function chunkedUploadUntilAnswered(port: number, target: string, chunks:
     };
     next();
   });
+}
+
+/** A refusal by Ferry: the status, a request id in the header that the body repeats, and the connection closed. */
+export function expectRefusal(response: RawResponse | undefined, status: number): void {
+  expect(response?.status).toBe(status);
+  const id = response?.headers['x-request-id'];
+  expect(id).toMatch(/^[\w.:-]+$/);
+  expect(response?.body).toContain(`Request id: ${id}`);
+  expect(response?.headers.connection).toBe('close');
 }

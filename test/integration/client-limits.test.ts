@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { fixture, startDaemon, type TestInstance } from '../helpers/ferry.js';
-import { chunkedUploadUntilAnswered, parseRawResponse, rawExchange, type RawResponse } from '../helpers/raw-http.js';
+import { chunkedUploadUntilAnswered, expectRefusal, parseRawResponse, rawExchange } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
 
@@ -24,15 +24,6 @@ async function stopCleanly(inst: TestInstance): Promise<void> {
 async function appCount(inst: TestInstance): Promise<number> {
   const res = await request(`${inst.url}/count`);
   return Number(await res.body.text());
-}
-
-/** A refusal by Ferry: the status, a request id in the header that the body repeats, and the connection closed. */
-function expectRefusal(response: RawResponse | undefined, status: number): void {
-  expect(response?.status).toBe(status);
-  const id = response?.headers['x-request-id'];
-  expect(id).toMatch(/^[\w.:-]+$/);
-  expect(response?.body).toContain(`Request id: ${id}`);
-  expect(response?.headers.connection).toBe('close');
 }
 
 const LIMITS = ['--max-header-size', '8192', '--client-header-timeout', '2', '--client-body-timeout', '4', '--max-body-size', '1m', '--max-pool-size', '1'];

@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { AdminClient } from '../../src/cli/admin-client.js';
 import type { RequestsResponse, ServerResponse } from '../../src/lib/admin-api-contract.js';
 import { fixture, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
-import { parseRawResponse, rawExchange, type RawResponse } from '../helpers/raw-http.js';
+import { expectRefusal, parseRawResponse, rawExchange } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
 const sockets: net.Socket[] = [];
@@ -87,14 +87,6 @@ async function echoes(tunnel: Tunnel, message: string): Promise<void> {
 /** Resolves with true once `closed` resolves within `ms`, false otherwise. */
 function closesWithin(closed: Promise<number>, ms: number): Promise<boolean> {
   return Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))]);
-}
-
-function expectRefusal(response: RawResponse | undefined, status: number): void {
-  expect(response?.status).toBe(status);
-  const id = response?.headers['x-request-id'];
-  expect(id).toMatch(/^[\w.:-]+$/);
-  expect(response?.body).toContain(`Request id: ${id}`);
-  expect(response?.headers.connection).toBe('close');
 }
 
 describe('Upgrade requests', () => {
