@@ -5,15 +5,9 @@
 
 import { createBodyDecoder, type BodyDecoder } from '../../src/core/engine/body.js';
 import { RequestHeadParser, type RequestHead, type RequestHeadOptions } from '../../src/core/engine/request-head.js';
+import type { WireMessage } from './llhttp-oracle.js';
 
-export interface EngineMessage {
-  method: string;
-  target: string;
-  version: string;
-  headers: [string, string][];
-  /** The body bytes, one char per byte. */
-  body: string;
-  trailers: [string, string][];
+export interface EngineMessage extends WireMessage {
   head: RequestHead;
 }
 

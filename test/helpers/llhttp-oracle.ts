@@ -6,7 +6,8 @@
 import http from 'node:http';
 import { Duplex } from 'node:stream';
 
-export interface OracleMessage {
+/** One HTTP/1.1 request as a parser saw it: what the engine and the oracle are compared on. */
+export interface WireMessage {
   method: string;
   target: string;
   version: string;
@@ -15,6 +16,9 @@ export interface OracleMessage {
   /** The body bytes, one char per byte. */
   body: string;
   trailers: [string, string][];
+}
+
+export interface OracleMessage extends WireMessage {
   /** The body ended (the message is complete). */
   complete: boolean;
 }
