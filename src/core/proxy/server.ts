@@ -22,7 +22,7 @@ import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js'
 import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } from './request-body.js';
 import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
-import { findPublicDir, preloadStatic, serveStatic } from './static-files.js';
+import { preloadStatic, PublicDirs, serveStatic, type StaticOutcome } from './static-files.js';
 
 export interface ProxyServerOptions {
   pool: Pool;
@@ -151,9 +151,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const tracker = new RequestTracker();
   // Connections the accept fault fell on; their first request gets 503. Only with fault injection.
   const faultedConnections = faults ? new WeakSet<Socket | Duplex>() : undefined;
-  // Looked up once: an app without public/ pays nothing per request.
-  const publicDirs = new Map<AppGroup, string | undefined>(pool.groups.map((g) => [g, findPublicDir(g.app.root)]));
-  if ([...publicDirs.values()].some((dir) => dir !== undefined)) setImmediate(() => void preloadStatic().catch(() => undefined));
+  const publicDirs = new PublicDirs(pool.groups);
+  if (publicDirs.any) setImmediate(() => void preloadStatic().catch(() => undefined));
+  const warnStatic = throttledWarn(log);
+  const staticOutcome = (group: AppGroup, requestId: string): StaticOutcome => ({
+    refused: (file, reason) => warnStatic('static file refused (403)', { app: group.name, reqId: requestId, file, reason }),
+    failed: (err) => log.error('static file could not be served', { app: group.name, reqId: requestId, err }),
+  });
 
   const facts = (req: http.IncomingMessage, requestId: string): ForwardingFacts => ({
     remoteAddress: req.socket.remoteAddress,
@@ -259,9 +263,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${req.headers.host ?? ''}'.`, requestId });
       return;
     }
-    const publicDir = publicDirs.get(group);
-    if (publicDir !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
-      serveStatic(req, res, publicDir, () => handleDynamic(req, res, group, requestId));
+    const publicDir = req.method === 'GET' || req.method === 'HEAD' ? publicDirs.dirFor(group) : undefined;
+    if (publicDir !== undefined) {
+      serveStatic(req, res, publicDir, requestId, staticOutcome(group, requestId), () => handleDynamic(req, res, group, requestId));
       return;
     }
     handleDynamic(req, res, group, requestId);
