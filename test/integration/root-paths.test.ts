@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
-import { copyFixture, freePort, liveInstances, processesMentioning, removeScratch, runFerry, tempDir, trackOnlyInstance, type TestInstance } from '../helpers/ferry.js';
+import { copyFixture, freePort, liveInstances, processesMentioning, removeScratch, runFerry, tempDir, trackOnlyInstance, type TestInstance, waitFor } from '../helpers/ferry.js';
 
 const AS_ROOT = process.getuid?.() === 0;
 const ORIGINAL = 'root-only content, must stay as it is\n';
@@ -178,5 +178,29 @@ describe('a --socket in a directory of the app', () => {
     expect((await runFerry(registry, ['stop'])).exitCode).toBe(0);
     expect(fs.existsSync(socket)).toBe(false);
     expect(processesMentioning(registry)).toEqual([]);
+  });
+});
+
+describe('tmp/restart.txt', () => {
+  it('is not followed when it is a symlink: a file of root\'s appearing behind it restarts nothing, touching the link itself (touch -h) restarts', async () => {
+    const { app, registry, outside } = scratch();
+    const probe = path.join(outside, 'probe'); // a path only root can see
+    fs.symlinkSync(probe, path.join(app, 'tmp', 'restart.txt'));
+    const port = await freePort();
+    expect((await runFerry(registry, ['start', app, '--daemonize', '--port', String(port), '--log-file', path.join(registry, 'ferry.log')])).exitCode).toBe(0);
+    const instance = trackOnlyInstance(registry, port, instances);
+    const pidNow = async (): Promise<string> => (await fetch(`${instance.url}/pid`)).text();
+    const before = await pidNow();
+    await new Promise((r) => setTimeout(r, 2500)); // the first look records the link
+    fs.writeFileSync(probe, ''); // followed, this would be a change: a restart would tell the app's user that it exists
+    await new Promise((r) => setTimeout(r, 4500)); // two more looks
+    expect(await pidNow()).toBe(before);
+
+    const later = new Date(Date.now() + 60_000);
+    fs.lutimesSync(path.join(app, 'tmp', 'restart.txt'), later, later);
+    await waitFor(async () => (await pidNow()) !== before, 'a new process after touch -h of the link', 10_000, 100);
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
   });
 });
