@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ErrorPayload } from './error-codes.js';
+import { openedPath, pathInDir } from './proc-fd.js';
 
 const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_DIRECTORY } = fs.constants;
 
@@ -110,12 +111,12 @@ export function openOwnFile(file: string, kind: keyof typeof OWN_FILES, appUids:
   try {
     // A directory on the way swapped for a link since it was checked leads elsewhere; the
     // kernel's name for what was opened says.
-    if (fs.readlinkSync(`/proc/self/fd/${dirFd}`) !== realDir) {
+    if (openedPath(dirFd) !== realDir) {
       throw refuse(`its directory ${realDir} changed while Ferry checked it`, 'Start again; if it happens again, someone is replacing the directory.');
     }
     // O_NONBLOCK: a FIFO without a reader fails at once (ENXIO) instead of blocking the open.
     const flags = O_WRONLY | O_NOFOLLOW | O_NONBLOCK | (use === 'append' ? O_APPEND : 0);
-    const at = `/proc/self/fd/${dirFd}/${path.basename(absolute)}`;
+    const at = pathInDir(dirFd, path.basename(absolute));
     let fd: number;
     let created = true;
     try {

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { userMay, type FileUser } from '../../lib/file-access.js';
+import { openedPath, pathInDir } from '../../lib/proc-fd.js';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 
@@ -66,7 +67,7 @@ function refused(reason: string): PublicFile {
 
 /** Opens `name` inside the directory open as `dir`, never following a link (openat with O_NOFOLLOW). */
 function openAt(dir: fs.promises.FileHandle, name: string, flags: number): Promise<fs.promises.FileHandle> {
-  return fs.promises.open(`/proc/self/fd/${dir.fd}/${name}`, flags | O_NOFOLLOW);
+  return fs.promises.open(pathInDir(dir.fd, name), flags | O_NOFOLLOW);
 }
 
 /**
@@ -96,7 +97,7 @@ export async function openPublicFile(dir: PublicDir, relative: string): Promise<
   try {
     // The directory opened must be at its real path still: a component above public/ swapped for
     // a link since would lead somewhere else (the kernel's own name for the descriptor says).
-    if ((await fs.promises.readlink(`/proc/self/fd/${current.fd}`)) !== dir.realPath) return refused('public/ is no longer at its real path');
+    if (openedPath(current.fd) !== dir.realPath) return refused('public/ is no longer at its real path');
     for (const [index, step] of steps.entries()) {
       if (dir.user && !userMay(dir.user, 'search', await current.stat())) return refused(`the app's user may not enter the directory holding ${step}`);
       const last = index === steps.length - 1;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openOwnFile, removeIfUnused, UnsafeFileError } from '../../../src/lib/own-files.js';
+import { thrownBy } from '../../helpers/thrown.js';
 
 const AS_ROOT = process.getuid?.() === 0;
 const NOBODY = 65534;
@@ -14,15 +15,7 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function refusal(fn: () => unknown): UnsafeFileError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof UnsafeFileError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = (fn: () => unknown): UnsafeFileError => thrownBy(fn, UnsafeFileError);
 
 function appendThrough(file: string, text: string): void {
   const { fd } = openOwnFile(file, 'log');
