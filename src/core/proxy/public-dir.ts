@@ -9,6 +9,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { userMay, type FileUser } from '../../lib/file-access.js';
 import { openedPath, pathInDir } from '../../lib/proc-fd.js';
 
@@ -52,8 +53,8 @@ export function requestedFile(pathname: string): string | undefined {
 }
 
 export type PublicFile =
-  /** Open, checked; the caller closes it (or streams it with autoClose). */
-  | { kind: 'file'; handle: fs.promises.FileHandle; stat: fs.Stats }
+  /** Open, checked; the caller closes `fd` (or streams it with autoClose). */
+  | { kind: 'file'; fd: number; stat: fs.Stats }
   /** No such file, or a directory: the app answers. */
   | { kind: 'absent' }
   /** There is something, and it may not be served (403); `reason` is for the log only. */
@@ -65,10 +66,10 @@ function refused(reason: string): PublicFile {
   return { kind: 'refused', reason };
 }
 
-/** Opens `name` inside the directory open as `dir`, never following a link (openat with O_NOFOLLOW). */
-function openAt(dir: fs.promises.FileHandle, name: string, flags: number): Promise<fs.promises.FileHandle> {
-  return fs.promises.open(pathInDir(dir.fd, name), flags | O_NOFOLLOW);
-}
+// Lookups may wait for the disk, so they go to the thread pool; fstat and close of an open
+// descriptor do not, and run inline (each trip to the pool costs more than the call).
+const openAsync = promisify(fs.open) as (file: string, flags: number) => Promise<number>;
+const realpathAsync = promisify(fs.realpath.native) as (file: string) => Promise<string>;
 
 /**
  * Opens `relative` (from requestedFile) under `dir` by the rule at the top of this file. O_NONBLOCK:
@@ -77,7 +78,7 @@ function openAt(dir: fs.promises.FileHandle, name: string, flags: number): Promi
 export async function openPublicFile(dir: PublicDir, relative: string): Promise<PublicFile> {
   let real: string;
   try {
-    real = await fs.promises.realpath(path.join(dir.realPath, relative));
+    real = await realpathAsync(path.join(dir.realPath, relative));
   } catch {
     return ABSENT; // missing, a dangling or looping link, a file used as a directory
   }
@@ -87,9 +88,9 @@ export async function openPublicFile(dir: PublicDir, relative: string): Promise<
   const steps = inside.split('/');
   if (steps.some((step) => step.startsWith('.'))) return refused(`its real path ${real} is a dotfile`);
 
-  let current: fs.promises.FileHandle;
+  let current: number;
   try {
-    current = await fs.promises.open(dir.realPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    current = await openAsync(dir.realPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   } catch {
     return refused('public/ cannot be opened (moved or replaced by a link since the app started?)');
   }
@@ -97,29 +98,29 @@ export async function openPublicFile(dir: PublicDir, relative: string): Promise<
   try {
     // The directory opened must be at its real path still: a component above public/ swapped for
     // a link since would lead somewhere else (the kernel's own name for the descriptor says).
-    if (openedPath(current.fd) !== dir.realPath) return refused('public/ is no longer at its real path');
+    if (openedPath(current) !== dir.realPath) return refused('public/ is no longer at its real path');
     for (const [index, step] of steps.entries()) {
-      if (dir.user && !userMay(dir.user, 'search', await current.stat())) return refused(`the app's user may not enter the directory holding ${step}`);
+      if (dir.user && !userMay(dir.user, 'search', fs.fstatSync(current))) return refused(`the app's user may not enter the directory holding ${step}`);
       const last = index === steps.length - 1;
-      let next: fs.promises.FileHandle;
+      let next: number;
       try {
-        next = await openAt(current, step, last ? O_RDONLY | O_NONBLOCK : O_RDONLY | O_DIRECTORY);
+        // openat(current, step) with O_NOFOLLOW: a link swapped in since realpath fails here.
+        next = await openAsync(pathInDir(current, step), O_NOFOLLOW | (last ? O_RDONLY | O_NONBLOCK : O_RDONLY | O_DIRECTORY));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') return ABSENT; // removed since
         return refused(code === 'ELOOP' || code === 'ENOTDIR' ? `${step} changed (a link, or not a directory) since its real path was taken` : `${step} cannot be opened (${code})`);
       }
-      const previous = current;
+      fs.closeSync(current);
       current = next;
-      await previous.close();
     }
-    const stat = await current.stat();
+    const stat = fs.fstatSync(current);
     if (stat.isDirectory()) return ABSENT;
     if (!stat.isFile()) return refused('it is not a regular file');
     if (dir.user && !userMay(dir.user, 'read', stat)) return refused("the app's user may not read it");
     handedOver = true;
-    return { kind: 'file', handle: current, stat };
+    return { kind: 'file', fd: current, stat };
   } finally {
-    if (!handedOver) await current.close().catch(() => undefined);
+    if (!handedOver) fs.closeSync(current);
   }
 }

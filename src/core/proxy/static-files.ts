@@ -3,6 +3,7 @@
 // (304, 412) and single byte ranges (206, 416), streamed from the descriptor public-dir.ts opened
 // and checked, so what is sent is the file that was checked.
 
+import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
@@ -89,14 +90,14 @@ export function serveStatic(req: http.IncomingMessage, res: http.ServerResponse,
       outcome.refused(relative, file.reason);
       return sendErrorResponse(req, res, { status: 403, reason: 'This file may not be served.', requestId });
     }
-    if (res.destroyed) return void file.handle.close().catch(() => undefined);
+    if (res.destroyed) return fs.closeSync(file.fd);
     answerWithFile(req, res, file, types.contentType(path.extname(relative)) || 'application/octet-stream', requestId);
   })();
 }
 
 function answerWithFile(req: http.IncomingMessage, res: http.ServerResponse, file: Extract<PublicFile, { kind: 'file' }>, contentType: string, requestId: string): void {
-  const { handle, stat } = file;
-  const close = (): void => void handle.close().catch(() => undefined);
+  const { fd, stat } = file;
+  const close = (): void => fs.closeSync(fd);
   const v = fileValidators(stat.size, stat.mtimeMs);
   const precondition = evaluatePreconditions(req.headers, v);
   const range = precondition === 'proceed' && rangeStillApplies(req.headers['if-range'] as string | undefined, v) ? parseRange(req.headers.range, stat.size) : undefined;
@@ -132,5 +133,5 @@ function answerWithFile(req: http.IncomingMessage, res: http.ServerResponse, fil
     return;
   }
   // A read error or a client gone mid-way destroys both ends; the stream closes the descriptor.
-  pipeline(handle.createReadStream({ start, end }), res, () => undefined);
+  pipeline(fs.createReadStream('', { fd, start, end }), res, () => undefined);
 }

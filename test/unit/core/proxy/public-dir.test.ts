@@ -47,8 +47,8 @@ describe('openPublicFile', () => {
   async function open(d: PublicDir, relative: string): Promise<{ kind: string; body?: string }> {
     const file = await openPublicFile(d, relative);
     if (file.kind !== 'file') return { kind: file.kind };
-    const body = (await file.handle.readFile()).toString();
-    await file.handle.close();
+    const body = fs.readFileSync(file.fd, 'utf8');
+    fs.closeSync(file.fd);
     return { kind: 'file', body };
   }
 
