@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppUser } from '../lib/config.js';
+import { userMay, type FileOwnership, type FileUser } from '../lib/file-access.js';
 import { CliError } from './errors.js';
 
 export interface PasswdEntry {
@@ -100,19 +101,13 @@ export function resolveAppUser(requestedName: string | undefined, ownedPath: str
   }
 }
 
-/**
- * The first directory on the way to `dir` (itself included) that `user` cannot enter, if any.
- * Permission bits as the kernel reads them: the owner's if the user owns it, else the group's if
- * it is the user's primary group (apps get no supplementary groups), else everyone else's.
- */
-export function firstUnsearchableDir(dir: string, user: { uid: number; gid: number }, stat: (p: string) => { uid: number; gid: number; mode: number } = fs.statSync): string | undefined {
+/** The first directory on the way to `dir` (itself included) that `user` cannot enter, if any. */
+export function firstUnsearchableDir(dir: string, user: FileUser, stat: (p: string) => FileOwnership = fs.statSync): string | undefined {
   const absolute = path.resolve(dir);
   const steps = absolute.split(path.sep).filter(Boolean);
   for (let i = 0; i <= steps.length; i++) {
     const current = path.sep + steps.slice(0, i).join(path.sep);
-    const st = stat(current);
-    const bit = st.uid === user.uid ? 0o100 : st.gid === user.gid ? 0o010 : 0o001;
-    if ((st.mode & bit) === 0) return current;
+    if (!userMay(user, 'search', stat(current))) return current;
   }
   return undefined;
 }

@@ -31,6 +31,7 @@ export function exitNameForCode(code: ErrorCode): ExitCodeName {
     case 'FERRY_ERR_LISTEN_FDS_INVALID':
       return 'usage';
     case 'FERRY_ERR_APP_USER_NO_ACCESS':
+    case 'FERRY_ERR_FILE_UNSAFE':
     case 'FERRY_ERR_LISTEN_IN_USE':
     case 'FERRY_ERR_LISTEN_PERMISSION':
     case 'FERRY_ERR_LISTEN_FAILED':

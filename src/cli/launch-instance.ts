@@ -5,8 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { detectApp, type DetectionResult } from '../lib/app-detection.js';
-import { DEFAULTS, type AppConfig, type AppType, type BufferingConfig, type ClientLimits, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
+import { appUserIds, DEFAULTS, type AppConfig, type AppType, type BufferingConfig, type ClientLimits, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
+import { openOwnFile, removeIfUnused, UnsafeFileError, type OwnFile } from '../lib/own-files.js';
 import { ferryProcessCommand } from '../lib/paths.js';
 import { CliError, cliErrorFromPayload } from './errors.js';
 import { checkRegistryReachable, resolveAppUser } from './app-user.js';
@@ -303,69 +304,34 @@ export interface LaunchedInstance {
   detach(): Promise<void>;
 }
 
+/**
+ * Opens the log file as root may (openOwnFile: no link, FIFO or foreign file planted beside the
+ * app), before anything starts, so a refusal leaves nothing running.
+ */
+function openLogFile(file: string, config: FerryConfig): OwnFile {
+  try {
+    return openOwnFile(file, 'log', appUserIds(config));
+  } catch (err) {
+    if (err instanceof UnsafeFileError) throw cliErrorFromPayload(err.toPayload());
+    throw new CliError('FERRY_ERR_CONFIG_INVALID', `cannot open log file ${file}: ${(err as Error).message}`, 'environment', ['Pass a writable path with --log-file.']);
+  }
+}
+
 export async function launchInstance(opts: StartOptions, apps: StartOptions[] = [opts]): Promise<LaunchedInstance> {
   const config = buildConfig(opts, apps);
   for (const app of config.apps) checkRegistryReachable(path.resolve(opts.registryDir), app.user);
-  let outFd: number | 'inherit' = 'inherit';
   const logFile = opts.logFile ? path.resolve(opts.logFile) : opts.daemonize ? defaultLogFile(config) : undefined;
-  if (logFile) {
-    try {
-      outFd = fs.openSync(logFile, 'a', 0o640);
-    } catch (err) {
-      throw new CliError('FERRY_ERR_CONFIG_INVALID', `cannot open log file ${logFile}: ${(err as Error).message}`, 'environment', ['Pass a writable path with --log-file.']);
-    }
-  }
+  const log = logFile ? openLogFile(logFile, config) : undefined;
   if (logFile) config.logFile = logFile;
-  const logFormat: LogFormat = !logFile && process.stdout.isTTY ? 'pretty' : 'json';
-  const pidFile = opts.pidFile ? path.resolve(opts.pidFile) : undefined;
-
-  // Under systemd socket activation the socket is systemd's; otherwise we bind it.
-  const activated = await takeActivatedSocket();
-  if (activated) config.listen = activated.listen;
-  const bound = activated?.bound ?? (await bindListenSocket(config.listen));
-  let metrics: Awaited<ReturnType<typeof bindListenSocket>> | undefined;
+  let started: Awaited<ReturnType<typeof startWatchdog>>;
   try {
-    metrics = config.metricsListen ? await bindListenSocket({ kind: 'tcp', ...config.metricsListen }, '--metrics-address') : undefined;
+    started = await startWatchdog(opts, config, log?.fd);
   } catch (err) {
-    bound.release();
+    // A start that failed before anything was logged leaves no empty log file of ours behind.
+    if (logFile && log) removeIfUnused(logFile, log);
     throw err;
   }
-  let watchdog: ChildProcess;
-  const { command, args } = ferryProcessCommand('watchdog');
-  try {
-    watchdog = spawn(command, args, {
-      // The metrics socket goes to METRICS_FD (5), after the IPC channel.
-      stdio: ['ignore', outFd, outFd, bound.fd, 'ipc', ...(metrics ? [metrics.fd] : [])],
-      // A session of its own: Ctrl-C in this terminal reaches ferry start, which stops it in order.
-      detached: true,
-      // systemd's variables are for this process (the service's main pid) alone.
-      env: withoutSystemdEnv(process.env),
-    });
-  } finally {
-    // Same tick as the spawn: our event loop never gets to accept a connection on it.
-    bound.release();
-    metrics?.release();
-    if (typeof outFd === 'number') fs.closeSync(outFd);
-  }
-  const launch: LaunchMessage = { type: 'launch', config, registryDir: path.resolve(opts.registryDir), logFormat, pidFile, unixSocketInode: bound.inode };
-  watchdog.send(launch);
-
-  const exited = new Promise<number>((resolve) => {
-    watchdog.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
-
-  const instance = await new Promise<InstanceSummary>((resolve, reject) => {
-    let failure: CliError | undefined;
-    watchdog.on('message', (message: WatchdogToCli) => {
-      if (message.type === 'ready') resolve(message.instance);
-      // Report it once the watchdog has cleaned up, so nothing is left running when we do.
-      else if (message.type === 'failed') failure = cliErrorFromPayload(message.error);
-    });
-    void exited.then((code) =>
-      reject(failure ?? new CliError('FERRY_ERR_CORE_START_FAILED', `the watchdog exited during start-up (code ${code})`, 'failed', logFile ? [`See the log: ${logFile}`] : [])),
-    );
-  });
-
+  const { watchdog, exited, instance } = started;
   return {
     instance,
     watchdog,
@@ -382,4 +348,71 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
         });
       }),
   };
+}
+
+/**
+ * Binds the listening socket(s), starts the watchdog with them and with the log file (`logFd`,
+ * closed here), and waits until the instance serves or the watchdog gives up.
+ */
+async function startWatchdog(opts: StartOptions, config: FerryConfig, logFd: number | undefined): Promise<{ watchdog: ChildProcess; exited: Promise<number>; instance: InstanceSummary }> {
+  let outFd = logFd;
+  const closeOutFd = (): void => {
+    if (outFd !== undefined) fs.closeSync(outFd);
+    outFd = undefined;
+  };
+  const logFormat: LogFormat = !config.logFile && process.stdout.isTTY ? 'pretty' : 'json';
+  const pidFile = opts.pidFile ? path.resolve(opts.pidFile) : undefined;
+
+  let watchdog: ChildProcess;
+  let unixSocketInode: number | undefined;
+  try {
+    // Under systemd socket activation the socket is systemd's; otherwise we bind it.
+    const activated = await takeActivatedSocket();
+    if (activated) config.listen = activated.listen;
+    const bound = activated?.bound ?? (await bindListenSocket(config.listen));
+    unixSocketInode = bound.inode;
+    let metrics: Awaited<ReturnType<typeof bindListenSocket>> | undefined;
+    try {
+      metrics = config.metricsListen ? await bindListenSocket({ kind: 'tcp', ...config.metricsListen }, '--metrics-address') : undefined;
+    } catch (err) {
+      bound.release();
+      throw err;
+    }
+    const { command, args } = ferryProcessCommand('watchdog');
+    try {
+      watchdog = spawn(command, args, {
+        // The metrics socket goes to METRICS_FD (5), after the IPC channel.
+        stdio: ['ignore', outFd ?? 'inherit', outFd ?? 'inherit', bound.fd, 'ipc', ...(metrics ? [metrics.fd] : [])],
+        // A session of its own: Ctrl-C in this terminal reaches ferry start, which stops it in order.
+        detached: true,
+        // systemd's variables are for this process (the service's main pid) alone.
+        env: withoutSystemdEnv(process.env),
+      });
+    } finally {
+      // Same tick as the spawn: our event loop never gets to accept a connection on it.
+      bound.release();
+      metrics?.release();
+    }
+  } finally {
+    closeOutFd();
+  }
+  const launch: LaunchMessage = { type: 'launch', config, registryDir: path.resolve(opts.registryDir), logFormat, pidFile, unixSocketInode };
+  watchdog.send(launch);
+
+  const exited = new Promise<number>((resolve) => {
+    watchdog.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+
+  const instance = await new Promise<InstanceSummary>((resolve, reject) => {
+    let failure: CliError | undefined;
+    watchdog.on('message', (message: WatchdogToCli) => {
+      if (message.type === 'ready') resolve(message.instance);
+      // Report it once the watchdog has cleaned up, so nothing is left running when we do.
+      else if (message.type === 'failed') failure = cliErrorFromPayload(message.error);
+    });
+    void exited.then((code) =>
+      reject(failure ?? new CliError('FERRY_ERR_CORE_START_FAILED', `the watchdog exited during start-up (code ${code})`, 'failed', config.logFile ? [`See the log: ${config.logFile}`] : [])),
+    );
+  });
+  return { watchdog, exited, instance };
 }

@@ -80,9 +80,16 @@ export async function bindListenSocket(listen: ListenAddress, flag = '--port'): 
   fs.rmSync(temporary, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, target, listen, flag)));
-    server.listen({ path: temporary, backlog: BACKLOG }, resolve);
+    // Created 0660 by the umask, not chmod'ed after: the socket's directory may be another user's
+    // (APP/tmp/sockets), who could swap the name for a symlink that root's chmod would follow.
+    // bind(2) runs within listen(), so the umask is ours again before anything else runs.
+    const previousUmask = process.umask(0o117);
+    try {
+      server.listen({ path: temporary, backlog: BACKLOG }, resolve);
+    } finally {
+      process.umask(previousUmask);
+    }
   });
-  fs.chmodSync(temporary, 0o660);
   fs.renameSync(temporary, target);
   return { fd: fdOf(server), release: () => server.close(), inode: fs.lstatSync(target).ino };
 }

@@ -1,12 +1,15 @@
 // The logger of the watchdog and the core: pino behind a small facade (callers write
 // `log.info(msg, fields)`), one NDJSON record per line ({level, time, pid, ...bindings, ...fields,
-// msg}), or a readable line when a person is watching a terminal. Writes are synchronous (sonic-boom
-// in sync mode, no worker thread): a line is in the file when the call returns, so a crash loses
-// nothing and a reopen after logrotate splits the stream cleanly between the old file and the new.
+// msg}), or a readable line when a person is watching a terminal. Writes are synchronous (one
+// write(2) per line on the log file, sonic-boom in sync mode on stdout; no worker thread): a line
+// is in the file when the call returns, so a crash loses nothing and a reopen after logrotate
+// splits the stream cleanly between the old file and the new.
 
+import fs from 'node:fs';
 import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { LogLevel } from '../lib/config.js';
 import type { LogFormat } from '../lib/ipc-messages.js';
+import { openOwnFile } from '../lib/own-files.js';
 
 export type { LogFormat };
 
@@ -178,30 +181,49 @@ export function createLogger(opts: LoggerOptions, bindings: LogFields = {}): Log
 
 /**
  * The log file (`--log-file`), appended to synchronously; `reopen()` after logrotate renamed it
- * opens the path again, so the next line goes to the new file and none is lost in between.
+ * opens the path again, so the next line goes to the new file and none is lost in between. Every
+ * open goes through openOwnFile: the default log lives in the app's directory, where its user could
+ * plant a link for root to append to.
  */
 export class ReopenableFileSink implements LogSink {
-  private readonly dest: ReturnType<typeof pino.destination>;
+  private current: number;
 
-  constructor(readonly path: string) {
-    this.dest = pino.destination({ dest: path, sync: true, append: true, mode: 0o640 });
-    // A full disk must not crash the server; the line is lost, the next may succeed.
-    this.dest.on('error', () => undefined);
+  /**
+   * `appUids`: the users the apps run as, who may own the file (openOwnFile); `fd`: a descriptor of
+   * the file already open and checked (the core's stdout, from the watchdog).
+   */
+  constructor(
+    readonly path: string,
+    private readonly appUids: readonly number[] = [],
+    fd?: number,
+  ) {
+    this.current = fd ?? openOwnFile(path, 'log', appUids).fd;
   }
 
-  /** The descriptor of the file now open (a core launched after a rotation gets it as stderr). */
+  /** The descriptor of the file now open (a core launched after a rotation gets it as stdout). */
   get fd(): number {
-    return (this.dest as unknown as { fd: number }).fd;
+    return this.current;
   }
 
   write(line: string): void {
-    this.dest.write(line);
+    try {
+      writeAll(this.current, Buffer.from(line));
+    } catch {
+      // A full disk must not crash the server; the line is lost, the next may succeed.
+    }
   }
 
-  /** Throws when the path cannot be opened (its directory gone, no permission): the old file stays. */
+  /** Throws when the path cannot be opened (its directory gone, a link planted): the old file stays. */
   reopen(): void {
-    this.dest.reopen();
+    const previous = this.current;
+    this.current = openOwnFile(this.path, 'log', this.appUids).fd;
+    // 1 and 2 stay: stdout and stderr of this process still point there.
+    if (previous > 2) fs.closeSync(previous);
   }
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off);
 }
 
 /**

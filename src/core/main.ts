@@ -3,10 +3,11 @@
 
 import fs from 'node:fs';
 import type http from 'node:http';
-import { describeListenAddress, LOG_LEVELS, type LogLevel } from '../lib/config.js';
+import { appUserIds, describeListenAddress, LOG_LEVELS, type LogLevel } from '../lib/config.js';
 import type { CoreToWatchdog } from '../lib/ipc-messages.js';
 import { isMessageOfType, METRICS_FD } from '../lib/ipc-messages.js';
 import { readWorkerRecords } from '../lib/instance-registry.js';
+import { UnsafeFileError } from '../lib/own-files.js';
 import { signalQuietly } from '../lib/units.js';
 import { CoreError, toErrorPayload } from './errors.js';
 import { FaultInjector, faultPlanFromEnv, type FaultPlan } from './faults.js';
@@ -67,7 +68,8 @@ async function main(): Promise<void> {
   restoreOomScore(process.env[OOM_ENV]);
   delete process.env[OOM_ENV];
   const config = InstanceDirectory.open(instanceDirPath).readConfig();
-  const logSink = config.logFile ? new ReopenableFileSink(config.logFile) : undefined;
+  // The watchdog hands the core its log file, opened and checked, as stdout: no second open by path.
+  const logSink = config.logFile ? new ReopenableFileSink(config.logFile, appUserIds(config), 1) : undefined;
   // The level set through the admin API outlives this core: the watchdog passes it on.
   const inheritedLevel = process.env.FERRY_LOG_LEVEL;
   if (LOG_LEVELS.includes(inheritedLevel as LogLevel)) config.logLevel = inheritedLevel as LogLevel;
@@ -78,7 +80,10 @@ async function main(): Promise<void> {
       logSink.reopen();
     } catch (err) {
       log.error('could not reopen the log file; still writing to the old one', { logFile: logSink.path, err });
-      throw new CoreError('FERRY_ERR_LOG_REOPEN_FAILED', `could not reopen ${logSink.path}: ${(err as Error).message}`, { cause: err });
+      throw new CoreError('FERRY_ERR_LOG_REOPEN_FAILED', `could not reopen ${logSink.path}: ${(err as Error).message}`, {
+        cause: err,
+        suggestions: err instanceof UnsafeFileError ? err.suggestions : [],
+      });
     }
     log.info('log file reopened', { logFile: logSink.path, by });
   };

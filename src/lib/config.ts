@@ -192,3 +192,8 @@ export function describeListenAddress(listen: ListenAddress): string {
   const host = listen.address.includes(':') ? `[${listen.address}]` : listen.address;
   return `http://${host}:${listen.port}/`;
 }
+
+/** The uids the instance's apps run as, other than Ferry's own (who may own its log file). */
+export function appUserIds(config: Pick<FerryConfig, 'apps'>): number[] {
+  return config.apps.flatMap((app) => (app.user ? [app.user.uid] : []));
+}

@@ -98,3 +98,22 @@ export function expectRefusal(response: RawResponse | undefined, status: number)
   expect(response?.body).toContain(`Request id: ${id}`);
   expect(response?.headers.connection).toBe('close');
 }
+
+/**
+ * Every complete response in `text`, in order, for pipelined requests on one connection. Bodies
+ * are framed by Content-Length (absent: none, as for 304 and HEAD answers; pass the methods so a
+ * HEAD answer's Content-Length is not taken for a body).
+ */
+export function parseRawResponses(text: string, methods: readonly string[] = []): RawResponse[] {
+  const responses: RawResponse[] = [];
+  let rest = text;
+  for (;;) {
+    const first = parseRawResponse(rest);
+    if (!first) return responses;
+    const bodyless = methods[responses.length] === 'HEAD' || first.status === 304 || first.status === 204;
+    const length = bodyless ? 0 : Number(first.headers['content-length'] ?? 0);
+    if (first.body.length < length) return responses;
+    responses.push({ ...first, body: first.body.slice(0, length) });
+    rest = first.body.slice(length);
+  }
+}

@@ -131,15 +131,20 @@ export class AppGroup {
   /** Set while tmp/always_restart.txt exists (checked every 2 s). */
   private alwaysRestart = false;
 
-  /** Passenger's convention: touching tmp/restart.txt restarts the app; tmp/always_restart.txt restarts it on every request. */
+  /**
+   * Passenger's convention: touching tmp/restart.txt restarts the app; tmp/always_restart.txt
+   * restarts it on every request. lstat, not stat: root does not follow a link the app's user put
+   * there (its restarts would tell whether, and when, a file only root can see changed); a link
+   * counts by its own mtime (touch -h).
+   */
   private async checkRestartFile(): Promise<void> {
-    this.alwaysRestart = await fs.promises.access(path.join(this.app.root, 'tmp', 'always_restart.txt')).then(
+    this.alwaysRestart = await fs.promises.lstat(path.join(this.app.root, 'tmp', 'always_restart.txt')).then(
       () => true,
       () => false,
     );
     let mtimeMs: number | null;
     try {
-      mtimeMs = (await fs.promises.stat(path.join(this.app.root, 'tmp', 'restart.txt'))).mtimeMs;
+      mtimeMs = (await fs.promises.lstat(path.join(this.app.root, 'tmp', 'restart.txt'))).mtimeMs;
     } catch {
       mtimeMs = null;
     }

@@ -16,9 +16,12 @@ export function nextRequestId(): string {
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
+  403: 'Forbidden',
   404: 'Not Found',
   408: 'Request Timeout',
+  412: 'Precondition Failed',
   413: 'Payload Too Large',
+  416: 'Range Not Satisfiable',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
@@ -26,7 +29,7 @@ const REASONS: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-export type ErrorStatus = 400 | 404 | 408 | 413 | 431 | 500 | 502 | 503 | 504;
+export type ErrorStatus = 400 | 403 | 404 | 408 | 412 | 413 | 416 | 431 | 500 | 502 | 503 | 504;
 
 export interface ErrorResponse {
   status: ErrorStatus;
@@ -36,6 +39,8 @@ export interface ErrorResponse {
   retryAfterS?: number;
   /** Close the connection after the answer (the rest of the request will not be read). */
   close?: boolean;
+  /** Headers the status calls for (416: Content-Range). */
+  headers?: http.OutgoingHttpHeaders;
 }
 
 function errorBody(error: ErrorResponse): string {
@@ -49,6 +54,7 @@ export function sendErrorResponse(req: http.IncomingMessage, res: http.ServerRes
   }
   const body = errorBody(error);
   const headers: http.OutgoingHttpHeaders = {
+    ...error.headers,
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
@@ -64,7 +70,7 @@ export function sendErrorResponse(req: http.IncomingMessage, res: http.ServerRes
  * The same answer as raw bytes, for a connection that has no ServerResponse (a request the parser
  * refused, an Upgrade request); the connection is closed after it.
  */
-export function rawErrorResponse(error: Omit<ErrorResponse, 'close'>): string {
+export function rawErrorResponse(error: Omit<ErrorResponse, 'close' | 'headers'>): string {
   const body = errorBody(error);
   const retryAfter = error.retryAfterS === undefined ? '' : `Retry-After: ${error.retryAfterS}\r\n`;
   return (

@@ -24,7 +24,7 @@ import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } 
 import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';
 import { doorVerdict, SERVER_OPTIONS_ALLOW } from './request-door.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
-import { findPublicDir, preloadStatic, serveStatic } from './static-files.js';
+import { preloadStatic, PublicDirs, serveStatic, type StaticOutcome } from './static-files.js';
 import { forwardUpgrade, type Tunnel } from './tunnel.js';
 
 export interface ProxyServerOptions {
@@ -158,9 +158,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   // Connections whose request the door refused: they close after the answer, and nothing sent
   // behind it is taken (node:http parses a pipelined request at once; it may be a smuggled one).
   const refusedConnections = new WeakSet<Socket | Duplex>();
-  // Looked up once: an app without public/ pays nothing per request.
-  const publicDirs = new Map<AppGroup, string | undefined>(pool.groups.map((g) => [g, findPublicDir(g.app.root)]));
-  if ([...publicDirs.values()].some((dir) => dir !== undefined)) setImmediate(() => void preloadStatic().catch(() => undefined));
+  const publicDirs = new PublicDirs(pool.groups);
+  if (publicDirs.any) setImmediate(() => void preloadStatic().catch(() => undefined));
+  const warnStatic = throttledWarn(log);
+  const staticOutcome = (group: AppGroup, requestId: string): StaticOutcome => ({
+    refused: (file, reason) => warnStatic('static file refused (403)', { app: group.name, reqId: requestId, file, reason }),
+    failed: (err) => log.error('static file could not be served', { app: group.name, reqId: requestId, err }),
+  });
 
   // Each admitted request's origin as the door parsed it (node:http's request has no room for it).
   const origins = new WeakMap<http.IncomingMessage, RequestOrigin>();
@@ -292,9 +296,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${origin.host?.text ?? ''}'.`, requestId });
       return;
     }
-    const publicDir = publicDirs.get(group);
-    if (publicDir !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
-      serveStatic(req, res, publicDir, () => handleDynamic(req, res, group, requestId));
+    const publicDir = req.method === 'GET' || req.method === 'HEAD' ? publicDirs.dirFor(group) : undefined;
+    if (publicDir !== undefined) {
+      serveStatic(req, res, publicDir, requestId, staticOutcome(group, requestId), () => handleDynamic(req, res, group, requestId));
       return;
     }
     handleDynamic(req, res, group, requestId);

@@ -2,9 +2,10 @@
 // listening socket; starts and restarts the core; on stop, guarantees nothing is left running.
 
 import fs from 'node:fs';
-import { describeListenAddress, type ListenAddress } from '../../lib/config.js';
+import { appUserIds, describeListenAddress, type ListenAddress } from '../../lib/config.js';
 import { METRICS_FD, type CliToWatchdog, type LaunchMessage, type WatchdogToCli } from '../../lib/ipc-messages.js';
 import type { ErrorPayload } from '../../lib/error-codes.js';
+import { openOwnFile, UnsafeFileError } from '../../lib/own-files.js';
 import { FERRY_VERSION } from '../../lib/paths.js';
 import { processStartTicks, type CoreRestartStatus } from '../../lib/instance-registry.js';
 import { InstanceDirectory } from '../instance-registry/instance-dir.js';
@@ -27,15 +28,20 @@ function removeOwnUnixSocket(listen: ListenAddress, inode: number | undefined): 
   }
 }
 
+/** The pid file often sits beside the app (APP/tmp/pids/), where its user could plant a link. */
+function writePidFile(file: string, appUids: readonly number[]): void {
+  const { fd } = openOwnFile(file, 'pid', appUids);
+  try {
+    fs.writeSync(fd, `${process.pid}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function run(launch: LaunchMessage): void {
   const { config } = launch;
-  let logSink: ReopenableFileSink | undefined;
-  try {
-    logSink = config.logFile ? new ReopenableFileSink(config.logFile) : undefined;
-  } catch (err) {
-    send({ type: 'failed', error: { code: 'FERRY_ERR_CONFIG_INVALID', message: `cannot open log file ${config.logFile}: ${(err as Error).message}` } });
-    process.exit(1);
-  }
+  // ferry start opened and checked the log file (openOwnFile) and handed it over as stdout.
+  const logSink = config.logFile ? new ReopenableFileSink(config.logFile, appUserIds(config), 1) : undefined;
   const log: Logger = createLogger({ level: config.logLevel, format: launch.logFormat, sink: logSink }, { component: 'watchdog' });
   let detached = false;
   let stopping: Promise<void> | undefined;
@@ -65,7 +71,15 @@ function run(launch: LaunchMessage): void {
       created_at: new Date().toISOString(),
     });
   writeProperties(null);
-  if (launch.pidFile) fs.writeFileSync(launch.pidFile, `${process.pid}\n`);
+  if (launch.pidFile) {
+    try {
+      writePidFile(launch.pidFile, appUserIds(config));
+    } catch (err) {
+      instance.remove();
+      send({ type: 'failed', error: err instanceof UnsafeFileError ? err.toPayload() : { code: 'FERRY_ERR_CONFIG_INVALID', message: `cannot write the pid file ${launch.pidFile}: ${(err as Error).message}` } });
+      process.exit(1);
+    }
+  }
 
   const watcher = new CoreWatcher(instance, log, { format: launch.logFormat, level: () => log.level, fileFd: () => logSink?.fd }, config.shutdownTimeoutMs, config.metricsListen ? METRICS_FD : undefined);
 
