@@ -1,0 +1,139 @@
+// "Other local users reach nothing: no open inspector." Node's inspector has no authentication:
+// whoever connects to its loopback port runs code as the app's user. crash-watch and the core
+// open it (SIGUSR1) only for the moment of a JS stack; afterwards nothing accepts on its port,
+// whether the process was busy in a loop or idle, CommonJS or an ES module, Ferry's or not.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CrashWatchResult } from '../../src/cli/crash-watch.js';
+import { listeningPorts } from '../../src/lib/diagnostics/js-stack.js';
+import { isProcessRunning } from '../../src/lib/process-groups.js';
+import { daemonLogLines, fixture, runFerry, startDaemon, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
+
+let instance: TestInstance | undefined;
+const children: ChildProcess[] = [];
+
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }
+  instance?.forceCleanup();
+  instance = undefined;
+});
+
+const INSPECTOR_PORT = /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//;
+
+/** Whether anything accepts a TCP connection on 127.0.0.1:port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** What another local user would try: a TCP connection, and the inspector's /json/list. */
+async function expectInspectorClosed(port: number, pid: number): Promise<void> {
+  expect(await accepts(port), `something still accepts on the inspector port ${port}`).toBe(false);
+  await expect(fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  // Ferry's app listens on a unix socket, the plain processes on nothing: no TCP port at all.
+  if (isProcessRunning(pid)) expect(listeningPorts(pid)).toEqual([]);
+}
+
+/** Ports an app process's inspector opened on, from its stderr lines in the instance log. */
+function inspectorPortsInLog(inst: TestInstance, pid: number): number[] {
+  return daemonLogLines(inst)
+    .filter((line) => line.pid === pid || line.appPid === pid)
+    .map((line) => INSPECTOR_PORT.exec(line.msg)?.[1])
+    .filter((port): port is string => port !== undefined)
+    .map(Number);
+}
+
+/** A Node process outside Ferry, its inspector port free (no fixed 9229 shared with other tests). */
+function startNode(args: string[]): { child: ChildProcess; port: () => number | undefined } {
+  const child = spawn(process.execPath, ['--inspect-port=127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += String(chunk)));
+  return { child, port: () => Number(INSPECTOR_PORT.exec(stderr)?.[1]) || undefined };
+}
+
+const registry = tempDir('ferry-reg-');
+
+describe('the Node inspector is closed again', () => {
+  it('after crash-watch --dump of a Ferry app stuck in a busy loop, which keeps running', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    const pid = Number(await (await request(`${instance.url}/pid`)).body.text());
+    void request(`${instance.url}/spin?ms=8000`).then((r) => r.body.text()).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+
+    const run = await runFerry(registry, ['crash-watch', '--dump', String(pid), '--json']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as CrashWatchResult;
+    expect(result.jsStack?.[0]).toMatchObject({ functionName: 'stuckInALoop' });
+    const [port] = await waitFor(() => (inspectorPortsInLog(instance!, pid).length > 0 ? inspectorPortsInLog(instance!, pid) : undefined), "the app's inspector line in the log");
+    await expectInspectorClosed(port!, pid);
+    expect(result.inspector).toEqual({ port, closed: true });
+    expect(isProcessRunning(pid)).toBe(true);
+
+    instance.refresh();
+    await waitFor(async () => (await instance!.stop()).exitCode === 0, 'the instance to stop', 20_000, 500);
+    expect(instance.survivors()).toEqual([]);
+  }, 40_000);
+
+  it('after crash-watch --dump of an idle Ferry app; a stuck request past --max-request-time still gets its JS stack logged, and that closes it too', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--max-request-time', '2']);
+    const pid = Number(await (await request(`${instance.url}/pid`)).body.text());
+
+    const run = await runFerry(registry, ['crash-watch', '--dump', String(pid), '--json']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const [first] = await waitFor(() => (inspectorPortsInLog(instance!, pid).length > 0 ? inspectorPortsInLog(instance!, pid) : undefined), "the app's inspector line in the log");
+    await expectInspectorClosed(first!, pid);
+    expect((JSON.parse(run.stdout) as CrashWatchResult).inspector).toEqual({ port: first, closed: true });
+
+    // The core's stack of a stuck request opens the inspector again (the one it knew is closed).
+    const res = await request(`${instance.url}/spin?ms=20000`);
+    expect(res.statusCode).toBe(504);
+    await res.body.text();
+    const stuck = await waitFor(() => daemonLogLines(instance!).find((l) => l.msg.includes('exceeded max-request-time')), 'the stuck-process log line');
+    expect(stuck.jsStack).toMatch(/at stuckInALoop \(.*pid-app\/app\.js:\d+:\d+\)/);
+    const ports = inspectorPortsInLog(instance, pid);
+    expect(ports.length).toBe(2);
+    for (const port of ports) await expectInspectorClosed(port, pid);
+
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  }, 40_000);
+
+  it('after crash-watch --dump of plain Node processes: a CommonJS one in a busy loop, an idle ES module', async () => {
+    const busy = startNode(['-e', 'setTimeout(function spinning() { const end = Date.now() + 15000; while (Date.now() < end); }, 100); setInterval(() => {}, 1000);']);
+    // No `require` in an ES module's scope: closing must not depend on it.
+    const idle = startNode(['--input-type=module', '-e', 'setInterval(() => {}, 100000);']);
+    await new Promise((r) => setTimeout(r, 500));
+
+    for (const { child, port, busyLoop } of [
+      { ...busy, busyLoop: true },
+      { ...idle, busyLoop: false },
+    ]) {
+      const pid = child.pid as number;
+      const run = await runFerry(registry, ['crash-watch', '--dump', String(pid), '--json']);
+      expect(run.exitCode, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as CrashWatchResult;
+      if (busyLoop) expect(result.jsStack?.[0]).toMatchObject({ functionName: 'spinning' });
+      else expect(result.jsStackNote).toContain('the process is idle');
+      const opened = await waitFor(port, 'the inspector line on stderr');
+      await expectInspectorClosed(opened, pid);
+      expect(result.inspector).toEqual({ port: opened, closed: true });
+      expect(isProcessRunning(pid)).toBe(true);
+    }
+  }, 60_000);
+});
