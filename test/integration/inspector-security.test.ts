@@ -4,12 +4,11 @@
 // whether the process was busy in a loop or idle, CommonJS or an ES module, Ferry's or not.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CrashWatchResult } from '../../src/cli/crash-watch.js';
-import { listeningPorts } from '../../src/lib/diagnostics/js-stack.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
+import { expectInspectorClosed, INSPECTOR_PORT } from '../helpers/inspector.js';
 import { daemonLogLines, fixture, runFerry, startDaemon, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
@@ -25,28 +24,6 @@ afterEach(async () => {
   instance?.forceCleanup();
   instance = undefined;
 });
-
-const INSPECTOR_PORT = /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//;
-
-/** Whether anything accepts a TCP connection on 127.0.0.1:port. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** What another local user would try: a TCP connection, and the inspector's /json/list. */
-async function expectInspectorClosed(port: number, pid: number): Promise<void> {
-  expect(await accepts(port), `something still accepts on the inspector port ${port}`).toBe(false);
-  await expect(fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
-  // Ferry's app listens on a unix socket, the plain processes on nothing: no TCP port at all.
-  if (isProcessRunning(pid)) expect(listeningPorts(pid)).toEqual([]);
-}
 
 /** Ports an app process's inspector opened on, from its stderr lines in the instance log. */
 function inspectorPortsInLog(inst: TestInstance, pid: number): number[] {
