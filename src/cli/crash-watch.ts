@@ -72,11 +72,16 @@ export async function dumpProcess(pid: number, timeoutMs: number): Promise<Crash
   // and the inspector (open to every local user) closes before gdb's seconds, not after.
   if (isNodeProcess(pid)) {
     const url = await findInspectorUrl(pid);
-    const { frames, inspector } = url ? await captureJsStack(pid, () => url) : {};
+    const { frames, idle, inspector } = url ? await captureJsStack(pid, () => url) : {};
     if (inspector) result.inspector = inspector;
     if (frames) result.jsStack = frames;
-    else if (url) result.jsStackNote = 'its inspector opened, but no JavaScript ran within 2 s to be paused: the process is idle, waiting for I/O or timers (the native backtraces below show where)';
-    else result.jsStackNote = 'its inspector did not open on SIGUSR1; start Node apps with --inspect-port=127.0.0.1:0 (Ferry does) so crash-watch can read the JS stack';
+    else if (idle) result.jsStackNote = 'its inspector opened, but no JavaScript was running to pause: the process is idle, waiting for I/O or timers (the native backtraces below show where)';
+    else if (url) result.jsStackNote = 'its inspector opened, but the process did not answer it within 2 s: its main thread is busy outside JavaScript (native code, a synchronous call; the native backtraces below show where)';
+    else {
+      result.jsStackNote =
+        'its inspector did not open within 2 s of SIGUSR1: its main thread is blocked outside JavaScript (native code, a synchronous call; the native backtraces below show where), or it has no SIGUSR1 handler for the inspector. ' +
+        'Node opens it once that thread is back, and then anyone local can connect: Ferry closes the inspectors of its apps after 10 s; for another process, run crash-watch --dump again then, which closes it';
+    }
   }
   try {
     result.output = await dumpBacktraces(pid, timeoutMs);

@@ -12,22 +12,14 @@ import { LOADER_DIR, ROLE_ARG, type ProcessRole } from '../lib/paths.js';
  */
 const RUN_AS_NODE_ENV = 'FERRY_RUN_AS_NODE';
 
-/** How long an inspector SIGUSR1 opened stays open at most; crash-watch closes it within about 2 s. */
-const SIGUSR1_INSPECTOR_OPEN_MS = 10_000;
-
 async function runNodeApp(startupFile: string, appArgs: string[]): Promise<void> {
   process.env[RUN_AS_NODE_ENV] = '1';
   // The executable's Node installs no SIGUSR1 handler of its own (the signal would kill the app),
   // so do what `node --inspect-port=127.0.0.1:0` does from JavaScript: SIGUSR1 opens the
-  // inspector on a free loopback port (crash-watch). Unlike Node's, it waits for the event loop:
-  // after a busy loop it opens when whoever signalled has given up, and nobody would close it
-  // (whoever connects runs code as the app's user), so it closes by itself after a while.
-  let closeTimer: NodeJS.Timeout | undefined;
+  // inspector on a free loopback port (crash-watch). Unlike Node's, it waits for the event loop;
+  // one nobody closes, the core closes (core/spawn/inspector-guard.ts), as for node.
   process.on('SIGUSR1', () => {
-    if (inspector.url()) return;
-    inspector.open(0, '127.0.0.1');
-    clearTimeout(closeTimer);
-    closeTimer = setTimeout(() => inspector.close(), SIGUSR1_INSPECTOR_OPEN_MS).unref();
+    if (!inspector.url()) inspector.open(0, '127.0.0.1');
   });
   await import('../core/spawn/node-loader.cjs');
   // As `node app.js` would see it; runMain picks CommonJS or ESM by Node's own rules.

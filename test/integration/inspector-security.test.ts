@@ -4,12 +4,14 @@
 // whether the process was busy in a loop or idle, CommonJS or an ES module, Ferry's or not.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CrashWatchResult } from '../../src/cli/crash-watch.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import { expectInspectorClosed, INSPECTOR_PORT } from '../helpers/inspector.js';
-import { daemonLogLines, fixture, runFerry, startDaemon, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { acceptsConnections, expectInspectorClosed, INSPECTOR_PORT } from '../helpers/inspector.js';
+import { daemonLogLines, fixture, processesMentioning, runFerry, startDaemon, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 const children: ChildProcess[] = [];
@@ -112,5 +114,41 @@ describe('the Node inspector is closed again', () => {
       expect(result.inspector).toEqual({ port: opened, closed: true });
       expect(isProcessRunning(pid)).toBe(true);
     }
+  }, 60_000);
+
+  it('by the core, 10 s after it opened, when crash-watch gave up: the app was blocked outside JavaScript and opened it only later', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    const pid = Number(await (await request(`${instance.url}/pid`)).body.text());
+    const release = path.join(tempDir('ferry-block-'), 'release');
+    const blocked = request(`${instance.url}/block?until=${encodeURIComponent(release)}`).then((r) => r.body.text());
+    // Blocked while its shell child runs.
+    await waitFor(() => processesMentioning(release).length > 0, 'the app to block');
+
+    const run = await runFerry(registry, ['crash-watch', '--dump', String(pid), '--json']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect((JSON.parse(run.stdout) as CrashWatchResult).jsStackNote).toContain('did not open within 2 s of SIGUSR1: its main thread is blocked outside JavaScript');
+    fs.writeFileSync(release, '');
+    expect(await blocked).toBe('blocked');
+    // Node opens it (SIGUSR1 was pending) once the main thread is back; crash-watch is gone by then.
+    const [port] = await waitFor(() => (inspectorPortsInLog(instance!, pid).length > 0 ? inspectorPortsInLog(instance!, pid) : undefined), "the app's inspector line in the log");
+    await waitFor(async () => !(await acceptsConnections(port!)), 'the inspector port to refuse', 20_000, 200);
+    await expectInspectorClosed(port!, pid);
+    expect(daemonLogLines(instance).filter((l) => l.msg.startsWith("closed the app process's inspector") && l.appPid === pid)).toHaveLength(1);
+
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  }, 60_000);
+
+  it('not when the app was started with it open (--inspect: the operator chose it)', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--envvar', 'NODE_OPTIONS=--inspect=127.0.0.1:0']);
+    const pid = Number(await (await request(`${instance.url}/pid`)).body.text());
+    const [port] = await waitFor(() => (inspectorPortsInLog(instance!, pid).length > 0 ? inspectorPortsInLog(instance!, pid) : undefined), "the app's inspector line in the log");
+    await new Promise((r) => setTimeout(r, 12_000));
+    expect(await acceptsConnections(port!)).toBe(true);
+
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
   }, 60_000);
 });

@@ -23,6 +23,13 @@ export const CLOSE_INSPECTOR_EXPRESSION =
 /** How long closing may take before the port counts as still open. */
 const CLOSE_TIMEOUT_MS = 1000;
 
+/**
+ * After the process answered Debugger.pause, how long running JavaScript may take to stop. The
+ * answer comes from its main thread, so running JS stops at once after it; only an idle process
+ * (waiting for I/O or timers) does not, and the wait is time the inspector is open.
+ */
+export const IDLE_PAUSE_WAIT_MS = 300;
+
 export interface JsFrame {
   functionName: string;
   url: string;
@@ -37,8 +44,10 @@ export interface InspectorState {
 }
 
 export interface JsStackCapture {
-  /** Undefined when nothing paused in time (an idle process) or the inspector could not be reached. */
+  /** Undefined when nothing paused in time or the inspector could not be reached. */
   frames?: JsFrame[];
+  /** No frames because the process answered but was running no JavaScript: waiting for I/O or timers. */
+  idle?: true;
   /** Undefined when no inspector opened. */
   inspector?: InspectorState;
 }
@@ -48,6 +57,7 @@ export function formatFrames(frames: JsFrame[]): string {
 }
 
 interface ProtocolMessage {
+  id?: number;
   method?: string;
   params?: {
     scriptId?: string;
@@ -91,12 +101,15 @@ class InspectorSession {
     });
   }
 
-  send(method: string, params?: Record<string, unknown>): void {
+  /** The request's id, to recognise its answer. */
+  send(method: string, params?: Record<string, unknown>): number {
+    const id = this.nextId++;
     try {
-      this.ws.send(JSON.stringify({ id: this.nextId++, method, params }));
+      this.ws.send(JSON.stringify({ id, method, params }));
     } catch {
       // closed meanwhile: ended says so
     }
+    return id;
   }
 
   onMessage(listener: (message: ProtocolMessage) => void): () => void {
@@ -133,20 +146,26 @@ async function openSession(pid: number, inspectorUrl: () => string | undefined, 
   }
 }
 
-/** Pauses the JavaScript and returns its frames; undefined if nothing ran to pause before the deadline. */
-function pauseForFrames(session: InspectorSession, deadline: number): Promise<JsFrame[] | undefined> {
+/** Pauses the JavaScript and returns its frames; idle if it answered but nothing ran to pause. */
+function pauseForFrames(session: InspectorSession, deadline: number): Promise<Pick<JsStackCapture, 'frames' | 'idle'>> {
   return new Promise((resolve) => {
     // Frames name their script by id; Debugger.enable reports every script's URL first.
     const scripts = new Map<string, string>();
+    let answered = false;
     const settle = (frames: JsFrame[] | undefined): void => {
       clearTimeout(timer);
       stopListening();
-      resolve(frames);
+      resolve(frames ? { frames } : answered ? { idle: true } : {});
     };
-    const timer = setTimeout(() => settle(undefined), Math.max(100, deadline - Date.now()));
+    let timer = setTimeout(() => settle(undefined), Math.max(100, deadline - Date.now()));
     void session.ended.then(() => settle(undefined));
     const stopListening = session.onMessage((message) => {
       if (message.method === 'Debugger.scriptParsed' && message.params?.scriptId) scripts.set(message.params.scriptId, message.params.url ?? '');
+      if (message.id === pauseId) {
+        answered = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => settle(undefined), Math.min(IDLE_PAUSE_WAIT_MS, Math.max(0, deadline - Date.now())));
+      }
       if (message.method !== 'Debugger.paused') return;
       settle(
         (message.params?.callFrames ?? []).map((f) => ({
@@ -158,7 +177,7 @@ function pauseForFrames(session: InspectorSession, deadline: number): Promise<Js
       );
     });
     session.send('Debugger.enable');
-    session.send('Debugger.pause');
+    const pauseId = session.send('Debugger.pause');
   });
 }
 
@@ -199,6 +218,17 @@ async function inspectorState(url: string): Promise<InspectorState> {
 }
 
 /**
+ * Closes the inspector at `url` if it is open: `was-closed` if nothing took a session there,
+ * `still-open` if the process did not close it (its main thread is blocked outside JavaScript).
+ */
+export async function closeInspectorAt(url: string, timeoutMs = 2000): Promise<'was-closed' | 'closed' | 'still-open'> {
+  const session = await InspectorSession.connect(url, Date.now() + timeoutMs);
+  if (!session) return 'was-closed';
+  await closeInspector(session);
+  return (await inspectorState(url)).closed ? 'closed' : 'still-open';
+}
+
+/**
  * Pauses the process through its inspector and returns its JS frames (undefined if that fails in
  * time), then closes the inspector again, whatever happened, and says whether its port refuses.
  */
@@ -209,10 +239,9 @@ export async function captureJsStack(pid: number, inspectorUrl: () => string | u
     const url = inspectorUrl();
     return url ? { inspector: await inspectorState(url) } : {};
   }
-  const frames = await pauseForFrames(session, deadline);
+  const paused = await pauseForFrames(session, deadline);
   await closeInspector(session);
-  const inspector = await inspectorState(session.url);
-  return frames ? { frames, inspector } : { inspector };
+  return { ...paused, inspector: await inspectorState(session.url) };
 }
 
 /** Loopback TCP ports a process listens on, from its fds and /proc/PID/net/tcp (its netns). */
