@@ -5,6 +5,7 @@
 // soon as the stack is taken, and the port is checked to refuse.
 
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import type { WebSocket as UndiciWebSocket } from 'undici';
 import { signalQuietly } from '../units.js';
@@ -66,6 +67,18 @@ interface ProtocolMessage {
   };
 }
 
+let webSocket: Promise<typeof UndiciWebSocket> | undefined;
+
+/**
+ * undici's WebSocket, loaded on first use, not at the top: all of undici costs the core ~150 ms
+ * of start-up, and this runs rarely. Loaded before SIGUSR1, not after: the load takes longer
+ * than the rest of a JS stack, and the inspector is open meanwhile.
+ */
+function webSocketClass(): Promise<typeof UndiciWebSocket> {
+  webSocket ??= import('undici').then((undici) => undici.WebSocket);
+  return webSocket;
+}
+
 /** One inspector protocol session; requests are sent without waiting for their answers. */
 class InspectorSession {
   private nextId = 1;
@@ -86,8 +99,7 @@ class InspectorSession {
 
   /** Undefined if the inspector does not accept the session before the deadline. */
   static async connect(url: string, deadline: number): Promise<InspectorSession | undefined> {
-    // Loaded here, not at the top: all of undici costs the core ~150 ms of start-up, and this runs rarely.
-    const { WebSocket } = await import('undici');
+    const WebSocket = await webSocketClass();
     return new Promise((resolve) => {
       const ws = new WebSocket(url);
       const settle = (session: InspectorSession | undefined): void => {
@@ -132,6 +144,7 @@ class InspectorSession {
  * a new URL (the one known before may be closed: a new opening prints a new one).
  */
 async function openSession(pid: number, inspectorUrl: () => string | undefined, deadline: number): Promise<InspectorSession | undefined> {
+  await webSocketClass();
   const known = inspectorUrl();
   if (known) {
     const session = await InspectorSession.connect(known, deadline);
@@ -281,22 +294,38 @@ export function listeningPorts(pid: number): number[] {
  * port it listens on, and asks /json/list for the debugger URL.
  */
 export async function findInspectorUrl(pid: number, timeoutMs = 2000): Promise<string | undefined> {
+  await webSocketClass();
   const before = new Set(listeningPorts(pid));
   signalQuietly(pid, 'SIGUSR1');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const port of listeningPorts(pid)) {
       if (before.has(port) && port !== 9229) continue; // the app's own servers
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(500) });
-        const targets = (await res.json()) as { webSocketDebuggerUrl?: string }[];
-        const url = targets[0]?.webSocketDebuggerUrl;
-        if (url) return url;
-      } catch {
-        // not the inspector, or not ready yet
-      }
+      const url = await debuggerUrlAt(port);
+      if (url) return url;
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return undefined;
+}
+
+/** The debugger URL the inspector on this port lists, if it is one. node:http, not fetch: fetch's first use loads undici's copy inside Node, while the inspector is open. */
+function debuggerUrlAt(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/json/list', timeout: 500 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        try {
+          resolve((JSON.parse(body) as { webSocketDebuggerUrl?: string }[])[0]?.webSocketDebuggerUrl);
+        } catch {
+          resolve(undefined); // not the inspector
+        }
+      });
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined)); // not ready yet, or gone
+  });
 }
