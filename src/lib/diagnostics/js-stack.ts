@@ -10,8 +10,11 @@ import net from 'node:net';
 import type { WebSocket as UndiciWebSocket } from 'undici';
 import { signalQuietly } from '../units.js';
 
-/** Node prints this on stderr when its inspector opens. */
-export const INSPECTOR_LINE = /Debugger listening on (ws:\/\/\S+)/;
+/**
+ * Node prints this on stderr when its inspector opens. Loopback only: the core (root) connects
+ * to what an app's stderr names, and an app could print any line.
+ */
+export const INSPECTOR_LINE = /Debugger listening on (ws:\/\/(?:127\.0\.0\.1|\[::1\]):\d+\/[\w-]+)/;
 
 /**
  * Evaluated in the inspected process to close its inspector (and drop every session, ours and
