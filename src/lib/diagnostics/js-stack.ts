@@ -21,7 +21,7 @@ export const INSPECTOR_LINE = /Debugger listening on (ws:\/\/(?:127\.0\.0\.1|\[:
  * any other). Only `process` is used: an ES module has no `require` in scope. The public
  * node:inspector close() where Node has getBuiltinModule (20.16+), else what it calls.
  */
-export const CLOSE_INSPECTOR_EXPRESSION =
+const CLOSE_INSPECTOR_EXPRESSION =
   "(() => { const p = globalThis.process; const close = p.getBuiltinModule?.('node:inspector')?.close ?? p._debugEnd; if (typeof close === 'function') close(); })()";
 
 /** How long closing may take before the port counts as still open. */
@@ -32,7 +32,7 @@ const CLOSE_TIMEOUT_MS = 1000;
  * answer comes from its main thread, so running JS stops at once after it; only an idle process
  * (waiting for I/O or timers) does not, and the wait is time the inspector is open.
  */
-export const IDLE_PAUSE_WAIT_MS = 300;
+const IDLE_PAUSE_WAIT_MS = 300;
 
 export interface JsFrame {
   functionName: string;
@@ -210,10 +210,10 @@ async function closeInspector(session: InspectorSession): Promise<void> {
   session.close();
 }
 
-/** Whether anything accepts a TCP connection on 127.0.0.1:port. */
-function acceptsConnections(port: number): Promise<boolean> {
+/** Whether anything accepts a TCP connection on host:port. */
+function acceptsConnections(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect(port, host);
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
@@ -224,10 +224,12 @@ function acceptsConnections(port: number): Promise<boolean> {
 
 /** The inspector's port and whether it refuses connections (Node stops listening just after it drops the sessions). */
 async function inspectorState(url: string): Promise<InspectorState> {
-  const port = Number(new URL(url).port);
+  const { hostname, port: portText } = new URL(url);
+  const host = hostname.replace(/^\[(.*)\]$/, '$1'); // URL keeps an IPv6 host bracketed
+  const port = Number(portText);
   const deadline = Date.now() + CLOSE_TIMEOUT_MS;
   for (;;) {
-    if (!(await acceptsConnections(port))) return { port, closed: true };
+    if (!(await acceptsConnections(host, port))) return { port, closed: true };
     if (Date.now() > deadline) return { port, closed: false };
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
