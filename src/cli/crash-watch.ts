@@ -3,10 +3,11 @@
 
 import fs from 'node:fs';
 import { dumpBacktraces, GdbError, parseBacktraces, parseExitCode, parseStopSignal, runUnderGdb, watchForCrash, type NativeThread } from '../lib/diagnostics/crash-dump.js';
-import { captureJsStack, findInspectorUrl, formatFrames, type JsFrame } from '../lib/diagnostics/js-stack.js';
+import { captureJsStack, findInspectorUrl, formatFrames, type InspectorState, type JsFrame } from '../lib/diagnostics/js-stack.js';
 import { isProcessRunning } from '../lib/process-groups.js';
 import { ROLE_ARG, type ProcessRole } from '../lib/paths.js';
 import { CliError } from './errors.js';
+import { EXIT_CODES } from './exit-codes.js';
 
 export interface CrashWatchResult {
   mode: 'dump' | 'watch' | 'run';
@@ -19,14 +20,20 @@ export interface CrashWatchResult {
   jsStack?: JsFrame[];
   /** Why there is no JS stack for a Node process. */
   jsStackNote?: string;
+  /** The Node inspector crash-watch used for the JS stack, and whether it is closed again. */
+  inspector?: InspectorState;
   /** gdb's own output, for the text view. */
   output: string;
 }
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
 
-/** The exit code crash-watch ends with: 128 + the signal's number after a crash, as a shell reports it. */
+/**
+ * The exit code crash-watch ends with: 128 + the signal's number after a crash, as a shell
+ * reports it; partial when the dump is done but the inspector would not close.
+ */
 export function exitCodeFor(result: CrashWatchResult): number {
+  if (result.inspector && !result.inspector.closed) return EXIT_CODES.partial;
   if (result.outcome !== 'crashed') return 0;
   return 128 + (SIGNAL_NUMBERS[result.signal ?? ''] ?? 0);
 }
@@ -61,13 +68,20 @@ function isNodeProcess(pid: number): boolean {
 export async function dumpProcess(pid: number, timeoutMs: number): Promise<CrashWatchResult> {
   if (!isProcessRunning(pid)) throw toCliError(new GdbError('process-gone', 'gone'), pid);
   const result: CrashWatchResult = { mode: 'dump', pid, outcome: 'dumped', threads: [], output: '' };
-  // The JS stack first: pausing through the inspector does not need the process stopped by gdb.
+  // The JS stack first: pausing through the inspector does not need the process stopped by gdb,
+  // and the inspector (open to every local user) closes before gdb's seconds, not after.
   if (isNodeProcess(pid)) {
     const url = await findInspectorUrl(pid);
-    const frames = url ? await captureJsStack(pid, () => url) : undefined;
+    const { frames, idle, inspector } = url ? await captureJsStack(pid, () => url) : {};
+    if (inspector) result.inspector = inspector;
     if (frames) result.jsStack = frames;
-    else if (url) result.jsStackNote = 'its inspector opened, but no JavaScript ran within 2 s to be paused: the process is idle, waiting for I/O or timers (the native backtraces below show where)';
-    else result.jsStackNote = 'its inspector did not open on SIGUSR1; start Node apps with --inspect-port=127.0.0.1:0 (Ferry does) so crash-watch can read the JS stack';
+    else if (idle) result.jsStackNote = 'its inspector opened, but no JavaScript was running to pause: the process is idle, waiting for I/O or timers (the native backtraces below show where)';
+    else if (url) result.jsStackNote = 'its inspector opened, but the process did not answer it within 2 s: its main thread is busy outside JavaScript (native code, a synchronous call; the native backtraces below show where)';
+    else {
+      result.jsStackNote =
+        'its inspector did not open within 2 s of SIGUSR1: its main thread is blocked outside JavaScript (native code, a synchronous call; the native backtraces below show where), or it has no SIGUSR1 handler for the inspector. ' +
+        'Node opens it once that thread is back, and then anyone local can connect: Ferry closes the inspectors of its apps after 10 s; for another process, run crash-watch --dump again then, which closes it';
+    }
   }
   try {
     result.output = await dumpBacktraces(pid, timeoutMs);
@@ -119,5 +133,12 @@ export function formatCrashWatch(result: CrashWatchResult): string {
   }
   if (result.jsStack) lines.push('', '########### JavaScript stack ###########', formatFrames(result.jsStack));
   else if (result.jsStackNote) lines.push('', `*** No JavaScript stack: ${result.jsStackNote}`);
+  if (result.inspector?.closed) lines.push(`*** The inspector on 127.0.0.1:${result.inspector.port} is closed again`);
+  else if (result.inspector) {
+    lines.push(
+      `*** WARNING: the inspector on 127.0.0.1:${result.inspector.port} did not close: any local user can connect to it and run code as this process's user.`,
+      '*** Restart the process (or run crash-watch --dump again once its JavaScript runs).',
+    );
+  }
   return lines.join('\n') + '\n';
 }

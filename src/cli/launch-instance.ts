@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { detectApp, type DetectionResult } from '../lib/app-detection.js';
-import { appUserIds, DEFAULTS, type AppConfig, type AppType, type BufferingConfig, type ClientLimits, type FerryConfig, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
+import { appUserIds, DEFAULTS, type AppConfig, type AppType, type BufferingConfig, type ClientLimits, type FerryConfig, type FriendlyErrorPages, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { openOwnFile, removeIfUnused, UnsafeFileError, type OwnFile } from '../lib/own-files.js';
 import { ferryProcessCommand } from '../lib/paths.js';
@@ -36,7 +36,7 @@ export interface StartOptions {
   rollingRestarts: boolean;
   stickySessions: boolean;
   stickyCookieName: string;
-  /** Undefined: on in development only. */
+  /** Given: for every client (or none); undefined: for local clients in development only. */
   friendlyErrorPages?: boolean;
   envvars: string[];
   environment: string;
@@ -273,9 +273,18 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     rollingRestarts: opts.rollingRestarts,
     stickySessions: opts.stickySessions,
     stickyCookieName: opts.stickyCookieName,
-    friendlyErrorPages: opts.friendlyErrorPages ?? opts.environment === 'development',
+    friendlyErrorPages: friendlyErrorPagesFor(opts.friendlyErrorPages, opts.environment),
     ...(user ? { user } : {}),
   };
+}
+
+/**
+ * --friendly-error-pages given (flag or ferry.json) shows the details to every client, as the
+ * operator asked; unset, development shows them to local clients only; otherwise none.
+ */
+export function friendlyErrorPagesFor(given: boolean | undefined, environment: string): FriendlyErrorPages {
+  if (given !== undefined) return given ? 'all' : 'off';
+  return environment === 'development' ? 'local' : 'off';
 }
 
 /** Where a daemonized instance logs when --log-file is not given: like Passenger, beside the app. */

@@ -1,18 +1,12 @@
 // Validates the options of the metrics endpoint (--metrics-address) and of the health check
 // (--health-check-path, --health-drain-time) into their config.
 
-import net from 'node:net';
 import { HEALTH_DRAIN_MAX_S, type HealthCheckConfig } from '../lib/config.js';
+import { isLoopbackAddress } from '../lib/loopback.js';
 import { CliError } from './errors.js';
 
 function usage(message: string, suggestion: string): CliError {
   return new CliError('FERRY_ERR_CONFIG_INVALID', message, 'usage', [suggestion]);
-}
-
-function isLoopback(address: string): boolean {
-  if (net.isIPv4(address)) return address.startsWith('127.');
-  if (net.isIPv6(address)) return address === '::1' || address === '0:0:0:0:0:0:0:1';
-  return false;
 }
 
 /**
@@ -27,7 +21,7 @@ export function parseMetricsAddress(text: string): { address: string; port: numb
   const port = Number(match[3]);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw usage(`--metrics-address '${text}': ${match[3]} is not a TCP port`, example);
   const address = host === 'localhost' ? '127.0.0.1' : host;
-  if (!isLoopback(address)) {
+  if (!isLoopbackAddress(address)) {
     throw usage(
       `--metrics-address '${text}' is not a loopback address; the metrics endpoint has no token, so it listens on 127.0.0.1 or ::1 only`,
       'Use 127.0.0.1:PORT and let the Prometheus agent on this host scrape it, or scrape GET /v1/metrics of the admin API with the read-only token.',

@@ -7,12 +7,14 @@ import { dumpProcess, exitCodeFor, formatCrashWatch, runCommand, watchProcess, t
 export default class CrashWatch extends BaseCommand<CrashWatchResult> {
   static summary = 'Backtraces of every thread of a process through gdb (plus its JS stack for Node); or wait for it to crash.';
   static description = `ferry crash-watch --dump PID   all-thread native backtraces now (gdb attaches, dumps, detaches; the
-                               process keeps running), and for a Node process its JavaScript stack.
+                               process keeps running), and for a Node process its JavaScript stack
+                               (through its inspector, closed again as soon as the stack is taken).
 ferry crash-watch PID          wait until the process crashes, then dump; exit code 128 + signal.
                                If it exits normally, say so (exit code 0).
 ferry crash-watch -- CMD ARGS  run a command under gdb and dump if it crashes.
 
 ${EXIT_CODE_HELP}
+  68    dumped, but the Node inspector opened for the JS stack would not close (anyone local can connect)
   128+N the watched process crashed with signal N (139 = SIGSEGV, 134 = SIGABRT)`;
 
   static examples = ['<%= config.bin %> crash-watch --dump 4242', '<%= config.bin %> crash-watch 4242', '<%= config.bin %> crash-watch -- ./server --port 8080'];

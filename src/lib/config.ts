@@ -41,11 +41,18 @@ export interface AppConfig {
   /** Route a client back to the process that served it, by a cookie naming that process. */
   stickySessions: boolean;
   stickyCookieName: string;
-  /** When the app cannot start, show the error (never the environment) on an HTML page. */
-  friendlyErrorPages: boolean;
+  /** When the app cannot start, show the error (never the environment) on an HTML page; see FriendlyErrorPages. */
+  friendlyErrorPages: FriendlyErrorPages;
   /** The user the app's processes run as, when not Ferry's own (Ferry runs as root). */
   user?: AppUser;
 }
+
+/**
+ * Who sees the friendly error page's details (what failed, the app's last output, which often
+ * holds secrets the app printed): nobody (a plain page), local clients only (loopback; the
+ * default in development), or every client (--friendly-error-pages given explicitly).
+ */
+export type FriendlyErrorPages = 'off' | 'local' | 'all';
 
 /** An account an app runs as: uid, primary gid (supplementary groups are dropped), and its home. */
 export interface AppUser {

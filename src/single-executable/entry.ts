@@ -16,7 +16,8 @@ async function runNodeApp(startupFile: string, appArgs: string[]): Promise<void>
   process.env[RUN_AS_NODE_ENV] = '1';
   // The executable's Node installs no SIGUSR1 handler of its own (the signal would kill the app),
   // so do what `node --inspect-port=127.0.0.1:0` does from JavaScript: SIGUSR1 opens the
-  // inspector on a free loopback port (crash-watch). Unlike Node's, it waits for the event loop.
+  // inspector on a free loopback port (crash-watch). Unlike Node's, it waits for the event loop;
+  // one nobody closes, the core closes (core/spawn/inspector-guard.ts), as for node.
   process.on('SIGUSR1', () => {
     if (!inspector.url()) inspector.open(0, '127.0.0.1');
   });

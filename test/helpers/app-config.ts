@@ -17,7 +17,7 @@ export const TEST_APP: AppConfig = {
   rollingRestarts: false,
   stickySessions: false,
   stickyCookieName: '_ferry_route',
-  friendlyErrorPages: false,
+  friendlyErrorPages: 'off',
 };
 
 export const TEST_TURBOCACHE: TurbocacheConfig = { enabled: true, maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024, debugHeader: true };

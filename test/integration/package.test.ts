@@ -8,6 +8,8 @@ import { execa } from 'execa';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AS_ROOT_ENV, copyFixture, freePort, waitFor, liveInstances, instanceProcesses, removeScratch, ROOT, survivors, tempDir, type FerryRun } from '../helpers/ferry.js';
+import type { CrashWatchResult } from '../../src/cli/crash-watch.js';
+import { acceptsConnections, expectInspectorClosed, INSPECTOR_PORT } from '../helpers/inspector.js';
 import { fakeNotifySocket } from '../helpers/notify-socket.js';
 
 const BUILD_TIMEOUT_MS = 300_000;
@@ -144,18 +146,32 @@ describe('the single executable', () => {
       expect(fs.readlinkSync(`/proc/${pid}/exe`)).toBe(exe);
     }
 
-    // SIGUSR1 (crash-watch) opens the app's inspector and does not kill it, as with node.
+    // crash-watch --dump (the executable's own) opens the app's inspector with SIGUSR1, which
+    // does not kill it, as with node, and closes it again from inside the app.
     const appPid = pids[2]!;
-    process.kill(appPid, 'SIGUSR1');
     const logFile = path.join(scratch, `ferry.${instance.port}.log`);
-    const inspectorLine = (): boolean =>
+    const inspectorPorts = (): number[] =>
       fs
         .readFileSync(logFile, 'utf8')
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as { msg: string; pid?: number; appPid?: number })
-        .some((entry) => (entry.appPid ?? entry.pid) === appPid && entry.msg.startsWith('Debugger listening on ws://127.0.0.1:'));
-    await waitFor(inspectorLine, "the app's inspector line in the log");
+        .filter((entry) => (entry.appPid ?? entry.pid) === appPid)
+        .map((entry) => Number(INSPECTOR_PORT.exec(entry.msg)?.[1]))
+        .filter((port) => port > 0);
+    const dump = await runExe(['crash-watch', '--dump', String(appPid), '--json']);
+    expect(dump.exitCode, dump.stderr).toBe(0);
+    const dumped = JSON.parse(dump.stdout) as CrashWatchResult;
+    const [opened] = await waitFor(() => (inspectorPorts().length > 0 ? inspectorPorts() : undefined), "the app's inspector line in the log");
+    await expectInspectorClosed(opened!, appPid);
+    expect(dumped.inspector).toEqual({ port: opened, closed: true });
+    expect(await (await request(`http://127.0.0.1:${instance.port}/`)).body.text()).toContain(`(pid ${appPid})`);
+    // A SIGUSR1 nobody follows up (crash-watch gave up on a busy app before the executable's
+    // handler ran) opens the inspector for 10 s at most.
+    process.kill(appPid, 'SIGUSR1');
+    const reopened = (await waitFor(() => inspectorPorts()[1], 'the inspector to open again'))!;
+    expect(await acceptsConnections(reopened)).toBe(true);
+    await waitFor(async () => !(await acceptsConnections(reopened)), 'the inspector to close by itself', 15_000, 200);
     expect(await (await request(`http://127.0.0.1:${instance.port}/`)).body.text()).toContain(`(pid ${appPid})`);
 
     const stop = await runExe(['stop']);

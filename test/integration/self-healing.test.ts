@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Pool, request } from 'undici';
 import { readWorkerRecords } from '../../src/lib/instance-registry.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import { fixture, runFerry, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { daemonLogLines, fixture, runFerry, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 
@@ -97,14 +97,20 @@ describe('self-healing', () => {
     const notInFlight = failures.filter((o) => !kills.some((k) => o.startMs <= k.diedMs + 250 && o.endMs >= k.atMs));
     const first = okIn(outcomes, 0, 3_000);
     const last = okIn(outcomes, 12_000, 15_000);
-    const recoveries = [...logOf(instance).matchAll(/"recoveryMs":(\d+)/g)].map((m) => Number(m[1]));
-    console.log(`core SIGKILL x3 under load: ${outcomes.length} requests, ${failures.length} failed (${JSON.stringify(failures.map((f) => f.error ?? f.status))}), first 3 s ${first} ok, last 3 s ${last} ok, recovery ${recoveries.join('/')} ms`);
+    const watchdogLines = daemonLogLines(instance).filter((l) => l.component === 'watchdog');
+    const crashes = watchdogLines.filter((l) => l.msg.startsWith('core crashed; restarting it'));
+    const restarts = watchdogLines.filter((l) => l.msg === 'core restarted and serving');
+    // Recovery times are printed for the reader; the bench measures them, not this test.
+    console.log(`core SIGKILL x3 under load: ${outcomes.length} requests, ${failures.length} failed (${JSON.stringify(failures.map((f) => f.error ?? f.status))}), first 3 s ${first} ok, last 3 s ${last} ok, recovery ${restarts.map((l) => l.recoveryMs).join('/')} ms`);
 
     expect(kills).toHaveLength(3);
     expect(refused).toEqual([]);
     expect(notInFlight).toEqual([]);
     expect(last).toBeGreaterThanOrEqual(0.8 * first);
-    expect(recoveries).toHaveLength(3);
+    // The watchdog names each killed core and how it died, then the core that took over: the one
+    // the next kill hit, the last one still serving.
+    expect(crashes.map((l) => ({ corePid: l.corePid, exit: l.exit }))).toEqual(kills.map((k) => ({ corePid: k.pid, exit: 'signal SIGKILL' })));
+    expect(restarts.map((l) => l.corePid)).toEqual([...kills.slice(1).map((k) => k.pid), corePid(instance)]);
     expect(appPids(instance)).toEqual(pidsBefore);
 
     expect((await instance.stop()).exitCode).toBe(0);

@@ -517,7 +517,8 @@ export class AppGroup {
     worker.state = 'stopping';
     this.spawner.markLeaving?.(worker.pid);
     this.ensureProcesses();
-    const frames = worker.inspectorUrl ? await captureJsStack(worker.pid, worker.inspectorUrl) : undefined;
+    // captureJsStack closes the inspector it opened, though the kill below would end it anyway.
+    const { frames } = worker.inspectorUrl ? await captureJsStack(worker.pid, worker.inspectorUrl) : {};
     this.log.error('request exceeded max-request-time; killing its app process', {
       reqId: requestId,
       appPid: worker.pid,

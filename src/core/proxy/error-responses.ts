@@ -109,24 +109,38 @@ export interface SpawnFacts {
 
 /**
  * The development page for an app that cannot start: what failed, at which step, how it exited,
- * and what it printed. Never the environment, never Ferry's own stack.
+ * and what it printed, for a client allowed to see it (error-page-audience.ts); for any other, a
+ * page saying where those details are. Never the environment, never Ferry's own stack.
  */
-export function sendSpawnErrorPage(req: http.IncomingMessage, res: http.ServerResponse, facts: SpawnFacts, requestId: string, retryAfterS: number): void {
+export function sendSpawnErrorPage(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  facts: SpawnFacts,
+  requestId: string,
+  retryAfterS: number,
+  showDetails: boolean,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const row = (name: string, value: unknown): string =>
     value === undefined || value === null || value === '' ? '' : `<tr><th>${name}</th><td>${escapeHtml(String(value))}</td></tr>`;
+  // The message quotes the output's last line: it is a detail as much as the output is.
+  const details = showDetails
+    ? `<p>${escapeHtml(facts.message)}</p>
+<table>${row('App', facts.app)}${row('What failed', facts.category)}${row('Step', facts.step)}${row('Exit code', facts.exitCode)}${row('Signal', facts.signal)}${row('Time taken', facts.durationMs === undefined ? undefined : `${facts.durationMs} ms`)}${row('Request id', requestId)}</table>
+<h2>Last output of the app</h2>
+<pre>${escapeHtml(facts.outputTail?.trim() || '(nothing)')}</pre>
+<p>This page is shown because the app runs in development (or with --friendly-error-pages). Ferry retries with a growing delay; fix the app and reload.</p>`
+    : `<p>What failed and the app's last output are shown only to clients on the server's own machine (loopback), since that output may hold secrets. The operator finds them in the server log.</p>
+<table>${row('Request id', requestId)}</table>
+<p>Ferry retries with a growing delay; reload later. (Started with --friendly-error-pages, Ferry shows the details to every client.)</p>`;
   const body = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>The application could not be started</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}th{text-align:left;padding-right:1rem;vertical-align:top}pre{background:#f4f4f4;padding:1rem;overflow:auto}</style></head>
 <body><h1>The application could not be started</h1>
-<p>${escapeHtml(facts.message)}</p>
-<table>${row('App', facts.app)}${row('What failed', facts.category)}${row('Step', facts.step)}${row('Exit code', facts.exitCode)}${row('Signal', facts.signal)}${row('Time taken', facts.durationMs === undefined ? undefined : `${facts.durationMs} ms`)}${row('Request id', requestId)}</table>
-<h2>Last output of the app</h2>
-<pre>${escapeHtml(facts.outputTail?.trim() || '(nothing)')}</pre>
-<p>This page is shown because the app runs in development (or with --friendly-error-pages). Ferry retries with a growing delay; fix the app and reload.</p>
+${details}
 </body></html>
 `;
   res.writeHead(503, REASONS[503], {

@@ -16,6 +16,7 @@ import type { WorkerProcess } from '../pool/worker.js';
 import type { BufferDir } from './buffer-dir.js';
 import type { RequestOrigin } from './authority.js';
 import { bodyTooLargeAnswer, clientErrorAnswer, isBodyTooLarge, serverLimitOptions } from './client-limits.js';
+import { requestClientAddress, showsSpawnDetails } from './error-page-audience.js';
 import { endConnection, nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent } from './forward.js';
 import { chooseRequestId, readCookie, type ForwardingFacts } from './headers.js';
@@ -137,11 +138,13 @@ function checkoutRefusal(err: unknown, requestId: string, log: Logger): ErrorRes
   return { status: 500, reason: 'The server could not handle this request.', requestId };
 }
 
-function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string, log: Logger, group?: AppGroup): void {
+function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string, log: Logger, trustForwarded: boolean, group?: AppGroup): void {
   const refusal = checkoutRefusal(err, requestId, log);
   const spawnError = err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_POOL_UNAVAILABLE') ? (err.details.spawnError as SpawnFacts | undefined) : undefined;
-  if (group?.app.friendlyErrorPages && spawnError) {
-    sendSpawnErrorPage(req, res, { ...spawnError, message: group.lastSpawnError?.message ?? (err as Error).message }, requestId, refusal.retryAfterS ?? 1);
+  if (group && group.app.friendlyErrorPages !== 'off' && spawnError) {
+    const client = requestClientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustForwarded);
+    const showDetails = showsSpawnDetails(group.app.friendlyErrorPages, client);
+    sendSpawnErrorPage(req, res, { ...spawnError, message: group.lastSpawnError?.message ?? (err as Error).message }, requestId, refusal.retryAfterS ?? 1, showDetails);
     return;
   }
   sendErrorResponse(req, res, refusal);
@@ -213,7 +216,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
             if (res.destroyed) next.close();
             else forward(req, res, next, tracked, group, cache, body, attempt + 1);
           },
-          (checkoutErr: unknown) => checkoutError(req, res, checkoutErr, tracked.id, log, group),
+          (checkoutErr: unknown) => checkoutError(req, res, checkoutErr, tracked.id, log, opts.trustForwarded, group),
         );
       return true;
     };
@@ -330,7 +333,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
           if (cache) toApp(req, res, group, requestId, cache);
           else if (!res.destroyed) tracker.countAnswered(res.statusCode, group.stats.responses);
         },
-        (err: unknown) => checkoutError(req, res, err, requestId, log, group),
+        (err: unknown) => checkoutError(req, res, err, requestId, log, opts.trustForwarded, group),
       );
     } else if (begun) {
       toApp(req, res, group, requestId, begun);
@@ -394,7 +397,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     try {
       checkedOut = group.checkout(group.app.stickySessions ? readCookie(req.headers.cookie, group.app.stickyCookieName) : undefined);
     } catch (err) {
-      checkoutError(req, res, err, requestId, log, group);
+      checkoutError(req, res, err, requestId, log, opts.trustForwarded, group);
       return;
     }
     if (checkedOut instanceof Promise) {
@@ -403,7 +406,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
           if (res.destroyed) session.close();
           else forward(req, res, session, tracked, group, cache, body);
         },
-        (err: unknown) => checkoutError(req, res, err, requestId, log, group),
+        (err: unknown) => checkoutError(req, res, err, requestId, log, opts.trustForwarded, group),
       );
     } else {
       forward(req, res, checkedOut, tracked, group, cache, body);

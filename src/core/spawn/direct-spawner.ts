@@ -17,6 +17,7 @@ import type { FaultInjector } from '../faults.js';
 import type { InstanceDirectory } from '../instance-registry/instance-dir.js';
 import type { Logger } from '../log.js';
 import { AdoptedProcess } from './adopted-process.js';
+import { InspectorGuard } from './inspector-guard.js';
 import { createOutputFifos, describeAppLine, openFifoForApp, readFifoLines, removeOutputFifos, type OutputFifos } from './app-output.js';
 import { OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spawn-error.js';
 import { describeUpstream, parseUpstream, type SpawnedProcess, type Spawner, type UpstreamAddress } from './spawner.js';
@@ -65,6 +66,9 @@ export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base
 class AppOutput {
   /** Node apps: the inspector's URL, once SIGUSR1 opened it and it said so on stderr. */
   inspectorUrl: string | undefined;
+  /** Closes an inspector opened after readiness that nobody closed; one opened at start is the operator's. */
+  private readonly inspectorGuard: InspectorGuard;
+  private ready = false;
   private readers: { close(): void }[] = [];
   private readonly streamLogs: Record<'stdout' | 'stderr', Logger>;
 
@@ -79,7 +83,13 @@ class AppOutput {
     private readonly onEnd: () => void,
   ) {
     this.streamLogs = { stdout: log.foreign({ app, pid, stream: 'stdout' }), stderr: log.foreign({ app, pid, stream: 'stderr' }) };
+    this.inspectorGuard = new InspectorGuard(log);
     this.resume();
+  }
+
+  /** The app is serving: an inspector that opens from now on is not the one it was started with. */
+  markReady(): void {
+    this.ready = true;
   }
 
   private onLine(streamName: 'stdout' | 'stderr'): (line: string, partial: boolean) => void {
@@ -90,7 +100,10 @@ class AppOutput {
       log.info(msg, fields);
       if (streamName === 'stderr') {
         const match = INSPECTOR_LINE.exec(line);
-        if (match) this.inspectorUrl = match[1];
+        if (match) {
+          this.inspectorUrl = match[1] as string;
+          if (this.ready) this.inspectorGuard.opened(this.inspectorUrl);
+        }
       }
     };
   }
@@ -105,6 +118,7 @@ class AppOutput {
   }
 
   pause(): void {
+    this.inspectorGuard.stop();
     for (const reader of this.readers.splice(0)) reader.close();
   }
 }
@@ -328,6 +342,7 @@ export class DirectSpawner implements Spawner {
       const child = new AdoptedProcess(record.pid, record.startTicks);
       const appLog = this.log.child({ app: app.name, appPid: record.pid });
       const output = new AppOutput(fifos, appLog, app.name, record.pid, undefined, () => child.check());
+      output.markReady();
       this.outputs.set(record.pid, output);
       child.once('exit', () => {
         signalQuietly(-record.pgid, 'SIGKILL');
@@ -417,6 +432,7 @@ export class DirectSpawner implements Spawner {
         clearTimeout(timer);
         const spawnDurationMs = Date.now() - startedAt;
         appLog.info('app process ready', { spawnMs: spawnDurationMs });
+        output?.markReady();
         resolve({ pid: pid as number, address, child, spawnDurationMs, startedAtMs: startedAt, ...(app.appType === 'node' ? { inspectorUrl: () => output?.inspectorUrl } : {}) });
       };
 

@@ -77,7 +77,7 @@ describe('buildConfig', () => {
           rollingRestarts: false,
           stickySessions: false,
           stickyCookieName: '_ferry_route',
-          friendlyErrorPages: false,
+          friendlyErrorPages: 'off',
         },
       ],
       turbocache: { enabled: true, maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024, debugHeader: false },

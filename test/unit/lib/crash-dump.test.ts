@@ -46,4 +46,9 @@ describe('exitCodeFor', () => {
     expect(exitCodeFor({ mode: 'watch', outcome: 'crashed', signal: 'SIGABRT', threads: [], output: '' })).toBe(134);
     expect(exitCodeFor({ mode: 'watch', outcome: 'exited', exitCode: 3, threads: [], output: '' })).toBe(0);
   });
+
+  it('is partial (68) after a dump whose inspector would not close, 0 when it did', () => {
+    expect(exitCodeFor({ mode: 'dump', outcome: 'dumped', threads: [], output: '', inspector: { port: 40000, closed: false } })).toBe(68);
+    expect(exitCodeFor({ mode: 'dump', outcome: 'dumped', threads: [], output: '', inspector: { port: 40000, closed: true } })).toBe(0);
+  });
 });
