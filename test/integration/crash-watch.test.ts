@@ -69,7 +69,7 @@ describe('ferry crash-watch', () => {
     instance = await startDaemon(fixture('pid-app'));
     const pid = await (await request(`${instance.url}/pid`)).body.text();
     void request(`${instance.url}/spin?ms=10000`).then((r) => r.body.text()).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 300));
+    await instance.requestUnderWay('/spin');
     const run = await runFerry(registry, ['crash-watch', '--dump', pid, '--json']);
     expect(run.exitCode, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as CrashWatchResult;

@@ -52,7 +52,7 @@ describe('the Node inspector is closed again', () => {
     instance = await startDaemon(fixture('pid-app'));
     const pid = Number(await (await request(`${instance.url}/pid`)).body.text());
     void request(`${instance.url}/spin?ms=8000`).then((r) => r.body.text()).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 300));
+    await instance.requestUnderWay('/spin');
 
     const run = await runFerry(registry, ['crash-watch', '--dump', String(pid), '--json']);
     expect(run.exitCode, run.stderr).toBe(0);

@@ -191,7 +191,7 @@ describe('tmp/restart.txt', () => {
     const instance = trackOnlyInstance(registry, port, instances);
     const pidNow = async (): Promise<string> => (await fetch(`${instance.url}/pid`)).text();
     const before = await pidNow();
-    await new Promise((r) => setTimeout(r, 2500)); // the first look records the link
+    // No wait: the core took its first look (the link) before it served.
     fs.writeFileSync(probe, ''); // followed, this would be a change: a restart would tell the app's user that it exists
     await new Promise((r) => setTimeout(r, 4500)); // two more looks
     expect(await pidNow()).toBe(before);
