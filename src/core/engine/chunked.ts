@@ -4,7 +4,7 @@
 // fields follow the same rules as head fields (syntax.ts), bounded. Data is reported as
 // subarrays of the input; a byte state machine runs only over the framing between them.
 
-import { bodyEnd, type BodyDecoder, type BodyResult } from './body.js';
+import { bodyEnd, type BodyDecoder, type BodyResult } from './body-result.js';
 import { CR, LF, TOKEN, parseFieldLine, refuse, type HeaderField, type Refusal } from './syntax.js';
 
 export interface ChunkedLimits {
