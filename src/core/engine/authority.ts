@@ -89,3 +89,18 @@ export function parseAuthority(value: string, scheme: Scheme, requirePort = fals
   const name = host.charCodeAt(0) === 0x5b ? host.slice(1, -1) : host;
   return { host, name, port, text: port === undefined ? host : `${host}:${port}` };
 }
+
+/** Where a request goes, as the door admitted it. */
+export interface RequestOrigin {
+  /** http, or what a trusted front's X-Forwarded-Proto says. */
+  scheme: Scheme;
+  /**
+   * The request's host: an absolute-form target's authority, else Host. What routing uses and
+   * the app gets as Host; undefined only for an HTTP/1.0 request that names none.
+   */
+  host: Authority | undefined;
+  /** A trusted front's X-Forwarded-Host: the host its client asked for. */
+  forwardedHost: Authority | undefined;
+  /** origin-form (path and query), or "*" for OPTIONS *. */
+  target: string;
+}

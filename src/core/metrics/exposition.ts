@@ -7,7 +7,7 @@ import type { GroupSnapshot, PoolResponse, ProcessState } from '../../lib/admin-
 import type { Pool } from '../pool/pool.js';
 import type { RequestTracker } from '../proxy/request-tracker.js';
 import type { Turbocache } from '../turbocache/turbocache.js';
-import { STATUS_CLASSES, type FixedHistogram, type ResponseCounts } from './app-stats.js';
+import { STATUS_CLASSES, type FixedHistogram, type ResponseCounts } from '../pool/app-stats.js';
 
 /** Prometheus text format 0.0.4 (what prom-client writes). */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

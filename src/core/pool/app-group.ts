@@ -13,7 +13,7 @@ import { CoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SpawnError } from '../spawn/spawn-error.js';
 import type { SpawnedProcess, Spawner } from '../spawn/spawner.js';
-import { AppStats } from '../metrics/app-stats.js';
+import { AppStats } from './app-stats.js';
 import { chooseWorker } from './routing.js';
 import { Session } from './session.js';
 import { WorkerProcess } from './worker.js';

@@ -3,25 +3,11 @@
 // client store its answer under another URL's key. RFC 9112 §3.2 (Host, request target forms),
 // RFC 3986 §3.2.2-3 (host, port).
 
-import { parseAuthority, type Authority, type Scheme } from '../engine/authority.js';
+import { parseAuthority, type Authority, type RequestOrigin, type Scheme } from '../engine/authority.js';
 
-// One parser of host[:port] for the current front and Ferry's own engine.
-export { parseAuthority, type Authority, type Scheme };
-
-/** Where a request goes, as the door admitted it. */
-export interface RequestOrigin {
-  /** http, or what a trusted front's X-Forwarded-Proto says. */
-  scheme: Scheme;
-  /**
-   * The request's host: an absolute-form target's authority, else Host. What routing uses and
-   * the app gets as Host; undefined only for an HTTP/1.0 request that names none.
-   */
-  host: Authority | undefined;
-  /** A trusted front's X-Forwarded-Host: the host its client asked for. */
-  forwardedHost: Authority | undefined;
-  /** origin-form (path and query), or "*" for OPTIONS *. */
-  target: string;
-}
+// One parser of host[:port], and one shape of a request's origin, for the current front and
+// Ferry's own engine.
+export { parseAuthority, type Authority, type RequestOrigin, type Scheme };
 
 export interface OriginFacts {
   method: string;

@@ -2,7 +2,7 @@
 // shows. Cheap on the hot path: one Map insert and delete per request.
 
 import type { RequestSnapshot, RequestState } from '../../lib/admin-api-contract.js';
-import { ResponseCounts } from '../metrics/app-stats.js';
+import { ResponseCounts } from '../pool/app-stats.js';
 import type { WorkerProcess } from '../pool/worker.js';
 import type { BufferUsage } from './request-body.js';
 

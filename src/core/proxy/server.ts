@@ -19,7 +19,8 @@ import { bodyTooLargeAnswer, clientErrorAnswer, isBodyTooLarge, serverLimitOptio
 import { requestClientAddress, showsSpawnDetails } from './error-page-audience.js';
 import { endConnection, nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent } from './forward.js';
-import { chooseRequestId, readCookie, type ForwardingFacts } from './headers.js';
+import { chooseRequestId, type ForwardingFacts } from './headers.js';
+import { readCookie } from '../turbocache/http-fields.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
 import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } from './request-body.js';
 import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';

@@ -2,8 +2,8 @@
 // answer to it (store it, invalidate what it changed) and says what happened in X-Ferry-Cache.
 
 import type http from 'node:http';
-import type { RequestOrigin } from '../proxy/authority.js';
-import { readCookie } from '../proxy/headers.js';
+import type { RequestOrigin } from '../engine/authority.js';
+import { readCookie } from './http-fields.js';
 import { collectResponseFacts, currentAgeMs, etagMatches, invalidatedUrls, requestVerdict, storeVerdict, urlKey, variantKey, type NotStoredReason, type RequestVerdict } from './policy.js';
 import { entrySize, Turbocache, type CacheEntry } from './turbocache.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readCookie } from '../../../../src/core/proxy/headers.js';
+import { readCookie } from '../../../../src/core/turbocache/http-fields.js';
 
 describe('readCookie', () => {
   it('finds a cookie among others, trimming spaces', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FixedHistogram, ResponseCounts, statusClassIndex, STATUS_CLASSES } from '../../../../src/core/metrics/app-stats.js';
+import { FixedHistogram, ResponseCounts, statusClassIndex, STATUS_CLASSES } from '../../../../src/core/pool/app-stats.js';
 
 describe('statusClassIndex', () => {
   it('maps each status to its class', () => {
