@@ -359,7 +359,8 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
     watchdog.on('message', (message: WatchdogToCli) => {
       if (message.type === 'ready') resolve(message.instance);
       // Report it once the watchdog has cleaned up, so nothing is left running when we do.
-      else if (message.type === 'failed') failure = cliErrorFromPayload(message.error);
+      // In the foreground without --log-file the log is on the terminal, just above the error.
+      else if (message.type === 'failed') failure = cliErrorFromPayload(logFile ? { ...message.error, suggestions: [...(message.error.suggestions ?? []), `The whole output is in the log: ${logFile}`] } : message.error);
     });
     void exited.then((code) =>
       reject(failure ?? new CliError('FERRY_ERR_CORE_START_FAILED', `the watchdog exited during start-up (code ${code})`, 'failed', logFile ? [`See the log: ${logFile}`] : [])),

@@ -107,7 +107,7 @@ describe('ferry start and stop with bad input', () => {
   });
 
   // The error line the app printed, not the stack or the "Node.js v20.x.y" footer Node prints after
-  // it (summarizeOutput in src/core/spawn/spawn-error.ts).
+  // it (crashReason in src/core/spawn/spawn-error.ts).
   it("quotes the app's own last error line when it exits at start", async () => {
     const s = scratch();
     const port = await freePort();
@@ -118,6 +118,40 @@ describe('ferry start and stop with bad input', () => {
     const message = errorLine(run);
     expect(message).toContain('exited with code 1');
     expect(message).toContain('database URL is not configured');
+    expectNothingLeft(s);
+  });
+
+  // Issue 19, item 6: Node ends such a crash with the error's properties and a lone "}", which
+  // was all the message quoted; the suggestion said "node <startup file>"; and the crash was
+  // printed three times (the app's lines, then inside the pool's and the watchdog's log lines,
+  // with Ferry's own SpawnError stack).
+  it("names the missing module, the real command to run by hand, and prints the app's crash once", async () => {
+    const s = scratch();
+    const port = await freePort();
+    const dir = copyFixture(s, 'require-missing');
+
+    const run = await runFerry(s.registry, ['start', dir, '--port', String(port)]);
+
+    expect(run.exitCode).toBe(EXIT_CODES.appStartFailed);
+    expect(errorLine(run)).toBe("app 'require-missing' exited with code 1 before it listened: Error: Cannot find module './missing.json' (MODULE_NOT_FOUND)");
+    expect(suggestions(run)).toContain(`Run the app by hand to see the whole error: cd ${dir} && ${process.execPath} app.js`);
+    expect(suggestions(run)).not.toMatch(/<[^>]*>/);
+    const everything = run.stdout + run.stderr;
+    expect(everything.split('at Module._resolveFilename').length - 1, everything).toBe(1);
+    expect(everything).not.toContain('direct-spawner.js'); // Ferry's own stack
+    expectNothingLeft(s);
+  });
+
+  it('names the log file when the output went to one', async () => {
+    const s = scratch();
+    const port = await freePort();
+    const logFile = path.join(s.root, 'ferry.log');
+
+    const run = await runFerry(s.registry, ['start', copyFixture(s, 'require-missing'), '--port', String(port), '--log-file', logFile]);
+
+    expect(run.exitCode).toBe(EXIT_CODES.appStartFailed);
+    expect(suggestions(run)).toContain(`The whole output is in the log: ${logFile}`);
+    expect(fs.readFileSync(logFile, 'utf8').split('at Module._resolveFilename').length - 1).toBe(1);
     expectNothingLeft(s);
   });
 

@@ -342,7 +342,12 @@ export class AppGroup {
       const failures = this.spawnFailures + this.earlyExits;
       const backoffMs = spawnBackoffMs(failures);
       this.nextSpawnAllowedAtMs = Date.now() + backoffMs;
-      this.log.error('could not spawn app process', { err: spawnError, failures, retryInMs: backoffMs, ...spawnError.failure });
+      // The app's own output is in the log already, line by line, and the stack of a SpawnError
+      // is Ferry's, not the app's: log the one-line reason. An internal failure is Ferry's: all of it.
+      const { outputTail, ...facts } = spawnError.failure;
+      const internal = facts.category === 'internal';
+      const logged = internal ? spawnError : { type: spawnError.name, message: spawnError.message, code: spawnError.code };
+      this.log.error('could not spawn app process', { err: logged, failures, retryInMs: backoffMs, ...facts, ...(internal ? { outputTail } : {}) });
       this.spawning--;
       if (!this.workers.some((w) => w.isRoutable)) this.rejectWaiters(this.unavailable(backoffMs));
       this.ensureProcesses();
