@@ -87,7 +87,7 @@ export interface StartOptions {
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function usage(message: string, suggestion: string): CliError {
-  return new CliError('FERRY_ERR_CONFIG_INVALID', message, 'usage', [suggestion]);
+  return new CliError('FERRY_ERR_CONFIG_INVALID', message, [suggestion]);
 }
 
 export function parseEnvvars(pairs: readonly string[]): Record<string, string> {
@@ -238,7 +238,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
       ? { ok: true, app: { appType: 'generic', startupFile: root } }
       : { ok: false, reason: `${root} is not a directory`, suggestion: 'Pass the directory the command runs in: ferry start DIR --app-start-command "CMD"' }
     : detectApp(root, { appType: opts.appType, startupFile: opts.startupFile });
-  if (!detected.ok) throw new CliError('FERRY_ERR_APP_NOT_FOUND', detected.reason, 'usage', [detected.suggestion]);
+  if (!detected.ok) throw new CliError('FERRY_ERR_APP_NOT_FOUND', detected.reason, [detected.suggestion]);
   if (opts.minInstances < 1) throw usage(`--min-instances must be at least 1 (got ${opts.minInstances})`, 'Use --min-instances 1 or more.');
   if (opts.minInstances > maxPoolSize) {
     throw usage(`--min-instances (${opts.minInstances}) is larger than --max-pool-size (${maxPoolSize})`, 'Raise --max-pool-size or lower --min-instances.');
@@ -312,7 +312,7 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
     try {
       outFd = fs.openSync(logFile, 'a', 0o640);
     } catch (err) {
-      throw new CliError('FERRY_ERR_CONFIG_INVALID', `cannot open log file ${logFile}: ${(err as Error).message}`, 'environment', ['Pass a writable path with --log-file.']);
+      throw new CliError('FERRY_ERR_FILE_UNWRITABLE', `cannot open log file ${logFile}: ${(err as Error).message}`, ['Pass a writable path with --log-file.']);
     }
   }
   if (logFile) config.logFile = logFile;
@@ -363,7 +363,7 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
       else if (message.type === 'failed') failure = cliErrorFromPayload(logFile ? { ...message.error, suggestions: [...(message.error.suggestions ?? []), `The whole output is in the log: ${logFile}`] } : message.error);
     });
     void exited.then((code) =>
-      reject(failure ?? new CliError('FERRY_ERR_CORE_START_FAILED', `the watchdog exited during start-up (code ${code})`, 'failed', logFile ? [`See the log: ${logFile}`] : [])),
+      reject(failure ?? new CliError('FERRY_ERR_CORE_START_FAILED', `the watchdog exited during start-up (code ${code})`, logFile ? [`See the log: ${logFile}`] : [])),
     );
   });
 

@@ -6,7 +6,7 @@ import { HEALTH_DRAIN_MAX_S, type HealthCheckConfig } from '../lib/config.js';
 import { CliError } from './errors.js';
 
 function usage(message: string, suggestion: string): CliError {
-  return new CliError('FERRY_ERR_CONFIG_INVALID', message, 'usage', [suggestion]);
+  return new CliError('FERRY_ERR_CONFIG_INVALID', message, [suggestion]);
 }
 
 function isLoopback(address: string): boolean {

@@ -46,4 +46,10 @@ describe('exitCodeFor', () => {
     expect(exitCodeFor({ mode: 'watch', outcome: 'crashed', signal: 'SIGABRT', threads: [], output: '' })).toBe(134);
     expect(exitCodeFor({ mode: 'watch', outcome: 'exited', exitCode: 3, threads: [], output: '' })).toBe(0);
   });
+
+  // Issue 19, item 8: `crash-watch --json -- sh -c 'exit 3'` exited 0.
+  it("passes on the status of a command it ran (crash-watch -- CMD) that exited without a crash", () => {
+    expect(exitCodeFor({ mode: 'run', outcome: 'exited', exitCode: 3, threads: [], output: '' })).toBe(3);
+    expect(exitCodeFor({ mode: 'run', outcome: 'exited', exitCode: 0, threads: [], output: '' })).toBe(0);
+  });
 });
