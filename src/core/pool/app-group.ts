@@ -37,7 +37,7 @@ interface RestartInfo {
   rolling: boolean;
   generation: number;
   startedAtMs: number;
-  /** Set when a rolling restart stopped because a new process failed; old ones keep serving. */
+  /** Why a new process failed: a rolling restart stopped there (old ones keep serving); a blocking one retries in backoff. */
   failed?: string;
 }
 
@@ -348,6 +348,9 @@ export class AppGroup {
       const internal = facts.category === 'internal';
       const logged = internal ? spawnError : { type: spawnError.name, message: spawnError.message, code: spawnError.code };
       this.log.error('could not spawn app process', { err: logged, failures, retryInMs: backoffMs, ...facts, ...(internal ? { outputTail } : {}) });
+      // A blocking restart has nothing to fall back on: say it failed, and why (status, --wait),
+      // rather than "restarting" for ever. A rolling one records its own failure (rollOver).
+      if (this.restartInfo && !this.restartInfo.rolling && !this.restartInfo.failed) this.restartInfo.failed = spawnError.message;
       this.spawning--;
       if (!this.workers.some((w) => w.isRoutable)) this.rejectWaiters(this.unavailable(backoffMs));
       this.ensureProcesses();
@@ -366,6 +369,8 @@ export class AppGroup {
       this.respawnTimer = undefined;
       this.nextSpawnAllowedAtMs = 0;
     }
+    // The backoff's retry of a failed blocking restart succeeded: the restart goes on (and ends below).
+    if (this.restartInfo?.failed && !this.restartInfo.rolling && generation >= this.restartInfo.generation) delete this.restartInfo.failed;
     const worker = this.addWorker(spawned, generation);
     if (this.stopping || generation < this.generation) {
       // Stopping, or spawned for a generation a restart has since replaced: it must not serve,
