@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ADMIN_FILES, ROUTES, routePath, type ErrorBody, type RouteName } from '../lib/admin-api-contract.js';
 import { isErrorPayload, type ErrorCode } from '../lib/error-codes.js';
 import type { InstanceInfo } from '../lib/instance-registry.js';
-import { CliError, exitNameForCode } from './errors.js';
+import { CliError } from './errors.js';
 
 export const DEFAULT_ADMIN_TIMEOUT_MS = 10_000;
 
@@ -24,11 +24,11 @@ export class AdminClient {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM') {
-        throw new CliError('FERRY_ERR_ADMIN_UNAUTHORIZED', `not allowed to read the admin token of instance ${this.instance.name}`, 'unauthorized', [
+        throw new CliError('FERRY_ERR_ADMIN_UNAUTHORIZED', `not allowed to read the admin token of instance ${this.instance.name}`, [
           'Run this command as the user that started the instance, or as root.',
         ]);
       }
-      throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `instance ${this.instance.name} has no admin token (${file}); it is starting or stopping`, 'notRunning', [
+      throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `instance ${this.instance.name} has no admin token (${file}); it is starting or stopping`, [
         'Try again in a moment.',
       ]);
     }
@@ -66,12 +66,12 @@ export class AdminClient {
       socket.on('end', () => {
         if (settled) return;
         const response = parseResponse(Buffer.concat(chunks));
-        if (!response) return fail(new CliError('FERRY_ERR_INTERNAL', 'the admin API closed the connection without a complete answer', 'failed'));
+        if (!response) return fail(new CliError('FERRY_ERR_INTERNAL', 'the admin API closed the connection without a complete answer'));
         let parsed: unknown;
         try {
           parsed = JSON.parse(response.body);
         } catch {
-          return fail(new CliError('FERRY_ERR_INTERNAL', `the admin API answered ${response.status} with a body that is not JSON`, 'failed'));
+          return fail(new CliError('FERRY_ERR_INTERNAL', `the admin API answered ${response.status} with a body that is not JSON`));
         }
         settled = true;
         if (response.status === 200) resolve(parsed as T);
@@ -82,7 +82,7 @@ export class AdminClient {
 
   private apiError(status: number, body: unknown): CliError {
     const error = (body as ErrorBody | undefined)?.error;
-    if (!isErrorPayload(error)) return new CliError('FERRY_ERR_INTERNAL', `the admin API answered ${status}`, 'failed');
+    if (!isErrorPayload(error)) return new CliError('FERRY_ERR_INTERNAL', `the admin API answered ${status}`);
     const code = error.code as ErrorCode;
     const suggestions: string[] = [];
     const known = (error.details as { known?: unknown } | undefined)?.known;
@@ -90,27 +90,27 @@ export class AdminClient {
       suggestions.push(`Known: ${known.map((k) => (typeof k === 'object' && k !== null ? `${(k as { name: string }).name} (${(k as { root: string }).root})` : String(k))).join(', ')}`);
     }
     if (code === 'FERRY_ERR_ADMIN_UNAUTHORIZED' || code === 'FERRY_ERR_ADMIN_FORBIDDEN') suggestions.push('Run as the user that started the instance, or as root.');
-    return new CliError(code, error.message, exitNameForCode(code), suggestions);
+    return new CliError(code, error.message, suggestions);
   }
 
   private transportError(err: NodeJS.ErrnoException): CliError {
     const name = this.instance.name;
     if (err.code === 'EACCES' || err.code === 'EPERM') {
-      return new CliError('FERRY_ERR_ADMIN_UNAUTHORIZED', `not allowed to connect to the admin socket of instance ${name}`, 'unauthorized', [
+      return new CliError('FERRY_ERR_ADMIN_UNAUTHORIZED', `not allowed to connect to the admin socket of instance ${name}`, [
         'Run this command as the user that started the instance, or as root.',
       ]);
     }
     if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-      return new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `instance ${name} is registered but its core is not running (${err.code})`, 'notRunning', [
+      return new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `instance ${name} is registered but its core is not running (${err.code})`, [
         'The watchdog restarts a crashed core within a second; try again. If it persists, see the instance log.',
       ]);
     }
     if (err.code === 'ETIMEDOUT' || err.code === 'ECONNRESET') {
-      return new CliError('FERRY_ERR_CORE_NOT_RESPONDING', `instance ${name} is running but its core did not answer within ${Math.round(this.timeoutMs / 1000)}s (busy or stuck)`, 'notResponding', [
+      return new CliError('FERRY_ERR_CORE_NOT_RESPONDING', `instance ${name} is running but its core did not answer within ${Math.round(this.timeoutMs / 1000)}s (busy or stuck)`, [
         'Try again with a longer --timeout; if it stays stuck, get its stack with: ferry crash-watch --dump <core pid>',
       ]);
     }
-    return new CliError('FERRY_ERR_INTERNAL', `admin API call to instance ${name} failed: ${err.message}`, 'failed');
+    return new CliError('FERRY_ERR_INTERNAL', `admin API call to instance ${name} failed: ${err.message}`);
   }
 }
 

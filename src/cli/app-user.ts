@@ -70,7 +70,7 @@ function withUserFlag(name: string, argv: readonly string[]): string {
 export function resolveAppUser(requestedName: string | undefined, ownedPath: string, appRoot: string, argv: readonly string[] = process.argv.slice(2)): AppUser | undefined {
   const requested = requestedName === undefined ? undefined : lookUpUser(requestedName);
   if (requestedName !== undefined && !requested) {
-    throw new CliError('FERRY_ERR_APP_USER_UNKNOWN', `--user ${requestedName}: there is no such user on this host`, 'usage', [
+    throw new CliError('FERRY_ERR_APP_USER_UNKNOWN', `--user ${requestedName}: there is no such user on this host`, [
       'Name an existing user (see getent passwd), or create one: useradd --system --no-create-home NAME',
     ]);
   }
@@ -87,7 +87,6 @@ export function resolveAppUser(requestedName: string | undefined, ownedPath: str
       throw new CliError(
         'FERRY_ERR_APP_USER_ROOT',
         `${ownedPath} is owned by root: Ferry runs an app as the owner of its startup file and will not run it as root unless asked`,
-        'usage',
         [
           `Run it as an unprivileged user: ${withUserFlag('nobody', argv)}`,
           `Or give the app to its own user: chown -R USER ${quoteArg(appRoot)}`,
@@ -95,7 +94,7 @@ export function resolveAppUser(requestedName: string | undefined, ownedPath: str
         ],
       );
     case 'not-allowed':
-      throw new CliError('FERRY_ERR_APP_USER_NOT_ALLOWED', `--user ${decision.requested.name}: only root can run apps as another user (Ferry runs as uid ${ferryUid})`, 'usage', [
+      throw new CliError('FERRY_ERR_APP_USER_NOT_ALLOWED', `--user ${decision.requested.name}: only root can run apps as another user (Ferry runs as uid ${ferryUid})`, [
         'Start Ferry as root to run apps as another user, or drop --user to run them as yourself.',
       ]);
   }
@@ -124,7 +123,6 @@ export function checkRegistryReachable(registryDir: string, user: AppUser | unde
   throw new CliError(
     'FERRY_ERR_APP_USER_NO_ACCESS',
     `the app runs as ${user.name}, who cannot enter ${blocked} on the way to the instance registry ${registryDir}, where its processes bind their sockets`,
-    'environment',
     [`Let ${user.name} through (chmod o+x ${quoteArg(blocked)}), or register instances in a directory it can reach: --instance-registry-dir /tmp (or /run/NAME under systemd)`],
   );
 }

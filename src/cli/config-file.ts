@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseByteSize } from '../lib/units.js';
 import { CliError } from './errors.js';
+import { closestName } from '../lib/did-you-mean.js';
 
 type Kind = 'integer' | 'string' | 'boolean' | 'string-list' | 'envvars' | 'size' | 'size-or-zero';
 
@@ -112,12 +113,11 @@ export interface ConfigFile {
 }
 
 function invalid(file: string, jsonPath: string, problem: string): CliError {
-  return new CliError('FERRY_ERR_CONFIG_INVALID', `${file}: ${jsonPath} ${problem}`, 'usage', ['Fix the file; every key is a ferry start flag name (see ferry start --help).']);
+  return new CliError('FERRY_ERR_CONFIG_INVALID', `${file}: ${jsonPath} ${problem}`, ['Fix the file; every key is a ferry start flag name (see ferry start --help).']);
 }
 
 function closest(key: string): string | undefined {
-  const known = [...Object.keys(FILE_OPTION_KINDS), 'apps', 'root', 'hosts', 'name'];
-  return known.find((k) => k.startsWith(key.slice(0, 4)) || key.startsWith(k.slice(0, 4)));
+  return closestName(key, [...Object.keys(FILE_OPTION_KINDS), 'apps', 'root', 'hosts', 'name']);
 }
 
 function checkValue(file: string, jsonPath: string, kind: Kind, value: unknown): unknown {
@@ -176,13 +176,13 @@ export function readConfigFile(file: string): ConfigFile {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CliError('FERRY_ERR_CONFIG_INVALID', `cannot read config file ${file}: ${(err as Error).message}`, 'usage', ['Check the --config path.']);
+    throw new CliError('FERRY_ERR_CONFIG_INVALID', `cannot read config file ${file}: ${(err as Error).message}`, ['Check the --config path.']);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new CliError('FERRY_ERR_CONFIG_INVALID', `${file} is not valid JSON: ${(err as Error).message}`, 'usage', ['Fix the JSON syntax.']);
+    throw new CliError('FERRY_ERR_CONFIG_INVALID', `${file} is not valid JSON: ${(err as Error).message}`, ['Fix the JSON syntax.']);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(file, '(top level)', 'must be a JSON object');
   const top = raw as Record<string, unknown>;

@@ -34,23 +34,25 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 
  */
 export function exitCodeFor(result: CrashWatchResult): number {
   if (result.inspector && !result.inspector.closed) return EXIT_CODES.partial;
+  // `crash-watch -- CMD` wraps the command, so a script sees its status, as with time or nice.
+  if (result.mode === 'run' && result.outcome === 'exited') return result.exitCode ?? 0;
   if (result.outcome !== 'crashed') return 0;
   return 128 + (SIGNAL_NUMBERS[result.signal ?? ''] ?? 0);
 }
 
 function toCliError(err: unknown, pid?: number): CliError {
-  if (!(err instanceof GdbError)) return new CliError('FERRY_ERR_GDB_FAILED', `gdb failed: ${(err as Error).message}`, 'failed');
+  if (!(err instanceof GdbError)) return new CliError('FERRY_ERR_GDB_FAILED', `gdb failed: ${(err as Error).message}`);
   switch (err.reason) {
     case 'gdb-missing':
-      return new CliError('FERRY_ERR_GDB_MISSING', 'gdb is not installed; crash-watch needs it', 'gdbMissing', ['Install it: apt-get install gdb']);
+      return new CliError('FERRY_ERR_GDB_MISSING', 'gdb is not installed; crash-watch needs it', ['Install it: apt-get install gdb']);
     case 'ptrace-denied':
-      return new CliError('FERRY_ERR_PTRACE_DENIED', `not allowed to attach to pid ${pid ?? '?'}: ${err.message}`, 'ptraceDenied', [
+      return new CliError('FERRY_ERR_PTRACE_DENIED', `not allowed to attach to pid ${pid ?? '?'}: ${err.message}`, [
         'Run as root, or set kernel.yama.ptrace_scope to 0 (sysctl), or give the container CAP_SYS_PTRACE.',
       ]);
     case 'process-gone':
-      return new CliError('FERRY_ERR_PROCESS_GONE', `no process with pid ${pid ?? '?'}`, 'processGone', ['Take a pid from ferry status or ferry memory-stats.']);
+      return new CliError('FERRY_ERR_PROCESS_GONE', `no process with pid ${pid ?? '?'}`, ['Take a pid from ferry status or ferry memory-stats.']);
     default:
-      return new CliError('FERRY_ERR_GDB_FAILED', `${err.message}: ${err.output.trim().split('\n').slice(-3).join(' | ')}`, 'failed');
+      return new CliError('FERRY_ERR_GDB_FAILED', `${err.message}: ${err.output.trim().split('\n').slice(-3).join(' | ')}`);
   }
 }
 
@@ -125,7 +127,7 @@ export function formatCrashWatch(result: CrashWatchResult): string {
   const lines: string[] = [];
   const who = result.pid !== undefined ? `process ${result.pid}` : 'the command';
   if (result.outcome === 'crashed') lines.push(`*** ${who} crashed with ${result.signal}`);
-  else if (result.outcome === 'exited') lines.push(`*** ${who} exited normally${result.exitCode !== undefined ? ` (exit code ${result.exitCode})` : ''}; no crash`);
+  else if (result.outcome === 'exited') lines.push(`*** ${who} ${result.exitCode ? `exited with status ${result.exitCode}` : 'exited normally'}; no crash`);
   else lines.push(`*** backtraces of ${who} (${result.threads.length} threads); it keeps running`);
   for (const thread of result.threads) {
     lines.push('', `########### Thread ${thread.id}${thread.lwp ? ` (LWP ${thread.lwp})` : ''}${thread.name ? ` "${thread.name}"` : ''} ###########`);

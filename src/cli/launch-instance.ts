@@ -88,7 +88,7 @@ export interface StartOptions {
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function usage(message: string, suggestion: string): CliError {
-  return new CliError('FERRY_ERR_CONFIG_INVALID', message, 'usage', [suggestion]);
+  return new CliError('FERRY_ERR_CONFIG_INVALID', message, [suggestion]);
 }
 
 export function parseEnvvars(pairs: readonly string[]): Record<string, string> {
@@ -239,7 +239,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
       ? { ok: true, app: { appType: 'generic', startupFile: root } }
       : { ok: false, reason: `${root} is not a directory`, suggestion: 'Pass the directory the command runs in: ferry start DIR --app-start-command "CMD"' }
     : detectApp(root, { appType: opts.appType, startupFile: opts.startupFile });
-  if (!detected.ok) throw new CliError('FERRY_ERR_APP_NOT_FOUND', detected.reason, 'usage', [detected.suggestion]);
+  if (!detected.ok) throw new CliError('FERRY_ERR_APP_NOT_FOUND', detected.reason, [detected.suggestion]);
   if (opts.minInstances < 1) throw usage(`--min-instances must be at least 1 (got ${opts.minInstances})`, 'Use --min-instances 1 or more.');
   if (opts.minInstances > maxPoolSize) {
     throw usage(`--min-instances (${opts.minInstances}) is larger than --max-pool-size (${maxPoolSize})`, 'Raise --max-pool-size or lower --min-instances.');
@@ -322,7 +322,7 @@ function openLogFile(file: string, config: FerryConfig): OwnFile {
     return openOwnFile(file, 'log', appUserIds(config));
   } catch (err) {
     if (err instanceof UnsafeFileError) throw cliErrorFromPayload(err.toPayload());
-    throw new CliError('FERRY_ERR_CONFIG_INVALID', `cannot open log file ${file}: ${(err as Error).message}`, 'environment', ['Pass a writable path with --log-file.']);
+    throw new CliError('FERRY_ERR_FILE_UNWRITABLE', `cannot open log file ${file}: ${(err as Error).message}`, ['Pass a writable path with --log-file.']);
   }
 }
 
@@ -417,10 +417,11 @@ async function startWatchdog(opts: StartOptions, config: FerryConfig, logFd: num
     watchdog.on('message', (message: WatchdogToCli) => {
       if (message.type === 'ready') resolve(message.instance);
       // Report it once the watchdog has cleaned up, so nothing is left running when we do.
-      else if (message.type === 'failed') failure = cliErrorFromPayload(message.error);
+      // In the foreground without --log-file the log is on the terminal, just above the error.
+      else if (message.type === 'failed') failure = cliErrorFromPayload(config.logFile ? { ...message.error, suggestions: [...(message.error.suggestions ?? []), `The whole output is in the log: ${config.logFile}`] } : message.error);
     });
     void exited.then((code) =>
-      reject(failure ?? new CliError('FERRY_ERR_CORE_START_FAILED', `the watchdog exited during start-up (code ${code})`, 'failed', config.logFile ? [`See the log: ${config.logFile}`] : [])),
+      reject(failure ?? new CliError('FERRY_ERR_CORE_START_FAILED', `the watchdog exited during start-up (code ${code})`, config.logFile ? [`See the log: ${config.logFile}`] : [])),
     );
   });
   return { watchdog, exited, instance };

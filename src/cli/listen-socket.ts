@@ -21,25 +21,25 @@ const BACKLOG = 2048;
 
 function listenError(err: NodeJS.ErrnoException, where: string, listen: ListenAddress, flag: string): CliError {
   if (err.code === 'EADDRINUSE') {
-    return new CliError('FERRY_ERR_LISTEN_IN_USE', `${where} is already in use by another program`, 'environment', [
+    return new CliError('FERRY_ERR_LISTEN_IN_USE', `${where} is already in use by another program`, [
       listen.kind === 'tcp' ? `Stop the other server, or choose another port with ${flag}.` : 'Stop the other server, or choose another path with --socket.',
     ]);
   }
   if (err.code === 'EACCES' || err.code === 'EPERM') {
-    return new CliError('FERRY_ERR_LISTEN_PERMISSION', `not allowed to listen on ${where} (${err.code})`, 'environment', [
+    return new CliError('FERRY_ERR_LISTEN_PERMISSION', `not allowed to listen on ${where} (${err.code})`, [
       listen.kind === 'tcp' ? `Ports below 1024 need root; use a higher port with ${flag} or run behind a front server.` : 'Choose a --socket path in a directory you can write to.',
     ]);
   }
   if (err.code === 'EADDRNOTAVAIL') {
-    return new CliError('FERRY_ERR_LISTEN_FAILED', `${where}: no such address on this host`, 'environment', [`Use an address this host has, such as 127.0.0.1 or ::1, with ${flag === '--port' ? '--address' : flag}.`]);
+    return new CliError('FERRY_ERR_LISTEN_FAILED', `${where}: no such address on this host`, [`Use an address this host has, such as 127.0.0.1 or ::1, with ${flag === '--port' ? '--address' : flag}.`]);
   }
-  return new CliError('FERRY_ERR_LISTEN_FAILED', `could not listen on ${where}: ${err.message}`, 'environment');
+  return new CliError('FERRY_ERR_LISTEN_FAILED', `could not listen on ${where}: ${err.message}`);
 }
 
 function fdOf(server: net.Server): number {
   // libuv's descriptor of a listening server; stable on Unix, undocumented.
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new CliError('FERRY_ERR_LISTEN_FAILED', 'could not get the descriptor of the listening socket', 'failed');
+  if (typeof fd !== 'number' || fd < 0) throw new CliError('FERRY_ERR_INTERNAL', 'could not get the descriptor of the listening socket');
   return fd;
 }
 
@@ -70,7 +70,7 @@ export async function bindListenSocket(listen: ListenAddress, flag = '--port'): 
   const target = path.resolve(listen.path);
   if (fs.existsSync(target)) {
     if (!fs.lstatSync(target).isSocket()) {
-      throw new CliError('FERRY_ERR_LISTEN_FAILED', `${target} exists and is not a socket`, 'environment', ['Choose another path with --socket, or remove that file.']);
+      throw new CliError('FERRY_ERR_LISTEN_FAILED', `${target} exists and is not a socket`, ['Choose another path with --socket, or remove that file.']);
     }
     if (await socketAnswers(target)) throw listenError(Object.assign(new Error('in use'), { code: 'EADDRINUSE' }), target, listen, flag);
   }

@@ -19,21 +19,21 @@ export function locateInstance(opts: LocateOptions): InstanceInfo {
     const matches = live.filter((i) => i.name.startsWith(name));
     if (matches.length === 1) return matches[0] as InstanceInfo;
     if (matches.length > 1) {
-      throw new CliError('FERRY_ERR_INSTANCE_AMBIGUOUS', `instance name '${name}' matches ${matches.length} instances: ${matches.map((i) => i.name).join(', ')}`, 'usage', [
+      throw new CliError('FERRY_ERR_INSTANCE_AMBIGUOUS', `instance name '${name}' matches ${matches.length} instances: ${matches.map((i) => i.name).join(', ')}`, [
         'Give more of the name with --instance.',
       ]);
     }
-    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `no running Ferry instance is named '${name}' (looked in ${registryDir})`, 'notRunning', [
+    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `no running Ferry instance is named '${name}' (looked in ${registryDir})`, [
       live.length > 0 ? `Running instances: ${live.map((i) => i.name).join(', ')}` : 'No instance is running there at all.',
     ]);
   }
   if (live.length === 1) return live[0] as InstanceInfo;
   if (live.length === 0) {
-    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `no Ferry instance is running (looked in ${registryDir})`, 'notRunning', [
+    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `no Ferry instance is running (looked in ${registryDir})`, [
       'Start one with: ferry start [DIR]',
       'If it runs with another registry directory, pass --instance-registry-dir or set FERRY_INSTANCE_REGISTRY_DIR.',
     ]);
   }
   const list = live.map((i) => `${i.name} (watchdog pid ${i.properties.watchdog_pid}, ${i.properties.addresses.join(' ')}, ${i.properties.apps.map((a) => a.root).join(' ')})`);
-  throw new CliError('FERRY_ERR_INSTANCE_AMBIGUOUS', `${live.length} Ferry instances are running; say which one with --instance NAME`, 'usage', list.map((l) => `- ${l}`));
+  throw new CliError('FERRY_ERR_INSTANCE_AMBIGUOUS', `${live.length} Ferry instances are running; say which one with --instance NAME`, list.map((l) => `- ${l}`));
 }

@@ -6,7 +6,7 @@ import { isLoopbackAddress } from '../lib/loopback.js';
 import { CliError } from './errors.js';
 
 function usage(message: string, suggestion: string): CliError {
-  return new CliError('FERRY_ERR_CONFIG_INVALID', message, 'usage', [suggestion]);
+  return new CliError('FERRY_ERR_CONFIG_INVALID', message, [suggestion]);
 }
 
 /**

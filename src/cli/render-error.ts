@@ -37,7 +37,7 @@ export function renderError(err: OclifLikeError, opts: { json: boolean; color: b
   const first = `Error: ${message}`;
   let stderr = `${opts.color ? `\u001b[31m${first}\u001b[39m` : first}\n`;
   for (const suggestion of suggestions) stderr += `  ${suggestion}\n`;
-  if (code === 'FERRY_ERR_USAGE') stderr += `  See: ferry ${opts.commandId ?? ''} --help\n`;
+  if (code === 'FERRY_ERR_USAGE') stderr += `  See: ferry ${opts.commandId ? `${opts.commandId} ` : ''}--help\n`;
   if (code === 'FERRY_ERR_INTERNAL' && process.env.DEBUG) stderr += `${err.stack ?? ''}\n`;
   return { stderr, exitCode };
 }

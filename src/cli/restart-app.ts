@@ -47,7 +47,7 @@ export async function restartApp(
   const pool = await client.call<PoolResponse>('pool');
   const group = opts.app === undefined && pool.groups.length === 1 ? pool.groups[0] : pool.groups.find((g) => g.name === opts.app || g.root === opts.app);
   if (opts.app === undefined && !group) {
-    throw new CliError('FERRY_ERR_APP_UNKNOWN', `this instance serves ${pool.groups.length} apps; name the one to restart`, 'usage', [
+    throw new CliError('FERRY_ERR_APP_UNKNOWN', `this instance serves ${pool.groups.length} apps; name the one to restart`, [
       `Known: ${pool.groups.map((g) => `${g.name} (${g.root})`).join(', ')}`,
     ]);
   }
@@ -60,17 +60,17 @@ export async function restartApp(
   const deadline = started + opts.waitTimeoutMs;
   for (;;) {
     const snapshot = (await client.call<PoolResponse>('pool')).groups.find((g) => g.name === restart.app);
-    if (!snapshot) throw new CliError('FERRY_ERR_RESTART_FAILED', `app '${restart.app}' disappeared during the restart`, 'failed');
+    if (!snapshot) throw new CliError('FERRY_ERR_RESTART_FAILED', `app '${restart.app}' disappeared during the restart`);
     const outcome = judgeRestart(snapshot, restart);
     opts.onProgress?.(outcome);
     if (outcome.kind === 'done') return { ...result, newPids: outcome.newPids, outcome: 'done', durationMs: Date.now() - started };
     if (outcome.kind === 'failed') {
-      throw new CliError('FERRY_ERR_RESTART_FAILED', `restart of '${restart.app}' failed: ${outcome.reason}`, 'failed', [
+      throw new CliError('FERRY_ERR_RESTART_FAILED', `restart of '${restart.app}' failed: ${outcome.reason}`, [
         restart.rolling ? 'The old processes keep serving. Fix the app, then restart again.' : 'Fix the app, then restart again; see ferry status and the log.',
       ]);
     }
     if (Date.now() > deadline) {
-      throw new CliError('FERRY_ERR_RESTART_FAILED', `restart of '${restart.app}' still in progress after ${Math.round(opts.waitTimeoutMs / 1000)}s (${outcome.replaced}/${outcome.total} replaced)`, 'inProgress', [
+      throw new CliError('FERRY_ERR_WAIT_TIMEOUT', `restart of '${restart.app}' still in progress after ${Math.round(opts.waitTimeoutMs / 1000)}s (${outcome.replaced}/${outcome.total} replaced)`, [
         'It goes on in the background; follow it with ferry status.',
       ]);
     }

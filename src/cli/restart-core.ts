@@ -28,7 +28,7 @@ export async function restartCore(opts: RestartCoreOptions): Promise<RestartCore
   const instance = locateInstance({ registryDir: opts.registryDir, name: opts.name });
   const previousSeq = readCoreRestartStatus(instance.dir)?.seq ?? 0;
   if (!signalWatchdog(instance, 'SIGHUP', 'ferry restart')) {
-    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `instance ${instance.name} stopped (its watchdog, pid ${instance.properties.watchdog_pid}, is gone)`, 'notRunning');
+    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `instance ${instance.name} stopped (its watchdog, pid ${instance.properties.watchdog_pid}, is gone)`);
   }
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
@@ -36,7 +36,7 @@ export async function restartCore(opts: RestartCoreOptions): Promise<RestartCore
     if (status && status.seq > previousSeq && status.state !== 'running') {
       if (status.state === 'failed' || status.new_core_pid === null) {
         const busy = status.error?.code === 'FERRY_ERR_CORE_RESTART_BUSY';
-        throw new CliError(busy ? 'FERRY_ERR_CORE_RESTART_BUSY' : 'FERRY_ERR_CORE_RESTART_FAILED', `core restart of instance ${instance.name} failed: ${status.error?.message ?? 'unknown error'}`, 'failed', [
+        throw new CliError(busy ? 'FERRY_ERR_CORE_RESTART_BUSY' : 'FERRY_ERR_CORE_RESTART_FAILED', `core restart of instance ${instance.name} failed: ${status.error?.message ?? 'unknown error'}`, [
           busy ? 'Wait for the restart under way, then try again.' : 'The old core goes on serving; the log has the new core\'s error.',
         ]);
       }
@@ -52,7 +52,7 @@ export async function restartCore(opts: RestartCoreOptions): Promise<RestartCore
       };
     }
     if (Date.now() > deadline) {
-      throw new CliError('FERRY_ERR_CORE_NOT_RESPONDING', `core restart of instance ${instance.name} did not finish within ${Math.round(opts.timeoutMs / 1000)}s`, 'inProgress', [
+      throw new CliError('FERRY_ERR_WAIT_TIMEOUT', `core restart of instance ${instance.name} did not finish within ${Math.round(opts.timeoutMs / 1000)}s`, [
         'It goes on in the background (the old core finishes its requests first); check with ferry status.',
       ]);
     }

@@ -53,7 +53,7 @@ function safeLines(procNet: (name: string) => string, name: string): string[] {
 }
 
 function invalid(message: string): CliError {
-  return new CliError('FERRY_ERR_LISTEN_FDS_INVALID', message, 'usage', [
+  return new CliError('FERRY_ERR_LISTEN_FDS_INVALID', message, [
     'Give the socket unit exactly one ListenStream= (a TCP address or a unix socket path), or start ferry without LISTEN_FDS/LISTEN_PID.',
   ]);
 }

@@ -28,16 +28,16 @@ function readPidFile(pidFile: string): number {
   try {
     text = fs.readFileSync(pidFile, 'utf8');
   } catch {
-    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `no Ferry instance is running: pid file ${pidFile} does not exist`, 'notRunning', [
+    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `no Ferry instance is running: pid file ${pidFile} does not exist`, [
       'Check the --pid-file path you gave to ferry start.',
     ]);
   }
   const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 0) {
-    throw new CliError('FERRY_ERR_CONFIG_INVALID', `pid file ${pidFile} does not hold a pid`, 'usage', ['Remove the file if no instance runs.']);
+    throw new CliError('FERRY_ERR_CONFIG_INVALID', `pid file ${pidFile} does not hold a pid`, ['Remove the file if no instance runs.']);
   }
   if (!isProcessRunning(pid)) {
-    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `no Ferry instance is running: pid ${pid} from ${pidFile} is gone`, 'notRunning', ['Remove the stale pid file.']);
+    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `no Ferry instance is running: pid ${pid} from ${pidFile} is gone`, ['Remove the stale pid file.']);
   }
   return pid;
 }
@@ -48,7 +48,7 @@ function findInstance(opts: StopOptions): InstanceInfo {
   const registryDir = opts.registryDir ?? defaultRegistryDir();
   const found = scanRegistry(registryDir).live.find((i) => i.properties.watchdog_pid === pid);
   if (!found) {
-    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `pid ${pid} from ${opts.pidFile} is not a Ferry watchdog registered in ${registryDir}`, 'notRunning', [
+    throw new CliError('FERRY_ERR_INSTANCE_NOT_RUNNING', `pid ${pid} from ${opts.pidFile} is not a Ferry watchdog registered in ${registryDir}`, [
       'Pass the --instance-registry-dir the instance was started with.',
     ]);
   }
@@ -63,7 +63,7 @@ export function signalWatchdog(instance: InstanceInfo, signal: NodeJS.Signals, c
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EPERM') {
-      throw new CliError('FERRY_ERR_LISTEN_PERMISSION', `not allowed to signal the watchdog (pid ${pid}) of instance ${instance.name}`, 'environment', [
+      throw new CliError('FERRY_ERR_LISTEN_PERMISSION', `not allowed to signal the watchdog (pid ${pid}) of instance ${instance.name}`, [
         `Run ${command} as the user that started the instance, or as root.`,
       ]);
     }
@@ -97,7 +97,7 @@ export async function stopInstance(opts: StopOptions): Promise<StopResult> {
     const members = listGroupMembers(groups);
     if (alive.length === 0 && members.length === 0 && !fs.existsSync(instance.dir)) break;
     if (Date.now() > deadline) {
-      throw new CliError('FERRY_ERR_STOP_TIMEOUT', `instance ${instance.name} did not stop within ${Math.round(opts.timeoutMs / 1000)}s; still running: ${[...new Set([...alive, ...members])].join(', ') || 'none (directory left)'}`, 'failed', [
+      throw new CliError('FERRY_ERR_STOP_TIMEOUT', `instance ${instance.name} did not stop within ${Math.round(opts.timeoutMs / 1000)}s; still running: ${[...new Set([...alive, ...members])].join(', ') || 'none (directory left)'}`, [
         `Kill them with: kill -9 ${[...new Set([...alive, ...members])].join(' ')}`,
       ]);
     }

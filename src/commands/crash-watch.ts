@@ -1,10 +1,14 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { CliError } from '../cli/errors.js';
-import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
+import { exitCodeHelp, type ExitStatus } from '../cli/exit-codes.js';
 import { dumpProcess, exitCodeFor, formatCrashWatch, runCommand, watchProcess, type CrashWatchResult } from '../cli/crash-watch.js';
 
+/** What this command can exit with besides 0, 1 and 2 (its --help and docs/errors.md list them). */
+const EXIT_STATUSES: ExitStatus[] = ['gdbMissing', 'ptraceDenied', 'processGone', 'partial', 'crashSignal', 'commandStatus'];
+
 export default class CrashWatch extends BaseCommand<CrashWatchResult> {
+  static exitStatuses: readonly ExitStatus[] = EXIT_STATUSES;
   static summary = 'Backtraces of every thread of a process through gdb (plus its JS stack for Node); or wait for it to crash.';
   static description = `ferry crash-watch --dump PID   all-thread native backtraces now (gdb attaches, dumps, detaches; the
                                process keeps running), and for a Node process its JavaScript stack
@@ -13,9 +17,7 @@ ferry crash-watch PID          wait until the process crashes, then dump; exit c
                                If it exits normally, say so (exit code 0).
 ferry crash-watch -- CMD ARGS  run a command under gdb and dump if it crashes.
 
-${EXIT_CODE_HELP}
-  68    dumped, but the Node inspector opened for the JS stack would not close (anyone local can connect)
-  128+N the watched process crashed with signal N (139 = SIGSEGV, 134 = SIGABRT)`;
+${exitCodeHelp(EXIT_STATUSES)}`;
 
   static examples = ['<%= config.bin %> crash-watch --dump 4242', '<%= config.bin %> crash-watch 4242', '<%= config.bin %> crash-watch -- ./server --port 8080'];
 
@@ -37,7 +39,7 @@ ${EXIT_CODE_HELP}
     if (command.length > 0) {
       result = await runCommand(command);
     } else if (args.pid === undefined) {
-      throw new CliError('FERRY_ERR_USAGE', 'say which process: ferry crash-watch [--dump] PID, or ferry crash-watch -- COMMAND', 'usage');
+      throw new CliError('FERRY_ERR_USAGE', 'say which process: ferry crash-watch [--dump] PID, or ferry crash-watch -- COMMAND');
     } else if (flags.dump) {
       result = await dumpProcess(args.pid, flags.timeout * 1000);
     } else {

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import type { DetachProcessResponse, PoolResponse } from '../lib/admin-api-contract.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { CliError } from '../cli/errors.js';
-import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
+import { exitCodeHelp, type ExitStatus } from '../cli/exit-codes.js';
 import { adminFlags } from '../cli/flags.js';
 import { openAdminClient } from '../cli/instance-client.js';
 import { isProcessRunning } from '../lib/process-groups.js';
@@ -10,12 +10,15 @@ import { sleep } from '../lib/units.js';
 
 export type DetachResult = DetachProcessResponse & { exited: boolean };
 
+/** What this command can exit with besides 0, 1 and 2 (its --help and docs/errors.md list them). */
+const EXIT_STATUSES: ExitStatus[] = ['notRunning', 'notResponding', 'unauthorized', 'inProgress'];
+
 export default class DetachProcess extends BaseCommand<DetachResult> {
+  static exitStatuses: readonly ExitStatus[] = EXIT_STATUSES;
   static summary = 'Take one app process out of rotation; it finishes its requests, then exits.';
   static description = `A replacement is spawned if the app would fall below --min-instances.
 
-${EXIT_CODE_HELP}
-  69 the process was still running when --wait-timeout ran out`;
+${exitCodeHelp(EXIT_STATUSES)}`;
 
   static examples = ['<%= config.bin %> detach-process 4242', '<%= config.bin %> detach-process 4242 --wait'];
 
@@ -41,7 +44,7 @@ ${EXIT_CODE_HELP}
       const listed = pool.groups.some((g) => g.processes.some((p) => p.pid === detached.pid));
       if (!listed && !isProcessRunning(detached.pid)) break;
       if (Date.now() > deadline) {
-        throw new CliError('FERRY_ERR_STOP_TIMEOUT', `process ${detached.pid} is still running after ${flags['wait-timeout']}s (busy requests?)`, 'inProgress');
+        throw new CliError('FERRY_ERR_WAIT_TIMEOUT', `process ${detached.pid} is still running after ${flags['wait-timeout']}s (busy requests?)`);
       }
       await sleep(100);
     }

@@ -1,15 +1,19 @@
 import { BaseCommand } from '../cli/base-command.js';
-import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
+import { exitCodeHelp, type ExitStatus } from '../cli/exit-codes.js';
 import { instanceFlags } from '../cli/flags.js';
 import { collectMemoryStats, formatMemoryStats, type MemoryStatsResult } from '../cli/memory-stats.js';
 
+/** What this command can exit with besides 0, 1 and 2 (its --help and docs/errors.md list them). */
+const EXIT_STATUSES: ExitStatus[] = ['notRunning'];
+
 export default class MemoryStats extends BaseCommand<MemoryStatsResult> {
+  static exitStatuses: readonly ExitStatus[] = EXIT_STATUSES;
   static summary = 'Memory of front web servers and every Ferry process, from /proc (works with the core down).';
   static description = `Like passenger-memory-stats: per process PID, PPID, VMSize, RSS, private dirty, PSS and swap,
 with totals per section, and each instance's cgroup memory use and limit (what the OOM killer
 weighs). Processes another user owns show "?" and a note says why.
 
-${EXIT_CODE_HELP}`;
+${exitCodeHelp(EXIT_STATUSES)}`;
 
   static examples = ['<%= config.bin %> memory-stats', '<%= config.bin %> memory-stats --instance k3x9', '<%= config.bin %> memory-stats --json'];
 

@@ -1,19 +1,22 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
+import { exitCodeHelp, type ExitStatus } from '../cli/exit-codes.js';
 import { adminFlags } from '../cli/flags.js';
 import { openAdminClient } from '../cli/instance-client.js';
 import { restartApp, type RestartAppResult } from '../cli/restart-app.js';
 
+/** What this command can exit with besides 0, 1 and 2 (its --help and docs/errors.md list them). */
+const EXIT_STATUSES: ExitStatus[] = ['notRunning', 'notResponding', 'unauthorized', 'inProgress'];
+
 export default class RestartApp extends BaseCommand<RestartAppResult> {
+  static exitStatuses: readonly ExitStatus[] = EXIT_STATUSES;
   static summary = "Restart an app's processes; --rolling replaces them one at a time without dropping requests.";
   static description = `Blocking (default): every process leaves rotation at once and finishes its requests while new ones
 start; requests arriving meanwhile wait for the first new process. Rolling: each old process leaves
 only once its replacement serves; if a replacement fails to start, the restart stops and the old
 processes keep serving.
 
-${EXIT_CODE_HELP}
-  69 the restart was still in progress when --wait-timeout ran out`;
+${exitCodeHelp(EXIT_STATUSES)}`;
 
   static examples = ['<%= config.bin %> restart-app', '<%= config.bin %> restart-app hello --rolling --wait', '<%= config.bin %> restart-app /srv/shop --wait'];
 

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { APP_TYPES, BUFFERING_DEFAULTS, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, HEALTH_DRAIN_DEFAULT_S, HEALTH_DRAIN_MAX_S, LOG_LEVELS, WEBSOCKET_IDLE_TIMEOUT_DEFAULT_S } from '../lib/config.js';
 import type { InstanceSummary, WatchdogToCli } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
+import { exitCodeHelp, type ExitStatus } from '../cli/exit-codes.js';
 import { registryFlags } from '../cli/flags.js';
 import { launchInstance } from '../cli/launch-instance.js';
 import type { FlagValues } from '../cli/config-file.js';
@@ -11,13 +11,17 @@ import { ServiceNotifier } from '../cli/service-notifier.js';
 
 export type StartResult = InstanceSummary & { daemonized: boolean };
 
+/** What this command can exit with besides 0, 1 and 2 (its --help and docs/errors.md list them). */
+const EXIT_STATUSES: ExitStatus[] = ['notRunning', 'environment', 'appStartFailed'];
+
 export default class Start extends BaseCommand<StartResult> {
+  static exitStatuses: readonly ExitStatus[] = EXIT_STATUSES;
   static summary = 'Serve the app in DIR through a supervised pool of processes.';
   static description = `Starts a watchdog, which starts the core, which spawns the app's processes and proxies HTTP to them.
 In the foreground (the default) logs go to stdout and Ctrl-C stops everything gracefully; with --daemonize,
 ferry start returns once the instance serves, or fails with the reason.
 
-${EXIT_CODE_HELP}`;
+${exitCodeHelp(EXIT_STATUSES)}`;
 
   static examples = [
     '<%= config.bin %> start examples/hello',

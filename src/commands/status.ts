@@ -1,20 +1,24 @@
 import { Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../cli/base-command.js';
-import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
+import { exitCodeHelp, type ExitStatus } from '../cli/exit-codes.js';
 import { adminFlags } from '../cli/flags.js';
 import { PLAIN } from '../cli/format/status-text.js';
 import { openAdminClient } from '../cli/instance-client.js';
 import { fetchStatus, renderStatusText, STATUS_VIEWS, wantsColor, type StatusResult, type StatusView } from '../cli/status.js';
 
+/** What this command can exit with besides 0, 1 and 2 (its --help and docs/errors.md list them). */
+const EXIT_STATUSES: ExitStatus[] = ['notRunning', 'notResponding', 'unauthorized'];
+
 export default class Status extends BaseCommand<StatusResult | undefined> {
+  static exitStatuses: readonly ExitStatus[] = EXIT_STATUSES;
   static summary = "Show an instance's app processes, requests or server counters (passenger-status layout).";
   static description = `--show=pool (default): per app group its processes with PID, sessions, processed, uptime, CPU,
 memory and last use. --show=requests: every request in flight. --show=server: connections, request
 counters and the turbocache. --json prints the admin API's data for the view. --watch is a live
 view that refreshes every second (q to quit).
 
-${EXIT_CODE_HELP}`;
+${exitCodeHelp(EXIT_STATUSES)}`;
 
   static examples = ['<%= config.bin %> status', '<%= config.bin %> status --show=requests', '<%= config.bin %> status --json', '<%= config.bin %> status --watch'];
 

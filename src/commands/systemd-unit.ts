@@ -5,7 +5,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import { lookUpUser } from '../cli/app-user.js';
 import type { FlagValues } from '../cli/config-file.js';
 import { CliError } from '../cli/errors.js';
-import { EXIT_CODE_HELP } from '../cli/exit-codes.js';
+import { exitCodeHelp, type ExitStatus } from '../cli/exit-codes.js';
 import { buildConfig } from '../cli/launch-instance.js';
 import { explicitFlags, resolveStartOptions } from '../cli/start-options.js';
 import { renderServiceUnit, renderSocketUnit, type UnitSpec } from '../cli/systemd-unit.js';
@@ -27,14 +27,18 @@ const PATH_FLAGS = new Set(['config', 'log-file', 'socket']);
 /** Flags of this command alone, not passed on to ferry start. */
 const OWN_FLAGS = new Set(['socket-activation', 'output-dir', 'unit-name', 'watchdog-sec', 'instance-registry-dir', 'json']);
 
+/** What this command can exit with besides 0, 1 and 2 (its --help and docs/errors.md list them). */
+const EXIT_STATUSES: ExitStatus[] = ['environment'];
+
 export default class SystemdUnit extends BaseCommand<SystemdUnitResult> {
+  static exitStatuses: readonly ExitStatus[] = EXIT_STATUSES;
   static summary = 'Print a systemd service unit (and a socket unit with --socket-activation) that runs ferry start with these flags.';
   static description = `Takes the arguments and flags of ferry start, checks them the same way, and prints NAME.service: a
 Type=notify unit running ferry start in the foreground, with ExecReload=ferry restart, KillMode=mixed, a stop
 timeout beyond Ferry's own, Restart=on-failure, WatchdogSec, and User= for --user. With --socket-activation it
 also prints NAME.socket, which holds the listening socket (ListenStream=) and passes it to Ferry.
 
-${EXIT_CODE_HELP}`;
+${exitCodeHelp(EXIT_STATUSES)}`;
 
   static examples = [
     'sudo <%= config.bin %> systemd-unit /srv/myapp --port 8080 --user www-data --output-dir /etc/systemd/system',
@@ -56,14 +60,14 @@ ${EXIT_CODE_HELP}`;
     const values = flags as unknown as FlagValues;
     const explicit = explicitFlags(raw);
     if (!/^[\w@.:-]+$/.test(flags['unit-name'])) {
-      throw new CliError('FERRY_ERR_CONFIG_INVALID', `--unit-name '${flags['unit-name']}' is not a unit name`, 'usage', ['Use letters, digits and - _ . @ : only, for example --unit-name myapp']);
+      throw new CliError('FERRY_ERR_CONFIG_INVALID', `--unit-name '${flags['unit-name']}' is not a unit name`, ['Use letters, digits and - _ . @ : only, for example --unit-name myapp']);
     }
     const appDir = path.resolve(args.dir);
     // The same checks as ferry start. Written by someone other than root, the unit is checked as
     // if root ran it for the user check too (ferry start as that user), which only root can do here:
     // then --user is only checked to exist.
     if (flags.user !== undefined && flags.user !== '' && !lookUpUser(flags.user)) {
-      throw new CliError('FERRY_ERR_APP_USER_UNKNOWN', `--user ${flags.user}: there is no such user on this host`, 'usage', ['Name an existing user (see getent passwd).']);
+      throw new CliError('FERRY_ERR_APP_USER_UNKNOWN', `--user ${flags.user}: there is no such user on this host`, ['Name an existing user (see getent passwd).']);
     }
     const { instanceOptions, apps } = resolveStartOptions(appDir, process.getuid?.() === 0 ? values : { ...values, user: undefined }, explicit);
     const config = buildConfig(instanceOptions, apps);
@@ -89,7 +93,7 @@ ${EXIT_CODE_HELP}`;
         try {
           fs.writeFileSync(file, text, { mode: 0o644 });
         } catch (err) {
-          throw new CliError('FERRY_ERR_CONFIG_INVALID', `cannot write ${file}: ${(err as Error).message}`, 'environment', ['Pass a writable directory with --output-dir (as root for /etc/systemd/system).']);
+          throw new CliError('FERRY_ERR_FILE_UNWRITABLE', `cannot write ${file}: ${(err as Error).message}`, ['Pass a writable directory with --output-dir (as root for /etc/systemd/system).']);
         }
         result.files.push(file);
       }

@@ -54,6 +54,8 @@ const REGISTRY: Record<ErrorCode, ErrorSpec> = {
   FERRY_ERR_APP_USER_NO_ACCESS: { httpStatus: 500, kind: 'environment' },
   FERRY_ERR_LISTEN_FDS_INVALID: { httpStatus: 500, kind: 'user' },
   FERRY_ERR_FILE_UNSAFE: { httpStatus: 500, kind: 'environment' },
+  FERRY_ERR_FILE_UNWRITABLE: { httpStatus: 500, kind: 'environment' },
+  FERRY_ERR_WAIT_TIMEOUT: { httpStatus: 504, kind: 'environment' },
 };
 
 export class CoreError extends Error {

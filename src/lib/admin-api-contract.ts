@@ -106,7 +106,7 @@ export interface GroupSnapshot {
   spawning: number;
   processes: ProcessSnapshot[];
   lastSpawnError?: { code: string; message: string; at: string };
-  /** Present while a restart runs, and after a rolling restart that stopped on a failure. */
+  /** Present while a restart runs, and after one whose new process failed (`failed`: why; a blocking one clears it once a retry starts one). */
   restart?: { rolling: boolean; generation: number; startedAt: string; failed?: string };
 }
 

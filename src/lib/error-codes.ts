@@ -44,6 +44,8 @@ export const ERROR_CODES = [
   'FERRY_ERR_APP_USER_NO_ACCESS',
   'FERRY_ERR_LISTEN_FDS_INVALID',
   'FERRY_ERR_FILE_UNSAFE',
+  'FERRY_ERR_FILE_UNWRITABLE',
+  'FERRY_ERR_WAIT_TIMEOUT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

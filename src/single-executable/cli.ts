@@ -12,6 +12,9 @@ async function loadConfig(): Promise<Config> {
   const pjson = JSON.parse(sea.getAsset('package.json', 'utf8')) as Interfaces.PJSON;
   // oclif's explicit strategy names a module to import; here the table is already in memory.
   pjson.oclif = { ...pjson.oclif, commands: { strategy: 'explicit', target: 'bundled', identifier: 'COMMANDS' } };
+  // Hooks are files oclif imports from disk, and there is none beside the executable: without
+  // this an unknown command would report the missing hook file instead of oclif's own error.
+  pjson.oclif.hooks = {};
   const root = path.dirname(process.execPath);
   // ignoreManifest: the commands' metadata comes from the classes, never from a file next to the executable.
   const plugin = new Plugin({ root, isRoot: true, pjson, ignoreManifest: true });

@@ -96,6 +96,19 @@ describe('a WSGI app that fails to load', () => {
     const run = await runFerry(registry, ['start', fixture('wsgi-broken'), '--daemonize', '--log-file', `${registry}/log`]);
     expect(run.exitCode).toBe(EXIT_CODES.appStartFailed);
     expect(run.stderr.split('\n')[0]).toBe("Error: app 'wsgi-broken' exited with code 1 before it listened: ValueError: DATABASE_URL is not set");
+    // The interpreter and startup file Ferry used, without its loader (issue 19, item 6).
+    expect(run.stderr).toContain(`Run the app by hand to see the whole error: cd ${fixture('wsgi-broken')} && python3 passenger_wsgi.py`);
+    expect(liveInstances(registry)).toEqual([]);
+  });
+});
+
+describe('a Rack app that fails to load', () => {
+  it.skipIf(!hasRack && !process.env.CI)("stops ferry start with exit 6, Ruby's (LoadError) line, and the command that loads config.ru by hand", async () => {
+    const registry = tempDir('ferry-reg-');
+    const run = await runFerry(registry, ['start', fixture('rack-broken'), '--daemonize', '--log-file', `${registry}/log`]);
+    expect(run.exitCode).toBe(EXIT_CODES.appStartFailed);
+    expect(run.stderr.split('\n')[0]).toMatch(/^Error: app 'rack-broken' exited with code 1 before it listened: \S*config\.ru:2:in `require_relative': cannot load such file -- \S*\/missing \(LoadError\)$/);
+    expect(run.stderr).toContain(`Run the app by hand to see the whole error: cd ${fixture('rack-broken')} && ruby -rrack -e 'Rack::Builder.parse_file("config.ru")'`);
     expect(liveInstances(registry)).toEqual([]);
   });
 });

@@ -107,7 +107,7 @@ describe('ferry start and stop with bad input', () => {
   });
 
   // The error line the app printed, not the stack or the "Node.js v20.x.y" footer Node prints after
-  // it (summarizeOutput in src/core/spawn/spawn-error.ts).
+  // it (crashReason in src/core/spawn/spawn-error.ts).
   it("quotes the app's own last error line when it exits at start", async () => {
     const s = scratch();
     const port = await freePort();
@@ -118,6 +118,40 @@ describe('ferry start and stop with bad input', () => {
     const message = errorLine(run);
     expect(message).toContain('exited with code 1');
     expect(message).toContain('database URL is not configured');
+    expectNothingLeft(s);
+  });
+
+  // Issue 19, item 6: Node ends such a crash with the error's properties and a lone "}", which
+  // was all the message quoted; the suggestion said "node <startup file>"; and the crash was
+  // printed three times (the app's lines, then inside the pool's and the watchdog's log lines,
+  // with Ferry's own SpawnError stack).
+  it("names the missing module, the real command to run by hand, and prints the app's crash once", async () => {
+    const s = scratch();
+    const port = await freePort();
+    const dir = copyFixture(s, 'require-missing');
+
+    const run = await runFerry(s.registry, ['start', dir, '--port', String(port)]);
+
+    expect(run.exitCode).toBe(EXIT_CODES.appStartFailed);
+    expect(errorLine(run)).toBe("app 'require-missing' exited with code 1 before it listened: Error: Cannot find module './missing.json' (MODULE_NOT_FOUND)");
+    expect(suggestions(run)).toContain(`Run the app by hand to see the whole error: cd ${dir} && ${process.execPath} app.js`);
+    expect(suggestions(run)).not.toMatch(/<[^>]*>/);
+    const everything = run.stdout + run.stderr;
+    expect(everything.split('at Module._resolveFilename').length - 1, everything).toBe(1);
+    expect(everything).not.toContain('direct-spawner.js'); // Ferry's own stack
+    expectNothingLeft(s);
+  });
+
+  it('names the log file when the output went to one', async () => {
+    const s = scratch();
+    const port = await freePort();
+    const logFile = path.join(s.root, 'ferry.log');
+
+    const run = await runFerry(s.registry, ['start', copyFixture(s, 'require-missing'), '--port', String(port), '--log-file', logFile]);
+
+    expect(run.exitCode).toBe(EXIT_CODES.appStartFailed);
+    expect(suggestions(run)).toContain(`The whole output is in the log: ${logFile}`);
+    expect(fs.readFileSync(logFile, 'utf8').split('at Module._resolveFilename').length - 1).toBe(1);
     expectNothingLeft(s);
   });
 
@@ -220,5 +254,58 @@ describe('ferry start and stop with bad input', () => {
       },
     });
     expectNothingLeft(s);
+  });
+});
+
+// Issue 19, item 8: each of these exited with a status its code's documentation did not give.
+describe('exit statuses agree with docs/errors.md', () => {
+  function jsonError(run: FerryRun): { code: string; message: string; suggestions: string[] } {
+    return (JSON.parse(run.stdout) as { error: { code: string; message: string; suggestions: string[] } }).error;
+  }
+
+  it('treats a pid that is not a number as a usage error, not a bug', async () => {
+    const s = scratch();
+    for (const args of [['detach-process', 'abc'], ['crash-watch', '--dump', 'abc']]) {
+      const run = await runFerry(s.registry, [...args, '--json']);
+      expect(run.exitCode, args.join(' ')).toBe(EXIT_CODES.usage);
+      expect(jsonError(run)).toMatchObject({ code: 'FERRY_ERR_USAGE', message: 'Expected an integer but received: abc' });
+    }
+  });
+
+  it('exits 5 with FERRY_ERR_FILE_UNWRITABLE for a --log-file in a missing directory', async () => {
+    const s = scratch();
+    const run = await runFerry(s.registry, ['start', copyFixture(s, 'pid-app'), '--port', String(await freePort()), '--log-file', path.join(s.root, 'nonexistent/dir/f'), '--json']);
+    expect(run.exitCode).toBe(EXIT_CODES.environment);
+    expect(jsonError(run).code).toBe('FERRY_ERR_FILE_UNWRITABLE');
+    expectNothingLeft(s);
+  });
+
+  it("passes on the status of the command crash-watch ran, and says it in --json", async () => {
+    const s = scratch();
+    const run = await runFerry(s.registry, ['crash-watch', '--json', '--', 'sh', '-c', 'exit 3']);
+    expect(run.exitCode).toBe(3);
+    expect(JSON.parse(run.stdout)).toMatchObject({ mode: 'run', outcome: 'exited', exitCode: 3 });
+  });
+
+  it('answers an unknown command with a usage error in JSON that names the command meant', async () => {
+    const s = scratch();
+    const json = await runFerry(s.registry, ['statsu', '--json']);
+    expect(json.exitCode).toBe(EXIT_CODES.usage);
+    expect(jsonError(json)).toEqual({ code: 'FERRY_ERR_USAGE', message: "'statsu' is not a ferry command", suggestions: ['Did you mean: ferry status'] });
+    const text = await runFerry(s.registry, ['restart-ap']);
+    expect(text.exitCode).toBe(EXIT_CODES.usage);
+    expect(errorLine(text)).toBe("'restart-ap' is not a ferry command");
+    expect(suggestions(text)).toBe('  Did you mean: ferry restart-app\n  See: ferry --help');
+  });
+
+  it("lists in each command's --help only the statuses it can return", async () => {
+    const s = scratch();
+    const detach = await runFerry(s.registry, ['detach-process', '--help']);
+    expect(detach.stdout).toMatch(/^ {2}69 {2}a --wait/m);
+    expect(detach.stdout).not.toContain('gdb');
+    const crash = await runFerry(s.registry, ['crash-watch', '--help']);
+    expect(crash.stdout).toMatch(/^ {2}68 +crash-watch: the dump was taken/m);
+    expect(crash.stdout).toMatch(/^ {2}128\+N +crash-watch: the watched process crashed/m);
+    expect(crash.stdout).not.toContain('no Ferry instance is running');
   });
 });

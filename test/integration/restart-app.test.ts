@@ -125,6 +125,28 @@ describe('ferry restart-app', () => {
     expect(instance.survivors()).toEqual([]);
   });
 
+  // Issue 19, item 7: a blocking restart whose new process failed showed "(restarting...)" for
+  // ever, with the reason only in --json's lastSpawnError, and --wait waited out its timeout.
+  it('fails a blocking restart whose new process fails: --wait exits with the reason, status says it and that nothing serves', async () => {
+    const appDir = copyFixture('fail-on-flag');
+    instance = await startDaemon(appDir, []);
+    await pidsServing(instance.url, 1);
+
+    fs.writeFileSync(path.join(appDir, 'FAIL'), '');
+    const restart = await runFerry(instance.registryDir, ['restart-app', '--wait', '--wait-timeout', '30']);
+
+    expect(restart.exitCode).toBe(EXIT_CODES.failed);
+    expect(restart.stderr).toMatch(/^Error: restart of 'fail-on-flag' failed: app 'fail-on-flag' exited with code 1 before it listened: Error: new release is broken: FAIL flag present$/m);
+    const status = await runFerry(instance.registryDir, ['status', '--no-header']);
+    expect(status.stdout).toContain("  (restart failed: app 'fail-on-flag' exited with code 1 before it listened: Error: new release is broken: FAIL flag present)");
+    expect(status.stdout).toContain('  (no process serves: requests get 503 while Ferry retries)');
+    expect(status.stdout).not.toContain('restarting...');
+
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
+
   it('names the known apps when asked to restart one the instance does not serve', async () => {
     instance = await startDaemon(fixture('pid-app'));
     const run = await runFerry(instance.registryDir, ['restart-app', 'nosuchapp']);

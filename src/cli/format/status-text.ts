@@ -55,12 +55,20 @@ function formatProcess(p: ProcessSnapshot, now: Date): string[] {
   return lines;
 }
 
+/** After a failed restart: who answers requests now, the processes it was to replace or none. */
+function whatServes(g: GroupSnapshot, restartGeneration: number): string {
+  const serving = g.processes.filter((p) => p.state === 'ready');
+  if (serving.length === 0) return 'no process serves: requests get 503 while Ferry retries';
+  const pids = serving.map((p) => p.pid).join(', ');
+  return serving.every((p) => p.generation < restartGeneration) ? `the old processes keep serving: PID ${pids}` : `serving: PID ${pids}`;
+}
+
 function formatGroup(g: GroupSnapshot, now: Date): string[] {
   const lines = [`${g.name}:`, `  App root: ${g.root}`];
   if (g.state === 'restarting') lines.push(g.restart?.rolling ? '  (rolling restart...)' : '  (restarting...)');
   if (g.spawning > 0) lines.push(`  (spawning ${g.spawning} new process${g.spawning === 1 ? '' : 'es'}...)`);
-  if (g.restart?.failed) lines.push(`  (rolling restart stopped: ${g.restart.failed})`);
-  if (g.state === 'backoff' && g.lastSpawnError) lines.push(`  (cannot start, retrying: ${g.lastSpawnError.message})`);
+  if (g.restart?.failed) lines.push(`  (restart failed: ${g.restart.failed})`, `  (${whatServes(g, g.restart.generation)})`);
+  else if (g.state === 'backoff' && g.lastSpawnError) lines.push(`  (cannot start, retrying: ${g.lastSpawnError.message})`);
   lines.push(`  Requests in queue: ${g.waiting}`);
   for (const p of g.processes) lines.push(...formatProcess(p, now));
   return lines;

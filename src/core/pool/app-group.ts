@@ -37,7 +37,7 @@ interface RestartInfo {
   rolling: boolean;
   generation: number;
   startedAtMs: number;
-  /** Set when a rolling restart stopped because a new process failed; old ones keep serving. */
+  /** Why a new process failed: a rolling restart stopped there (old ones keep serving); a blocking one retries in backoff. */
   failed?: string;
 }
 
@@ -347,7 +347,15 @@ export class AppGroup {
       const failures = this.spawnFailures + this.earlyExits;
       const backoffMs = spawnBackoffMs(failures);
       this.nextSpawnAllowedAtMs = Date.now() + backoffMs;
-      this.log.error('could not spawn app process', { err: spawnError, failures, retryInMs: backoffMs, ...spawnError.failure });
+      // The app's own output is in the log already, line by line, and the stack of a SpawnError
+      // is Ferry's, not the app's: log the one-line reason. An internal failure is Ferry's: all of it.
+      const { outputTail, ...facts } = spawnError.failure;
+      const internal = facts.category === 'internal';
+      const logged = internal ? spawnError : { type: spawnError.name, message: spawnError.message, code: spawnError.code };
+      this.log.error('could not spawn app process', { err: logged, failures, retryInMs: backoffMs, ...facts, ...(internal ? { outputTail } : {}) });
+      // A blocking restart has nothing to fall back on: say it failed, and why (status, --wait),
+      // rather than "restarting" for ever. A rolling one records its own failure (rollOver).
+      if (this.restartInfo && !this.restartInfo.rolling && !this.restartInfo.failed) this.restartInfo.failed = spawnError.message;
       this.spawning--;
       if (!this.workers.some((w) => w.isRoutable)) this.rejectWaiters(this.unavailable(backoffMs));
       this.ensureProcesses();
@@ -366,6 +374,8 @@ export class AppGroup {
       this.respawnTimer = undefined;
       this.nextSpawnAllowedAtMs = 0;
     }
+    // The backoff's retry of a failed blocking restart succeeded: the restart goes on (and ends below).
+    if (this.restartInfo?.failed && !this.restartInfo.rolling && generation >= this.restartInfo.generation) delete this.restartInfo.failed;
     const worker = this.addWorker(spawned, generation);
     if (this.stopping || generation < this.generation) {
       // Stopping, or spawned for a generation a restart has since replaced: it must not serve,

@@ -19,7 +19,7 @@ import type { Logger } from '../log.js';
 import { AdoptedProcess } from './adopted-process.js';
 import { InspectorGuard } from './inspector-guard.js';
 import { createOutputFifos, describeAppLine, openFifoForApp, readFifoLines, removeOutputFifos, type OutputFifos } from './app-output.js';
-import { OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spawn-error.js';
+import { byHandCommand, OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spawn-error.js';
 import { describeUpstream, parseUpstream, type SpawnedProcess, type Spawner, type UpstreamAddress } from './spawner.js';
 
 /** Variables that belong to Ferry's own processes and must not leak into apps. */
@@ -523,6 +523,6 @@ export class DirectSpawner implements Spawner {
     startedAt: number,
     cause?: unknown,
   ): SpawnError {
-    return new SpawnError({ ...failure, app: app.name, durationMs: Date.now() - startedAt }, app.startTimeoutMs, cause);
+    return new SpawnError({ ...failure, app: app.name, durationMs: Date.now() - startedAt, byHand: byHandCommand(app) }, app.startTimeoutMs, cause);
   }
 }

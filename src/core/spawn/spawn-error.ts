@@ -1,5 +1,7 @@
 // SpawnError: why an app process could not be started, with the facts an operator needs.
 
+import path from 'node:path';
+import type { AppConfig } from '../../lib/config.js';
 import { CoreError } from '../errors.js';
 
 export type SpawnErrorCategory = 'timeout' | 'exited-before-ready' | 'listen-failed' | 'interpreter-missing' | 'internal';
@@ -17,30 +19,80 @@ export interface SpawnFailure {
   /** The last lines the process wrote to stderr (and stdout), bounded. */
   outputTail: string;
   durationMs: number;
+  /** The command that runs the app by hand (byHandCommand), for the suggestion. */
+  byHand?: string;
 }
 
-/** Lines of a crash report that say nothing about the cause: stack frames, carets, Node's footer. */
-const NOISE = [/^\s+at /, /^\s*\^+\s*$/, /^Node\.js v\d/, /^\s*$/];
+/** Lines of a crash report that say nothing about the cause: stack frames, carets, Node's footer, lone braces. */
+const NOISE = [/^\s+at /, /^\s*\^+\s*$/, /^Node\.js v\d/, /^\s*[{}[\]()]*\s*$/];
+
+/** Node's (and most languages') "Error: ...", "TypeError [ERR_X]: ...", at the start of a line. */
+const ERROR_LINE = /^\w*Error\b.*:/;
+/** The `code: 'ENOENT',` property Node prints under an error with a code. */
+const NODE_CODE_LINE = /^\s*code: '([^']+)'/;
+const PYTHON_TRACEBACK = 'Traceback (most recent call last):';
+/** Ruby's uncaught exception: "file:line:in `method': message (SomeError)" (Errno::ENOENT too). */
+const RUBY_ERROR_LINE = /^\S.*:in [`'].*\(([A-Z]\w*(::\w+)*)\)$/;
 
 /**
- * The one line of a process's output that best says why it failed: the last "SomethingError: ..."
- * line if there is one (Node prints the stack and its version after it), else the last line
- * that is not noise.
+ * The one line of a process's output that best says why it failed. Python prints the exception
+ * raised last as the last unindented line of its last traceback; Ruby prints the uncaught one
+ * first (its causes follow); Node prints the error line after the source it quotes, and its
+ * properties (`code: ...`, then a lone `}`) after the stack, so the last error line is the
+ * crash's own, not one the app logged earlier. Else the last line that is not noise.
  */
-export function summarizeOutput(output: string): string {
-  const lines = output.split('\n').filter((l) => !NOISE.some((re) => re.test(l)));
-  const errorLine = [...lines].reverse().find((l) => /^\s*(Uncaught )?[A-Z]\w*(Error|Exception)\b.*:/.test(l));
-  return (errorLine ?? lines[lines.length - 1] ?? '').trim();
+export function crashReason(output: string): string {
+  const all = output.split('\n');
+  const traceback = all.lastIndexOf(PYTHON_TRACEBACK);
+  if (traceback >= 0) {
+    const raised = all.slice(traceback + 1).filter((l) => /^\S/.test(l)).pop();
+    if (raised) return raised.trim();
+  }
+  const ruby = all.find((l) => RUBY_ERROR_LINE.test(l));
+  if (ruby) return ruby.trim();
+  const errorAt = all.findLastIndex((l) => ERROR_LINE.test(l));
+  const code = all.slice(Math.max(errorAt, 0)).map((l) => NODE_CODE_LINE.exec(l)?.[1]).find(Boolean);
+  if (errorAt >= 0) {
+    const line = (all[errorAt] as string).trim();
+    return code && !line.includes(code) ? `${line} (${code})` : line;
+  }
+  if (code) return `code: '${code}'`;
+  const lines = all.filter((l) => !NOISE.some((re) => re.test(l)));
+  return (lines[lines.length - 1] ?? '').trim();
+}
+
+/** Quotes a word for sh when it needs it. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command an operator can paste to run the app as Ferry does, minus Ferry's loader: the
+ * interpreter and startup file Ferry used, in the app's directory, as the app's user. Running it
+ * shows the whole error where the summary has one line.
+ */
+export function byHandCommand(app: Pick<AppConfig, 'root' | 'appType' | 'startupFile' | 'nodeCommand' | 'pythonCommand' | 'rubyCommand' | 'startCommand' | 'user'>): string {
+  const file = shellWord(path.relative(app.root, app.startupFile) || '.');
+  const run =
+    app.appType === 'generic'
+      ? `PORT=3000 sh -c ${shellWord(app.startCommand ?? '')}`
+      : app.appType === 'python'
+        ? `${shellWord(app.pythonCommand ?? 'python3')} ${file}`
+        : app.appType === 'ruby'
+          ? // config.ru is Rack's DSL, not a script: let Rack load it, as our loader does.
+            `${shellWord(app.rubyCommand ?? 'ruby')} -rrack -e ${shellWord(`Rack::Builder.parse_file(${JSON.stringify(path.relative(app.root, app.startupFile))})`)}`
+          : `${shellWord(app.nodeCommand)} ${file}`;
+  return `cd ${shellWord(app.root)} && ${app.user ? `sudo -u ${shellWord(app.user.name)} ` : ''}${run}`;
 }
 
 function describe(f: SpawnFailure, startTimeoutMs: number): { message: string; suggestion: string } {
-  const lastLine = summarizeOutput(f.outputTail);
+  const lastLine = crashReason(f.outputTail);
   switch (f.category) {
     case 'exited-before-ready': {
       const how = f.signal ? `was killed by ${f.signal}` : `exited with code ${String(f.exitCode)}`;
       return {
         message: `app '${f.app}' ${how} before it listened${lastLine ? `: ${lastLine}` : ''}`,
-        suggestion: 'Run the app by hand (node <startup file>) to see the full error, fix it, then start again.',
+        suggestion: f.byHand ? `Run the app by hand to see the whole error: ${f.byHand}` : 'Run the app by hand in its directory to see the whole error, fix it, then start again.',
       };
     }
     case 'timeout':

@@ -124,7 +124,9 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
         }
         this.emit('ready', child.pid as number);
       } else if (message.type === 'startup-failed') {
-        this.log.error('core could not start', { corePid: child.pid, error: message.error });
+        // Without the app's output: the pool logged it line by line just before.
+        const { outputTail: _output, ...details } = message.error.details ?? {};
+        this.log.error('core could not start', { corePid: child.pid, error: { ...message.error, details } });
         if (!this.everReady) {
           this.startupFailureReported = true;
           this.emit('startup-failed', message.error);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { CliError, cliErrorFromPayload, exitNameForCode } from '../../../src/cli/errors.js';
-import { EXIT_CODES } from '../../../src/cli/exit-codes.js';
+import { CliError, cliErrorFromPayload } from '../../../src/cli/errors.js';
+import { EXIT_CODES, EXIT_FOR_CODE } from '../../../src/cli/exit-codes.js';
 import { ERROR_CODES, type ErrorCode } from '../../../src/lib/error-codes.js';
 
-describe('exitNameForCode', () => {
+describe('EXIT_FOR_CODE', () => {
   it.each<[ErrorCode, string]>([
     ['FERRY_ERR_CONFIG_INVALID', 'usage'],
     ['FERRY_ERR_APP_NOT_FOUND', 'usage'],
@@ -17,12 +17,23 @@ describe('exitNameForCode', () => {
     ['FERRY_ERR_INSTANCE_NOT_RUNNING', 'notRunning'],
     ['FERRY_ERR_CORE_CRASH_LOOP', 'failed'],
     ['FERRY_ERR_INTERNAL', 'failed'],
+    ['FERRY_ERR_FILE_UNWRITABLE', 'environment'],
+    ['FERRY_ERR_WAIT_TIMEOUT', 'inProgress'],
   ])('maps %s to %s', (code, name) => {
-    expect(exitNameForCode(code)).toBe(name);
+    expect(EXIT_FOR_CODE[code]).toBe(name);
   });
 
   it('maps every known code to an exit code that exists', () => {
-    for (const code of ERROR_CODES) expect(EXIT_CODES[exitNameForCode(code)]).toBeTypeOf('number');
+    for (const code of ERROR_CODES) expect(EXIT_CODES[EXIT_FOR_CODE[code]]).toBeTypeOf('number');
+  });
+});
+
+describe('CliError', () => {
+  // Issue 19, item 8: --log-file in a missing directory exited 5 with a code documented as 2.
+  it('takes its exit status from the code, so a code always ends a command the same way', () => {
+    expect(new CliError('FERRY_ERR_CONFIG_INVALID', 'x').exitCode).toBe(EXIT_CODES.usage);
+    expect(new CliError('FERRY_ERR_FILE_UNWRITABLE', 'x').exitCode).toBe(EXIT_CODES.environment);
+    expect(new CliError('FERRY_ERR_WAIT_TIMEOUT', 'x').exitCode).toBe(EXIT_CODES.inProgress);
   });
 });
 

@@ -51,4 +51,10 @@ describe('exitCodeFor', () => {
     expect(exitCodeFor({ mode: 'dump', outcome: 'dumped', threads: [], output: '', inspector: { port: 40000, closed: false } })).toBe(68);
     expect(exitCodeFor({ mode: 'dump', outcome: 'dumped', threads: [], output: '', inspector: { port: 40000, closed: true } })).toBe(0);
   });
+
+  // Issue 19, item 8: `crash-watch --json -- sh -c 'exit 3'` exited 0.
+  it("passes on the status of a command it ran (crash-watch -- CMD) that exited without a crash", () => {
+    expect(exitCodeFor({ mode: 'run', outcome: 'exited', exitCode: 3, threads: [], output: '' })).toBe(3);
+    expect(exitCodeFor({ mode: 'run', outcome: 'exited', exitCode: 0, threads: [], output: '' })).toBe(0);
+  });
 });

@@ -39,6 +39,22 @@ describe('formatPool', () => {
     expect(rolling).toContain('  (rolling restart...)');
   });
 
+  // Issue 19, item 7: a failed restart read "(restarting...)" for ever, with no reason.
+  it('says a restart failed, why, and what serves meanwhile: the old processes, or nothing', () => {
+    const reason = "app 'demo' exited with code 1 before it listened: Error: Cannot find module './missing.json'";
+    const base = POOL.groups[0]!;
+    const old = { ...base, state: 'running' as const, generation: 1, restart: { rolling: true, generation: 1, startedAt: '', failed: reason } };
+    const kept = formatPool({ ...POOL, groups: [old] }, NOW).join('\n');
+    expect(kept).toContain(`  (restart failed: ${reason})`);
+    expect(kept).toContain('  (the old processes keep serving: PID 9106)');
+    expect(kept).not.toContain('restarting...');
+    const none = { ...old, state: 'backoff' as const, processes: [], lastSpawnError: { code: 'FERRY_ERR_SPAWN_EXITED', message: reason, at: '' }, restart: { ...old.restart, rolling: false } };
+    const text = formatPool({ ...POOL, groups: [none] }, NOW).join('\n');
+    expect(text).toContain(`  (restart failed: ${reason})`);
+    expect(text).toContain('  (no process serves: requests get 503 while Ferry retries)');
+    expect(text).not.toContain('cannot start, retrying'); // the same reason, once
+  });
+
   it('shows a question mark for numbers /proc could not give', () => {
     const group = { ...POOL.groups[0]!, processes: [{ ...POOL.groups[0]!.processes[0]!, cpuPercent: null, privateDirtyBytes: null, rssBytes: null }] };
     expect(formatPool({ ...POOL, groups: [group] }, NOW).join('\n')).toContain('    CPU: ?       Memory  : ?    ');

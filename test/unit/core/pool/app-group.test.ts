@@ -436,6 +436,26 @@ describe('AppGroup', () => {
       expect(checkoutNow(group).worker.generation).toBe(1);
     });
 
+    // Issue 19, item 7: a blocking restart whose new process failed stayed "restarting" forever,
+    // with the reason only in lastSpawnError, and restart-app --wait waited for its timeout.
+    it('marks a blocking restart failed when its new process cannot start, and finished once a retry starts one', async () => {
+      vi.useFakeTimers();
+      const group = newGroup();
+      await group.start();
+      const oldPid = (group.workers[0] as { pid: number }).pid;
+      spawner.failNext(1, 'exited-before-ready');
+      group.restart(false);
+      spawner.exit(oldPid);
+      await vi.advanceTimersByTimeAsync(10);
+      const failed = group.inspect();
+      expect(failed.restart?.failed).toBe("app 'hello' exited with code 1 before it listened: Error: fake boot failure");
+      expect(failed.state).not.toBe('restarting');
+      // The backoff's retry starts one: the app serves again, and the restart is over.
+      await vi.advanceTimersByTimeAsync(spawnBackoffMs(1) + 10);
+      expect(group.workers.filter((w) => w.state === 'ready')).toHaveLength(1);
+      expect(group.inspect().restart).toBeUndefined();
+    });
+
     it('tops a group with no processes up to its minimum on a rolling restart', async () => {
       vi.useFakeTimers();
       spawner.failNext(1, 'exited-before-ready');

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { SpawnError, summarizeOutput } from '../../../../src/core/spawn/spawn-error.js';
+import { byHandCommand, crashReason, SpawnError } from '../../../../src/core/spawn/spawn-error.js';
+import type { AppConfig } from '../../../../src/lib/config.js';
+import { NODE_ENOENT, NODE_REQUIRE_MISSING, NODE_TYPE_ERROR, PYTHON_CHAINED, PYTHON_ENOENT, RUBY_CHAINED, RUBY_ENOENT, RUBY_LOAD_ERROR } from './crash-outputs.js';
 
 const NODE_CRASH = `loading configuration...
 /srv/app/app.js:3
@@ -13,17 +15,73 @@ Error: database URL is not configured
 Node.js v20.20.2
 `;
 
-describe('summarizeOutput', () => {
+describe('crashReason', () => {
   it("picks Node's error line over the stack and the version footer", () => {
-    expect(summarizeOutput(NODE_CRASH)).toBe('Error: database URL is not configured');
+    expect(crashReason(NODE_CRASH)).toBe('Error: database URL is not configured');
+  });
+
+  // The issue's case: the last line that is not noise is the "}" closing the error's properties.
+  it("names the module of a failed require, with Node's error code, not the closing brace", () => {
+    expect(crashReason(NODE_REQUIRE_MISSING)).toBe("Error: Cannot find module './missing.json' (MODULE_NOT_FOUND)");
+  });
+
+  it('gives the path of an ENOENT, without repeating a code the line already holds', () => {
+    expect(crashReason(NODE_ENOENT)).toBe("Error: ENOENT: no such file or directory, open '/nonexistent/config.json'");
+  });
+
+  it('takes any Error class, and ignores the source line Node quotes above it', () => {
+    expect(crashReason(NODE_TYPE_ERROR)).toBe('TypeError: x is not a function: really');
+  });
+
+  it("takes the crash's error line, not an error the app logged before it", () => {
+    expect(crashReason(`Error: redis not ready: retrying\n${NODE_REQUIRE_MISSING}`)).toBe("Error: Cannot find module './missing.json' (MODULE_NOT_FOUND)");
+  });
+
+  it("falls back to Node's code line when the tail no longer holds the error line", () => {
+    const cut = NODE_REQUIRE_MISSING.slice(NODE_REQUIRE_MISSING.indexOf('    at runScript ('));
+    expect(crashReason(cut)).toBe("code: 'MODULE_NOT_FOUND'");
+  });
+
+  it("takes the last line of a Python traceback, the exception raised last when they chain", () => {
+    expect(crashReason(PYTHON_ENOENT)).toBe("FileNotFoundError: [Errno 2] No such file or directory: 'missing.json'");
+    expect(crashReason(PYTHON_CHAINED)).toBe("RuntimeError: cannot read settings: [Errno 2] No such file or directory: 'missing.json'");
+  });
+
+  it("takes Ruby's '... (SomethingError)' line, the outer exception when a cause follows", () => {
+    expect(crashReason(RUBY_LOAD_ERROR)).toBe("-e:1:in `require_relative': cannot load such file -- /tmp/op6/gen/missing (LoadError)");
+    expect(crashReason(RUBY_ENOENT)).toBe("-e:1:in `read': No such file or directory @ rb_sysopen - missing.json (Errno::ENOENT)");
+    expect(crashReason(RUBY_CHAINED)).toBe("-e:1:in `rescue in <main>': cannot read settings (RuntimeError)");
   });
 
   it('picks the last line that is not noise when no error line is present', () => {
-    expect(summarizeOutput('starting\nmissing config file /etc/app.conf\n\n')).toBe('missing config file /etc/app.conf');
+    expect(crashReason('starting\nmissing config file /etc/app.conf\n\n')).toBe('missing config file /etc/app.conf');
   });
 
   it('returns an empty string for no output', () => {
-    expect(summarizeOutput('')).toBe('');
+    expect(crashReason('')).toBe('');
+  });
+});
+
+function app(over: Partial<AppConfig>): Pick<AppConfig, 'root' | 'appType' | 'startupFile' | 'nodeCommand' | 'pythonCommand' | 'rubyCommand' | 'startCommand' | 'user'> {
+  return { root: '/srv/shop', appType: 'node', startupFile: '/srv/shop/app.js', nodeCommand: 'node', ...over };
+}
+
+describe('byHandCommand', () => {
+  it("runs the startup file with the interpreter Ferry used, in the app's directory", () => {
+    expect(byHandCommand(app({}))).toBe('cd /srv/shop && node app.js');
+    expect(byHandCommand(app({ nodeCommand: '/opt/node22/bin/node', startupFile: '/srv/shop/dist/server.js' }))).toBe('cd /srv/shop && /opt/node22/bin/node dist/server.js');
+  });
+
+  it('uses python for WSGI, loads config.ru through Rack for Ruby, and gives generic apps their PORT', () => {
+    expect(byHandCommand(app({ appType: 'python', startupFile: '/srv/shop/passenger_wsgi.py', pythonCommand: 'python3.11' }))).toBe('cd /srv/shop && python3.11 passenger_wsgi.py');
+    expect(byHandCommand(app({ appType: 'ruby', startupFile: '/srv/shop/config.ru', rubyCommand: 'ruby' }))).toBe(`cd /srv/shop && ruby -rrack -e 'Rack::Builder.parse_file("config.ru")'`);
+    expect(byHandCommand(app({ appType: 'generic', startupFile: '/srv/shop', startCommand: 'python3 -m http.server $PORT' }))).toBe("cd /srv/shop && PORT=3000 sh -c 'python3 -m http.server $PORT'");
+  });
+
+  it("quotes paths with spaces, and runs as the app's user", () => {
+    expect(byHandCommand(app({ root: '/srv/my shop', startupFile: '/srv/my shop/app.js', user: { name: 'shop', uid: 1001, gid: 1001, home: '/home/shop' } }))).toBe(
+      "cd '/srv/my shop' && sudo -u shop node app.js",
+    );
   });
 });
 
@@ -32,6 +90,13 @@ describe('SpawnError', () => {
     const err = new SpawnError({ category: 'exited-before-ready', step: 'load', app: 'web', exitCode: 1, outputTail: NODE_CRASH, durationMs: 80 }, 90_000);
     expect(err.code).toBe('FERRY_ERR_SPAWN_EXITED');
     expect(err.message).toBe("app 'web' exited with code 1 before it listened: Error: database URL is not configured");
+  });
+
+  it('suggests the real command to run by hand, with no placeholder left', () => {
+    const err = new SpawnError({ category: 'exited-before-ready', step: 'load', app: 'web', exitCode: 1, outputTail: NODE_CRASH, durationMs: 80, byHand: 'cd /srv/app && node app.js' }, 90_000);
+    expect(err.suggestions).toEqual(['Run the app by hand to see the whole error: cd /srv/app && node app.js']);
+    const bare = new SpawnError({ category: 'exited-before-ready', step: 'load', app: 'web', exitCode: 1, outputTail: NODE_CRASH, durationMs: 80 }, 90_000);
+    expect(bare.suggestions.join(' ')).not.toMatch(/<[^>]+>/);
   });
 
   it('names the start timeout in seconds for a process that never listened', () => {
