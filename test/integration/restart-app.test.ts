@@ -47,9 +47,13 @@ function steadyLoad(url: string, concurrency: number): { stop(): Promise<{ ok: n
   };
 }
 
-/** The pids that answer `requests` concurrent requests (concurrent, since idle ties go to the oldest process). */
+/**
+ * The pids that answer `requests` concurrent requests: each takes 200 ms, so they are in flight
+ * together and go to the least busy process, even on a loaded machine that sends them slowly
+ * (one after another, each would go to the oldest process: idle ties go to it).
+ */
 async function pidsServing(url: string, requests = 40): Promise<Set<string>> {
-  const answers = await Promise.all(Array.from({ length: requests }, async () => (await fetch(`${url}/pid`)).text()));
+  const answers = await Promise.all(Array.from({ length: requests }, async () => (await fetch(`${url}/pid?ms=200`)).text()));
   return new Set(answers);
 }
 
