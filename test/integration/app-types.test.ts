@@ -22,7 +22,8 @@ describe('generic apps (--app-start-command)', () => {
     instance = await startDaemon(fixture('generic-app'), ['--app-start-command', 'exec node server.js', '--min-instances', '2', '--max-pool-size', '2']);
     const answers = await Promise.all(
       Array.from({ length: 20 }, async () => {
-        const res = await request(`${instance!.url}/x`, { method: 'POST', body: 'hello generic' });
+        // 200 ms each: in flight together, so they spread over both processes however slowly they are sent.
+        const res = await request(`${instance!.url}/x?ms=200`, { method: 'POST', body: 'hello generic' });
         expect(res.statusCode).toBe(200);
         return JSON.parse(await res.body.text()) as { pid: number; port: string; method: string; body: string };
       }),
