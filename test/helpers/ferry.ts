@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { expect } from 'vitest';
 import { AdminClient } from '../../src/cli/admin-client.js';
 import type { RequestSnapshot, RequestsResponse } from '../../src/lib/admin-api-contract.js';
 import { readWorkerRecords, scanRegistry, type InstanceInfo } from '../../src/lib/instance-registry.js';
@@ -277,4 +278,14 @@ export function processesMentioning(text: string): number[] {
     }
   }
   return found;
+}
+
+/**
+ * Stops an instance and proves it left nothing: `ferry stop` succeeded, no process it was seen
+ * with survives, and no process names its registry (an app process no record named would).
+ */
+export async function stopCleanly(inst: TestInstance): Promise<void> {
+  expect((await inst.stop()).exitCode).toBe(0);
+  expect(inst.survivors()).toEqual([]);
+  expect(processesMentioning(inst.registryDir)).toEqual([]);
 }

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { RequestSnapshot, RequestsResponse } from '../../src/lib/admin-api-contract.js';
 import { INSTANCE_FILES } from '../../src/lib/instance-registry.js';
-import { fixture, runFerry, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { fixture, runFerry, startDaemon, stopCleanly, type TestInstance, waitFor } from '../helpers/ferry.js';
 import { chunkedUploadUntilAnswered, parseRawResponse } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
@@ -22,11 +22,6 @@ afterEach(() => {
   instance?.forceCleanup();
   instance = undefined;
 });
-
-async function stopCleanly(inst: TestInstance): Promise<void> {
-  expect((await inst.stop()).exitCode).toBe(0);
-  expect(inst.survivors()).toEqual([]);
-}
 
 /** One process that takes one request at a time: any request it is busy with blocks every other. */
 const ONE_SLOT = ['--concurrency', '1', '--max-pool-size', '1', '--min-instances', '1'];

@@ -5,7 +5,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { fixture, startDaemon, type TestInstance } from '../helpers/ferry.js';
+import { fixture, startDaemon, stopCleanly, type TestInstance } from '../helpers/ferry.js';
 import { chunkedUploadUntilAnswered, expectRefusal, parseRawResponse, rawExchange } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
@@ -14,11 +14,6 @@ afterEach(() => {
   instance?.forceCleanup();
   instance = undefined;
 });
-
-async function stopCleanly(inst: TestInstance): Promise<void> {
-  expect((await inst.stop()).exitCode).toBe(0);
-  expect(inst.survivors()).toEqual([]);
-}
 
 /** How many requests count-app has seen. */
 async function appCount(inst: TestInstance): Promise<number> {

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { FAULT_POINTS } from '../../src/core/faults.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import { daemonLogLines, fixture, liveInstances, processesMentioning, removeScratch, startDaemon, tempDir, type TestInstance } from '../helpers/ferry.js';
+import { daemonLogLines, fixture, liveInstances, removeScratch, startDaemon, stopCleanly, tempDir, type TestInstance } from '../helpers/ferry.js';
 
 const FAULTS = 'spawn=0.2,upstream-connect=0.05,accept=0.01,fs-write=0.05';
 const SOAK_SECONDS = Number(process.env.FERRY_SOAK_SECONDS ?? 20);
@@ -52,12 +52,6 @@ function expectSameCore(inst: TestInstance, corePid: number): void {
   expect(isProcessRunning(corePid)).toBe(true);
   expect(liveInstances(inst.registryDir).find((i) => i.name === inst.info.name)?.properties.core_pid).toBe(corePid);
   expect(daemonLogLines(inst).filter((l) => l.component === 'watchdog' && /crash/i.test(l.msg))).toEqual([]);
-}
-
-async function stopCleanly(inst: TestInstance): Promise<void> {
-  expect((await inst.stop()).exitCode).toBe(0);
-  expect(inst.survivors()).toEqual([]);
-  expect(processesMentioning(inst.registryDir)).toEqual([]);
 }
 
 describe('under load with injected faults', () => {

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import { daemonLogLines, fixture, freePort, liveInstances, type LogLine, processesMentioning, removeScratch, runFerry, startDaemon, tempDir, type TestInstance, waitFor } from '../helpers/ferry.js';
+import { daemonLogLines, fixture, freePort, liveInstances, type LogLine, processesMentioning, removeScratch, runFerry, startDaemon, stopCleanly, tempDir, type TestInstance, waitFor } from '../helpers/ferry.js';
 import { parseRawResponse, rawExchange } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
@@ -48,13 +48,6 @@ function expectErrorAnswer(res: { status: number; headers: Record<string, string
 }
 
 /** Stops the instance; nothing it started (core, apps, anything they spawned) may survive. */
-async function stopCleanly(inst: TestInstance): Promise<void> {
-  expect((await inst.stop()).exitCode).toBe(0);
-  expect(inst.survivors()).toEqual([]);
-  // Processes no record names (an app process that could not be recorded) carry the registry path.
-  expect(processesMentioning(inst.registryDir)).toEqual([]);
-}
-
 describe('FERRY_FAULTS at start', () => {
   it.each([
     ['an unknown point', 'spwan=0.2', {}, 'FERRY_FAULTS: unknown fault point "spwan" in "spwan=0.2" (known points: spawn, upstream-connect, accept, fs-write)'],

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { daemonLogFile, daemonLogLines, fixture, freePort, liveInstances, processesMentioning, runFerry, startDaemon, tempDir, TestInstance, type LogLine, waitFor } from '../helpers/ferry.js';
+import { daemonLogFile, daemonLogLines, fixture, freePort, liveInstances, type LogLine, runFerry, startDaemon, stopCleanly, tempDir, TestInstance, waitFor } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 
@@ -57,12 +57,6 @@ async function burst(inst: TestInstance, prefix: string, count = 20): Promise<st
 }
 
 /** Stops the instance; nothing it started may survive. */
-async function stopCleanly(inst: TestInstance): Promise<void> {
-  expect((await inst.stop()).exitCode).toBe(0);
-  expect(inst.survivors()).toEqual([]);
-  expect(processesMentioning(inst.registryDir)).toEqual([]);
-}
-
 describe('log rotation', () => {
   // Scenario: requests logged (debug access lines) before the rename, between the rename and the
   // reopen (they still go to the renamed file), and after it; then each id must be in exactly one

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, Pool, request } from 'undici';
-import { fixture, runFerry, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { fixture, runFerry, startDaemon, stopCleanly, type TestInstance, waitFor } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 
@@ -51,11 +51,6 @@ function socketReader(socket: net.Socket): { until(done: (received: string) => b
     received += data.toString('latin1');
   });
   return { until: (done, what) => waitFor(() => (done(received) ? received : undefined), what, 10_000, 10) };
-}
-
-async function stopCleanly(inst: TestInstance): Promise<void> {
-  expect((await inst.stop()).exitCode).toBe(0);
-  expect(inst.survivors()).toEqual([]);
 }
 
 describe('the HTTP proxy', () => {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_FILES } from '../../src/lib/admin-api-contract.js';
-import { copyFixture, processesMentioning, startDaemon, tempDir, type TestInstance } from '../helpers/ferry.js';
+import { copyFixture, startDaemon, stopCleanly, tempDir, type TestInstance } from '../helpers/ferry.js';
 import { parseRawResponses, rawExchange } from '../helpers/raw-http.js';
 
 const AS_ROOT = process.getuid?.() === 0;
@@ -50,12 +50,6 @@ async function get(instance: TestInstance, urlPath: string, headers: Record<stri
 /** The paths the app process was asked for (pid-app's /seen). */
 async function pathsTheAppSaw(instance: TestInstance): Promise<string[]> {
   return (await (await fetch(`${instance.url}/seen`)).json()) as string[];
-}
-
-async function stopCleanly(instance: TestInstance): Promise<void> {
-  expect((await instance.stop()).exitCode).toBe(0);
-  expect(instance.survivors()).toEqual([]);
-  expect(processesMentioning(instance.registryDir)).toEqual([]);
 }
 
 /** Pipelines `requests` on one connection (the last one closes it) and parses every answer. */

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { ServerResponse } from '../../src/lib/admin-api-contract.js';
-import { fixture, runFerry, startDaemon, type TestInstance } from '../helpers/ferry.js';
+import { fixture, runFerry, startDaemon, stopCleanly, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 
@@ -41,11 +41,6 @@ async function cacheStats(inst: TestInstance): Promise<ServerResponse['turbocach
   const run = await runFerry(inst.registryDir, ['status', '--show=server', '--json', '--instance', inst.info.name]);
   expect(run.exitCode, run.stderr).toBe(0);
   return (JSON.parse(run.stdout) as ServerResponse).turbocache;
-}
-
-async function stopCleanly(inst: TestInstance): Promise<void> {
-  expect((await inst.stop()).exitCode).toBe(0);
-  expect(inst.survivors()).toEqual([]);
 }
 
 describe('the turbocache in front of a Discourse-shaped app', () => {

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { AdminClient } from '../../src/cli/admin-client.js';
 import type { RequestsResponse, ServerResponse } from '../../src/lib/admin-api-contract.js';
-import { fixture, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { fixture, startDaemon, stopCleanly, type TestInstance, waitFor } from '../helpers/ferry.js';
 import { expectRefusal, parseRawResponse, rawExchange } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
@@ -20,11 +20,6 @@ afterEach(() => {
   instance?.forceCleanup();
   instance = undefined;
 });
-
-async function stopCleanly(inst: TestInstance): Promise<void> {
-  expect((await inst.stop()).exitCode).toBe(0);
-  expect(inst.survivors()).toEqual([]);
-}
 
 interface SeenRequest {
   how: 'request' | 'upgrade';
