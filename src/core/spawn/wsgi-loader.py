@@ -22,6 +22,15 @@ def load_application(startup_file):
     return app
 
 
+class OneRequestHandler(ServerHandler):
+    """Says it closes the connection after the answer (it does): a client that kept the connection
+    for another request would send it into a socket this loader is closing, and lose it."""
+
+    def cleanup_headers(self):
+        super().cleanup_headers()
+        self.headers["Connection"] = "close"
+
+
 class Handler(WSGIRequestHandler):
     def setup(self):
         super().setup()
@@ -35,7 +44,7 @@ class Handler(WSGIRequestHandler):
         self.raw_requestline = self.rfile.readline(65537)
         if not self.parse_request():
             return
-        handler = ServerHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=False)
+        handler = OneRequestHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=False)
         handler.http_version = "1.1"
         handler.request_handler = self
         handler.run(self.server.get_app())
