@@ -76,6 +76,8 @@ export class FrontConnection implements ExchangeHost {
   requests = 0;
   /** Inside pump(): the loop sees what callbacks change, and sends a held head at its end. */
   pumping = false;
+  /** Pipelined answers of one turn are gathered and written together at its end (one writev). */
+  private corked = false;
   private readonly parser: RequestHeadParser;
   private exchange: Exchange | undefined;
   private decoder: BodyDecoder | undefined;
@@ -100,7 +102,6 @@ export class FrontConnection implements ExchangeHost {
     const { headerTimeoutMs, keepAliveTimeoutMs } = context.settings;
     const firstWaitMs = headerTimeoutMs > 0 ? headerTimeoutMs : keepAliveTimeoutMs;
     this.deadlineMs = firstWaitMs > 0 ? now + firstWaitMs : 0;
-    socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('drain', this.onDrain);
@@ -176,6 +177,10 @@ export class FrontConnection implements ExchangeHost {
       this.pumping = false;
       // A head written during this turn goes out now if no body bytes took it along.
       this.exchange?.flushHead();
+      if (this.corked) {
+        this.corked = false;
+        this.socket.uncork();
+      }
     }
   }
 
@@ -187,6 +192,10 @@ export class FrontConnection implements ExchangeHost {
         return this.readHead();
       case 'exchange':
         return this.exchange !== undefined && this.readBody(this.exchange);
+      case 'draining':
+        // The client sends more while it does not read: it waits in the kernel, not here.
+        if (this.buffered !== undefined) this.socket.pause();
+        return false;
       default:
         return false;
     }
@@ -310,6 +319,11 @@ export class FrontConnection implements ExchangeHost {
       return;
     }
     this.toState(this.socket.writableNeedDrain ? 'draining' : 'idle');
+    // More requests already read (pipelining): their answers go out together at the turn's end.
+    if (this.buffered !== undefined && this.pumping && !this.corked && this.state === 'idle') {
+      this.corked = true;
+      this.socket.cork();
+    }
   }
 
   private resumeReading(): void {

@@ -69,7 +69,8 @@ const MAX_CHECK_INTERVAL_MS = 1_000;
 const MIN_CHECK_INTERVAL_MS = 10;
 
 function checkInterval(settings: FrontSettings): number {
-  const timeouts = [settings.headerTimeoutMs, settings.bodyTimeoutMs, settings.keepAliveTimeoutMs, settings.lingerMs].filter((ms) => ms > 0);
+  // Not the linger: when exactly a closed connection goes matters little.
+  const timeouts = [settings.headerTimeoutMs, settings.bodyTimeoutMs, settings.keepAliveTimeoutMs].filter((ms) => ms > 0);
   const shortest = Math.min(MAX_CHECK_INTERVAL_MS * 5, ...timeouts);
   return Math.max(MIN_CHECK_INTERVAL_MS, Math.min(MAX_CHECK_INTERVAL_MS, Math.floor(shortest / 5)));
 }

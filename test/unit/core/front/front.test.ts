@@ -450,3 +450,86 @@ describe('the front: handover', () => {
     expect(parseRawResponse(got.received)?.body).toBe('hello /unix');
   });
 });
+
+describe('the front: what else a handler may do', () => {
+  it('stops taking pipelined requests from a client that does not read its answers', async () => {
+    let taken = 0;
+    const body = Buffer.alloc(64 * 1024, 'z');
+    const { to } = await startFront((ex) => {
+      taken++;
+      ex.writeHead(200, 'OK', ['Content-Length', String(body.length)]);
+      ex.end(body);
+    });
+    const client = await connectClient(to);
+    client.socket.pause();
+    client.write(GET('/').repeat(2_000));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // 2000 answers would be 128 MiB; the front stops once the socket's buffers are full.
+    expect(taken).toBeGreaterThan(0);
+    expect(taken).toBeLessThan(200);
+    const before = taken;
+    client.socket.resume();
+    await client.until(() => taken > before + 100, 'more requests once the client reads');
+  });
+
+  it('relays an interim answer (103 Early Hints) before the final one, and none to an HTTP/1.0 client', async () => {
+    const { to } = await startFront((ex) => {
+      ex.writeInterim(103, 'Early Hints', ['Link', '</style.css>; rel=preload']);
+      hello(ex);
+    });
+    const modern = await rawExchange(to, (s) => s.write(GET('/', 'Connection: close\r\n')), 2_000);
+    expect(modern.received).toMatch(/^HTTP\/1\.1 103 Early Hints\r\nLink: <\/style\.css>; rel=preload\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    const old = await rawExchange(to, (s) => s.write('GET / HTTP/1.0\r\n\r\n'), 2_000);
+    expect(old.received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  });
+
+  it('hands an upgrade request\'s socket over with the bytes read past its head', async () => {
+    const { to, front } = await startFront((ex) => {
+      expect(ex.upgrade).toBe(true);
+      const { socket, rest } = ex.detach();
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n${rest.toString('latin1')}`);
+      socket.on('data', (d: Buffer) => socket.write(d));
+      socket.resume();
+    });
+    const client = await connectClient(to);
+    client.write(`GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nearly`);
+    await client.until((c) => c.received.endsWith('early'), 'the early bytes echoed');
+    client.write('later');
+    await client.until((c) => c.received.endsWith('earlylater'), 'the tunnel');
+    expect([...front.connections][0]?.state).toBe('detached');
+  });
+
+  it('answers 500 and closes when the handler throws before answering, and logs it', async () => {
+    const errors: unknown[] = [];
+    const log = { debug: () => undefined, error: (_msg: string, fields: { err: unknown }) => void errors.push(fields.err) };
+    const { to } = await startFront(() => {
+      throw new Error('handler bug');
+    }, { log: log as never });
+    const got = await rawExchange(to, (s) => s.write(GET('/')), 2_000);
+    expectRefusal(parseRawResponse(got.received), 500);
+    expect(got.timedOut).toBe(false);
+    expect(errors.map((e) => (e as Error).message)).toEqual(['handler bug']);
+  });
+
+  it('keeps the connection when the handler answers first and discards the body, and closes it when it never reads it', async () => {
+    const { to } = await startFront((ex) => {
+      if (ex.path === '/discard') ex.discardBody();
+      ex.writeHead(404, 'Not Found', ['Content-Length', '0']);
+      ex.end();
+    });
+    const kept = await connectClient(to);
+    kept.write(`POST /discard HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789${GET('/next')}`);
+    const answers = await kept.answers(2);
+    expect(answers.map((a) => a.status)).toEqual([404, 404]);
+    expect(answers[0]?.headers.connection).toBeUndefined();
+    expect(kept.closed).toBe(false);
+
+    const closed = await connectClient(to);
+    closed.write(`POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789${GET('/never')}`);
+    const [answer] = await closed.answers(1);
+    await closed.waitClosed();
+    expect(answer?.headers.connection).toBe('close');
+    expect(closed.responses()).toHaveLength(1);
+  });
+});
