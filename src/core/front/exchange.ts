@@ -318,6 +318,7 @@ export class Exchange {
    */
   writeRaw(answer: Buffer): boolean {
     if (this.answer === 'aborted') return false;
+    if (this.answer !== 'unanswered' && this.answer !== 'continued') throw new Error(`writeRaw() when the answer is ${this.answer}`);
     this.toAnswer('ended');
     this.closeAfter = this.mustClose;
     const more = this.host.socket.write(answer);
