@@ -387,7 +387,8 @@ export class FrontConnection implements ExchangeHost {
   refuse(status: number, reason: string, outcome: ExchangeOutcome = 'body-refused'): void {
     const exchange = this.exchange;
     this.exchange = undefined;
-    const answered = exchange !== undefined && exchange.answer !== 'unanswered' && exchange.answer !== 'continued';
+    // A head only held (not sent yet) is dropped: the refusal takes its place.
+    const answered = exchange !== undefined && (exchange.answer === 'body' || exchange.answer === 'ended');
     if (answered) {
       this.destroy();
     } else {
