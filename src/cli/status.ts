@@ -6,7 +6,7 @@ import { defaultRegistryDir, scanRegistry, type InstanceInfo } from '../lib/inst
 import { FERRY_VERSION } from '../lib/paths.js';
 import { AdminClient } from './admin-client.js';
 import { CliError } from './errors.js';
-import { formatHeader, formatInstances, formatPool, formatRequests, formatServer, type InstanceSummary, type TextStyle } from './format/status-text.js';
+import { formatHeader, formatInstances, formatPool, formatRequests, formatServer, type InstanceOverview, type TextStyle } from './format/status-text.js';
 import { locateInstance } from './locate-instance.js';
 
 export const STATUS_VIEWS = ['pool', 'requests', 'server'] as const;
@@ -18,7 +18,7 @@ export type StatusResult =
   | ({ view: 'requests'; instance: string; version: string } & RequestsResponse)
   | ({ view: 'server'; instance: string; version: string } & ServerResponse)
   /** Several instances run and none was named: one line each, as `pm2 ls`. */
-  | { view: 'instances'; version: string; registryDir: string; instances: InstanceSummary[] };
+  | { view: 'instances'; version: string; registryDir: string; instances: InstanceOverview[] };
 
 export interface StatusTargetOptions {
   registryDir?: string;
@@ -40,7 +40,7 @@ export function locateStatusTarget(opts: StatusTargetOptions): InstanceInfo | { 
 }
 
 /** One summary line's numbers from an instance's admin API; a core that does not answer gets its reason instead. */
-async function summarize(instance: InstanceInfo, timeoutMs: number, now: number): Promise<InstanceSummary> {
+async function summarize(instance: InstanceInfo, timeoutMs: number, now: number): Promise<InstanceOverview> {
   const { properties } = instance;
   const base = { name: instance.name, addresses: properties.addresses, apps: properties.apps.map((a) => a.name), uptimeMs: now - Date.parse(properties.created_at) };
   const client = new AdminClient(instance, timeoutMs);

@@ -9,6 +9,8 @@ import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { AS_ROOT_ENV, copyFixture, runFerry, startDaemon, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
 import { ferryInPty, type PtyRun } from '../helpers/pty.js';
 
+const ESC = '\u001b';
+
 let instance: TestInstance | undefined;
 let view: PtyRun | undefined;
 
@@ -21,6 +23,10 @@ afterEach(async () => {
   instance?.forceCleanup();
   instance = undefined;
 });
+
+/** A foreground colour (SGR 30-39), and any colour, bold or inverse at all. */
+const COLOUR = new RegExp(`${ESC}\\[3[0-9]m`);
+const ANY_STYLE = new RegExp(`${ESC}\\[(1|7|3[0-9]|4[0-9]|9[0-7])m`);
 
 /** The last frame the view drew: from its last header line on. */
 function lastFrame(run: PtyRun, name: string): string {
@@ -71,7 +77,7 @@ describe('ferry status --watch in a terminal', () => {
     await waitFor(() => lastFrame(view!, name).includes(`› ${second}`), 'the second process selected');
 
     // Colour on a terminal that did not ask for none.
-    expect(view.raw()).toMatch(/\u001b\[3[0-9]m/);
+    expect(view.raw()).toMatch(COLOUR);
 
     // Ctrl-C, as a terminal in raw mode sends it, ends the view at once with 0.
     view.press('\u0003');
@@ -89,7 +95,7 @@ describe('ferry status --watch in a terminal', () => {
     expect(frame).toMatch(/^ {2}PID\s+CPU\s+MEM\s+REQ\/S\s+5XX\s+SESS$/m);
     for (const line of frame.split(/\r?\n/)) expect(line.length, line).toBeLessThanOrEqual(40);
     // No colour, bold or inverse: the selection shows as a marker.
-    expect(view.raw()).not.toMatch(/\u001b\[(1|7|3[0-9]|4[0-9]|9[0-7])m/);
+    expect(view.raw()).not.toMatch(ANY_STYLE);
     expect(frame).toMatch(/^› \d+/m);
     view.press('q');
     expect((await view.process).exitCode).toBe(0);

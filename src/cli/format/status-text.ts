@@ -145,7 +145,7 @@ function formatTurbocache(t: TurbocacheStats): string[] {
 }
 
 /** One instance in the summary `ferry status` shows when several run (`pm2 ls`'s table). */
-export interface InstanceSummary {
+export interface InstanceOverview {
   name: string;
   addresses: string[];
   apps: string[];
@@ -160,7 +160,7 @@ export interface InstanceSummary {
   error?: string;
 }
 
-export function formatInstances(instances: InstanceSummary[], style: TextStyle = PLAIN): string[] {
+export function formatInstances(instances: InstanceOverview[], style: TextStyle = PLAIN): string[] {
   const head = ['NAME', 'ADDRESS', 'APPS', 'STATE', 'PROCS', 'UPTIME', 'REQUESTS', 'REQ/S'];
   const dash = (n: number | null): string => (n === null ? '-' : String(n));
   const rows = instances.map((i) => [i.name, i.addresses.join(' '), i.apps.join(','), i.state, dash(i.processes), formatUptime(i.uptimeMs), dash(i.requests), dash(i.perSecond)]);
