@@ -32,9 +32,11 @@ export interface StatusTargetOptions {
  */
 export function locateStatusTarget(opts: StatusTargetOptions): InstanceInfo | { registryDir: string; instances: InstanceInfo[] } {
   const registryDir = opts.registryDir ?? defaultRegistryDir();
-  if (opts.name === undefined && opts.view === 'pool') {
+  if (opts.name === undefined) {
+    // One scan for the common case: the only instance is the one (locateInstance would scan again).
     const { live } = scanRegistry(registryDir);
-    if (live.length > 1) return { registryDir, instances: live };
+    if (live.length === 1) return live[0] as InstanceInfo;
+    if (live.length > 1 && opts.view === 'pool') return { registryDir, instances: live };
   }
   return locateInstance({ registryDir, name: opts.name });
 }
