@@ -61,6 +61,7 @@ export function WatchApp({ source, intervalMs, onStopped }: WatchAppProps): Reac
   const [stopped, setStopped] = useState<string>();
   const [selected, setSelected] = useState<number>();
   const previous = useRef<PoolResponse | undefined>(undefined);
+  const ended = useRef(false);
 
   const refresh = useCallback(async (): Promise<void> => {
     try {
@@ -71,10 +72,12 @@ export function WatchApp({ source, intervalMs, onStopped }: WatchAppProps): Reac
       setError(undefined);
     } catch (err) {
       const reason = source.goneReason(err);
-      if (reason !== undefined) setStopped(reason);
-      else setError((err as Error).message);
+      if (reason === undefined) return setError((err as Error).message);
+      if (!ended.current) onStopped?.(reason);
+      ended.current = true;
+      setStopped(reason);
     }
-  }, [source]);
+  }, [source, onStopped]);
 
   useEffect(() => {
     source.fetchConfig().then(setConfig, () => undefined);
@@ -85,18 +88,21 @@ export function WatchApp({ source, intervalMs, onStopped }: WatchAppProps): Reac
 
   useEffect(() => {
     if (stopped === undefined) return;
-    onStopped?.(stopped);
     // After this frame is drawn: the last thing on screen says the instance stopped.
     const timer = setTimeout(() => exit(), 50);
     return () => clearTimeout(timer);
-  }, [stopped, exit, onStopped]);
+  }, [stopped, exit]);
 
+  // The key handler is re-subscribed after each render, so a key pressed just after a frame is
+  // drawn can reach the handler of the frame before: it reads the newest pool from here.
+  const shown = useRef<PoolResponse | undefined>(undefined);
+  shown.current = frame?.pool;
   useInput(
     (input, key) => {
       // Raw mode turns Ctrl-C into the byte 0x03 instead of SIGINT: it is ours to handle.
-      if (input === 'q' || input === '\u0003' || (key.ctrl && input === 'c')) exit();
-      else if (frame && key.upArrow) setSelected(moveSelection(frame.pool, selected, -1));
-      else if (frame && key.downArrow) setSelected(moveSelection(frame.pool, selected, 1));
+      if (input === 'q' || input === '\u0003' || (key.ctrl && input === 'c')) return exit();
+      const pool = shown.current;
+      if (pool && (key.upArrow || key.downArrow)) setSelected((current) => moveSelection(pool, current, key.upArrow ? -1 : 1));
     },
     { isActive: isRawModeSupported },
   );
