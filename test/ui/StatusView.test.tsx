@@ -51,7 +51,7 @@ describe('StatusView', () => {
     const { lastFrame, unmount } = render(<StatusView instance="k3x9ab12" pool={POOL} server={SERVER} selected={12889} apps={[APP]} logFile="/var/log/ferry.log" logLines={logLines} width={100} />);
     const frame = lastFrame() ?? '';
     expect(frame).toMatch(/› 12889/);
-    expect(frame).toMatch(/process\s+12889, generation 0/);
+    expect(frame).toMatch(/process\s+12889, up 1m 11s, generation 0/);
     expect(frame).toMatch(/user\s+www-data/);
     expect(frame).toMatch(/interpreter\s+\/usr\/bin\/node/);
     expect(frame).toMatch(/startup\s+\/srv\/demo\/app\.js/);

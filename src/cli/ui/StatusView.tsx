@@ -128,7 +128,7 @@ function LogLine({ entry }: { entry: LogEntry }): React.ReactElement {
 function Details({ process, app, logFile }: { process?: ProcessSnapshot; app?: AppConfigSummary; logFile?: string | null }): React.ReactElement | null {
   if (!process && !app) return null;
   const lines: [string, string][] = [];
-  if (process) lines.push(['process', `${process.pid}, generation ${process.generation}, up ${formatUptime(process.uptimeMs)}, spawned in ${process.spawnDurationMs} ms`]);
+  if (process) lines.push(['process', `${process.pid}, up ${formatUptime(process.uptimeMs)}, generation ${process.generation}, spawned in ${process.spawnDurationMs} ms`]);
   if (app) {
     lines.push(['user', app.user ?? '(the user Ferry runs as)']);
     lines.push([app.appType === 'generic' ? 'command' : 'interpreter', app.interpreter]);
@@ -138,7 +138,8 @@ function Details({ process, app, logFile }: { process?: ProcessSnapshot; app?: A
   return (
     <Box flexDirection="column" marginTop={1}>
       {lines.map(([label, value]) => (
-        <Text key={label} wrap="truncate-middle">
+        // Paths keep both ends (the file name matters), sentences their start.
+        <Text key={label} wrap={label === 'process' ? 'truncate-end' : 'truncate-middle'}>
           <Text dimColor>{label.padEnd(12)}</Text>
           {value}
         </Text>
