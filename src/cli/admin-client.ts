@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { ADMIN_FILES, ROUTES, routePath, type ErrorBody, type RouteName } from '../lib/admin-api-contract.js';
 import { isErrorPayload, type ErrorCode } from '../lib/error-codes.js';
-import type { InstanceInfo } from '../lib/instance-registry.js';
+import { readProperties, type InstanceInfo } from '../lib/instance-registry.js';
 import { CliError } from './errors.js';
 
 export const DEFAULT_ADMIN_TIMEOUT_MS = 10_000;
@@ -106,8 +106,12 @@ export class AdminClient {
       ]);
     }
     if (err.code === 'ETIMEDOUT' || err.code === 'ECONNRESET') {
-      return new CliError('FERRY_ERR_CORE_NOT_RESPONDING', `instance ${name} is running but its core did not answer within ${Math.round(this.timeoutMs / 1000)}s (busy or stuck)`, [
-        'Try again with a longer --timeout; if it stays stuck, get its stack with: ferry crash-watch --dump <core pid>',
+      // The pid as the registry has it now: the core may have been restarted since the instance was located.
+      const corePid = readProperties(this.instance.dir)?.core_pid ?? this.instance.properties.core_pid;
+      return new CliError('FERRY_ERR_CORE_NOT_RESPONDING', `instance ${name} is running but its core${corePid ? ` (pid ${corePid})` : ''} did not answer within ${Math.round(this.timeoutMs / 1000)}s (busy or stuck)`, [
+        corePid
+          ? `Try again with a longer --timeout; if it stays stuck, see where it is with: ferry crash-watch --dump ${corePid}`
+          : 'Try again with a longer --timeout; if it stays stuck, see ferry memory-stats for the core pid, then: ferry crash-watch --dump PID',
       ]);
     }
     return new CliError('FERRY_ERR_INTERNAL', `admin API call to instance ${name} failed: ${err.message}`);

@@ -39,7 +39,8 @@ export abstract class BaseCommand<T> extends Command {
   /** Renders any error once: JSON on stdout with --json, else one red line and suggestions on stderr. */
   protected async catch(err: OclifError): Promise<never> {
     if (err.oclif?.exit === 0) throw err; // --help, --version
-    const rendered = renderError(err, { json: this.jsonEnabled(), color: Boolean(process.stderr.isTTY) && process.env.NO_COLOR === undefined, commandId: this.id });
+    const flags = Object.keys((this.ctor as { flags?: Record<string, unknown> }).flags ?? {});
+    const rendered = renderError(err, { json: this.jsonEnabled(), color: Boolean(process.stderr.isTTY) && process.env.NO_COLOR === undefined, commandId: this.id, flags });
     if (rendered.stdout) process.stdout.write(rendered.stdout);
     if (rendered.stderr) process.stderr.write(rendered.stderr);
     throw Object.assign(new Error(err.message), { skipOclifErrorHandling: true, oclif: { exit: rendered.exitCode } });

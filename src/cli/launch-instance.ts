@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { detectApp, type DetectionResult } from '../lib/app-detection.js';
+import { appDirProblem, detectApp, type DetectionResult } from '../lib/app-detection.js';
 import { appUserIds, DEFAULTS, type AppConfig, type AppType, type BufferingConfig, type ClientLimits, type FerryConfig, type FriendlyErrorPages, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { openOwnFile, removeIfUnused, UnsafeFileError, type OwnFile } from '../lib/own-files.js';
@@ -228,6 +228,13 @@ function buildTurbocache(opts: StartOptions): TurbocacheConfig {
   };
 }
 
+/** A generic app needs only its directory, where its command runs. */
+function genericApp(root: string): DetectionResult {
+  const problem = appDirProblem(root);
+  if (problem) return { ok: false, reason: problem, suggestion: 'Pass the directory the command runs in: ferry start DIR --app-start-command "CMD"' };
+  return { ok: true, app: { appType: 'generic', startupFile: root } };
+}
+
 function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
   const root = path.resolve(opts.dir);
   const generic = opts.appStartCommand !== undefined || opts.appType === 'generic';
@@ -235,9 +242,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     throw usage('a generic app needs --app-start-command "CMD"', 'For example: --app-start-command "python3 -m http.server $PORT"');
   }
   const detected: DetectionResult = generic
-    ? fs.existsSync(root) && fs.statSync(root).isDirectory()
-      ? { ok: true, app: { appType: 'generic', startupFile: root } }
-      : { ok: false, reason: `${root} is not a directory`, suggestion: 'Pass the directory the command runs in: ferry start DIR --app-start-command "CMD"' }
+    ? genericApp(root)
     : detectApp(root, { appType: opts.appType, startupFile: opts.startupFile });
   if (!detected.ok) throw new CliError('FERRY_ERR_APP_NOT_FOUND', detected.reason, [detected.suggestion]);
   if (opts.minInstances < 1) throw usage(`--min-instances must be at least 1 (got ${opts.minInstances})`, 'Use --min-instances 1 or more.');
@@ -378,7 +383,7 @@ async function startWatchdog(opts: StartOptions, config: FerryConfig, logFd: num
     // Under systemd socket activation the socket is systemd's; otherwise we bind it.
     const activated = await takeActivatedSocket();
     if (activated) config.listen = activated.listen;
-    const bound = activated?.bound ?? (await bindListenSocket(config.listen));
+    const bound = activated?.bound ?? (await bindListenSocket(config.listen, '--port', path.resolve(opts.registryDir)));
     unixSocketInode = bound.inode;
     let metrics: Awaited<ReturnType<typeof bindListenSocket>> | undefined;
     try {

@@ -1,6 +1,7 @@
 // Picks the instance a command acts on, through the registry: the only live one, or the one
 // named with --instance; says clearly when there is none or more than one.
 
+import path from 'node:path';
 import { defaultRegistryDir, scanRegistry, type InstanceInfo } from '../lib/instance-registry.js';
 import { CliError } from './errors.js';
 
@@ -36,4 +37,16 @@ export function locateInstance(opts: LocateOptions): InstanceInfo {
   }
   const list = live.map((i) => `${i.name} (watchdog pid ${i.properties.watchdog_pid}, ${i.properties.addresses.join(' ')}, ${i.properties.apps.map((a) => a.root).join(' ')})`);
   throw new CliError('FERRY_ERR_INSTANCE_AMBIGUOUS', `${live.length} Ferry instances are running; say which one with --instance NAME`, list.map((l) => `- ${l}`));
+}
+
+/**
+ * The command that stops instance `name`, as short as it can be and still pick it: `ferry stop`
+ * when it is the only one, else with --instance; with --instance-registry-dir when a plain
+ * `ferry` would look elsewhere.
+ */
+export function stopCommandFor(name: string, registryDir: string): string {
+  const parts = ['ferry stop'];
+  if (scanRegistry(registryDir).live.length !== 1) parts.push(`--instance ${name}`);
+  if (path.resolve(registryDir) !== path.resolve(defaultRegistryDir())) parts.push(`--instance-registry-dir ${registryDir}`);
+  return parts.join(' ');
 }

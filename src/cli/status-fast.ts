@@ -5,9 +5,8 @@
 
 import { parseArgs } from 'node:util';
 import { AdminClient } from './admin-client.js';
-import { locateInstance } from './locate-instance.js';
 import { renderError } from './render-error.js';
-import { ANSI_STYLE, fetchStatus, renderStatusText, STATUS_VIEWS, wantsColor, type StatusView } from './status.js';
+import { ANSI_STYLE, fetchInstancesSummary, fetchStatus, locateStatusTarget, renderStatusText, STATUS_VIEWS, wantsColor, type StatusView } from './status.js';
 import { PLAIN } from './format/status-text.js';
 
 /** The flags of `ferry status` that the fast path handles; src/commands/status.ts declares the same. */
@@ -35,8 +34,9 @@ export async function runStatusFast(argv: string[], env: NodeJS.ProcessEnv = pro
 
   const json = values.json === true;
   try {
-    const instance = locateInstance({ registryDir: values['instance-registry-dir'] ?? env.FERRY_INSTANCE_REGISTRY_DIR, name: values.instance ?? env.FERRY_INSTANCE });
-    const result = await fetchStatus(new AdminClient(instance, timeoutS * 1000), show as StatusView);
+    const target = locateStatusTarget({ registryDir: values['instance-registry-dir'] ?? env.FERRY_INSTANCE_REGISTRY_DIR, name: values.instance ?? env.FERRY_INSTANCE, view: show as StatusView });
+    const result =
+      'instances' in target ? await fetchInstancesSummary(target.registryDir, target.instances, timeoutS * 1000) : await fetchStatus(new AdminClient(target, timeoutS * 1000), show as StatusView);
     if (json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     else process.stdout.write(renderStatusText(result, { header: values['no-header'] !== true, style: wantsColor() ? ANSI_STYLE : PLAIN, now: new Date() }));
     return 0;

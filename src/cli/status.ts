@@ -2,9 +2,12 @@
 // admin API and turn it into text. Imports nothing heavy (no oclif, no ink, no chalk).
 
 import type { PoolResponse, RequestsResponse, ServerResponse } from '../lib/admin-api-contract.js';
+import { defaultRegistryDir, scanRegistry, type InstanceInfo } from '../lib/instance-registry.js';
 import { FERRY_VERSION } from '../lib/paths.js';
-import type { AdminClient } from './admin-client.js';
-import { formatHeader, formatPool, formatRequests, formatServer, type TextStyle } from './format/status-text.js';
+import { AdminClient } from './admin-client.js';
+import { CliError } from './errors.js';
+import { formatHeader, formatInstances, formatPool, formatRequests, formatServer, type InstanceOverview, type TextStyle } from './format/status-text.js';
+import { locateInstance } from './locate-instance.js';
 
 export const STATUS_VIEWS = ['pool', 'requests', 'server'] as const;
 export type StatusView = (typeof STATUS_VIEWS)[number];
@@ -13,7 +16,49 @@ export type StatusView = (typeof STATUS_VIEWS)[number];
 export type StatusResult =
   | ({ view: 'pool'; instance: string; version: string } & PoolResponse)
   | ({ view: 'requests'; instance: string; version: string } & RequestsResponse)
-  | ({ view: 'server'; instance: string; version: string } & ServerResponse);
+  | ({ view: 'server'; instance: string; version: string } & ServerResponse)
+  /** Several instances run and none was named: one line each, as `pm2 ls`. */
+  | { view: 'instances'; version: string; registryDir: string; instances: InstanceOverview[] };
+
+export interface StatusTargetOptions {
+  registryDir?: string;
+  name?: string;
+  view: StatusView;
+}
+
+/**
+ * The instance `ferry status` shows, or all of them: with several running and none named, the
+ * pool view becomes the summary of all (the other views need one instance, and say so).
+ */
+export function locateStatusTarget(opts: StatusTargetOptions): InstanceInfo | { registryDir: string; instances: InstanceInfo[] } {
+  const registryDir = opts.registryDir ?? defaultRegistryDir();
+  if (opts.name === undefined) {
+    // One scan for the common case: the only instance is the one (locateInstance would scan again).
+    const { live } = scanRegistry(registryDir);
+    if (live.length === 1) return live[0] as InstanceInfo;
+    if (live.length > 1 && opts.view === 'pool') return { registryDir, instances: live };
+  }
+  return locateInstance({ registryDir, name: opts.name });
+}
+
+/** One summary line's numbers from an instance's admin API; a core that does not answer gets its reason instead. */
+async function summarize(instance: InstanceInfo, timeoutMs: number, now: number): Promise<InstanceOverview> {
+  const { properties } = instance;
+  const base = { name: instance.name, addresses: properties.addresses, apps: properties.apps.map((a) => a.name), uptimeMs: now - Date.parse(properties.created_at) };
+  const client = new AdminClient(instance, timeoutMs);
+  try {
+    const [pool, server] = await Promise.all([client.call<PoolResponse>('pool'), client.call<ServerResponse>('server')]);
+    return { ...base, state: 'serving', processes: pool.processCount, requests: server.requests.total, perSecond: server.requests.perSecond };
+  } catch (err) {
+    const state = err instanceof CliError && err.code === 'FERRY_ERR_CORE_NOT_RESPONDING' ? 'not responding' : err instanceof CliError && err.code === 'FERRY_ERR_ADMIN_UNAUTHORIZED' ? 'not allowed' : 'core down';
+    return { ...base, state, processes: null, requests: null, perSecond: null, error: (err as Error).message };
+  }
+}
+
+export async function fetchInstancesSummary(registryDir: string, instances: InstanceInfo[], timeoutMs: number): Promise<StatusResult> {
+  const now = Date.now();
+  return { view: 'instances', version: FERRY_VERSION, registryDir, instances: await Promise.all(instances.map((i) => summarize(i, timeoutMs, now))) };
+}
 
 export async function fetchStatus(client: AdminClient, view: StatusView): Promise<StatusResult> {
   const who = { instance: client.instance.name, version: FERRY_VERSION };
@@ -28,6 +73,7 @@ export async function fetchStatus(client: AdminClient, view: StatusView): Promis
 }
 
 export function renderStatusText(result: StatusResult, opts: { header: boolean; style: TextStyle; now: Date }): string {
+  if (result.view === 'instances') return formatInstances(result.instances, opts.style).join('\n') + '\n';
   const lines = opts.header ? formatHeader({ version: result.version, instance: result.instance, date: opts.now }) : [];
   if (result.view === 'pool') lines.push(...formatPool(result, opts.now, opts.style));
   else if (result.view === 'requests') lines.push(...formatRequests(result, opts.style));

@@ -5,6 +5,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import { exitCodeHelp, type ExitStatus } from '../cli/exit-codes.js';
 import { registryFlags } from '../cli/flags.js';
 import { launchInstance } from '../cli/launch-instance.js';
+import { stopCommandFor } from '../cli/locate-instance.js';
 import type { FlagValues } from '../cli/config-file.js';
 import { explicitFlags, resolveStartOptions } from '../cli/start-options.js';
 import { ServiceNotifier } from '../cli/service-notifier.js';
@@ -147,7 +148,7 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       notifier?.ready(instance, { mainPid: instance.watchdogPid });
       notifier?.close();
       await launched.detach();
-      this.log(`Ferry is serving at ${where} (instance ${instance.name}, watchdog pid ${instance.watchdogPid}). Stop it with: ferry stop`);
+      this.log(`Ferry is serving at ${where} (instance ${instance.name}, watchdog pid ${instance.watchdogPid}). Stop it with: ${stopCommandFor(instance.name, instanceOptions.registryDir)}`);
       return { ...instance, daemonized: true };
     }
     this.log(`Ferry is serving at ${where} (instance ${instance.name}). Press Ctrl-C to stop.`);

@@ -78,6 +78,10 @@ export interface ProcessSnapshot {
   spawnDurationMs: number;
   /** Lifetime average CPU use, as ps shows it; null when /proc could not be read. */
   cpuPercent: number | null;
+  /** CPU time used so far (user + system, ms): the live view divides two readings' difference by the time between them. */
+  cpuTimeMs: number | null;
+  /** Answers with a 5xx status to requests this process had (its own, and Ferry's 502/504 for it); set by the group. */
+  errors5xx?: number;
   rssBytes: number | null;
   /** Private dirty + swap: what the process alone costs (Passenger's "Memory"). */
   privateDirtyBytes: number | null;
@@ -105,6 +109,10 @@ export interface GroupSnapshot {
   /** Processes being spawned now. */
   spawning: number;
   processes: ProcessSnapshot[];
+  /** Restarts of the whole group (restart-app, tmp/restart.txt) since the core started. */
+  restarts: number;
+  /** Processes that exited without being asked to (crashes), since the core started. */
+  crashes: number;
   lastSpawnError?: { code: string; message: string; at: string };
   /** Present while a restart runs, and after one whose new process failed (`failed`: why; a blocking one clears it once a retry starts one). */
   restart?: { rolling: boolean; generation: number; startedAt: string; failed?: string };
@@ -188,7 +196,24 @@ export interface RequestsResponse {
 export interface ConfigResponse {
   logLevel: LogLevel;
   maxPoolSize: number;
-  apps: { name: string; root: string; minInstances: number; environment: string; startTimeoutMs: number }[];
+  /** Where the instance logs; null when it logs to the terminal of `ferry start`. */
+  logFile: string | null;
+  apps: AppConfigSummary[];
+}
+
+export interface AppConfigSummary {
+  name: string;
+  root: string;
+  minInstances: number;
+  environment: string;
+  startTimeoutMs: number;
+  appType: string;
+  /** The file that starts it (for a generic app: its directory). */
+  startupFile: string;
+  /** What runs it: the interpreter (node, python3, ruby), or the shell command of a generic app. */
+  interpreter: string;
+  /** The user its processes run as; null: the user Ferry runs as. */
+  user: string | null;
 }
 
 export interface PatchConfigRequest {

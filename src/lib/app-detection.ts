@@ -24,6 +24,19 @@ function readPackageMain(root: string): string | undefined {
   }
 }
 
+/** Why `root` cannot be an app directory (it is missing, or a file), or undefined when it is a directory. */
+export function appDirProblem(root: string): string | undefined {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(root);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return `app directory ${root} does not exist`;
+    return `cannot read app directory ${root} (${code ?? (err as Error).message})`;
+  }
+  return stat.isDirectory() ? undefined : `${root} is not a directory`;
+}
+
 /** Entry files that identify an app type, in the order they are looked for. */
 const MARKERS: { file: string; appType: AppType }[] = [
   { file: 'passenger_wsgi.py', appType: 'python' },
@@ -37,9 +50,8 @@ const MARKERS: { file: string; appType: AppType }[] = [
  * type given or guessed from its extension.
  */
 export function detectApp(root: string, opts: { appType?: AppType; startupFile?: string } = {}): DetectionResult {
-  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
-    return { ok: false, reason: `${root} is not a directory`, suggestion: 'Pass the directory that holds your app: ferry start PATH/TO/APP' };
-  }
+  const missing = appDirProblem(root);
+  if (missing) return { ok: false, reason: missing, suggestion: 'Pass the directory that holds your app: ferry start PATH/TO/APP' };
   if (opts.startupFile) {
     const file = path.resolve(root, opts.startupFile);
     if (!fs.existsSync(file)) {

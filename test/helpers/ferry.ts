@@ -289,3 +289,17 @@ export async function stopCleanly(inst: TestInstance): Promise<void> {
   expect(inst.survivors()).toEqual([]);
   expect(processesMentioning(inst.registryDir)).toEqual([]);
 }
+
+/** The error line of a failed run (without "Error: "), checking that every line after it is an indented suggestion. */
+export function errorLineOf(run: FerryRun): string {
+  const lines = run.stderr.trimEnd().split('\n');
+  const first = lines[0] ?? '';
+  expect(first, run.stderr).toMatch(/^Error: /);
+  for (const line of lines.slice(1)) expect(line, run.stderr).toMatch(/^ {2}\S/);
+  return first.slice('Error: '.length);
+}
+
+/** The suggestions of a failed run: the indented lines after its error line. */
+export function suggestionsOf(run: FerryRun): string {
+  return run.stderr.split('\n').slice(1).join('\n');
+}

@@ -16,6 +16,8 @@ export function processSnapshot(overrides: Partial<ProcessSnapshot> = {}): Proce
     lastUsedAt: '2026-11-22T20:33:10Z',
     spawnDurationMs: 80,
     cpuPercent: 1.2,
+    cpuTimeMs: 108,
+    errors5xx: 0,
     rssBytes: 44 * 1024 * 1024,
     privateDirtyBytes: 9 * 1024 * 1024,
     swapBytes: 0,
@@ -36,6 +38,8 @@ export const POOL: PoolResponse = {
       minInstances: 1,
       waiting: 1,
       spawning: 0,
+      restarts: 0,
+      crashes: 0,
       processes: [
         processSnapshot(),
         processSnapshot({ pid: 12889, sessions: 1, processed: 0, uptimeMs: 71_000, lastUsedAt: '2026-11-22T20:33:09Z', cpuPercent: 0, privateDirtyBytes: 10 * 1024 * 1024, swapBytes: 512 * 1024, state: 'draining' }),

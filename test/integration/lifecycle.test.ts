@@ -124,7 +124,9 @@ describe('ferry instance lifecycle', () => {
       const second = await runFerry(registry, ['start', fixture('pid-app'), '--daemonize', '--socket', socketPath, '--log-file', path.join(root, 'second.log')]);
       expect(second.exitCode).toBe(EXIT_CODES.environment);
       expect(second.stderr).toMatch(/^Error: /);
-      expect(second.stderr.split('\n')[0]).toBe(`Error: ${socketPath} is already in use by another program`);
+      // (by Ferry: it names the instance and how to stop it)
+      expect(second.stderr.split('\n')[0]).toMatch(new RegExp(`^Error: ${socketPath.replace(/[.]/g, '\\.')} is already in use by Ferry instance ${instance.info.name} \\(watchdog pid \\d+, serving `));
+      expect(second.stderr).toContain('Stop that instance with: ferry stop');
       expect(second.stderr).toContain('--socket');
       expect(liveInstances(registry).map((i) => i.name)).toEqual([instance.info.name]);
       // and the first one still serves on it.

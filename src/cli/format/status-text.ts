@@ -143,3 +143,29 @@ function formatTurbocache(t: TurbocacheStats): string[] {
     `Not stored    : ${reasons(t.notStored)}`,
   ];
 }
+
+/** One instance in the summary `ferry status` shows when several run (`pm2 ls`'s table). */
+export interface InstanceOverview {
+  name: string;
+  addresses: string[];
+  apps: string[];
+  /** serving; or why its numbers are missing: core down, not responding, not allowed. */
+  state: string;
+  /** Since the instance started (its watchdog), not its current core. */
+  uptimeMs: number;
+  processes: number | null;
+  /** Requests since its core started. */
+  requests: number | null;
+  perSecond: number | null;
+  error?: string;
+}
+
+export function formatInstances(instances: InstanceOverview[], style: TextStyle = PLAIN): string[] {
+  const head = ['NAME', 'ADDRESS', 'APPS', 'STATE', 'PROCS', 'UPTIME', 'REQUESTS', 'REQ/S'];
+  const dash = (n: number | null): string => (n === null ? '-' : String(n));
+  const rows = instances.map((i) => [i.name, i.addresses.join(' '), i.apps.join(','), i.state, dash(i.processes), formatUptime(i.uptimeMs), dash(i.requests), dash(i.perSecond)]);
+  const widths = head.map((h, col) => Math.max(h.length, ...rows.map((row) => (row[col] as string).length)));
+  const line = (cells: string[]): string => cells.map((c, col) => (col === cells.length - 1 ? c : c.padEnd(widths[col] as number))).join('  ');
+  const first = instances[0]?.name ?? 'NAME';
+  return [style.heading(`----------- ${instances.length} Ferry instances -----------`), line(head), ...rows.map(line), '', `Details of one: ferry status --instance ${first}`];
+}

@@ -7,6 +7,7 @@ import http from 'node:http';
 import {
   MAX_ADMIN_BODY_BYTES,
   ROUTES,
+  type AppConfigSummary,
   type ConfigResponse,
   type DetachProcessResponse,
   type ErrorBody,
@@ -21,7 +22,7 @@ import {
   type ServerResponse,
   type TurbocacheStats,
 } from '../../lib/admin-api-contract.js';
-import { LOG_LEVELS, type FerryConfig, type LogLevel } from '../../lib/config.js';
+import { LOG_LEVELS, type AppConfig, type FerryConfig, type LogLevel } from '../../lib/config.js';
 import { FERRY_VERSION } from '../../lib/paths.js';
 import { CoreError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -85,6 +86,23 @@ function disabledTurbocache(config: FerryConfig): TurbocacheStats {
   return { state: 'disabled', varyByCookie: turbocache.varyByCookie ?? null, ...zero, maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, bypassed: {}, notStored: {} };
 }
 
+/** What the live view shows of an app's settings: who runs it, from which file, with what. */
+function summarizeApp(a: AppConfig): AppConfigSummary {
+  const interpreter =
+    a.appType === 'generic' ? (a.startCommand ?? '') : a.appType === 'python' ? (a.pythonCommand ?? 'python3') : a.appType === 'ruby' ? (a.rubyCommand ?? 'ruby') : a.nodeCommand;
+  return {
+    name: a.name,
+    root: a.root,
+    minInstances: a.minInstances,
+    environment: a.environment,
+    startTimeoutMs: a.startTimeoutMs,
+    appType: a.appType,
+    startupFile: a.startupFile,
+    interpreter,
+    user: a.user?.name ?? null,
+  };
+}
+
 const HANDLERS: Record<RouteName, Handler> = {
   ping: (ctx): PingResponse => ({ status: 'ok', version: FERRY_VERSION, instance: ctx.instanceName, corePid: process.pid, uptimeMs: Date.now() - ctx.startedAtMs }),
   pool: (ctx): PoolResponse => ctx.pool.inspect(),
@@ -103,7 +121,8 @@ const HANDLERS: Record<RouteName, Handler> = {
   getConfig: (ctx): ConfigResponse => ({
     logLevel: ctx.config.logLevel,
     maxPoolSize: ctx.config.maxPoolSize,
-    apps: ctx.config.apps.map((a) => ({ name: a.name, root: a.root, minInstances: a.minInstances, environment: a.environment, startTimeoutMs: a.startTimeoutMs })),
+    logFile: ctx.config.logFile ?? null,
+    apps: ctx.config.apps.map(summarizeApp),
   }),
   patchConfig: (ctx, _params, body): ConfigResponse => {
     const change = objectBody(body) as PatchConfigRequest;

@@ -81,6 +81,8 @@ export class AppGroup {
   lastSpawnError: SpawnError | undefined;
   /** What the metrics endpoint reports for this app: plain counters, read at scrape time. */
   readonly stats = new AppStats();
+  /** 5xx answers per live process (pid), counted only when one happens: nothing on a request that succeeds. */
+  private readonly serverErrors = new Map<number, number>();
   private lastSpawnErrorAtMs = 0;
 
   constructor(
@@ -422,6 +424,7 @@ export class AppGroup {
     void worker.upstream.destroy().catch(() => undefined);
     const index = this.workers.indexOf(worker);
     if (index >= 0) this.workers.splice(index, 1);
+    this.serverErrors.delete(worker.pid);
     if (expected) {
       this.log.info('app process stopped', { appPid: worker.pid, code, signal });
       this.checkRestartDone();
@@ -429,6 +432,7 @@ export class AppGroup {
     }
     const uptimeMs = Date.now() - worker.spawnedAtMs;
     this.log.warn('app process exited unexpectedly', { appPid: worker.pid, code, signal, uptimeMs, inFlight: worker.sessions });
+    this.stats.crashes++;
     if (uptimeMs < STABLE_UPTIME_MS) {
       this.earlyExits++;
       this.nextSpawnAllowedAtMs = Date.now() + spawnBackoffMs(this.spawnFailures + this.earlyExits);
@@ -682,6 +686,13 @@ export class AppGroup {
     return this.waitList.length;
   }
 
+  /** A request this group's process had was answered with `status` (the proxy calls it only for 5xx). */
+  countServerError(worker: WorkerProcess | undefined): void {
+    // A process already gone keeps no entry (its 502 comes after its exit was seen).
+    if (!worker || worker.state === 'dead') return;
+    this.serverErrors.set(worker.pid, (this.serverErrors.get(worker.pid) ?? 0) + 1);
+  }
+
   inspect(nowMs = Date.now()): GroupSnapshot {
     const snapshot: GroupSnapshot = {
       name: this.name,
@@ -691,7 +702,9 @@ export class AppGroup {
       minInstances: this.app.minInstances,
       waiting: this.waitList.length,
       spawning: this.spawning,
-      processes: this.workers.map((w) => w.inspect(nowMs)),
+      processes: this.workers.map((w) => ({ ...w.inspect(nowMs), errors5xx: this.serverErrors.get(w.pid) ?? 0 })),
+      restarts: this.stats.restarts,
+      crashes: this.stats.crashes,
     };
     if (this.lastSpawnError) {
       snapshot.lastSpawnError = { code: this.lastSpawnError.code, message: this.lastSpawnError.message, at: new Date(this.lastSpawnErrorAtMs).toISOString() };

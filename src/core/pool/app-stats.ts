@@ -66,4 +66,6 @@ export class AppStats {
   spawns = 0;
   spawnFailures = 0;
   restarts = 0;
+  /** Processes that exited without being asked to. */
+  crashes = 0;
 }

@@ -349,6 +349,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       tracker.end(tracked);
       tracker.countStatus(res.statusCode);
       group.stats.responses.count(res.statusCode);
+      if (res.statusCode >= 500) group.countServerError(tracked.worker);
       group.stats.latency.observe((Date.now() - tracked.startedAtMs) / 1000);
       // The access log, at debug only: off, it costs this one comparison per request.
       if (log.debugEnabled) log.debug('request done', { reqId: requestId, method: tracked.method, path: tracked.path, app: group.name, status: res.statusCode, durationMs: Date.now() - tracked.startedAtMs, appPid: tracked.worker?.pid });

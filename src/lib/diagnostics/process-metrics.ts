@@ -10,6 +10,8 @@ const CLOCK_TICKS_PER_SECOND = 100;
 export interface ProcessMetrics {
   /** Lifetime average CPU use in percent of one core, as ps prints it. */
   cpuPercent: number | null;
+  /** CPU time used so far (user + system), in ms: two readings give the recent rate. */
+  cpuTimeMs: number | null;
   rssBytes: number | null;
   privateDirtyBytes: number | null;
   swapBytes: number | null;
@@ -30,27 +32,28 @@ function readSmapsRollup(pid: number): Record<string, number> | undefined {
   return out;
 }
 
-function readCpuPercent(pid: number): number | null {
+function readCpu(pid: number): { cpuPercent: number | null; cpuTimeMs: number | null } {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (!parseStatGroup(stat)) return null;
+    if (!parseStatGroup(stat)) return { cpuPercent: null, cpuTimeMs: null };
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 of proc(5): utime is 14, stime 15, starttime 22.
     const cpuTicks = Number(fields[11]) + Number(fields[12]);
     const startTicks = Number(fields[19]);
     const uptimeS = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
     const aliveS = uptimeS - startTicks / CLOCK_TICKS_PER_SECOND;
-    if (!(aliveS > 0)) return 0;
-    return Math.round((cpuTicks / CLOCK_TICKS_PER_SECOND / aliveS) * 1000) / 10;
+    const cpuTimeMs = (cpuTicks * 1000) / CLOCK_TICKS_PER_SECOND;
+    if (!(aliveS > 0)) return { cpuPercent: 0, cpuTimeMs };
+    return { cpuPercent: Math.round((cpuTicks / CLOCK_TICKS_PER_SECOND / aliveS) * 1000) / 10, cpuTimeMs };
   } catch {
-    return null;
+    return { cpuPercent: null, cpuTimeMs: null };
   }
 }
 
 export function readProcessMetrics(pid: number): ProcessMetrics {
   const rollup = readSmapsRollup(pid);
   return {
-    cpuPercent: readCpuPercent(pid),
+    ...readCpu(pid),
     rssBytes: rollup?.Rss ?? null,
     privateDirtyBytes: rollup?.Private_Dirty ?? null,
     swapBytes: rollup?.Swap ?? null,

@@ -3,11 +3,11 @@ import type { GroupSnapshot, ProcessSnapshot, RestartAppResponse } from '../../.
 import { judgeRestart } from '../../../src/cli/restart-app.js';
 
 function proc(pid: number, generation: number, state: ProcessSnapshot['state'] = 'ready'): ProcessSnapshot {
-  return { pid, state, generation, sessions: 0, processed: 0, spawnedAt: '', uptimeMs: 0, lastUsedAt: '', spawnDurationMs: 0, cpuPercent: null, rssBytes: null, privateDirtyBytes: null, swapBytes: null };
+  return { pid, state, generation, sessions: 0, processed: 0, spawnedAt: '', uptimeMs: 0, lastUsedAt: '', spawnDurationMs: 0, cpuPercent: null, cpuTimeMs: null, rssBytes: null, privateDirtyBytes: null, swapBytes: null };
 }
 
 function group(processes: ProcessSnapshot[], extra: Partial<GroupSnapshot> = {}): GroupSnapshot {
-  return { name: 'web', root: '/srv/web', state: 'running', generation: 1, minInstances: 2, waiting: 0, spawning: 0, processes, ...extra };
+  return { name: 'web', root: '/srv/web', state: 'running', generation: 1, minInstances: 2, waiting: 0, spawning: 0, processes, restarts: 0, crashes: 0, ...extra };
 }
 
 const RESTART: RestartAppResponse = { app: 'web', rolling: true, generation: 1, replacing: [10, 11] };

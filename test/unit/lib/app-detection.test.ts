@@ -67,7 +67,7 @@ describe('detectApp', () => {
   it('reports a directory that does not exist', () => {
     const missing = path.join(root, 'missing');
     const result = detectApp(missing);
-    expect(result).toMatchObject({ ok: false, reason: `${missing} is not a directory` });
+    expect(result).toMatchObject({ ok: false, reason: `app directory ${missing} does not exist` });
     expect(result.ok === false && result.suggestion).toContain('ferry start');
   });
 

@@ -416,7 +416,8 @@ describe('admin API routes', () => {
     expect(answer.json).toEqual({
       logLevel: 'debug',
       maxPoolSize: 4,
-      apps: [{ name: 'hello', root: '/srv/hello', minInstances: 1, environment: 'test', startTimeoutMs: 5_000 }],
+      logFile: null,
+      apps: [{ name: 'hello', root: '/srv/hello', minInstances: 1, environment: 'test', startTimeoutMs: 5_000, appType: 'node', startupFile: '/srv/hello/app.js', interpreter: 'node', user: null }],
     } satisfies ConfigResponse);
     expect(h.ctx.config.logLevel).toBe('debug');
     expect(h.ctx.logLevelChanged).toHaveBeenCalledWith('debug');
