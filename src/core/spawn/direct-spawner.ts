@@ -95,9 +95,12 @@ class AppOutput {
   private onLine(streamName: 'stdout' | 'stderr'): (line: string, partial: boolean) => void {
     const log = this.streamLogs[streamName];
     return (line, partial) => {
-      this.tail?.push(partial ? line : line + '\n');
-      const { msg, fields } = describeAppLine(line, partial);
-      log.info(msg, fields);
+      const { msg, fields, exception } = describeAppLine(line, partial);
+      // A loader's exception record: the tail (spawn error, friendly page) gets its traceback as
+      // the language prints it, the log one record at error level.
+      this.tail?.push(exception ? exception.traceback.replace(/\n?$/, '\n') : partial ? line : line + '\n');
+      if (exception) log.error(msg, fields);
+      else log.info(msg, fields);
       if (streamName === 'stderr') {
         const match = INSPECTOR_LINE.exec(line);
         if (match) {
@@ -162,6 +165,12 @@ export function planLaunch(app: AppConfig, target: { socketPath: string } | { po
   const socketPath = 'socketPath' in target ? target.socketPath : '';
   const env = buildAppEnv(app, socketPath, base);
   const viaLoader = (command: string, args: string[]): LaunchPlan => ({ command, args, env, address: { socketPath }, readiness: 'pipe' });
+  if (app.appType === 'python' || app.appType === 'ruby') {
+    // The loaders' thread pool: as many requests at once as the core sends one process (0: no limit).
+    env.FERRY_CONCURRENCY = String(app.limits.concurrency);
+    // Who sees an exception's details on the loader's 500 page, as on the core's friendly pages.
+    env.FERRY_FRIENDLY_ERRORS = app.friendlyErrorPages;
+  }
   if (app.appType === 'python') {
     env.PYTHONUNBUFFERED = '1';
     env.WSGI_ENV = app.environment;
