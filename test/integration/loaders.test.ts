@@ -41,13 +41,17 @@ describe.each([
   it.skipIf(skip)('keeps its connection open across requests, and closes it when asked (Connection: close, HTTP/1.0)', async () => {
     instance = await startDaemon(fixture(dir), ['--max-pool-size', '1']);
     const socketPath = loaderSocket(instance);
-    // Three requests on one connection, the last asking to close: three answers, then the close.
-    const kept = await rawExchange(socketPath, (s) => s.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    // Four requests on one connection (a HEAD first: its answer has no body), the last asking to
+    // close: four answers, then the close.
+    const kept = await rawExchange(socketPath, (s) =>
+      s.write('HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+    );
     expect(kept.timedOut).toBe(false);
-    const answers = parseRawResponses(kept.received);
-    expect(answers.map((a) => (JSON.parse(a.body) as { path: string }).path)).toEqual(['/a', '/b', '/c']);
-    expect(answers.map((a) => a.headers.connection)).toEqual([undefined, undefined, 'close']);
-    expect((JSON.parse((answers[1] as { body: string }).body) as { body: string }).body).toBe('hello');
+    const answers = parseRawResponses(kept.received, ['HEAD']);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(answers.slice(1).map((a) => (JSON.parse(a.body) as { path: string }).path)).toEqual(['/a', '/b', '/c']);
+    expect(answers.map((a) => a.headers.connection)).toEqual([undefined, undefined, undefined, 'close']);
+    expect((JSON.parse((answers[2] as { body: string }).body) as { body: string }).body).toBe('hello');
     // A request the app leaves unread does not spoil the next one on the connection.
     const unread = await rawExchange(socketPath, (s) => s.write('POST /events-not HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
     expect(parseRawResponses(unread.received).map((a) => a.status)).toEqual([200, 200]);

@@ -342,6 +342,8 @@ module FerryRackLoader
     loop { break unless serve_one(client, server) }
   rescue ClientGone, SystemCallError, IOError
     nil
+  rescue StandardError => e # the loader's own failure: one record, not a thread's report
+    report_exception(e, 'request', 'a connection')
   ensure
     client.close rescue nil
   end

@@ -256,6 +256,8 @@ class Response:
         for header in headers:
             if not (isinstance(header, tuple) and len(header) == 2 and isinstance(header[0], str) and isinstance(header[1], str)):
                 raise TypeError("bad WSGI header %r: each must be a (str, str) tuple" % (header,))
+            if "\n" in header[1] or "\r" in header[1] or not header[0] or ":" in header[0] or " " in header[0]:
+                raise ValueError("bad WSGI header %r: a line break in a header would end it early" % (header,))
         self.status = status
         self.headers = headers
         return self.write
@@ -326,7 +328,7 @@ class Response:
             self._send(b"", 0)
         elif self.chunked and not self.no_body:
             self.conn.sendall(b"0\r\n\r\n")
-        if self.remaining:
+        if self.remaining and not self.no_body:
             self.keep_alive = False  # fewer bytes than its Content-Length: only a close tells the core
         self.finished = True
 
@@ -357,6 +359,8 @@ class Connection:
                 pass
         except (ClientGone, ConnectionError, OSError):
             pass
+        except Exception as exc:  # the loader's own failure: one record, not a thread's traceback
+            report_exception(exc, "request", "a connection")
         finally:
             try:
                 self.rfile.close()
