@@ -8,6 +8,7 @@
 import importlib.util
 import json
 import os
+import queue
 import socket
 import sys
 import threading
@@ -483,13 +484,12 @@ class Connection:
 
         response = Response(self.conn, method, version, keep_alive)
         slots = self.server.slots
-        if slots:
-            slots.acquire()
+        token = slots.get() if slots else None
         try:
             self.run_app(env, response, method, target)
         finally:
             if slots:
-                slots.release()
+                slots.put(token)
         if not response.finished:
             return False  # broke off mid-answer: only a close tells the core
         if not response.keep_alive:
@@ -565,7 +565,12 @@ class Server:
         self.app = app
         self.concurrency = concurrency
         # The thread pool's size: connections are many (kept alive), app calls at most this many.
-        self.slots = threading.BoundedSemaphore(concurrency) if concurrency > 0 else None
+        # Tokens in a SimpleQueue (C code, no Python-level lock) rather than a Semaphore: per request.
+        self.slots = None
+        if concurrency > 0:
+            self.slots = queue.SimpleQueue()
+            for token in range(concurrency):
+                self.slots.put(token)
         self.friendly_errors = friendly_errors
         self.base_environ = {"SERVER_NAME": "localhost", "SERVER_PORT": "80", "GATEWAY_INTERFACE": "CGI/1.1", "SCRIPT_NAME": "", "REMOTE_ADDR": "127.0.0.1"}
 
