@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { request } from 'undici';
+import { request, WebSocket } from 'undici';
 import { readWorkerRecords } from '../../src/lib/instance-registry.js';
 import { copyFixture, daemonLogLines, fixture, runFerry, startDaemon, stopCleanly, waitFor, type TestInstance } from '../helpers/ferry.js';
 import { parseRawResponse, parseRawResponses, rawExchange } from '../helpers/raw-http.js';
@@ -185,6 +185,39 @@ describe.each([
     expect(records.length).toBeGreaterThanOrEqual(1);
     expect(records[0]?.level).toBe(50);
     expect(daemonLogLines(instance).filter((l) => l.msg.startsWith('Traceback') || /^\s+from /.test(l.msg))).toEqual([]);
+    await stopCleanly(instance);
+  }, 30_000);
+});
+
+describe('Rack hijack', () => {
+  /** Opens a WebSocket through Ferry, sends `messages`, and resolves with what came back. */
+  function converse(url: string, messages: string[]): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      const received: string[] = [];
+      ws.addEventListener('open', () => {
+        for (const m of messages) ws.send(m);
+      });
+      ws.addEventListener('message', (event) => {
+        received.push(String((event as { data: unknown }).data));
+        if (received.length === messages.length) ws.close(1000, 'done');
+      });
+      ws.addEventListener('close', () => resolve(received));
+      ws.addEventListener('error', () => reject(new Error(`WebSocket to ${url} failed`)));
+    });
+  }
+
+  it.skipIf(!hasRack && !process.env.CI)('carries WebSockets taken over by full (rack.hijack) and partial (rack.hijack header) hijack, the process serving on', async () => {
+    instance = await startDaemon(fixture('rack-websocket'), ['--max-pool-size', '1', '--concurrency', '4']);
+    const ws = instance.url.replace(/^http/, 'ws');
+    const { pid } = (await (await request(`${instance.url}/pid`)).body.json()) as { pid: number };
+    // Both kinds at once, and several messages each way.
+    const [full, partial] = await Promise.all([converse(`${ws}/ws`, ['one', 'two', 'three']), converse(`${ws}/ws-partial`, ['four', 'five'])]);
+    expect(full).toEqual(['echo: one', 'echo: two', 'echo: three']);
+    expect(partial).toEqual(['echo: four', 'echo: five']);
+    // The hijacked sockets are the app's: the loader wrote nothing on them after the switch (a
+    // stray byte would have broken the frames above) and serves other requests on, same process.
+    expect(((await (await request(`${instance.url}/pid`)).body.json()) as { pid: number }).pid).toBe(pid);
     await stopCleanly(instance);
   }, 30_000);
 });

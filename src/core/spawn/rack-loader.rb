@@ -154,7 +154,7 @@ module FerryRackLoader
       'REQUEST_URI' => target, 'SERVER_NAME' => 'localhost', 'SERVER_PORT' => '80', 'SERVER_PROTOCOL' => version,
       'REMOTE_ADDR' => '127.0.0.1', 'rack.version' => defined?(Rack::VERSION) ? Rack::VERSION : [1, 3],
       'rack.url_scheme' => 'http', 'rack.errors' => $stderr, 'rack.multithread' => server[:concurrency] != 1,
-      'rack.multiprocess' => true, 'rack.run_once' => false, 'rack.hijack?' => false
+      'rack.multiprocess' => true, 'rack.run_once' => false, 'rack.hijack?' => true
     }
     headers.each do |name, value|
       case name
@@ -223,7 +223,9 @@ module FerryRackLoader
     length = nil
     headers.each do |name, value|
       lower = name.to_s.downcase
-      next if HOP_BY_HOP.include?(lower) || lower.start_with?('rack.')
+      next if lower.start_with?('rack.')
+      # A 101's Connection and Upgrade are the switch itself; otherwise the framing is ours.
+      next if HOP_BY_HOP.include?(lower) && !(status == 101 && %w[connection upgrade].include?(lower))
 
       values = Array(value).flat_map { |v| v.to_s.split("\n") }
       length = values.first.to_i if lower == 'content-length'
@@ -238,7 +240,20 @@ module FerryRackLoader
     sent = false
     body = nil
     status, headers, body = server[:app].call(env)
+    return :hijacked if env['rack.hijack_io'] # full hijack: the socket is the app's now, untouched
+
     status = status.to_i
+    hijack = headers['rack.hijack'] || headers.find { |name, _| name.to_s.downcase == 'rack.hijack' }&.last
+    if hijack
+      # Partial hijack: the status and headers as the app gave them, then the socket is the app's.
+      head, = head_lines(status, headers)
+      # Not a switch (101): the body runs until the app closes the socket, which the core must know.
+      head << "Connection: close\r\n" unless status == 101
+      send_out(client, head, "\r\n")
+      sent = true
+      hijack.call(client)
+      return :hijacked
+    end
     no_body = method == 'HEAD' || [204, 304].include?(status) || status < 200
     head, length = head_lines(status, headers)
     framing = if length || [204, 304].include?(status) || status < 200
@@ -291,7 +306,7 @@ module FerryRackLoader
     raise if e.is_a?(SignalException) || e.is_a?(SystemExit)
 
     summary, text = report_exception(e, 'request', request_label)
-    return false if sent # cut short: the core sees the answer end early
+    return false if sent || env['rack.hijack_io'] # cut short, or the app failed with the socket: the core sees it close
 
     page, type = exception_answer(server, env, summary, text)
     send_out(client, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: #{type}\r\nCache-Control: no-store\r\nContent-Length: #{page.bytesize}\r\n#{keep_alive ? '' : "Connection: close\r\n"}\r\n", method == 'HEAD' ? '' : page)
@@ -322,6 +337,8 @@ module FerryRackLoader
     end
     keep_alive = version == 'HTTP/1.1' ? !tokens.include?('close') : tokens.include?('keep-alive')
     env = rack_env(server, method, target, version, headers)
+    # Full hijack (Rack 2): the app takes the socket; the loader then neither writes nor closes it.
+    env['rack.hijack'] = lambda { env['rack.hijack_io'] = client }
     input = read_body(client, length || 0, !codings.nil?)
     env['rack.input'] = input
     env['CONTENT_LENGTH'] = input.size.to_s if codings
@@ -339,13 +356,18 @@ module FerryRackLoader
   end
 
   def serve_connection(client, server)
-    loop { break unless serve_one(client, server) }
+    hijacked = false
+    loop do
+      result = serve_one(client, server)
+      hijacked = result == :hijacked
+      break unless result == true
+    end
   rescue ClientGone, SystemCallError, IOError
     nil
   rescue StandardError => e # the loader's own failure: one record, not a thread's report
     report_exception(e, 'request', 'a connection')
   ensure
-    client.close rescue nil
+    client.close unless hijacked || client.closed?
   end
 
   def main(startup_file)
