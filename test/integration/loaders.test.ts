@@ -1,6 +1,7 @@
-// The WSGI and Rack loaders with real python3 and ruby processes behind a real Ferry: connections
-// kept alive across requests, N requests at once with --concurrency N, bodies sent as the app
-// yields them (SSE in real time), and exceptions shown with their last frame and logged as one record.
+// The WSGI, Rack and ASGI loaders with real python3 and ruby processes behind a real Ferry:
+// connections kept alive across requests, N requests at once with --concurrency N, bodies sent as
+// the app yields them (SSE in real time), exceptions shown with their last frame and logged as one
+// record, Rack hijack (WebSockets), and ASGI's lifespan, http and websocket scopes.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -8,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request, WebSocket } from 'undici';
 import { readWorkerRecords } from '../../src/lib/instance-registry.js';
-import { copyFixture, daemonLogLines, fixture, runFerry, startDaemon, stopCleanly, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { copyFixture, daemonLogLines, fixture, runFerry, startDaemon, stopCleanly, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
 import { parseRawResponse, parseRawResponses, rawExchange } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
@@ -31,6 +32,23 @@ async function timed(url: string): Promise<{ pid: number; elapsedMs: number }> {
   expect(res.statusCode).toBe(200);
   const { pid } = (await res.body.json()) as { pid: number };
   return { pid, elapsedMs: Date.now() - startedMs };
+}
+
+/** Opens a WebSocket through Ferry, sends `messages`, and resolves with what came back. */
+function converse(url: string, messages: string[]): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const received: string[] = [];
+    ws.addEventListener('open', () => {
+      for (const m of messages) ws.send(m);
+    });
+    ws.addEventListener('message', (event) => {
+      received.push(String((event as { data: unknown }).data));
+      if (received.length === messages.length) ws.close(1000, 'done');
+    });
+    ws.addEventListener('close', () => resolve(received));
+    ws.addEventListener('error', () => reject(new Error(`WebSocket to ${url} failed`)));
+  });
 }
 
 describe.each([
@@ -190,23 +208,6 @@ describe.each([
 });
 
 describe('Rack hijack', () => {
-  /** Opens a WebSocket through Ferry, sends `messages`, and resolves with what came back. */
-  function converse(url: string, messages: string[]): Promise<string[]> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
-      const received: string[] = [];
-      ws.addEventListener('open', () => {
-        for (const m of messages) ws.send(m);
-      });
-      ws.addEventListener('message', (event) => {
-        received.push(String((event as { data: unknown }).data));
-        if (received.length === messages.length) ws.close(1000, 'done');
-      });
-      ws.addEventListener('close', () => resolve(received));
-      ws.addEventListener('error', () => reject(new Error(`WebSocket to ${url} failed`)));
-    });
-  }
-
   it.skipIf(!hasRack && !process.env.CI)('carries WebSockets taken over by full (rack.hijack) and partial (rack.hijack header) hijack, the process serving on', async () => {
     instance = await startDaemon(fixture('rack-websocket'), ['--max-pool-size', '1', '--concurrency', '4']);
     const ws = instance.url.replace(/^http/, 'ws');
@@ -220,4 +221,65 @@ describe('Rack hijack', () => {
     expect(((await (await request(`${instance.url}/pid`)).body.json()) as { pid: number }).pid).toBe(pid);
     await stopCleanly(instance);
   }, 30_000);
+});
+
+describe('the ASGI loader', () => {
+  it('serves a FastAPI-shaped app found by its asgi.py: lifespan before the first request and at stop, JSON both ways, kept-alive connections', async () => {
+    const shutdownFile = path.join(tempDir('ferry-asgi-'), 'shutdown');
+    instance = await startDaemon(fixture('asgi-app'), ['--max-pool-size', '1', '--envvar', `SHUTDOWN_FILE=${shutdownFile}`]);
+    const item = (await (await request(`${instance.url}/items/7`)).body.json()) as { id: string; pid: number; startedAt: number | null };
+    expect(item).toMatchObject({ id: '7' });
+    expect(item.startedAt).toBeGreaterThan(0); // set by lifespan.startup, before any request
+    const created = await request(`${instance.url}/items`, { method: 'POST', body: JSON.stringify({ name: 'ferry' }), headers: { 'content-type': 'application/json' } });
+    expect(created.statusCode).toBe(201);
+    expect(await created.body.json()).toEqual({ received: { name: 'ferry' }, length: 16 });
+    expect((await request(`${instance.url}/nowhere`)).statusCode).toBe(404);
+    // On its socket: two requests on one connection, the second asking to close.
+    const kept = await rawExchange(loaderSocket(instance), (s) => s.write('GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /items/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    expect(parseRawResponses(kept.received).map((a) => (JSON.parse(a.body) as { id: string }).id)).toEqual(['1', '2']);
+    await stopCleanly(instance);
+    // lifespan.shutdown ran when Ferry stopped the process.
+    expect(fs.readFileSync(shutdownFile, 'utf8')).toBe('shut down cleanly\n');
+  }, 30_000);
+
+  it('runs many slow requests at once in one process (the event loop), SSE in real time, WebSockets', async () => {
+    instance = await startDaemon(fixture('asgi-app'), ['--max-pool-size', '1']);
+    const sleepMs = 1_500;
+    const slow = await Promise.all(Array.from({ length: 20 }, () => timed(`${instance!.url}/slow?ms=${sleepMs}`)));
+    expect(new Set(slow.map((a) => a.pid)).size).toBe(1);
+    expect(Math.max(...slow.map((a) => a.elapsedMs)), slow.map((a) => a.elapsedMs).join(' ')).toBeLessThan(2 * sleepMs);
+
+    await (await request(`${instance.url}/events`)).body.text(); // warm-up
+    const res = await request(`${instance.url}/events`);
+    const delays: number[] = [];
+    let pending = '';
+    for await (const chunk of res.body) {
+      const now = Date.now();
+      pending += (chunk as Buffer).toString();
+      let end: number;
+      while ((end = pending.indexOf('\n\n')) !== -1) {
+        delays.push(now - (JSON.parse(pending.slice('data: '.length, end)) as { sentAt: number }).sentAt);
+        pending = pending.slice(end + 2);
+      }
+    }
+    expect(delays).toHaveLength(10);
+    expect(Math.max(...delays), `delays in ms: ${delays.join(' ')}`).toBeLessThan(50);
+
+    expect(await converse(`${instance.url.replace(/^http/, 'ws')}/ws`, ['one', 'two'])).toEqual(['echo: one', 'echo: two']);
+    await stopCleanly(instance);
+  }, 30_000);
+
+  it('answers an exception with a 500 naming its frame (development, local client) and logs it as one record', async () => {
+    instance = await startDaemon(fixture('asgi-app'));
+    const res = await request(`${instance.url}/raise`);
+    expect(res.statusCode).toBe(500);
+    expect(await res.body.text()).toContain("KeyError: 'missing' (at asgi.py:75 in fail)");
+    const records = await waitFor(() => {
+      const found = daemonLogLines(instance!).filter((l) => l.exception !== undefined);
+      return found.length > 0 ? found : undefined;
+    }, 'the exception record');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ level: 50, msg: "exception in GET /raise: KeyError: 'missing' (at asgi.py:75 in fail)" });
+    await stopCleanly(instance);
+  });
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { AppConfig } from '../../lib/config.js';
-import { nodeAppCommand, RACK_LOADER, WSGI_LOADER } from '../../lib/paths.js';
+import { ASGI_LOADER, nodeAppCommand, RACK_LOADER, WSGI_LOADER } from '../../lib/paths.js';
 import { INSPECTOR_LINE } from '../../lib/diagnostics/js-stack.js';
 import { isSameProcess, processStartTicks, readWorkerRecords, type WorkerRecord } from '../../lib/instance-registry.js';
 import { isProcessRunning } from '../../lib/process-groups.js';
@@ -165,7 +165,7 @@ export function planLaunch(app: AppConfig, target: { socketPath: string } | { po
   const socketPath = 'socketPath' in target ? target.socketPath : '';
   const env = buildAppEnv(app, socketPath, base);
   const viaLoader = (command: string, args: string[]): LaunchPlan => ({ command, args, env, address: { socketPath }, readiness: 'pipe' });
-  if (app.appType === 'python' || app.appType === 'ruby') {
+  if (app.appType === 'python' || app.appType === 'asgi' || app.appType === 'ruby') {
     // The loaders' thread pool: as many requests at once as the core sends one process (0: no limit).
     env.FERRY_CONCURRENCY = String(app.limits.concurrency);
     // Who sees an exception's details on the loader's 500 page, as on the core's friendly pages.
@@ -175,6 +175,11 @@ export function planLaunch(app: AppConfig, target: { socketPath: string } | { po
     env.PYTHONUNBUFFERED = '1';
     env.WSGI_ENV = app.environment;
     return viaLoader(app.pythonCommand ?? 'python3', [WSGI_LOADER, app.startupFile]);
+  }
+  if (app.appType === 'asgi') {
+    env.PYTHONUNBUFFERED = '1';
+    env.ASGI_ENV = app.environment;
+    return viaLoader(app.pythonCommand ?? 'python3', [ASGI_LOADER, app.startupFile]);
   }
   if (app.appType === 'ruby') {
     env.RACK_ENV = app.environment;

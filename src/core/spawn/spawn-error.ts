@@ -84,7 +84,7 @@ export function byHandCommand(app: Pick<AppConfig, 'root' | 'appType' | 'startup
   const run =
     app.appType === 'generic'
       ? `PORT=3000 sh -c ${shellWord(app.startCommand ?? '')}`
-      : app.appType === 'python'
+      : app.appType === 'python' || app.appType === 'asgi'
         ? `${shellWord(app.pythonCommand ?? 'python3')} ${file}`
         : app.appType === 'ruby'
           ? // config.ru is Rack's DSL, not a script: let Rack load it, as our loader does.

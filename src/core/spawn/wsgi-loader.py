@@ -25,7 +25,8 @@ MAX_DRAIN = 1024 * 1024
 MAX_TRACEBACK_CHARS = 6000
 HOP_BY_HOP = frozenset(["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"])
 REASONS = {400: "Bad Request", 431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented", 505: "HTTP Version Not Supported"}
-LOADER_FILE = os.path.abspath(__file__)
+# The loaders' own files, left out of the tracebacks they report (the ASGI loader adds itself).
+LOADER_FILES = {os.path.abspath(__file__)}
 APP_DIR = os.getcwd().rstrip("/") + "/"  # Ferry starts the loader in the app's directory
 
 stderr_lock = threading.Lock()
@@ -40,7 +41,7 @@ def trimmed(te):
         if id(t) in seen:
             continue
         seen.add(id(t))
-        own = [f for f in t.stack if os.path.abspath(f.filename) != LOADER_FILE and not f.filename.startswith("<frozen importlib")]
+        own = [f for f in t.stack if os.path.abspath(f.filename) not in LOADER_FILES and not f.filename.startswith("<frozen importlib")]
         for f in own:
             # The app's own files relative to its directory (the cwd), as its developer names them.
             if f.filename.startswith(APP_DIR):
