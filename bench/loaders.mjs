@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // npm run bench:loaders: the WSGI and Rack loaders measured side by side with Passenger 6 serving
-// the same hello app (bench/apps/hello-wsgi, bench/apps/hello-rack), one app process each.
+// the same hello app (bench/apps/hello-wsgi, bench/apps/hello-rack), one app process each; and
+// the ASGI loader (bench/apps/hello-asgi) alone, Passenger having none.
 //
-// Usage: node bench/loaders.mjs [--rounds N] [--duration S] [--connections N] [--types wsgi,rack]
+// Usage: node bench/loaders.mjs [--rounds N] [--duration S] [--connections N] [--types wsgi,rack,asgi]
 //                               [--before DIR] [--concurrency N]
 //   --before DIR    also measure an earlier build of Ferry (a directory with bin/run.js and dist/,
 //                   e.g. a copy of this checkout built before a change), as `ferry-before`
@@ -26,6 +27,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const APPS = {
   wsgi: { dir: path.join(ROOT, 'bench/apps/hello-wsgi'), passengerType: 'wsgi', startupFile: 'passenger_wsgi.py' },
   rack: { dir: path.join(ROOT, 'bench/apps/hello-rack'), passengerType: 'rack', startupFile: 'config.ru' },
+  // Passenger has no ASGI: Ferry alone (and ferry-before, which cannot serve it, is left out).
+  asgi: { dir: path.join(ROOT, 'bench/apps/hello-asgi'), passengerType: undefined, startupFile: 'asgi.py' },
 };
 const CLK_TCK = 100;
 
@@ -36,7 +39,7 @@ function option(name, fallback) {
 const rounds = Number(option('rounds', '3'));
 const duration = Number(option('duration', '5'));
 const connections = Number(option('connections', '50'));
-const types = option('types', 'wsgi,rack').split(',');
+const types = option('types', 'wsgi,rack,asgi').split(',');
 const before = option('before', undefined);
 const concurrency = option('concurrency', undefined);
 
@@ -151,7 +154,7 @@ async function startFerry(name, cliRoot, type) {
   await waitFor(() => answers(port), `${name} ${type} to answer`);
   const props = JSON.parse(fs.readFileSync(path.join(registry, `ferry.${server.instance}`, 'properties.json'), 'utf8'));
   server.front = () => [props.core_pid];
-  server.apps = () => children(props.core_pid).filter((pid) => /wsgi-loader|rack-loader/.test(cmdline(pid)));
+  server.apps = () => children(props.core_pid).filter((pid) => /[wa]sgi-loader|rack-loader/.test(cmdline(pid)));
   await waitFor(() => server.apps().length > 0, `${name} ${type} app process`);
   return server;
 }
@@ -223,8 +226,8 @@ async function main() {
   const results = [];
   for (const type of types) {
     const configs = [await startFerry('ferry', ROOT, type)];
-    if (before) configs.push(await startFerry('ferry-before', path.resolve(before), type));
-    configs.push(await startPassenger(type));
+    if (before && APPS[type].passengerType) configs.push(await startFerry('ferry-before', path.resolve(before), type));
+    if (APPS[type].passengerType) configs.push(await startPassenger(type));
     for (const c of configs) await run('wrk', ['-t1', `-c${connections}`, '-d1s', `http://127.0.0.1:${c.port}/`]); // warm-up
     for (let round = 0; round < rounds; round++) {
       for (const c of configs) {
