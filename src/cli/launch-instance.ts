@@ -102,7 +102,7 @@ export function parseEnvvars(pairs: readonly string[]): Record<string, string> {
   return env;
 }
 
-/** WSGI and Rack processes (our loaders) take one request at a time; Node and generic apps any number. */
+/** WSGI and Rack processes (our loaders) take one request at a time; ASGI (an event loop), Node and generic apps any number. */
 export function defaultConcurrency(appType: AppType): number {
   return appType === 'python' || appType === 'ruby' ? 1 : 0;
 }
@@ -273,7 +273,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     minInstances: opts.minInstances,
     startTimeoutMs: Math.round(opts.startTimeoutS * 1000),
     limits: { ...opts.limits, concurrency: opts.limits.concurrency ?? defaultConcurrency(detected.app.appType) },
-    ...(detected.app.appType === 'python' ? { pythonCommand: opts.python ?? 'python3' } : {}),
+    ...(detected.app.appType === 'python' || detected.app.appType === 'asgi' ? { pythonCommand: opts.python ?? 'python3' } : {}),
     ...(detected.app.appType === 'ruby' ? { rubyCommand: opts.ruby ?? 'ruby' } : {}),
     rollingRestarts: opts.rollingRestarts,
     stickySessions: opts.stickySessions,

@@ -31,7 +31,7 @@ export interface MemoryStatsResult {
   notes: string[];
 }
 
-const FERRY_COMMAND = /dist\/core\/(watchdog\/)?main\.js|node-loader\.cjs|wsgi-loader\.py|rack-loader\.rb/;
+const FERRY_COMMAND = /dist\/core\/(watchdog\/)?main\.js|node-loader\.cjs|[wa]sgi-loader\.py|rack-loader\.rb/;
 
 function section(title: string, rows: MemoryRow[]): MemorySection {
   let totalPrivateDirtyBytes = 0;

@@ -45,7 +45,7 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
     'pid-file': Flags.string({ summary: "Write the watchdog's pid to this file (removed at stop)." }),
     'log-file': Flags.string({ summary: 'Write logs to this file instead of stdout (daemon default: log/ferry.PORT.log in the app).' }),
     'log-level': Flags.string({ summary: 'Least severe log level to write.', options: [...LOG_LEVELS], default: DEFAULTS.logLevel }),
-    'app-type': Flags.string({ summary: 'Kind of app: node, python (WSGI), ruby (Rack), generic (any program on $PORT); detected when not given.', options: [...APP_TYPES] }),
+    'app-type': Flags.string({ summary: 'Kind of app: node, python (WSGI), asgi (ASGI 3), ruby (Rack), generic (any program on $PORT); detected when not given.', options: [...APP_TYPES] }),
     'app-start-command': Flags.string({ summary: 'Start the app with this shell command; it must listen on 127.0.0.1:$PORT (makes the app generic).' }),
     'startup-file': Flags.string({ summary: 'File that starts the app, relative to DIR (default: app.js, or "main" of package.json).' }),
     'min-instances': Flags.integer({ summary: 'App processes kept alive at least.', default: DEFAULTS.minInstances }),

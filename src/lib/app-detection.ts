@@ -40,12 +40,13 @@ export function appDirProblem(root: string): string | undefined {
 /** Entry files that identify an app type, in the order they are looked for. */
 const MARKERS: { file: string; appType: AppType }[] = [
   { file: 'passenger_wsgi.py', appType: 'python' },
+  { file: 'asgi.py', appType: 'asgi' },
   { file: 'config.ru', appType: 'ruby' },
   { file: 'app.js', appType: 'node' },
 ];
 
 /**
- * Recognises the app: passenger_wsgi.py (WSGI), config.ru (Rack), app.js or the "main" of
+ * Recognises the app: passenger_wsgi.py (WSGI), asgi.py (ASGI), config.ru (Rack), app.js or the "main" of
  * package.json (Node; Passenger looks only for app.js). An explicit startup file wins, with the
  * type given or guessed from its extension.
  */
@@ -57,7 +58,7 @@ export function detectApp(root: string, opts: { appType?: AppType; startupFile?:
     if (!fs.existsSync(file)) {
       return { ok: false, reason: `startup file ${file} does not exist`, suggestion: 'Check --startup-file; it is relative to the app directory.' };
     }
-    const guessed: AppType = file.endsWith('.py') ? 'python' : file.endsWith('.ru') || file.endsWith('.rb') ? 'ruby' : 'node';
+    const guessed: AppType = file.endsWith('.py') ? (path.basename(file) === 'asgi.py' ? 'asgi' : 'python') : file.endsWith('.ru') || file.endsWith('.rb') ? 'ruby' : 'node';
     return { ok: true, app: { appType: opts.appType ?? guessed, startupFile: file } };
   }
   const candidates = MARKERS.filter((m) => opts.appType === undefined || m.appType === opts.appType);
@@ -69,7 +70,7 @@ export function detectApp(root: string, opts: { appType?: AppType; startupFile?:
   }
   return {
     ok: false,
-    reason: `no app found in ${root}: expected passenger_wsgi.py, config.ru, app.js or a package.json with a "main" file`,
+    reason: `no app found in ${root}: expected passenger_wsgi.py, asgi.py, config.ru, app.js or a package.json with a "main" file`,
     suggestion: 'Point ferry start at your app directory, name the entry file with --startup-file, or run any server with --app-start-command.',
   };
 }

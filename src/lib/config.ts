@@ -2,11 +2,11 @@
 // directory by the watchdog, read by every core it starts. Plain JSON, so it survives the trip.
 
 /**
- * node: preloaded loader, unix socket. python: WSGI through our loader. ruby: Rack through our
- * loader. generic: any program that listens on $PORT.
+ * node: preloaded loader, unix socket. python: WSGI through our loader. asgi: ASGI 3 through our
+ * asyncio loader. ruby: Rack through our loader. generic: any program that listens on $PORT.
  */
-export type AppType = 'node' | 'python' | 'ruby' | 'generic';
-export const APP_TYPES: readonly AppType[] = ['node', 'python', 'ruby', 'generic'];
+export type AppType = 'node' | 'python' | 'asgi' | 'ruby' | 'generic';
+export const APP_TYPES: readonly AppType[] = ['node', 'python', 'asgi', 'ruby', 'generic'];
 
 /** Where the public HTTP front listens. */
 export type ListenAddress =
@@ -30,7 +30,7 @@ export interface AppConfig {
   envvars: Record<string, string>;
   /** Interpreter binary for Node apps. */
   nodeCommand: string;
-  /** Interpreter binaries for WSGI and Rack apps. */
+  /** Interpreter binaries for WSGI and ASGI apps (python), and Rack apps (ruby). */
   pythonCommand?: string;
   rubyCommand?: string;
   minInstances: number;

@@ -26,6 +26,8 @@ export const CLI_COMMAND: string[] = IN_SINGLE_EXECUTABLE ? [process.execPath] :
 export const LOADER_DIR = IN_SINGLE_EXECUTABLE ? path.join(process.env.FERRY_INSTANCE_DIR ?? '', INSTANCE_FILES.loadersDir) : `${TREE_ROOT}core/spawn`;
 export const NODE_LOADER = `${LOADER_DIR}/node-loader.cjs`;
 export const WSGI_LOADER = `${LOADER_DIR}/wsgi-loader.py`;
+/** Imports wsgi-loader.py from beside itself (the error records and pages they share). */
+export const ASGI_LOADER = `${LOADER_DIR}/asgi-loader.py`;
 export const RACK_LOADER = `${LOADER_DIR}/rack-loader.rb`;
 
 const PACKAGE_JSON = IN_SINGLE_EXECUTABLE ? sea.getAsset('package.json', 'utf8') : fs.readFileSync(`${TREE_ROOT}../package.json`, 'utf8');

@@ -13,6 +13,7 @@ export const ASSET_SOURCES: Record<string, string> = {
   'package.json': 'package.json',
   'node-loader.cjs': 'dist/core/spawn/node-loader.cjs',
   'wsgi-loader.py': 'dist/core/spawn/wsgi-loader.py',
+  'asgi-loader.py': 'dist/core/spawn/asgi-loader.py',
   'rack-loader.rb': 'dist/core/spawn/rack-loader.rb',
   // The ink live view (status --watch), an ES module of its own: see importEmbeddedModule.
   'status-view.mjs': 'dist-bin/.build/status-view.mjs',
@@ -23,7 +24,7 @@ export const ASSET_SOURCES: Record<string, string> = {
 };
 
 /** Run by other interpreters (or another node given with --nodejs), so they must be files. */
-export const LOADER_ASSETS = ['node-loader.cjs', 'wsgi-loader.py', 'rack-loader.rb'];
+export const LOADER_ASSETS = ['node-loader.cjs', 'wsgi-loader.py', 'asgi-loader.py', 'rack-loader.rb'];
 
 /** Writes the loaders into dir (in the 0700 instance directory, so nobody else can swap them). */
 export function writeLoaders(dir: string): void {

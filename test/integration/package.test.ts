@@ -223,7 +223,16 @@ describe('the single executable', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['x-app']).toBe('wsgi');
     expect(JSON.parse(await res.body.text())).toMatchObject({ method: 'GET', path: '/hello', query: 'x=1' });
-    expect(fs.readdirSync(path.join(instance.dir, 'loaders')).sort()).toEqual(['node-loader.cjs', 'rack-loader.rb', 'wsgi-loader.py']);
+    expect(fs.readdirSync(path.join(instance.dir, 'loaders')).sort()).toEqual(['asgi-loader.py', 'node-loader.cjs', 'rack-loader.rb', 'wsgi-loader.py']);
+    expect((await runExe(['stop'])).exitCode).toBe(0);
+    expect(survivors(instance.pids, instance.pids)).toEqual([]);
+  });
+
+  it('runs an ASGI app through the loader it carries (which imports the WSGI loader beside it)', async () => {
+    const instance = await startWithExe(copyFixture('asgi-app', scratch));
+    const res = await request(`http://127.0.0.1:${instance.port}/items/5`);
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(await res.body.text())).toMatchObject({ id: '5' });
     expect((await runExe(['stop'])).exitCode).toBe(0);
     expect(survivors(instance.pids, instance.pids)).toEqual([]);
   });

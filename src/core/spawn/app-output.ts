@@ -90,18 +90,49 @@ export class LineSplitter {
 }
 
 /**
+ * An exception as the WSGI and Rack loaders report it: one JSON line on stderr with
+ * `ferryAppException` (the app's own frames only, the traceback bounded to stay one line).
+ */
+export interface LoaderException {
+  when: 'load' | 'request';
+  type: string;
+  message: string;
+  file?: string | null;
+  line?: number | null;
+  function?: string | null;
+  /** As the language prints it uncaught (Python's traceback, Ruby's full_message). */
+  traceback: string;
+}
+
+function loaderException(json: object): LoaderException | undefined {
+  const e = (json as { ferryAppException?: unknown }).ferryAppException;
+  if (typeof e !== 'object' || e === null) return undefined;
+  const { when, type, traceback } = e as Partial<LoaderException>;
+  return (when === 'load' || when === 'request') && typeof type === 'string' && typeof traceback === 'string' ? (e as LoaderException) : undefined;
+}
+
+export interface AppLine {
+  msg: string;
+  fields?: LogFields;
+  /** A loader's exception record: logged at error level, its traceback kept as the app's output. */
+  exception?: LoaderException;
+}
+
+/**
  * The record of one line of app output. A line that is a JSON object (an app logging with pino or
  * the like) is nested under `json`, its `msg` (if a string) becoming ours: one jq filter then
  * reads Ferry's and the app's records alike, nothing is escaped twice, and the app's own level,
  * time and pid cannot collide with the envelope's.
  */
-export function describeAppLine(line: string, partial: boolean): { msg: string; fields?: LogFields } {
+export function describeAppLine(line: string, partial: boolean): AppLine {
   if (partial) return { msg: line, fields: { partial: true } };
   if (line.charCodeAt(0) === 123 /* { */ && line.charCodeAt(line.length - 1) === 125 /* } */) {
     try {
       const json = JSON.parse(line) as unknown;
       if (typeof json === 'object' && json !== null && !Array.isArray(json)) {
         const msg = (json as { msg?: unknown }).msg;
+        const exception = loaderException(json);
+        if (exception) return { msg: typeof msg === 'string' ? msg : exception.traceback, fields: { exception }, exception };
         return { msg: typeof msg === 'string' ? msg : '', fields: { json } };
       }
     } catch {

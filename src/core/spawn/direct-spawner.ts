@@ -8,7 +8,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { AppConfig } from '../../lib/config.js';
-import { nodeAppCommand, RACK_LOADER, WSGI_LOADER } from '../../lib/paths.js';
+import { ASGI_LOADER, nodeAppCommand, RACK_LOADER, WSGI_LOADER } from '../../lib/paths.js';
 import { INSPECTOR_LINE } from '../../lib/diagnostics/js-stack.js';
 import { isSameProcess, processStartTicks, readWorkerRecords, type WorkerRecord } from '../../lib/instance-registry.js';
 import { isProcessRunning } from '../../lib/process-groups.js';
@@ -95,9 +95,12 @@ class AppOutput {
   private onLine(streamName: 'stdout' | 'stderr'): (line: string, partial: boolean) => void {
     const log = this.streamLogs[streamName];
     return (line, partial) => {
-      this.tail?.push(partial ? line : line + '\n');
-      const { msg, fields } = describeAppLine(line, partial);
-      log.info(msg, fields);
+      const { msg, fields, exception } = describeAppLine(line, partial);
+      // A loader's exception record: the tail (spawn error, friendly page) gets its traceback as
+      // the language prints it, the log one record at error level.
+      this.tail?.push(exception ? exception.traceback.replace(/\n?$/, '\n') : partial ? line : line + '\n');
+      if (exception) log.error(msg, fields);
+      else log.info(msg, fields);
       if (streamName === 'stderr') {
         const match = INSPECTOR_LINE.exec(line);
         if (match) {
@@ -162,10 +165,21 @@ export function planLaunch(app: AppConfig, target: { socketPath: string } | { po
   const socketPath = 'socketPath' in target ? target.socketPath : '';
   const env = buildAppEnv(app, socketPath, base);
   const viaLoader = (command: string, args: string[]): LaunchPlan => ({ command, args, env, address: { socketPath }, readiness: 'pipe' });
+  if (app.appType === 'python' || app.appType === 'asgi' || app.appType === 'ruby') {
+    // The loaders' thread pool: as many requests at once as the core sends one process (0: no limit).
+    env.FERRY_CONCURRENCY = String(app.limits.concurrency);
+    // Who sees an exception's details on the loader's 500 page, as on the core's friendly pages.
+    env.FERRY_FRIENDLY_ERRORS = app.friendlyErrorPages;
+  }
   if (app.appType === 'python') {
     env.PYTHONUNBUFFERED = '1';
     env.WSGI_ENV = app.environment;
     return viaLoader(app.pythonCommand ?? 'python3', [WSGI_LOADER, app.startupFile]);
+  }
+  if (app.appType === 'asgi') {
+    env.PYTHONUNBUFFERED = '1';
+    env.ASGI_ENV = app.environment;
+    return viaLoader(app.pythonCommand ?? 'python3', [ASGI_LOADER, app.startupFile]);
   }
   if (app.appType === 'ruby') {
     env.RACK_ENV = app.environment;

@@ -31,13 +31,17 @@ const ERROR_LINE = /^\w*Error\b.*:/;
 /** The `code: 'ENOENT',` property Node prints under an error with a code. */
 const NODE_CODE_LINE = /^\s*code: '([^']+)'/;
 const PYTHON_TRACEBACK = 'Traceback (most recent call last):';
+/** A frame of a Python traceback: `  File "app.py", line 3, in <module>`. */
+const PYTHON_FRAME = /^\s+File "(.*)", line (\d+), in (.*)$/;
+/** Frames in Python itself or an installed package: not the line an app's developer can fix. */
+const PYTHON_LIBRARY_FILE = /^<|\/lib\/python\d|\/(site|dist)-packages\//;
 /** Ruby's uncaught exception: "file:line:in `method': message (SomeError)" (Errno::ENOENT too). */
 const RUBY_ERROR_LINE = /^\S.*:in [`'].*\(([A-Z]\w*(::\w+)*)\)$/;
 
 /**
  * The one line of a process's output that best says why it failed. Python prints the exception
- * raised last as the last unindented line of its last traceback; Ruby prints the uncaught one
- * first (its causes follow); Node prints the error line after the source it quotes, and its
+ * raised last as the last unindented line of its last traceback (its last frame in the app's
+ * own code, where it was raised, is added); Ruby prints the uncaught one first, its frame leading (its causes follow); Node prints the error line after the source it quotes, and its
  * properties (`code: ...`, then a lone `}`) after the stack, so the last error line is the
  * crash's own, not one the app logged earlier. Else the last line that is not noise.
  */
@@ -45,8 +49,12 @@ export function crashReason(output: string): string {
   const all = output.split('\n');
   const traceback = all.lastIndexOf(PYTHON_TRACEBACK);
   if (traceback >= 0) {
-    const raised = all.slice(traceback + 1).filter((l) => /^\S/.test(l)).pop();
-    if (raised) return raised.trim();
+    const rest = all.slice(traceback + 1);
+    const raised = rest.filter((l) => /^\S/.test(l)).pop();
+    // Where it was raised in the app's own code (else the last frame): the line to open in an editor.
+    const frames = rest.map((l) => PYTHON_FRAME.exec(l)).filter((m) => m !== null);
+    const frame = frames.filter((m) => !PYTHON_LIBRARY_FILE.test(m[1] as string)).pop() ?? frames.pop();
+    if (raised) return frame ? `${raised.trim()} (at ${frame[1]}:${frame[2]} in ${frame[3]})` : raised.trim();
   }
   const ruby = all.find((l) => RUBY_ERROR_LINE.test(l));
   if (ruby) return ruby.trim();
@@ -76,7 +84,7 @@ export function byHandCommand(app: Pick<AppConfig, 'root' | 'appType' | 'startup
   const run =
     app.appType === 'generic'
       ? `PORT=3000 sh -c ${shellWord(app.startCommand ?? '')}`
-      : app.appType === 'python'
+      : app.appType === 'python' || app.appType === 'asgi'
         ? `${shellWord(app.pythonCommand ?? 'python3')} ${file}`
         : app.appType === 'ruby'
           ? // config.ru is Rack's DSL, not a script: let Rack load it, as our loader does.

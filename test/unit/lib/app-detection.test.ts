@@ -78,7 +78,7 @@ describe('detectApp', () => {
 
   it('reports an empty directory with a suggestion naming --startup-file', () => {
     const result = detectApp(root);
-    expect(result).toMatchObject({ ok: false, reason: `no app found in ${root}: expected passenger_wsgi.py, config.ru, app.js or a package.json with a "main" file` });
+    expect(result).toMatchObject({ ok: false, reason: `no app found in ${root}: expected passenger_wsgi.py, asgi.py, config.ru, app.js or a package.json with a "main" file` });
     expect(result.ok === false && result.suggestion).toContain('--startup-file');
   });
 
@@ -90,6 +90,15 @@ describe('detectApp', () => {
     expect(detectApp(root)).toEqual({ ok: true, app: { appType: 'python', startupFile: path.join(root, 'passenger_wsgi.py') } });
     // An explicit type narrows the search.
     expect(detectApp(root, { appType: 'node' })).toEqual({ ok: true, app: { appType: 'node', startupFile: path.join(root, 'app.js') } });
+  });
+
+  it('recognises an ASGI app by asgi.py, after passenger_wsgi.py and before config.ru', () => {
+    fs.writeFileSync(path.join(root, 'config.ru'), '');
+    fs.writeFileSync(path.join(root, 'asgi.py'), '');
+    expect(detectApp(root)).toEqual({ ok: true, app: { appType: 'asgi', startupFile: path.join(root, 'asgi.py') } });
+    expect(detectApp(root, { startupFile: 'asgi.py' })).toEqual({ ok: true, app: { appType: 'asgi', startupFile: path.join(root, 'asgi.py') } });
+    fs.writeFileSync(path.join(root, 'passenger_wsgi.py'), '');
+    expect(detectApp(root)).toEqual({ ok: true, app: { appType: 'python', startupFile: path.join(root, 'passenger_wsgi.py') } });
   });
 
   it('guesses the type of an explicit startup file from its extension', () => {

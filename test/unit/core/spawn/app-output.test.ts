@@ -102,6 +102,14 @@ describe('describeAppLine', () => {
     expect(describeAppLine('[1,2]', false)).toEqual({ msg: '[1,2]' });
   });
 
+  it("takes a loader's exception record as an exception (its fields under exception), and nothing else that looks like one", () => {
+    const exception = { when: 'request', type: 'ZeroDivisionError', message: 'division by zero', file: 'app.py', line: 3, function: 'index', traceback: 'Traceback (most recent call last):\n  File "app.py", line 3, in index\nZeroDivisionError: division by zero\n' };
+    const line = JSON.stringify({ msg: 'exception in GET /: ZeroDivisionError: division by zero (at app.py:3 in index)', ferryAppException: exception });
+    expect(describeAppLine(line, false)).toEqual({ msg: 'exception in GET /: ZeroDivisionError: division by zero (at app.py:3 in index)', fields: { exception }, exception });
+    const notOurs = JSON.stringify({ msg: 'x', ferryAppException: { when: 'later', type: 'E', traceback: '' } });
+    expect(describeAppLine(notOurs, false).exception).toBeUndefined();
+  });
+
   it('marks a partial piece and never parses it', () => {
     expect(describeAppLine('{"a":1}', true)).toEqual({ msg: '{"a":1}', fields: { partial: true } });
   });

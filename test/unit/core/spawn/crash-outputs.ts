@@ -103,3 +103,12 @@ export const RUBY_CHAINED = `-e:1:in \`rescue in <main>': cannot read settings (
 	from -e:1:in \`<main>'
 `;
 
+
+/** python3 settings.py, where settings.py reads os.environ["DATABASE_URL"] on its line 3 */
+export const PYTHON_KEY_ERROR = `Traceback (most recent call last):
+  File "/tmp/pyk/settings.py", line 3, in <module>
+    os.environ["DATABASE_URL"]
+    ~~~~~~~~~~^^^^^^^^^^^^^^^^
+  File "<frozen os>", line 679, in __getitem__
+KeyError: 'DATABASE_URL'
+`;

@@ -7,7 +7,7 @@ import { InstanceDirectory } from '../../../../src/core/instance-registry/instan
 import { Logger } from '../../../../src/core/log.js';
 import { buildAppEnv, DirectSpawner, planLaunch } from '../../../../src/core/spawn/direct-spawner.js';
 import { defaultConcurrency } from '../../../../src/cli/launch-instance.js';
-import { NODE_LOADER, RACK_LOADER, WSGI_LOADER } from '../../../../src/lib/paths.js';
+import { ASGI_LOADER, NODE_LOADER, RACK_LOADER, WSGI_LOADER } from '../../../../src/lib/paths.js';
 import { TEST_APP } from '../../../helpers/app-config.js';
 
 const BASE = { PATH: '/usr/bin', LISTEN_FDS: '1', NODE_OPTIONS: '--inspect', FERRY_INSTANCE_DIR: '/tmp/x', FERRY_FAULTS: 'spawn=0.5', FERRY_FAULTS_SEED: '7' };
@@ -29,6 +29,20 @@ describe('planLaunch', () => {
     const plan = planLaunch({ ...TEST_APP, appType: 'ruby', startupFile: '/srv/rb/config.ru' }, { socketPath: '/s' }, BASE);
     expect(plan).toMatchObject({ command: 'ruby', args: [RACK_LOADER, '/srv/rb/config.ru'] });
     expect(plan.env.RACK_ENV).toBe('test');
+  });
+
+  it('runs the ASGI loader under the chosen Python with ASGI_ENV', () => {
+    const plan = planLaunch({ ...TEST_APP, appType: 'asgi', startupFile: '/srv/py/asgi.py', pythonCommand: 'python3' }, { socketPath: '/s' }, BASE);
+    expect(plan).toMatchObject({ command: 'python3', args: [ASGI_LOADER, '/srv/py/asgi.py'], readiness: 'pipe' });
+    expect(plan.env).toMatchObject({ PYTHONUNBUFFERED: '1', ASGI_ENV: 'test' });
+  });
+
+  it("tells the WSGI, ASGI and Rack loaders their thread pool (the app's concurrency) and who sees exception details", () => {
+    for (const appType of ['python', 'asgi', 'ruby'] as const) {
+      const plan = planLaunch({ ...TEST_APP, appType, limits: { ...TEST_APP.limits, concurrency: 4 }, friendlyErrorPages: 'local' }, { socketPath: '/s' }, BASE);
+      expect(plan.env).toMatchObject({ FERRY_CONCURRENCY: '4', FERRY_FRIENDLY_ERRORS: 'local' });
+    }
+    expect(planLaunch(TEST_APP, { socketPath: '/s' }, BASE).env.FERRY_CONCURRENCY).toBeUndefined();
   });
 
   it('runs a generic command through the shell with PORT, ready when the port accepts', () => {
@@ -76,7 +90,7 @@ describe('DirectSpawner with the spawn fault', () => {
 });
 
 describe('defaultConcurrency', () => {
-  it('is one request at a time for WSGI and Rack, unlimited for Node and generic apps', () => {
-    expect([defaultConcurrency('python'), defaultConcurrency('ruby'), defaultConcurrency('node'), defaultConcurrency('generic')]).toEqual([1, 1, 0, 0]);
+  it('is one request at a time for WSGI and Rack, unlimited for ASGI (an event loop), Node and generic apps', () => {
+    expect([defaultConcurrency('python'), defaultConcurrency('ruby'), defaultConcurrency('asgi'), defaultConcurrency('node'), defaultConcurrency('generic')]).toEqual([1, 1, 0, 0, 0]);
   });
 });

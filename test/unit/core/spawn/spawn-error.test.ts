@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { byHandCommand, crashReason, SpawnError } from '../../../../src/core/spawn/spawn-error.js';
 import type { AppConfig } from '../../../../src/lib/config.js';
-import { NODE_ENOENT, NODE_REQUIRE_MISSING, NODE_TYPE_ERROR, PYTHON_CHAINED, PYTHON_ENOENT, RUBY_CHAINED, RUBY_ENOENT, RUBY_LOAD_ERROR } from './crash-outputs.js';
+import { NODE_ENOENT, NODE_REQUIRE_MISSING, NODE_TYPE_ERROR, PYTHON_CHAINED, PYTHON_ENOENT, PYTHON_KEY_ERROR, RUBY_CHAINED, RUBY_ENOENT, RUBY_LOAD_ERROR } from './crash-outputs.js';
 
 const NODE_CRASH = `loading configuration...
 /srv/app/app.js:3
@@ -42,9 +42,13 @@ describe('crashReason', () => {
     expect(crashReason(cut)).toBe("code: 'MODULE_NOT_FOUND'");
   });
 
-  it("takes the last line of a Python traceback, the exception raised last when they chain", () => {
-    expect(crashReason(PYTHON_ENOENT)).toBe("FileNotFoundError: [Errno 2] No such file or directory: 'missing.json'");
-    expect(crashReason(PYTHON_CHAINED)).toBe("RuntimeError: cannot read settings: [Errno 2] No such file or directory: 'missing.json'");
+  it("takes the last line of a Python traceback, the exception raised last when they chain, with the frame it was raised in", () => {
+    expect(crashReason(PYTHON_ENOENT)).toBe("FileNotFoundError: [Errno 2] No such file or directory: 'missing.json' (at <string>:1 in <module>)");
+    expect(crashReason(PYTHON_CHAINED)).toBe("RuntimeError: cannot read settings: [Errno 2] No such file or directory: 'missing.json' (at <string>:5 in <module>)");
+  });
+
+  it("names the app's own frame, not Python's, when the exception was raised inside the standard library", () => {
+    expect(crashReason(PYTHON_KEY_ERROR)).toBe("KeyError: 'DATABASE_URL' (at /tmp/pyk/settings.py:3 in <module>)");
   });
 
   it("takes Ruby's '... (SomethingError)' line, the outer exception when a cause follows", () => {
