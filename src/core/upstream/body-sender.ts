@@ -2,7 +2,7 @@
 // file) by its events, any other async iterable (a counted body, limitedBody) by iteration, each
 // with backpressure (the socket refuses, the source waits for 'drain'), chunked when the head
 // said so. The source is never destroyed here: the client's request is also the client's
-// connection, which still gets its answer (413, 504) after the app's side has failed.
+// connection, which still gets its answer (413, 502, 504) after the app's side has failed.
 
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -22,6 +22,8 @@ export function isReadable(body: object): body is Readable {
 }
 
 export class BodySender {
+  /** Reading the source has begun (the connection was made). */
+  private started = false;
   private stopped = false;
   /** Waiting for the socket's 'drain' to go on. */
   private waiting = false;
@@ -44,6 +46,8 @@ export class BodySender {
   ) {}
 
   start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
     const { source } = this;
     if (isReadable(source)) {
       if (source.readableEnded) {
@@ -76,8 +80,10 @@ export class BodySender {
     if (this.stopped) return;
     this.stopped = true;
     this.detach();
-    // Left as it is, paused: whoever answers the client decides what happens to the rest.
-    if (isReadable(this.source)) this.source.pause();
+    // The rest is read and dropped (as Node's server does with a body nobody reads, and as undici
+    // did), so that the client's connection can carry its next request after the answer. A
+    // source never started stays unread: the request may still go to another process.
+    if (this.started && isReadable(this.source)) this.source.resume();
     // An iteration waiting for 'drain' leaves its loop (and returns its iterator).
     this.onDrainForced();
   }

@@ -620,7 +620,10 @@ describe('UpstreamPool: request bodies', () => {
     const body = new PassThrough();
     const outcome = await send(pool, { method: 'POST', body });
     expect(outcome.body.toString()).toBe('early');
+    // What the app did not take is read and dropped: the client's connection goes on.
+    const dropped = new Promise((resolve) => body.once('end', resolve));
     body.end('late');
+    await dropped;
     expect(pool.connectionCounts.idle).toBe(0);
   });
 });
