@@ -189,6 +189,18 @@ describe('UpstreamPool: connections', () => {
     expect((await send(pool)).body.toString()).toBe('x');
   });
 
+  it('drops an idle connection on which the app sends bytes nobody asked for', async () => {
+    const app = await rawApp((socket) => {
+      socket.write(answer(['HTTP/1.1 200 OK', 'Content-Length: 2'], 'ok'));
+      setTimeout(() => socket.write('HTTP/1.1 200 OK\r\n'), 5);
+    });
+    const pool = poolFor(app.socketPath);
+    await send(pool);
+    expect(pool.connectionCounts.idle).toBe(1);
+    await tick(30);
+    expect(pool.connectionCounts.idle).toBe(0);
+  });
+
   it("keeps a connection idle no longer than the app's Keep-Alive timeout less a second", async () => {
     const app = await rawApp((socket) => socket.write(answer(['HTTP/1.1 200 OK', 'Content-Length: 1', 'Keep-Alive: timeout=1'], 'k')));
     const pool = poolFor(app.socketPath);
