@@ -25,7 +25,7 @@ function countOf(text: string, char: string): number {
 
 /**
  * The head for this request, or undefined when a field (or the method or target) holds CR, LF or
- * NUL. `body` says what follows: nothing, a Buffer of this length, or a stream (-1).
+ * NUL. `bodyLength` says what follows: nothing (undefined), a Buffer of this length, or a stream (-1).
  */
 export function writeRequestHead(method: string, path: string, headers: readonly string[], bodyLength: number | undefined): WrittenHead | undefined {
   let text = `${method} ${path} HTTP/1.1\r\n`;
