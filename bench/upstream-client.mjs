@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Benchmark: which HTTP client should the core use for its upstream connections to app
-// processes over unix sockets: node:http with a keep-alive Agent (what src/core/proxy/forward.ts
-// does today) or undici 7 (Pool.request / Pool.dispatch)?
+// processes over unix sockets: node:http with a keep-alive Agent, undici 7 (Pool.request /
+// Pool.dispatch, what the core used until issue 17), or Ferry's own pool over node:net
+// (src/core/upstream, what forward.ts uses now; F needs `npm run build` first)?
 //
 // Usage:
 //   node bench/upstream-client.mjs [--rounds 3] [--duration 5] [--connections 50] [--warmup 1]
-//                                  [--configs baseline,A,B,C]
+//                                  [--configs baseline,A,C,F]
 //
 // Configs:
 //   baseline  the hello app itself on a TCP port (no proxy)
@@ -13,6 +14,8 @@
 //   B         proxy with undici Pool.request(), body piped to res
 //   C         proxy with undici Pool.dispatch() and a raw handler writing straight to res
 //   S         (optional) proxy with undici Pool.stream(), factory returns res
+//   F         proxy with Ferry's UpstreamPool.dispatch() (dist/core/upstream) and a handler
+//             writing straight to res, as forward.ts does
 //
 // The same file is re-executed as the child proxies (`--role proxy --variant X --socket P`).
 // Every child is spawned by this process, tracked by pid and killed at the end (also on error
@@ -161,6 +164,36 @@ async function runProxy(variant, socketPath) {
       res.on('close', () => { if (!res.writableFinished) upstream.destroy(); });
       req.on('error', () => upstream.destroy());
       req.pipe(upstream);
+    };
+  } else if (variant === 'F') {
+    const { UpstreamPool } = await import('../dist/core/upstream/upstream-pool.js');
+    const pool = new UpstreamPool({ socketPath });
+    // One handler object per request, as forward.ts has: no closures per request.
+    class Relay {
+      constructor(res) { this.res = res; this.exchange = undefined; this.drainListened = false; }
+      onHead(head) {
+        const { fields } = head;
+        const raw = new Array(fields.length * 2);
+        for (let i = 0; i < fields.length; i++) { raw[2 * i] = fields[i].name; raw[2 * i + 1] = fields[i].value; }
+        this.res.writeHead(head.status, head.reason, downstreamHeaders(raw));
+      }
+      onData(chunk) {
+        if (this.res.write(chunk)) return true;
+        if (!this.drainListened) { this.drainListened = true; this.res.on('drain', () => this.exchange.resume()); }
+        return false;
+      }
+      onComplete() { this.res.end(); }
+      onError() { send502(this.res); }
+    }
+    handler = (req, res) => {
+      const relay = new Relay(res);
+      res.on('close', () => { if (!res.writableFinished) relay.exchange.abort(new Error('client closed')); });
+      relay.exchange = pool.dispatch({
+        method: req.method,
+        path: req.url,
+        headers: upstreamHeaders(req.rawHeaders, req.socket.remoteAddress, false),
+        body: hasRequestBody(req) ? req : null,
+      }, relay);
     };
   } else {
     const { Pool } = await import('undici');
@@ -438,6 +471,7 @@ const LABELS = {
   B: 'B undici Pool.request()',
   C: 'C undici Pool.dispatch() handler',
   S: 'S undici Pool.stream()',
+  F: "F Ferry's UpstreamPool.dispatch()",
 };
 
 async function main() {
@@ -445,7 +479,7 @@ async function main() {
   const duration = Number(args.duration ?? 5);
   const connections = Number(args.connections ?? 50);
   const warmup = Number(args.warmup ?? 1);
-  const configs = String(args.configs ?? 'baseline,A,B,C').split(',');
+  const configs = String(args.configs ?? 'baseline,A,C,F').split(',');
   const proxyVariants = configs.filter((c) => c !== 'baseline');
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-upstream-bench-'));

@@ -569,9 +569,8 @@ export class AppGroup {
       while (worker.sessions > 0 && worker.state === 'oob-work') await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
       if (worker.state !== 'oob-work') return;
       const startedMs = Date.now();
-      const res = await worker.upstream.request({ method: 'POST', path: OOB_WORK_PATH, headers: { 'x-ferry-oob-work': '1' }, headersTimeout: 0, bodyTimeout: 0 });
-      await res.body.dump();
-      this.log.info('out-of-band work done', { appPid: worker.pid, status: res.statusCode, durationMs: Date.now() - startedMs });
+      const { status } = await worker.upstream.request({ method: 'POST', path: OOB_WORK_PATH, headers: ['Host', 'localhost', 'X-Ferry-Oob-Work', '1'] });
+      this.log.info('out-of-band work done', { appPid: worker.pid, status, durationMs: Date.now() - startedMs });
     } catch (err) {
       this.log.warn('out-of-band work failed', { appPid: worker.pid, err });
     } finally {

@@ -4,16 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { ProcessSnapshot, ProcessState } from '../../lib/admin-api-contract.js';
 import type { AppProcess, UpstreamAddress } from '../spawn/spawner.js';
 import { readProcessMetrics } from '../../lib/diagnostics/process-metrics.js';
-import type { Pool as UndiciPool } from 'undici';
-import UpstreamPool from 'undici/lib/dispatcher/pool.js';
-import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
-import requestApi from 'undici/lib/api/index.js';
-
-// Only undici's Pool and its request API, not its index: the index loads fetch, WebSocket,
-// caches and more, ~150 ms of the core's start-up, which is time a restarted core keeps clients
-// waiting. The index would add the API (request() for out-of-band work) to Dispatcher; so do we.
-// Static imports (not createRequire) so that the single executable's bundler follows them.
-Object.assign(Dispatcher.prototype, requestApi);
+import { UpstreamPool } from '../upstream/upstream-pool.js';
 
 export type WorkerState = ProcessState;
 
@@ -32,7 +23,7 @@ export class WorkerProcess {
   adopted = false;
   lastUsedAtMs = Date.now();
   /** Kept-alive connections to this process only, so its death closes exactly its own sockets. */
-  readonly upstream: UndiciPool;
+  readonly upstream: UpstreamPool;
   readonly exited: Promise<void>;
   /** Value of the sticky-session cookie that routes back to this process. */
   readonly stickyId = randomBytes(6).toString('hex');
@@ -50,16 +41,9 @@ export class WorkerProcess {
     /** Node apps: where its inspector listens once opened (for the JS stack of a stuck process). */
     readonly inspectorUrl?: () => string | undefined,
   ) {
-    const origin = 'socketPath' in address ? 'http://localhost' : `http://${address.host}:${address.port}`;
-    this.upstream = new UpstreamPool(origin, {
-      ...('socketPath' in address ? { socketPath: address.socketPath } : {}),
-      // As many connections as requests in flight: Node apps have no concurrency limit to respect.
-      connections: null,
-      pipelining: 1,
-      // Request time limits belong to the pool (max-request-time), not to the transport.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
+    // As many connections as requests in flight; no time limits in the transport: those belong to
+    // the pool (max-request-time).
+    this.upstream = new UpstreamPool(address);
     this.exited = new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
       else child.once('exit', () => resolve());

@@ -1,15 +1,13 @@
 // Streams one request to an app process and its response back over the process's kept-alive
-// undici pool (Upgrade requests go their own way: tunnel.ts). The response goes to the client
-// chunk by chunk as it comes; what a slow client cannot take yet waits in a ResponseBuffer, so the
-// app is slowed down only past the high watermark (plain backpressure when that is 0).
-//
-// Upstream uses undici's dispatch() with a handler writing straight into the client response:
-// measured on this machine (bench/upstream-client.mjs) it needs ~0.6x the CPU per request of
-// node:http with a keep-alive Agent and serves 1.6-1.9x the requests per second.
+// upstream pool (src/core/upstream; Upgrade requests go their own way: tunnel.ts). The response
+// goes to the client chunk by chunk as it comes; what a slow client cannot take yet waits in a
+// ResponseBuffer, so the app is slowed down only past the high watermark (plain backpressure when
+// that is 0). The handler writes straight into the client response (bench/upstream-client.mjs
+// compares it with undici and node:http).
 
 import type http from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import type { ResponseHead } from '../engine/response-head.js';
 import type { FaultInjector } from '../faults.js';
 import type { Logger } from '../log.js';
 import type { Session } from '../pool/session.js';
@@ -22,19 +20,20 @@ import type { BufferDir } from './buffer-dir.js';
 import { hasRequestBody, type RequestBodyBuffer } from './request-body.js';
 import { ResponseBuffer } from './response-buffer.js';
 import { CACHE_HEADER, type CacheTransaction } from '../turbocache/cache-front.js';
+import type { UpstreamExchange, UpstreamHandler } from '../upstream/upstream-exchange.js';
 
-/** One forwarded request: undici calls it as the app's answer arrives. */
-class ForwardHandler implements Dispatcher.DispatchHandler {
-  private abort: ((err?: Error) => void) | undefined;
+/** One forwarded request: the upstream exchange calls it as the app's answer arrives. */
+class ForwardHandler implements UpstreamHandler {
+  /** The exchange with the app, once dispatched (not for an injected refusal). */
+  exchange: UpstreamExchange | undefined;
   private clientGone = false;
   private timedOut = false;
   private deadlineTimer: NodeJS.Timeout | undefined;
-  private resume: (() => void) | undefined;
   /** What the client has not taken yet; set once its socket first refuses more. */
   private buffer: ResponseBuffer | undefined;
   /** Chunks go to the buffer (not the client) until it is empty again. */
   private buffering = false;
-  /** The buffer reached the high watermark: undici stopped reading the app until resume(). */
+  /** The buffer reached the high watermark: the exchange stopped reading the app until resume(). */
   private upstreamPaused = false;
   /** The app sent its whole answer; the client may still be taking it from the buffer. */
   private appDone = false;
@@ -58,7 +57,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
         if (this.appDone || res.writableFinished) return;
         this.timedOut = true;
         deadline.onStuck(session.worker);
-        this.abort?.(new Error('max-request-time exceeded'));
+        this.abort(new Error('max-request-time exceeded'));
       }, deadline.maxRequestTimeMs);
     }
     res.once('close', () => {
@@ -66,24 +65,29 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       // Client gone early: stop the app's work on it rather than stream into the void.
       if (!res.writableFinished) {
         this.clientGone = true;
-        this.abort?.(new Error('client closed the connection'));
+        this.abort(new Error('client closed the connection'));
       }
       session.close();
       this.buffer?.dispose();
     });
-    req.once('error', () => this.abort?.(new Error('client request failed')));
+    req.once('error', () => this.abort(new Error('client request failed')));
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
-    if (this.clientGone) abort(new Error('client closed the connection'));
+  private abort(err: Error): void {
+    this.exchange?.abort(err);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (statusCode < 200) return true; // 1xx: informational, not relayed
+  // 1xx interim answers (onInterim) are not relayed to the client.
+
+  onHead(head: ResponseHead): void {
+    const { status: statusCode, reason: statusText, fields } = head;
     if (this.tracked) this.tracked.state = 'responding';
-    const raw = new Array<string>(rawHeaders.length);
-    for (let i = 0; i < rawHeaders.length; i++) raw[i] = (rawHeaders[i] as Buffer).toString('latin1');
+    const raw = new Array<string>(fields.length * 2);
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i] as (typeof fields)[number];
+      raw[2 * i] = field.name;
+      raw[2 * i + 1] = field.value;
+    }
     const headers = buildDownstreamHeaders(raw);
     // The app asks for out-of-band work: a note for Ferry, not for the client.
     const oob = takeOobRequest(headers);
@@ -93,9 +97,6 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (cacheStatus !== undefined) headers.push(CACHE_HEADER, cacheStatus);
     if (this.options.setCookie) headers.push('Set-Cookie', this.options.setCookie);
     this.res.writeHead(statusCode, statusText, headers);
-    // Resumed from 'drain', which is listened to only once a write has refused (a client that keeps up never needs it).
-    this.resume = resume;
-    return true;
   }
 
   onData(chunk: Buffer): boolean {
@@ -108,7 +109,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
         this.res.on('drain', () => this.onDrain());
       }
       const highWatermark = this.options.responseBuffer?.highWatermarkBytes ?? 0;
-      // No buffering: false pauses undici's parser until 'drain' calls resume(), so the app is
+      // No buffering: false stops reading the app until 'drain' calls resume(), so the app is
       // read no faster than the client reads.
       if (highWatermark === 0) return false;
       // The client is slower than the app: from here on, keep what it cannot take yet.
@@ -137,7 +138,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   /** The client took what it had: give it the buffered rest, in order, as far as it takes it. */
   private onDrain(): void {
     if (!this.buffering) {
-      this.resume?.();
+      this.exchange?.resume();
       return;
     }
     const buffer = this.buffer as ResponseBuffer;
@@ -151,7 +152,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     }
     if (this.upstreamPaused && buffer.size < (this.options.responseBuffer?.highWatermarkBytes ?? 0)) {
       this.upstreamPaused = false;
-      this.resume?.();
+      this.exchange?.resume();
     }
     if (buffer.size > 0) return;
     this.buffering = false;
@@ -161,7 +162,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   /** The spill file failed (disk full, say): the client cannot get the whole answer, so it gets a broken one. */
   private bufferFailed(err: Error): void {
     this.log.error('could not buffer a response for a slow client; closing its connection', { reqId: this.requestId, err });
-    this.abort?.(err);
+    this.abort(err);
     this.res.destroy();
   }
 
@@ -171,8 +172,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     // The app is done with it: free the session now, even if a slow client is still reading.
     this.session.close();
     this.options.cache?.onComplete();
-    // The app has answered, so it has had all of the body it wanted: the buffered copy can go.
+    // The app has answered, so it has had all of the body it wanted: the buffered copy can go
+    // (its file too, which is still open when the app answered before reading it all).
     this.options.body?.dispose();
+    this.fileBody?.destroy();
     if (!this.buffering) {
       this.res.end();
       return;
@@ -270,7 +273,7 @@ export interface ResponseBufferOptions {
   dir: BufferDir;
 }
 
-/** What undici reports when nothing listens on the process's socket: the request was never sent. */
+/** What the upstream pool reports when nothing listens on the process's socket: the request was never sent. */
 function injectedRefusal(session: Session): Error & { code: string } {
   return Object.assign(new Error(`connect ECONNREFUSED (injected fault: upstream-connect, app pid ${session.worker.pid})`), { code: 'ECONNREFUSED' });
 }
@@ -286,7 +289,7 @@ export function forwardRequest(
 ): void {
   const handler = new ForwardHandler(req, res, session, facts.requestId, log, tracked, options);
   if (options.faults?.fails('upstream-connect', { reqId: facts.requestId, appPid: session.worker.pid })) {
-    // Asynchronously, as undici reports a refused connection; from here on it is one.
+    // Asynchronously, as the pool reports a refused connection; from here on it is one.
     process.nextTick(() => handler.onError(injectedRefusal(session)));
     return;
   }
@@ -296,13 +299,12 @@ export function forwardRequest(
   if (body?.needsLength) headers.push('Content-Length', String(body.length));
   const buffered = body?.upstreamBody();
   if (buffered !== undefined && !Buffer.isBuffer(buffered)) handler.fileBody = buffered;
-  session.worker.upstream.dispatch(
+  handler.exchange = session.worker.upstream.dispatch(
     {
+      method: req.method ?? 'GET',
       path: req.url ?? '/',
-      method: req.method as Dispatcher.HttpMethod,
       headers,
-      // undici takes async iterables too (docs/api/Dispatcher.md); its typings name only Readable.
-      body: buffered ?? (hasRequestBody(req) ? (limitedBody(req, options.maxBodyBytes ?? 0) as Readable) : null),
+      body: buffered ?? (hasRequestBody(req) ? limitedBody(req, options.maxBodyBytes ?? 0) : null),
     },
     handler,
   );

@@ -142,7 +142,7 @@ export class RequestBodyBuffer implements BufferUsage {
     return this.req.headers['content-length'] === undefined;
   }
 
-  /** The body as undici sends it; a new one each time, so a request refused by one process can go to another. */
+  /** The body as the upstream pool sends it; a new one each time, so a request refused by one process can go to another. */
   upstreamBody(): Buffer | Readable {
     if (this.filePath !== undefined) return fs.createReadStream(this.filePath);
     return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.memoryBytes);

@@ -287,7 +287,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
     const { origin } = verdict;
     admit(req, origin);
-    // undici cannot send an asterisk-form target: Ferry answers for the server (RFC 9110 §9.3.7).
+    // An asterisk-form target asks about the server, not a resource: Ferry answers it (RFC 9110 §9.3.7).
     if (origin.target === '*') {
       tracker.countAnswered(200);
       res.writeHead(200, { Allow: SERVER_OPTIONS_ALLOW, 'Content-Length': 0 });
