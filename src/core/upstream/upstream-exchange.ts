@@ -178,6 +178,12 @@ export class UpstreamExchange implements BodySenderOwner {
       return;
     }
     if (err !== undefined) {
+      // A retry's connection refused: the app died after the first try, perhaps of this very
+      // request, which must then not go on to the next process as one that was never sent.
+      if (this.retried && (err.code === 'ECONNREFUSED' || err.code === 'ENOENT')) {
+        this.fail(new UpstreamError('FERRY_UPSTREAM_CLOSED', `the app closed its kept-alive connection before answering, then refused a new one (${err.code})`));
+        return;
+      }
       this.fail(err);
       return;
     }

@@ -506,6 +506,25 @@ describe('UpstreamPool: the kept-alive race', () => {
     expect(app.connections()).toBe(2);
   });
 
+  it('does not report a refused retry as never sent: the request may have killed the app', async () => {
+    // The app dies on the second request (its connection closes unanswered, then nothing listens):
+    // ECONNREFUSED would let the proxy send the same request to the next process, and kill it too.
+    let server: net.Server | undefined;
+    const app = await rawApp((socket, _data, nth) => {
+      if (nth === 0) socket.write(answer(['HTTP/1.1 200 OK', 'Content-Length: 2'], 'ok'));
+      else {
+        server?.close();
+        socket.destroy();
+      }
+    });
+    server = servers.at(-1);
+    const pool = poolFor(app.socketPath);
+    await send(pool);
+    const outcome = await send(pool);
+    expect(outcome.error).toBeDefined();
+    expect((outcome.error as Error & { code?: string }).code).toBe('FERRY_UPSTREAM_CLOSED');
+  });
+
   it('sends a PUT with a buffered body again', async () => {
     const app = await closingOnReuse();
     const pool = poolFor(app.socketPath);
