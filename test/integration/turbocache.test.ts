@@ -109,9 +109,11 @@ describe('the turbocache in front of a Discourse-shaped app', () => {
 
   it('renders an expired page once for 30 visitors who ask for it at the same moment (no stampede)', async () => {
     instance = await startDaemon(fixture('forum-app'), ['--vary-turbocache-by-cookie', 'user_id', '--min-instances', '2', '--max-pool-size', '2', '--envvar', 'FORUM_CPU_MS=200']);
-    const first = await get(instance, '/latest?max-age=1');
+    // The first render expires in 1 s; the next keeps 60 s, so that the 30 visitors, however
+    // slowly a loaded machine sends them, all find it fresh once it is stored.
+    const first = await get(instance, '/latest', { 'x-test-max-age': '1' });
     await new Promise((r) => setTimeout(r, 1_200)); // expired now
-    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => get(instance!, '/latest?max-age=1', { cookie: `_ga=${i}` })));
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => get(instance!, '/latest', { cookie: `_ga=${i}` })));
     expect(new Set(answers.map((a) => renderOf(a.body))).size).toBe(1);
     expect(renderOf(answers[0]?.body ?? '')).not.toBe(renderOf(first.body));
     expect(answers.filter((a) => a.cache === 'miss')).toHaveLength(1);
