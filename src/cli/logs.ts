@@ -9,12 +9,14 @@ export interface ReopenLogsResult {
   instance: string;
   /** The file reopened; null when the instance logs to stdout (nothing to reopen). */
   logFile: string | null;
+  /** The access log file, reopened too, when there is one. */
+  accessLog?: string;
 }
 
 export async function reopenLogs(flags: InstanceFlags): Promise<ReopenLogsResult> {
   const client = openAdminClient(flags);
   const answer = await client.call<ReopenLogsResponse>('reopenLogs');
-  return { instance: client.instance.name, logFile: answer.logFile };
+  return { instance: client.instance.name, logFile: answer.logFile, ...(answer.accessLog !== undefined ? { accessLog: answer.accessLog } : {}) };
 }
 
 export interface LogLevelResult {

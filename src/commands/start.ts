@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { APP_TYPES, BUFFERING_DEFAULTS, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, HEALTH_DRAIN_DEFAULT_S, HEALTH_DRAIN_MAX_S, LOG_LEVELS, WEBSOCKET_IDLE_TIMEOUT_DEFAULT_S } from '../lib/config.js';
+import { ACCESS_LOG_FORMATS, APP_TYPES, BUFFERING_DEFAULTS, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, HEALTH_DRAIN_DEFAULT_S, HEALTH_DRAIN_MAX_S, LOG_LEVELS, WEBSOCKET_IDLE_TIMEOUT_DEFAULT_S } from '../lib/config.js';
 import type { InstanceSummary, WatchdogToCli } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { exitCodeHelp, type ExitStatus } from '../cli/exit-codes.js';
@@ -44,6 +44,8 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
     'pid-file': Flags.string({ summary: "Write the watchdog's pid to this file (removed at stop)." }),
     'log-file': Flags.string({ summary: 'Write logs to this file instead of stdout (daemon default: log/ferry.PORT.log in the app).' }),
     'log-level': Flags.string({ summary: 'Least severe log level to write.', options: [...LOG_LEVELS], default: DEFAULTS.logLevel }),
+    'access-log': Flags.string({ summary: 'Write one line per request to this file (- for standard output of a foreground start); reopened with the log file.' }),
+    'access-log-format': Flags.string({ summary: 'Access log lines: combined (Apache/nginx, with Ferry\'s fields appended) or json.', options: [...ACCESS_LOG_FORMATS] }),
     'app-type': Flags.string({ summary: 'Kind of app: node, python (WSGI), ruby (Rack), generic (any program on $PORT); detected when not given.', options: [...APP_TYPES] }),
     'app-start-command': Flags.string({ summary: 'Start the app with this shell command; it must listen on 127.0.0.1:$PORT (makes the app generic).' }),
     'startup-file': Flags.string({ summary: 'File that starts the app, relative to DIR (default: app.js, or "main" of package.json).' }),

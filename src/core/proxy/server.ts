@@ -6,6 +6,7 @@ import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BufferingConfig, ClientLimits } from '../../lib/config.js';
 import { hasErrorCode } from '../../lib/error-codes.js';
+import type { AccessEntry, AccessLog } from '../access-log/access-log.js';
 import { CoreError } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
 import { throttledWarn, type LogFields, type Logger } from '../log.js';
@@ -47,6 +48,8 @@ export interface ProxyServerOptions {
   health?: { path: string; state: HealthState };
   /** --websocket-idle-timeout: a tunnel with no byte either way for this long is closed (0 = never). */
   websocketIdleTimeoutMs: number;
+  /** --access-log: one line per answered request. */
+  accessLog?: AccessLog;
 }
 
 export interface ProxyServer {
@@ -249,8 +252,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   let closingConnections = false;
   const health = opts.health;
   const healthFacts = (state: HealthState) => ({ serving: state.serving, draining: state.draining, apps: pool.groups.map((g) => ({ name: g.name, canServe: g.canServe() })) });
+  const { accessLog } = opts;
+  /** What a later stage learnt about a request, for its access line (nothing to do when the log is off). */
+  const noteAccess = accessLog ? (res: http.ServerResponse, facts: Partial<AccessEntry>): void => void Object.assign(accessLog.entry(res) ?? {}, facts) : undefined;
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    // First, so that every answer below (refusals, static files, cache hits) gets its line.
+    const access = accessLog?.begin(req, res);
     const connection = connections.get(req.socket);
     if (connection) {
       connection.busy++;
@@ -272,6 +280,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       return;
     }
     const requestId = incomingRequestId(req, opts.trustForwarded);
+    if (access) access.requestId = requestId;
     if (res.socket === null) closeWithConnection(req, res);
     if (faultedConnections !== undefined && faultedConnections.delete(req.socket)) {
       tracker.countAnswered(503);
@@ -300,6 +309,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${origin.host?.text ?? ''}'.`, requestId });
       return;
     }
+    if (access) access.app = group.name;
     const publicDir = req.method === 'GET' || req.method === 'HEAD' ? publicDirs.dirFor(group) : undefined;
     if (publicDir !== undefined) {
       serveStatic(req, res, publicDir, requestId, staticOutcome(group, requestId), () => handleDynamic(req, res, group, requestId));
@@ -332,19 +342,24 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       begun.then(
         (cache) => {
           if (cache) toApp(req, res, group, requestId, cache);
-          else if (!res.destroyed) tracker.countAnswered(res.statusCode, group.stats.responses);
+          else if (!res.destroyed) {
+            noteAccess?.(res, { cache: 'hit' });
+            tracker.countAnswered(res.statusCode, group.stats.responses);
+          }
         },
         (err: unknown) => checkoutError(req, res, err, requestId, log, opts.trustForwarded, group),
       );
     } else if (begun) {
       toApp(req, res, group, requestId, begun);
     } else {
+      noteAccess?.(res, { cache: 'hit' });
       tracker.countAnswered(res.statusCode, group.stats.responses);
     }
   };
 
   const toApp = (req: http.IncomingMessage, res: http.ServerResponse, group: AppGroup, requestId: string, cache: CacheTransaction | undefined): void => {
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
+    noteAccess?.(res, { tracked, cache: cache === undefined ? undefined : cache.lookedUp ? 'miss' : 'bypass' });
     res.once('close', () => {
       tracker.end(tracked);
       tracker.countStatus(res.statusCode);
