@@ -308,6 +308,9 @@ function withoutSystemdEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 export interface LaunchedInstance {
   instance: InstanceSummary;
+  /** Where the instance logs (undefined: the stdout of this ferry start), and its access log if any. */
+  logFile?: string;
+  accessLog?: string;
   watchdog: ChildProcess;
   /** Resolves with the watchdog's exit code once it is gone (foreground). */
   exited: Promise<number>;
@@ -359,6 +362,8 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
   const { watchdog, exited, instance } = started;
   return {
     instance,
+    ...(logFile ? { logFile } : {}),
+    ...(accessLog ? { accessLog: accessLog.path } : {}),
     watchdog,
     exited,
     stop: () => {

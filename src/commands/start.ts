@@ -9,7 +9,7 @@ import type { FlagValues } from '../cli/config-file.js';
 import { explicitFlags, resolveStartOptions } from '../cli/start-options.js';
 import { ServiceNotifier } from '../cli/service-notifier.js';
 
-export type StartResult = InstanceSummary & { daemonized: boolean };
+export type StartResult = InstanceSummary & { daemonized: boolean; logFile?: string; accessLog?: string };
 
 /** What this command can exit with besides 0, 1 and 2 (its --help and docs/errors.md list them). */
 const EXIT_STATUSES: ExitStatus[] = ['notRunning', 'environment', 'appStartFailed'];
@@ -149,10 +149,15 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       notifier?.ready(instance, { mainPid: instance.watchdogPid });
       notifier?.close();
       await launched.detach();
-      this.log(`Ferry is serving at ${where} (instance ${instance.name}, watchdog pid ${instance.watchdogPid}). Stop it with: ferry stop`);
-      return { ...instance, daemonized: true };
+      this.log(`Ferry is serving at ${where} (instance ${instance.name}, watchdog pid ${instance.watchdogPid}).`);
+      this.log(`Log: ${launched.logFile ?? '(stdout)'} (read it with: ferry logs -f)`);
+      if (launched.accessLog) this.log(`Access log: ${launched.accessLog}`);
+      this.log('Stop it with: ferry stop');
+      return { ...instance, daemonized: true, ...logPaths(launched) };
     }
     this.log(`Ferry is serving at ${where} (instance ${instance.name}). Press Ctrl-C to stop.`);
+    if (launched.logFile) this.log(`Log: ${launched.logFile} (read it with: ferry logs -f)`);
+    if (launched.accessLog && launched.accessLog !== '-') this.log(`Access log: ${launched.accessLog}`);
     if (notifier) {
       notifier.ready(instance);
       launched.watchdog.on('message', (message: WatchdogToCli) => {
@@ -178,6 +183,10 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
     process.off('SIGHUP', onSignal);
     notifier?.close();
     if (code !== 0) process.exitCode = code;
-    return { ...instance, daemonized: false };
+    return { ...instance, daemonized: false, ...logPaths(launched) };
   }
+}
+
+function logPaths(launched: { logFile?: string; accessLog?: string }): Pick<StartResult, 'logFile' | 'accessLog'> {
+  return { ...(launched.logFile ? { logFile: launched.logFile } : {}), ...(launched.accessLog ? { accessLog: launched.accessLog } : {}) };
 }
