@@ -135,6 +135,9 @@ export interface AccessEntry {
   startPerf: number;
   /** Bytes the connection had sent before this answer began. */
   startBytes: number;
+  /** Taken at arrival: once a request with a body is done, node:http has let go of its socket. */
+  socket: { bytesWritten: number };
+  client: string | undefined;
   requestId?: string;
   app?: string;
   /** The proxied request (its worker is the process that answered). */
@@ -183,12 +186,40 @@ export class AccessLog {
   /** Follows one request from its arrival; its line is written when its answer closes. */
   begin(req: http.IncomingMessage, res: http.ServerResponse): AccessEntry {
     const socket = req.socket;
-    const entry: AccessEntry = { startMs: Date.now(), startPerf: performance.now(), startBytes: socket.bytesWritten };
+    const entry: AccessEntry = { startMs: Date.now(), startPerf: performance.now(), startBytes: socket.bytesWritten, socket, client: this.opts.clientOf(req) };
     // Pipelined behind another answer: its own bytes start when the connection is its turn.
     if (res.socket === null) res.once('socket', () => (entry.startBytes = socket.bytesWritten));
     this.entries.set(res, entry);
-    res.once('close', () => this.writer.write(this.format(this.record(req, res, entry))));
+    res.once('close', () => {
+      // A line is not worth a core: a bug here is reported, not thrown into node:http.
+      try {
+        this.writer.write(this.format(this.record(req, res, entry)));
+      } catch (err) {
+        this.opts.onError?.(err as NodeJS.ErrnoException);
+      }
+    });
     return entry;
+  }
+
+  /** A request node:http's parser refused (malformed, too large, too slow): no method or target to tell. */
+  refusedByParser(socket: { remoteAddress?: string }, status: number, requestId: string, bytes: number): void {
+    const record: AccessRecord = {
+      timeMs: Date.now(),
+      client: socket.remoteAddress,
+      method: undefined,
+      target: undefined,
+      httpVersion: undefined,
+      status,
+      bytes,
+      durationMs: 0,
+      app: undefined,
+      pid: undefined,
+      cache: undefined,
+      requestId,
+      referer: undefined,
+      userAgent: undefined,
+    };
+    this.writer.write(this.format(record));
   }
 
   /** The entry of a request begun here, for the stages after the first. */
@@ -201,13 +232,13 @@ export class AccessLog {
     const userAgent = req.headers['user-agent'];
     return {
       timeMs: entry.startMs,
-      client: this.opts.clientOf(req),
+      client: entry.client,
       method: req.method ?? '-',
       target: req.url ?? '-',
       httpVersion: req.httpVersion,
       // Nothing was sent: the client left first (nginx says 499).
       status: res.headersSent ? res.statusCode : 499,
-      bytes: Math.max(0, req.socket.bytesWritten - entry.startBytes),
+      bytes: Math.max(0, entry.socket.bytesWritten - entry.startBytes),
       durationMs: performance.now() - entry.startPerf,
       app: entry.app,
       pid: entry.tracked?.worker?.pid,

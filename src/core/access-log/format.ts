@@ -13,10 +13,11 @@ export interface AccessRecord {
   /** When the request arrived (ms since the epoch). */
   timeMs: number;
   client: string | undefined;
-  method: string;
+  /** Undefined for a request the parser refused before it had one (like nginx's "-"). */
+  method: string | undefined;
   /** The request target in origin-form, as the app got it. */
-  target: string;
-  httpVersion: string;
+  target: string | undefined;
+  httpVersion: string | undefined;
   /** 499 when the client went away before any answer (nginx's code). */
   status: number;
   /** Bytes sent to the client for this request, headers included (nginx's $bytes_sent). */
@@ -92,7 +93,7 @@ function seconds(ms: number): string {
  * cache=C rid=ID`: the combined prefix any log tool parses, then Ferry's fields ("-" when none).
  */
 export function formatCombined(r: AccessRecord, clock: CombinedClock): string {
-  const request = `${escapeField(r.method)} ${escapeField(r.target)} HTTP/${escapeField(r.httpVersion)}`;
+  const request = r.method === undefined ? '-' : `${escapeField(r.method)} ${escapeField(r.target ?? '-')} HTTP/${escapeField(r.httpVersion ?? '-')}`;
   return (
     `${r.client ?? '-'} - - ${clock.format(r.timeMs)} "${request}" ${r.status} ${r.bytes} ${quoted(r.referer)} ${quoted(r.userAgent)}` +
     ` rt=${seconds(r.durationMs)} app=${r.app ?? '-'} pid=${r.pid ?? '-'} cache=${r.cache ?? '-'} rid=${r.requestId === undefined ? '-' : escapeField(r.requestId)}\n`
@@ -106,7 +107,7 @@ export function formatJson(r: AccessRecord): string {
     client: r.client,
     method: r.method,
     target: r.target,
-    protocol: `HTTP/${r.httpVersion}`,
+    protocol: r.httpVersion === undefined ? undefined : `HTTP/${r.httpVersion}`,
     status: r.status,
     bytes: r.bytes,
     durationMs: Math.round(r.durationMs * 1000) / 1000,

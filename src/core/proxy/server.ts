@@ -527,7 +527,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
     const answer = clientErrorAnswer(err.code, nextRequestId());
     log.debug('client request refused', { reqId: answer.requestId, status: answer.status, code: err.code });
-    endConnection(socket, rawErrorResponse(answer));
+    const raw = rawErrorResponse(answer);
+    accessLog?.refusedByParser(socket as Socket, answer.status, answer.requestId, Buffer.byteLength(raw));
+    endConnection(socket, raw);
   });
 
   const closeTunnels = (): void => {

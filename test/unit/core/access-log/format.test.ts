@@ -31,6 +31,12 @@ describe('combined format', () => {
     expect(line).toBe('- - - [02/Dec/2026:05:06:07 +0000] "GET /shop?page=2 HTTP/1.1" 200 1234 "-" "-" rt=0.012 app=- pid=- cache=- rid=-\n');
   });
 
+  it('writes "-" as the request of one the parser refused before it had a method or target', () => {
+    const line = formatCombined({ ...RECORD, method: undefined, target: undefined, httpVersion: undefined, status: 400, app: undefined, pid: undefined, cache: undefined }, new CombinedClock());
+    expect(line).toContain('] "-" 400 1234 ');
+    expect(JSON.parse(formatJson({ ...RECORD, method: undefined, target: undefined, httpVersion: undefined }))).not.toHaveProperty('protocol');
+  });
+
   it('escapes what a client controls, so no request can forge a line, a field or a terminal escape', () => {
     expect(escapeField('plain/path?a=1')).toBe('plain/path?a=1');
     expect(escapeField('a"b\\c')).toBe('a\\"b\\\\c');
