@@ -62,7 +62,19 @@ export interface ShowLogsOptions {
 
 /** The log file of the instance the flags name, as its registry entry says (the core need not run). */
 export function instanceLogFile(flags: Pick<ShowLogsOptions, 'instance-registry-dir' | 'instance' | 'app'>): { file: string; instance: InstanceInfo } {
-  const instance = locateInstance({ registryDir: flags['instance-registry-dir'], name: flags.instance });
+  let instance: InstanceInfo;
+  try {
+    instance = locateInstance({ registryDir: flags['instance-registry-dir'], name: flags.instance });
+  } catch (err) {
+    // A stopped instance's log is still on disk: say how to read it.
+    if (err instanceof CliError && err.code === 'FERRY_ERR_INSTANCE_NOT_RUNNING') {
+      throw new CliError(err.code, err.message, [
+        'Read the log file of a stopped instance with: ferry logs --file FILE (a daemon logs to log/ferry.PORT.log in its app by default).',
+        ...err.suggestions,
+      ]);
+    }
+    throw err;
+  }
   const apps = instance.properties.apps.map((a) => a.name);
   if (flags.app !== undefined && !apps.includes(flags.app)) {
     throw new CliError('FERRY_ERR_APP_UNKNOWN', `instance ${instance.name} serves no app named '${flags.app}'`, [`Its apps: ${apps.join(', ')}`]);
