@@ -2,6 +2,9 @@
 // The access log's cost on the hot path: the same app under two Ferry instances, one with
 // --access-log and one without, measured by wrk in alternating runs (A B A B ...), so that the
 // drift of a shared machine hits both alike. `/` of bench/apps/hello, pools as in npm run bench.
+// Besides req/s (which other jobs on a shared machine move by a factor of 2), it reports the CPU
+// time the core spent per request (utime+stime from /proc during the run, over the requests wrk
+// got answered): what the access log adds to each request, and far less disturbed by other jobs.
 //
 // Usage: node bench/access-log.mjs [--rounds N] [--duration S] [--connections N] [--format combined|json]
 // Needs wrk and a built dist/. Every instance it starts is stopped at the end (also on error and
@@ -45,7 +48,14 @@ async function start(name, extra) {
   const out = ferry(['start', HELLO, '--daemonize', '--port', String(port), '--min-instances', '2', '--max-pool-size', '2', '-e', 'production', '--log-file', path.join(scratch, `${name}.log`), ...extra, '--json']);
   const instance = JSON.parse(out);
   started.push(instance.name);
-  return { name, port, instance: instance.name };
+  return { name, port, instance: instance.name, corePid: instance.corePid };
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
 }
 
 function stopAll() {
@@ -68,7 +78,8 @@ function wrk(port, seconds) {
     return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN;
   };
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1] ?? '0';
-  return { rps, p50: ms('50'), p99: ms('99'), errors: Number(errors) };
+  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
+  return { rps, p50: ms('50'), p99: ms('99'), errors: Number(errors), requests };
 }
 
 const median = (xs) => {
@@ -91,18 +102,20 @@ try {
   for (let round = 0; round < rounds; round++) {
     // Alternate which goes first, so neither always follows the other.
     for (const c of round % 2 ? [...configs].reverse() : configs) {
+      const cpuBefore = cpuSeconds(c.corePid);
       const r = wrk(c.port, duration);
+      r.coreUsPerRequest = ((cpuSeconds(c.corePid) - cpuBefore) * 1e6) / r.requests;
       results[c.name].push(r);
-      console.log(`  round ${round + 1} ${c.name.padEnd(3)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}`);
+      console.log(`  round ${round + 1} ${c.name.padEnd(3)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  core ${r.coreUsPerRequest.toFixed(1)} us CPU/request  errors ${r.errors}`);
     }
   }
   const lines = fs.readFileSync(accessFile, 'utf8').split('\n').filter(Boolean).length;
-  const sum = (name) => ({ rps: median(results[name].map((r) => r.rps)), p50: median(results[name].map((r) => r.p50)), p99: median(results[name].map((r) => r.p99)), min: Math.min(...results[name].map((r) => r.rps)), max: Math.max(...results[name].map((r) => r.rps)) });
+  const sum = (name) => ({ cpu: median(results[name].map((r) => r.coreUsPerRequest)), rps: median(results[name].map((r) => r.rps)), p50: median(results[name].map((r) => r.p50)), p99: median(results[name].map((r) => r.p99)), min: Math.min(...results[name].map((r) => r.rps)), max: Math.max(...results[name].map((r) => r.rps)) });
   const off = sum('off');
   const on = sum('on');
-  console.log(`median off: ${off.rps.toFixed(0)} req/s (${off.min.toFixed(0)}-${off.max.toFixed(0)}), p50 ${off.p50.toFixed(2)} ms, p99 ${off.p99.toFixed(2)} ms`);
-  console.log(`median on:  ${on.rps.toFixed(0)} req/s (${on.min.toFixed(0)}-${on.max.toFixed(0)}), p50 ${on.p50.toFixed(2)} ms, p99 ${on.p99.toFixed(2)} ms`);
-  console.log(`on/off: ${(on.rps / off.rps).toFixed(3)}; ${lines} access lines written (${(fs.statSync(accessFile).size / 1e6).toFixed(1)} MB); load avg at end ${loadavg()}`);
+  console.log(`median off: ${off.rps.toFixed(0)} req/s (${off.min.toFixed(0)}-${off.max.toFixed(0)}), p50 ${off.p50.toFixed(2)} ms, p99 ${off.p99.toFixed(2)} ms, core ${off.cpu.toFixed(1)} us CPU/request`);
+  console.log(`median on:  ${on.rps.toFixed(0)} req/s (${on.min.toFixed(0)}-${on.max.toFixed(0)}), p50 ${on.p50.toFixed(2)} ms, p99 ${on.p99.toFixed(2)} ms, core ${on.cpu.toFixed(1)} us CPU/request`);
+  console.log(`on/off: req/s ${(on.rps / off.rps).toFixed(3)}, core CPU per request ${(on.cpu / off.cpu).toFixed(3)} (+${(on.cpu - off.cpu).toFixed(1)} us); ${lines} access lines written (${(fs.statSync(accessFile).size / 1e6).toFixed(1)} MB); load avg at end ${loadavg()}`);
 } finally {
   stopAll();
 }

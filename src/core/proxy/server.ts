@@ -6,7 +6,7 @@ import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BufferingConfig, ClientLimits } from '../../lib/config.js';
 import { hasErrorCode } from '../../lib/error-codes.js';
-import type { AccessEntry, AccessLog } from '../access-log/access-log.js';
+import { accessEntryOf, type AccessLog } from '../access-log/access-log.js';
 import { CoreError } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
 import { throttledWarn, type LogFields, type Logger } from '../log.js';
@@ -98,6 +98,12 @@ function closeWithConnection(req: http.IncomingMessage, res: http.ServerResponse
   socket.once('close', onConnectionClose);
   // Its turn came: from here on Node closes it as any other response.
   res.once('socket', () => socket.off('close', onConnectionClose));
+}
+
+/** For the access line: the turbocache answered this request. */
+function markCacheHit(res: http.ServerResponse): void {
+  const access = accessEntryOf(res);
+  if (access) access.cache = 'hit';
 }
 
 function incomingRequestId(req: http.IncomingMessage, trustForwarded: boolean): string {
@@ -253,8 +259,6 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const health = opts.health;
   const healthFacts = (state: HealthState) => ({ serving: state.serving, draining: state.draining, apps: pool.groups.map((g) => ({ name: g.name, canServe: g.canServe() })) });
   const { accessLog } = opts;
-  /** What a later stage learnt about a request, for its access line (nothing to do when the log is off). */
-  const noteAccess = accessLog ? (res: http.ServerResponse, facts: Partial<AccessEntry>): void => void Object.assign(accessLog.entry(res) ?? {}, facts) : undefined;
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     // First, so that every answer below (refusals, static files, cache hits) gets its line.
@@ -343,7 +347,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         (cache) => {
           if (cache) toApp(req, res, group, requestId, cache);
           else if (!res.destroyed) {
-            noteAccess?.(res, { cache: 'hit' });
+            if (accessLog) markCacheHit(res);
             tracker.countAnswered(res.statusCode, group.stats.responses);
           }
         },
@@ -352,14 +356,18 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     } else if (begun) {
       toApp(req, res, group, requestId, begun);
     } else {
-      noteAccess?.(res, { cache: 'hit' });
+      if (accessLog) markCacheHit(res);
       tracker.countAnswered(res.statusCode, group.stats.responses);
     }
   };
 
   const toApp = (req: http.IncomingMessage, res: http.ServerResponse, group: AppGroup, requestId: string, cache: CacheTransaction | undefined): void => {
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
-    noteAccess?.(res, { tracked, cache: cache === undefined ? undefined : cache.lookedUp ? 'miss' : 'bypass' });
+    const access = accessLog && accessEntryOf(res);
+    if (access) {
+      access.tracked = tracked;
+      access.cache = cache === undefined ? undefined : cache.lookedUp ? 'miss' : 'bypass';
+    }
     res.once('close', () => {
       tracker.end(tracked);
       tracker.countStatus(res.statusCode);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CombinedClock, combinedTime, escapeField, formatCombined, formatJson, type AccessRecord } from '../../../../src/core/access-log/format.js';
+import { CombinedClock, combinedTime, escapeField, formatCombined, formatJson, seconds, type AccessRecord } from '../../../../src/core/access-log/format.js';
 
 // TZ=UTC (vitest.config.ts): the combined time is local time.
 const RECORD: AccessRecord = {
@@ -54,6 +54,12 @@ describe('combined format', () => {
     const first = clock.format(Date.parse('2026-12-02T05:06:07.001Z'));
     expect(clock.format(Date.parse('2026-12-02T05:06:07.999Z'))).toBe(first);
     expect(clock.format(Date.parse('2026-12-02T05:06:08.000Z'))).toBe('[02/Dec/2026:05:06:08 +0000]');
+  });
+});
+
+describe('seconds', () => {
+  it('writes milliseconds as seconds with three decimals, rounded to the millisecond', () => {
+    expect([0, 0.4, 0.6, 7, 12.3456, 99.5, 1000, 61234.5].map(seconds)).toEqual(['0.000', '0.000', '0.001', '0.007', '0.012', '0.100', '1.000', '61.235']);
   });
 });
 
