@@ -86,6 +86,7 @@ export const EXIT_FOR_CODE: Record<ErrorCode, ExitCodeName> = {
   FERRY_ERR_APP_USER_NO_ACCESS: 'environment',
   FERRY_ERR_FILE_UNWRITABLE: 'environment',
   FERRY_ERR_FILE_UNSAFE: 'environment',
+  FERRY_ERR_LOG_UNREADABLE: 'environment',
   FERRY_ERR_SPAWN_EXITED: 'appStartFailed',
   FERRY_ERR_SPAWN_TIMEOUT: 'appStartFailed',
   FERRY_ERR_SPAWN_FAILED: 'appStartFailed',
@@ -109,6 +110,7 @@ export const EXIT_FOR_CODE: Record<ErrorCode, ExitCodeName> = {
   FERRY_ERR_POOL_QUEUE_TIMEOUT: 'failed',
   FERRY_ERR_GDB_FAILED: 'failed',
   FERRY_ERR_LOG_REOPEN_FAILED: 'failed',
+  FERRY_ERR_LOG_NOT_IN_FILE: 'failed',
 };
 
 /**

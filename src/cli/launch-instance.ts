@@ -15,6 +15,7 @@ import { bindListenSocket } from './listen-socket.js';
 import { takeActivatedSocket } from './socket-activation.js';
 import { SYSTEMD_ENV } from '../lib/sd-notify.js';
 import { buildHealthCheck, parseMetricsAddress } from './observability-options.js';
+import { buildAccessLog, openAccessLogFile } from './access-log-options.js';
 import { parseByteSize } from '../lib/units.js';
 
 export interface StartOptions {
@@ -51,6 +52,9 @@ export interface StartOptions {
   daemonize: boolean;
   pidFile?: string;
   logFile?: string;
+  /** --access-log FILE or '-', and --access-log-format as given (combined when not). */
+  accessLog?: string;
+  accessLogFormat?: string;
   turbocache: {
     disabled: boolean;
     varyByCookie?: string;
@@ -309,6 +313,9 @@ function withoutSystemdEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 export interface LaunchedInstance {
   instance: InstanceSummary;
+  /** Where the instance logs (undefined: the stdout of this ferry start), and its access log if any. */
+  logFile?: string;
+  accessLog?: string;
   watchdog: ChildProcess;
   /** Resolves with the watchdog's exit code once it is gone (foreground). */
   exited: Promise<number>;
@@ -335,19 +342,33 @@ export async function launchInstance(opts: StartOptions, apps: StartOptions[] = 
   const config = buildConfig(opts, apps);
   for (const app of config.apps) checkRegistryReachable(path.resolve(opts.registryDir), app.user);
   const logFile = opts.logFile ? path.resolve(opts.logFile) : opts.daemonize ? defaultLogFile(config) : undefined;
+  const accessLog = buildAccessLog(opts, logFile);
   const log = logFile ? openLogFile(logFile, config) : undefined;
   if (logFile) config.logFile = logFile;
+  let access: OwnFile | undefined;
+  try {
+    access = accessLog ? openAccessLogFile(accessLog, config) : undefined;
+  } catch (err) {
+    if (logFile && log) removeIfUnused(logFile, log);
+    throw err;
+  }
+  // The core opens it by path (and again at every reopen); this open only checked and created it.
+  if (access) fs.closeSync(access.fd);
+  if (accessLog) config.accessLog = accessLog;
   let started: Awaited<ReturnType<typeof startWatchdog>>;
   try {
     started = await startWatchdog(opts, config, log?.fd);
   } catch (err) {
     // A start that failed before anything was logged leaves no empty log file of ours behind.
     if (logFile && log) removeIfUnused(logFile, log);
+    if (accessLog && access) removeIfUnused(accessLog.path, access);
     throw err;
   }
   const { watchdog, exited, instance } = started;
   return {
     instance,
+    ...(logFile ? { logFile } : {}),
+    ...(accessLog ? { accessLog: accessLog.path } : {}),
     watchdog,
     exited,
     stop: () => {

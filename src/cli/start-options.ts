@@ -69,6 +69,8 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
     daemonize: f.daemonize === true,
     pidFile: str('pid-file'),
     logFile: str('log-file'),
+    accessLog: str('access-log'),
+    accessLogFormat: str('access-log-format'),
     direct: f.direct === true,
     turbocache: {
       disabled: f['disable-turbocaching'] === true,

@@ -13,10 +13,11 @@ export const STATUS_VIEWS = ['pool', 'requests', 'server'] as const;
 export type StatusView = (typeof STATUS_VIEWS)[number];
 
 /** What `ferry status --json` prints for each view: the admin API's shape plus who answered. */
+type Who = { instance: string; version: string; logFile?: string | null };
 export type StatusResult =
-  | ({ view: 'pool'; instance: string; version: string } & PoolResponse)
-  | ({ view: 'requests'; instance: string; version: string } & RequestsResponse)
-  | ({ view: 'server'; instance: string; version: string } & ServerResponse)
+  | ({ view: 'pool' } & Who & PoolResponse)
+  | ({ view: 'requests' } & Who & RequestsResponse)
+  | ({ view: 'server' } & Who & ServerResponse)
   /** Several instances run and none was named: one line each, as `pm2 ls`. */
   | { view: 'instances'; version: string; registryDir: string; instances: InstanceOverview[] };
 
@@ -61,7 +62,9 @@ export async function fetchInstancesSummary(registryDir: string, instances: Inst
 }
 
 export async function fetchStatus(client: AdminClient, view: StatusView): Promise<StatusResult> {
-  const who = { instance: client.instance.name, version: FERRY_VERSION };
+  // Where the log is (null: the terminal of its ferry start), as the registry says; older instances do not say.
+  const logFile = client.instance.properties.log_file;
+  const who: Who = { instance: client.instance.name, version: FERRY_VERSION, ...(logFile !== undefined ? { logFile } : {}) };
   switch (view) {
     case 'pool':
       return { view, ...who, ...(await client.call<PoolResponse>('pool')) };
@@ -74,7 +77,7 @@ export async function fetchStatus(client: AdminClient, view: StatusView): Promis
 
 export function renderStatusText(result: StatusResult, opts: { header: boolean; style: TextStyle; now: Date }): string {
   if (result.view === 'instances') return formatInstances(result.instances, opts.style).join('\n') + '\n';
-  const lines = opts.header ? formatHeader({ version: result.version, instance: result.instance, date: opts.now }) : [];
+  const lines = opts.header ? formatHeader({ version: result.version, instance: result.instance, date: opts.now, logFile: result.logFile }) : [];
   if (result.view === 'pool') lines.push(...formatPool(result, opts.now, opts.style));
   else if (result.view === 'requests') lines.push(...formatRequests(result, opts.style));
   else lines.push(...formatServer(result, opts.style));

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { APP_TYPES, BUFFERING_DEFAULTS, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, HEALTH_DRAIN_DEFAULT_S, HEALTH_DRAIN_MAX_S, LOG_LEVELS, WEBSOCKET_IDLE_TIMEOUT_DEFAULT_S } from '../lib/config.js';
+import { ACCESS_LOG_FORMATS, APP_TYPES, BUFFERING_DEFAULTS, CLIENT_LIMIT_DEFAULTS, DEFAULT_LIMITS, DEFAULTS, HEALTH_DRAIN_DEFAULT_S, HEALTH_DRAIN_MAX_S, LOG_LEVELS, WEBSOCKET_IDLE_TIMEOUT_DEFAULT_S } from '../lib/config.js';
 import type { InstanceSummary, WatchdogToCli } from '../lib/ipc-messages.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { exitCodeHelp, type ExitStatus } from '../cli/exit-codes.js';
@@ -10,7 +10,7 @@ import type { FlagValues } from '../cli/config-file.js';
 import { explicitFlags, resolveStartOptions } from '../cli/start-options.js';
 import { ServiceNotifier } from '../cli/service-notifier.js';
 
-export type StartResult = InstanceSummary & { daemonized: boolean };
+export type StartResult = InstanceSummary & { daemonized: boolean; logFile?: string; accessLog?: string };
 
 /** What this command can exit with besides 0, 1 and 2 (its --help and docs/errors.md list them). */
 const EXIT_STATUSES: ExitStatus[] = ['notRunning', 'environment', 'appStartFailed'];
@@ -45,6 +45,8 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
     'pid-file': Flags.string({ summary: "Write the watchdog's pid to this file (removed at stop)." }),
     'log-file': Flags.string({ summary: 'Write logs to this file instead of stdout (daemon default: log/ferry.PORT.log in the app).' }),
     'log-level': Flags.string({ summary: 'Least severe log level to write.', options: [...LOG_LEVELS], default: DEFAULTS.logLevel }),
+    'access-log': Flags.string({ summary: 'Write one line per request to this file (- for standard output of a foreground start); reopened with the log file.' }),
+    'access-log-format': Flags.string({ summary: 'Access log lines: combined (Apache/nginx, with Ferry\'s fields appended) or json.', options: [...ACCESS_LOG_FORMATS] }),
     'app-type': Flags.string({ summary: 'Kind of app: node, python (WSGI), asgi (ASGI 3), ruby (Rack), generic (any program on $PORT); detected when not given.', options: [...APP_TYPES] }),
     'app-start-command': Flags.string({ summary: 'Start the app with this shell command; it must listen on 127.0.0.1:$PORT (makes the app generic).' }),
     'startup-file': Flags.string({ summary: 'File that starts the app, relative to DIR (default: app.js, or "main" of package.json).' }),
@@ -148,10 +150,16 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       notifier?.ready(instance, { mainPid: instance.watchdogPid });
       notifier?.close();
       await launched.detach();
-      this.log(`Ferry is serving at ${where} (instance ${instance.name}, watchdog pid ${instance.watchdogPid}). Stop it with: ${stopCommandFor(instance.name, instanceOptions.registryDir)}`);
-      return { ...instance, daemonized: true };
+      const stopCommand = stopCommandFor(instance.name, instanceOptions.registryDir);
+      this.log(`Ferry is serving at ${where} (instance ${instance.name}, watchdog pid ${instance.watchdogPid}).`);
+      this.log(`Log: ${launched.logFile ?? '(stdout)'} (read it with: ${stopCommand.replace('ferry stop', 'ferry logs -f')})`);
+      if (launched.accessLog) this.log(`Access log: ${launched.accessLog}`);
+      this.log(`Stop it with: ${stopCommand}`);
+      return { ...instance, daemonized: true, ...logPaths(launched) };
     }
     this.log(`Ferry is serving at ${where} (instance ${instance.name}). Press Ctrl-C to stop.`);
+    if (launched.logFile) this.log(`Log: ${launched.logFile} (read it with: ferry logs -f)`);
+    if (launched.accessLog && launched.accessLog !== '-') this.log(`Access log: ${launched.accessLog}`);
     if (notifier) {
       notifier.ready(instance);
       launched.watchdog.on('message', (message: WatchdogToCli) => {
@@ -177,6 +185,10 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
     process.off('SIGHUP', onSignal);
     notifier?.close();
     if (code !== 0) process.exitCode = code;
-    return { ...instance, daemonized: false };
+    return { ...instance, daemonized: false, ...logPaths(launched) };
   }
+}
+
+function logPaths(launched: { logFile?: string; accessLog?: string }): Pick<StartResult, 'logFile' | 'accessLog'> {
+  return { ...(launched.logFile ? { logFile: launched.logFile } : {}), ...(launched.accessLog ? { accessLog: launched.accessLog } : {}) };
 }

@@ -56,6 +56,9 @@ const REGISTRY: Record<ErrorCode, ErrorSpec> = {
   FERRY_ERR_FILE_UNSAFE: { httpStatus: 500, kind: 'environment' },
   FERRY_ERR_FILE_UNWRITABLE: { httpStatus: 500, kind: 'environment' },
   FERRY_ERR_WAIT_TIMEOUT: { httpStatus: 504, kind: 'environment' },
+  // ferry logs' own (the CLI reads the file; no core answers with them).
+  FERRY_ERR_LOG_NOT_IN_FILE: { httpStatus: 404, kind: 'user' },
+  FERRY_ERR_LOG_UNREADABLE: { httpStatus: 500, kind: 'environment' },
 };
 
 export class CoreError extends Error {

@@ -12,7 +12,8 @@ import { signalQuietly } from '../lib/units.js';
 import { CoreError, toErrorPayload } from './errors.js';
 import { FaultInjector, faultPlanFromEnv, type FaultPlan } from './faults.js';
 import { InstanceDirectory } from './instance-registry/instance-dir.js';
-import { createLogger, ReopenableFileSink } from './log.js';
+import { AccessLog } from './access-log/access-log.js';
+import { createLogger, ReopenableFileSink, throttledWarn } from './log.js';
 import { OOM_ENV, restoreOomScore } from './oom-score.js';
 import { Pool } from './pool/pool.js';
 import { BufferDir } from './proxy/buffer-dir.js';
@@ -20,6 +21,7 @@ import { createProxyServer } from './proxy/server.js';
 import { createAdminServer } from './admin-api/server.js';
 import { createMetricsRenderer } from './metrics/exposition.js';
 import { createMetricsServer } from './metrics/metrics-server.js';
+import { requestClientAddress } from './proxy/error-page-audience.js';
 import { HealthState } from './proxy/health-check.js';
 import { DirectSpawner } from './spawn/direct-spawner.js';
 import { CacheFront } from './turbocache/cache-front.js';
@@ -74,18 +76,33 @@ async function main(): Promise<void> {
   const inheritedLevel = process.env.FERRY_LOG_LEVEL;
   if (LOG_LEVELS.includes(inheritedLevel as LogLevel)) config.logLevel = inheritedLevel as LogLevel;
   const log = createLogger({ level: config.logLevel, format: process.env.FERRY_LOG_FORMAT === 'pretty' ? 'pretty' : 'json', sink: logSink }, { component: 'core' });
-  const reopenLog = (by: string): void => {
-    if (!logSink) return;
+  // Set once the front exists; reopened with the log file.
+  let accessLog: AccessLog | undefined;
+  const reopenOne = (what: 'log file' | 'access log', file: string, reopen: () => void, by: string): void => {
     try {
-      logSink.reopen();
+      reopen();
     } catch (err) {
-      log.error('could not reopen the log file; still writing to the old one', { logFile: logSink.path, err });
-      throw new CoreError('FERRY_ERR_LOG_REOPEN_FAILED', `could not reopen ${logSink.path}: ${(err as Error).message}`, {
+      log.error(`could not reopen the ${what}; still writing to the old one`, { logFile: file, err });
+      throw new CoreError('FERRY_ERR_LOG_REOPEN_FAILED', `could not reopen ${file}: ${(err as Error).message}`, {
         cause: err,
         suggestions: err instanceof UnsafeFileError ? err.suggestions : [],
       });
     }
-    log.info('log file reopened', { logFile: logSink.path, by });
+    log.info(`${what} reopened`, { logFile: file, by });
+  };
+  const reopenLog = (by: string): void => {
+    let failure: unknown;
+    if (logSink) {
+      try {
+        reopenOne('log file', logSink.path, () => logSink.reopen(), by);
+      } catch (err) {
+        failure = err;
+      }
+    }
+    // Tried even when the log file failed: each file is rotated on its own.
+    const access = accessLog;
+    if (access && access.path !== '-') reopenOne('access log', access.path, () => access.reopen(), by);
+    if (failure) throw failure;
   };
 
   let faultPlan: FaultPlan | undefined;
@@ -122,7 +139,23 @@ async function main(): Promise<void> {
     : undefined;
   const bufferDir = BufferDir.prepare(instance.dir);
   const health = config.healthCheck ? { ...config.healthCheck, state: new HealthState() } : undefined;
-  const proxy = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs });
+  if (config.accessLog) {
+    const warnAccess = throttledWarn(log, 60_000);
+    try {
+      accessLog = new AccessLog({
+        target: { path: config.accessLog.path, appUids: appUserIds(config) },
+        format: config.accessLog.format,
+        clientOf: (req) => requestClientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustForwarded),
+        onError: (err) => warnAccess('could not write the access log; lines lost', { logFile: config.accessLog?.path, code: err.code, err: err.message }),
+        onDropped: (lines) => warnAccess('the access log could not keep up; lines dropped', { logFile: config.accessLog?.path, lines }),
+      });
+    } catch (err) {
+      log.error('could not open the access log; not starting', { logFile: config.accessLog.path, err });
+      failStartup({ type: 'startup-failed', error: err instanceof UnsafeFileError ? err.toPayload() : { code: 'FERRY_ERR_FILE_UNWRITABLE', message: `cannot open access log ${config.accessLog.path}: ${(err as Error).message}` } });
+      return;
+    }
+  }
+  const proxy = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog });
   const { server, tracker, handOver, closeTunnels } = proxy;
   const renderMetrics = createMetricsRenderer({ pool, tracker, cache: cache?.cache });
   const metricsServer = config.metricsListen ? createMetricsServer(renderMetrics, log.child({ component: 'metrics' })) : undefined;

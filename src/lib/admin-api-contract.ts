@@ -244,4 +244,6 @@ export interface ReopenLogsResponse {
   status: 'ok';
   /** The file reopened (by the core, then the watchdog); null when the instance logs to stdout. */
   logFile: string | null;
+  /** The access log file reopened by the core, when there is one (not '-'). */
+  accessLog?: string;
 }

@@ -93,6 +93,16 @@ export const DEFAULT_LIMITS: PoolLimits = {
   memoryLimitBytes: 0,
 };
 
+/** --access-log-format: Apache/nginx "combined" with Ferry's fields appended, or one JSON object per line. */
+export const ACCESS_LOG_FORMATS = ['combined', 'json'] as const;
+export type AccessLogFormat = (typeof ACCESS_LOG_FORMATS)[number];
+
+/** --access-log: one line per request; `path` is a file, or '-' for the core's stdout. */
+export interface AccessLogConfig {
+  path: string;
+  format: AccessLogFormat;
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -106,6 +116,8 @@ export interface FerryConfig {
   shutdownTimeoutMs: number;
   /** Where logs go when not to stdout; reopened on request (log rotation). */
   logFile?: string;
+  /** Where the access log goes, if anywhere; reopened with the log file. */
+  accessLog?: AccessLogConfig;
   turbocache: TurbocacheConfig;
   /**
    * Direct mode: the app's (Node) processes accept from the listening socket themselves, as in

@@ -46,6 +46,8 @@ export const ERROR_CODES = [
   'FERRY_ERR_FILE_UNSAFE',
   'FERRY_ERR_FILE_UNWRITABLE',
   'FERRY_ERR_WAIT_TIMEOUT',
+  'FERRY_ERR_LOG_NOT_IN_FILE',
+  'FERRY_ERR_LOG_UNREADABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -66,6 +66,10 @@ export interface InstanceProperties {
   addresses: string[];
   apps: { name: string; root: string }[];
   created_at: string;
+  /** The log file (--log-file, or the daemon's default); null when the instance logs to the stdout of its ferry start. */
+  log_file?: string | null;
+  /** The access log (--access-log): a file, '-' for stdout; absent when off. */
+  access_log?: string;
 }
 
 /** A record of one app process, written by the core when it spawns it. */

@@ -92,6 +92,7 @@ function describeKind(st: fs.Stats): string {
 
 const OWN_FILES = {
   log: { what: 'log file', flag: '--log-file', use: 'append', mode: 0o640, rootDir: '/var/log/ferry/' },
+  access: { what: 'access log', flag: '--access-log', use: 'append', mode: 0o640, rootDir: '/var/log/ferry/' },
   pid: { what: 'pid file', flag: '--pid-file', use: 'replace', mode: 0o644, rootDir: '/run/ferry/' },
 } as const;
 

@@ -5,6 +5,7 @@ import type { Command } from '@oclif/core';
 import CrashWatch from '../commands/crash-watch.js';
 import DetachProcess from '../commands/detach-process.js';
 import LogLevel from '../commands/log-level.js';
+import Logs from '../commands/logs.js';
 import MemoryStats from '../commands/memory-stats.js';
 import ReopenLogs from '../commands/reopen-logs.js';
 import RestartApp from '../commands/restart-app.js';
@@ -18,6 +19,7 @@ export const COMMANDS: Record<string, Command.Class> = {
   'crash-watch': CrashWatch,
   'detach-process': DetachProcess,
   'log-level': LogLevel,
+  logs: Logs,
   'memory-stats': MemoryStats,
   'reopen-logs': ReopenLogs,
   'restart-app': RestartApp,

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { daemonLogFile, daemonLogLines, fixture, freePort, liveInstances, type LogLine, runFerry, startDaemon, stopCleanly, tempDir, TestInstance, waitFor } from '../helpers/ferry.js';
+import { daemonLogFile, daemonLogLines, fixture, freePort, liveInstances, type LogLine, processesMentioning, runFerry, spawnFerry, startDaemon, stopCleanly, tempDir, TestInstance, waitFor } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 
@@ -217,5 +217,147 @@ describe('app output', () => {
       [40000 - 2 * 16384, false],
     ]);
     await stopCleanly(instance);
+  });
+});
+
+describe('ferry logs', () => {
+  /** Has the app write `text` on `stream`; answers the app's pid. */
+  async function write(inst: TestInstance, text: string, stream: 'stdout' | 'stderr' = 'stdout'): Promise<number> {
+    return Number((await get(inst, `/write?stream=${stream}&text=${encodeURIComponent(text)}&nl=1`)).body);
+  }
+
+  it('shows readable lines (local time, level, app, pid, stream) and filters them by app, stream, level, count and time; --json gives the records', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    const pid = await write(instance, 'hello from stdout');
+    await write(instance, 'oops on stderr', 'stderr');
+    await waitFor(() => daemonLogLines(instance!).some((l) => l.msg === 'oops on stderr'), 'the stderr line');
+    const logs = async (...args: string[]) => runFerry(instance!.registryDir, ['logs', ...args]);
+
+    const all = await logs();
+    expect(all.exitCode, all.stderr).toBe(0);
+    const lines = all.stdout.trimEnd().split('\n');
+    expect(lines.length).toBeLessThanOrEqual(15);
+    const time = '\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\.\\d{3}';
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${time} INFO  pid-app\\[${pid}\\] stdout: hello from stdout$`)));
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${time} INFO  pid-app\\[${pid}\\] stderr: oops on stderr$`)));
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${time} INFO  ferry core\\[${instance.info.properties.core_pid}\\]: serving `)));
+    // No colour: not a terminal (and NO_COLOR).
+    expect(all.stdout).not.toContain('\u001b[');
+
+    expect((await logs('--stderr')).stdout).toMatch(new RegExp(`^${time} INFO  pid-app\\[${pid}\\] stderr: oops on stderr$`));
+    expect((await logs('pid-app', '--stdout', '-n', '1')).stdout).toMatch(/^[^\n]*stdout: hello from stdout$/);
+    expect((await logs('--level', 'warn')).stdout).toBe('');
+    expect((await logs('--since', '1d', '--stderr')).stdout.split('\n').filter(Boolean)).toHaveLength(1);
+    expect((await logs('--since', '2000-01-01 00:00', '-n', '2')).stdout.split('\n').filter(Boolean)).toHaveLength(2);
+    const json = await logs('--json', '--stderr');
+    expect(JSON.parse(json.stdout)).toEqual({ level: 30, time: expect.any(Number), pid, app: 'pid-app', stream: 'stderr', msg: 'oops on stderr' });
+
+    const unknown = await logs('shop');
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toMatch(/no app named 'shop'[\s\S]*pid-app/);
+    const badSince = await logs('--since', 'last tuesday');
+    expect(badSince.exitCode).toBe(2);
+    expect(badSince.stderr).toContain('--since 10m');
+    await stopCleanly(instance);
+  });
+
+  it('works with the core down, and with --file once the instance is gone', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    await write(instance, 'before the core stopped');
+    await waitFor(() => daemonLogLines(instance!).some((l) => l.msg === 'before the core stopped'), 'the line');
+    const core = instance.info.properties.core_pid as number;
+    process.kill(core, 'SIGSTOP');
+    try {
+      const status = await runFerry(instance.registryDir, ['status', '--timeout', '1']);
+      expect(status.exitCode).toBe(4); // the core does not answer...
+      const logs = await runFerry(instance.registryDir, ['logs', '-n', '1', '--stdout']);
+      expect(logs.exitCode, logs.stderr).toBe(0); // ...and the log is read all the same
+      expect(logs.stdout).toContain('stdout: before the core stopped');
+    } finally {
+      process.kill(core, 'SIGCONT');
+    }
+    const file = daemonLogFile(instance);
+    await stopCleanly(instance);
+    const gone = await runFerry(instance.registryDir, ['logs']);
+    expect(gone.exitCode).toBe(3);
+    expect(gone.stderr).toContain('ferry logs --file');
+    const fromFile = await runFerry(instance.registryDir, ['logs', '--file', file, '-n', '1']);
+    expect(fromFile.exitCode, fromFile.stderr).toBe(0);
+    expect(fromFile.stdout).toMatch(/ferry watchdog\[\d+\]: stopped/);
+    const missing = await runFerry(instance.registryDir, ['logs', '--file', `${file}.nope`, '--json']);
+    expect(missing.exitCode).toBe(5);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ error: { code: 'FERRY_ERR_LOG_UNREADABLE' } });
+  });
+
+  it('-f follows the log across ferry reopen-logs (rename) and copytruncate, every line once, until Ctrl-C', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    const file = daemonLogFile(instance);
+    const follower = spawnFerry(instance.registryDir, ['logs', '-f', '-n', '0', '--stdout']);
+    let output = '';
+    follower.all?.on('data', (d: Buffer) => (output += d.toString()));
+    // The pings that find it started are not counted (one more may come in after the reset).
+    const seen = (): string[] => output.split('\n').filter(Boolean).map((l) => l.replace(/^.* stdout: /, '')).filter((l) => l !== 'ping');
+    try {
+      // It has started once it prints a line written after it.
+      await waitFor(async () => {
+        await write(instance!, 'ping');
+        return output.includes('stdout: ping');
+      }, 'ferry logs -f to follow', 20_000);
+      output = '';
+      const sent: string[] = [];
+      const send = async (tag: string): Promise<void> => {
+        for (let i = 0; i < 5; i++) {
+          await write(instance!, `${tag}-${i}`);
+          sent.push(`${tag}-${i}`);
+        }
+      };
+      await send('before');
+      fs.renameSync(file, `${file}.1`);
+      await send('renamed');
+      expect((await runFerry(instance.registryDir, ['reopen-logs'])).exitCode).toBe(0);
+      await send('reopened');
+      await waitFor(() => seen().length >= sent.length, 'the lines after the rename');
+      // copytruncate: the file is copied, then emptied in place.
+      fs.copyFileSync(file, `${file}.2`);
+      fs.truncateSync(file, 0);
+      await send('truncated');
+      await waitFor(() => seen().length >= sent.length, 'the lines after the truncation');
+      await new Promise((r) => setTimeout(r, 500)); // a line printed twice would come by now
+      expect([...seen()].sort()).toEqual([...sent].sort());
+    } finally {
+      follower.kill('SIGINT');
+    }
+    const result = await follower;
+    expect(result.exitCode).toBe(0);
+    await stopCleanly(instance);
+  }, 60_000);
+
+  it('says where the log is: ferry start -d and ferry status print its path; a foreground instance without a file says it has none', async () => {
+    const registryDir = tempDir('ferry-logs-');
+    const port = await freePort();
+    const logFile = path.join(registryDir, 'app.log');
+    const start = await runFerry(registryDir, ['start', fixture('pid-app'), '--daemonize', '--port', String(port), '--log-file', logFile]);
+    expect(start.exitCode, start.stderr).toBe(0);
+    expect(start.stdout).toContain(`Log: ${logFile} (read it with: ferry logs -f)`);
+    instance = new TestInstance(registryDir, port, liveInstances(registryDir)[0]!);
+    expect(instance.info.properties.log_file).toBe(logFile);
+    const status = await runFerry(registryDir, ['status']);
+    expect(status.stdout).toContain(`Log     : ${logFile}`);
+    expect(JSON.parse((await runFerry(registryDir, ['status', '--json'])).stdout)).toMatchObject({ logFile });
+    await stopCleanly(instance);
+    instance = undefined;
+
+    const fgPort = await freePort();
+    const child = spawnFerry(registryDir, ['start', fixture('pid-app'), '--port', String(fgPort)]);
+    try {
+      await waitFor(() => liveInstances(registryDir).length === 1 && liveInstances(registryDir)[0]!.properties.core_pid, 'the foreground instance', 30_000);
+      const logs = await runFerry(registryDir, ['logs', '--json']);
+      expect(logs.exitCode).toBe(1);
+      expect(JSON.parse(logs.stdout)).toMatchObject({ error: { code: 'FERRY_ERR_LOG_NOT_IN_FILE', message: expect.stringContaining('logs to the terminal of its ferry start') } });
+    } finally {
+      child.kill('SIGINT');
+      await child;
+    }
+    expect(processesMentioning(registryDir)).toEqual([]);
   });
 });

@@ -17,6 +17,8 @@ export interface StatusHeader {
   version: string;
   instance: string;
   date: Date;
+  /** The instance's log file, when it has one (ferry logs reads it). */
+  logFile?: string | null;
 }
 
 function formatDate(date: Date): string {
@@ -29,7 +31,8 @@ function formatDate(date: Date): string {
 }
 
 export function formatHeader(header: StatusHeader): string[] {
-  return [`Version : ${header.version}`, `Date    : ${formatDate(header.date)}`, `Instance: ${header.instance} (Ferry/${header.version})`, ''];
+  const log = header.logFile ? [`Log     : ${header.logFile}`] : [];
+  return [`Version : ${header.version}`, `Date    : ${formatDate(header.date)}`, `Instance: ${header.instance} (Ferry/${header.version})`, ...log, ''];
 }
 
 /** Memory as Passenger counts it: private dirty + swap, else RSS + swap. */

@@ -5,7 +5,7 @@
 import React from 'react';
 import { Box, Text } from 'ink';
 import type { AppConfigSummary, GroupSnapshot, PoolResponse, ProcessSnapshot, ServerResponse } from '../../lib/admin-api-contract.js';
-import type { LogEntry } from '../../lib/log-tail.js';
+import type { LogEntry } from './log-pane.js';
 import { formatMegabytes, formatPercent, formatUptime } from '../format/units.js';
 import { currentSelection, fitColumns, MARKER_WIDTH, selectedApp, type Column, type ColumnId, type ProcessRates } from './watch-model.js';
 

@@ -4,7 +4,7 @@
 import React, { useCallback, useEffect, useRef, useState } from 'react';
 import { Text, useApp, useInput, useStdin, useStdout } from 'ink';
 import type { ConfigResponse, PoolResponse, ServerResponse } from '../../lib/admin-api-contract.js';
-import type { LogEntry } from '../../lib/log-tail.js';
+import type { LogEntry } from './log-pane.js';
 import { StatusView, StoppedView } from './StatusView.js';
 import { moveSelection, poolRates, selectedApp, type ProcessRates } from './watch-model.js';
 

@@ -3,7 +3,7 @@
 
 import type { ConfigResponse, PoolResponse, ServerResponse } from '../../lib/admin-api-contract.js';
 import { isWatchdogRunning, readProperties } from '../../lib/instance-registry.js';
-import { readLogTail } from '../../lib/log-tail.js';
+import { readLogTail } from './log-pane.js';
 import type { AdminClient } from '../admin-client.js';
 import type { WatchSource } from './WatchApp.js';
 

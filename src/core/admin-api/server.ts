@@ -149,7 +149,8 @@ const HANDLERS: Record<RouteName, Handler> = {
   },
   reopenLogs: (ctx): ReopenLogsResponse => {
     ctx.reopenLogs();
-    return { status: 'ok', logFile: ctx.config.logFile ?? null };
+    const access = ctx.config.accessLog?.path;
+    return { status: 'ok', logFile: ctx.config.logFile ?? null, ...(access !== undefined && access !== '-' ? { accessLog: access } : {}) };
   },
   metrics: async (ctx): Promise<TextAnswer> => new TextAnswer(METRICS_CONTENT_TYPE, await ctx.renderMetrics()),
 };

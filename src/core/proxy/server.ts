@@ -6,6 +6,7 @@ import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BufferingConfig, ClientLimits } from '../../lib/config.js';
 import { hasErrorCode } from '../../lib/error-codes.js';
+import { accessEntryOf, type AccessLog } from '../access-log/access-log.js';
 import { CoreError } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
 import { throttledWarn, type LogFields, type Logger } from '../log.js';
@@ -47,6 +48,8 @@ export interface ProxyServerOptions {
   health?: { path: string; state: HealthState };
   /** --websocket-idle-timeout: a tunnel with no byte either way for this long is closed (0 = never). */
   websocketIdleTimeoutMs: number;
+  /** --access-log: one line per answered request. */
+  accessLog?: AccessLog;
 }
 
 export interface ProxyServer {
@@ -95,6 +98,12 @@ function closeWithConnection(req: http.IncomingMessage, res: http.ServerResponse
   socket.once('close', onConnectionClose);
   // Its turn came: from here on Node closes it as any other response.
   res.once('socket', () => socket.off('close', onConnectionClose));
+}
+
+/** For the access line: the turbocache answered this request. */
+function markCacheHit(res: http.ServerResponse): void {
+  const access = accessEntryOf(res);
+  if (access) access.cache = 'hit';
 }
 
 function incomingRequestId(req: http.IncomingMessage, trustForwarded: boolean): string {
@@ -249,8 +258,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   let closingConnections = false;
   const health = opts.health;
   const healthFacts = (state: HealthState) => ({ serving: state.serving, draining: state.draining, apps: pool.groups.map((g) => ({ name: g.name, canServe: g.canServe() })) });
+  const { accessLog } = opts;
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    // First, so that every answer below (refusals, static files, cache hits) gets its line.
+    const access = accessLog?.begin(req, res);
     const connection = connections.get(req.socket);
     if (connection) {
       connection.busy++;
@@ -272,6 +284,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       return;
     }
     const requestId = incomingRequestId(req, opts.trustForwarded);
+    if (access) access.requestId = requestId;
     if (res.socket === null) closeWithConnection(req, res);
     if (faultedConnections !== undefined && faultedConnections.delete(req.socket)) {
       tracker.countAnswered(503);
@@ -300,6 +313,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       sendErrorResponse(req, res, { status: 404, reason: `No application is served for the host '${origin.host?.text ?? ''}'.`, requestId });
       return;
     }
+    if (access) access.app = group.name;
     const publicDir = req.method === 'GET' || req.method === 'HEAD' ? publicDirs.dirFor(group) : undefined;
     if (publicDir !== undefined) {
       serveStatic(req, res, publicDir, requestId, staticOutcome(group, requestId), () => handleDynamic(req, res, group, requestId));
@@ -332,19 +346,28 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       begun.then(
         (cache) => {
           if (cache) toApp(req, res, group, requestId, cache);
-          else if (!res.destroyed) tracker.countAnswered(res.statusCode, group.stats.responses);
+          else if (!res.destroyed) {
+            if (accessLog) markCacheHit(res);
+            tracker.countAnswered(res.statusCode, group.stats.responses);
+          }
         },
         (err: unknown) => checkoutError(req, res, err, requestId, log, opts.trustForwarded, group),
       );
     } else if (begun) {
       toApp(req, res, group, requestId, begun);
     } else {
+      if (accessLog) markCacheHit(res);
       tracker.countAnswered(res.statusCode, group.stats.responses);
     }
   };
 
   const toApp = (req: http.IncomingMessage, res: http.ServerResponse, group: AppGroup, requestId: string, cache: CacheTransaction | undefined): void => {
     const tracked = tracker.begin(requestId, req.method ?? 'GET', req.url ?? '/', group.name);
+    const access = accessLog && accessEntryOf(res);
+    if (access) {
+      access.tracked = tracked;
+      access.cache = cache === undefined ? undefined : cache.lookedUp ? 'miss' : 'bypass';
+    }
     res.once('close', () => {
       tracker.end(tracked);
       tracker.countStatus(res.statusCode);
@@ -513,7 +536,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
     const answer = clientErrorAnswer(err.code, nextRequestId());
     log.debug('client request refused', { reqId: answer.requestId, status: answer.status, code: err.code });
-    endConnection(socket, rawErrorResponse(answer));
+    const raw = rawErrorResponse(answer);
+    accessLog?.refusedByParser(socket as Socket, answer.status, answer.requestId, Buffer.byteLength(raw));
+    endConnection(socket, raw);
   });
 
   const closeTunnels = (): void => {

@@ -164,6 +164,11 @@ export class CacheTransaction {
     private fill?: (outcome: FillOutcome) => void,
   ) {}
 
+  /** The cache was asked (a miss, as it reaches the app), rather than bypassed (method, no-cache, ...). */
+  get lookedUp(): boolean {
+    return this.verdict.lookup;
+  }
+
   /** Wakes the requests waiting on this fill (once). */
   settle(outcome: FillOutcome): void {
     const fill = this.fill;

@@ -69,6 +69,8 @@ function run(launch: LaunchMessage): void {
       addresses,
       apps: config.apps.map((a) => ({ name: a.name, root: a.root })),
       created_at: new Date().toISOString(),
+      log_file: config.logFile ?? null,
+      ...(config.accessLog ? { access_log: config.accessLog.path } : {}),
     });
   writeProperties(null);
   if (launch.pidFile) {

@@ -1,17 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseLogLine, readLogTail } from '../../../src/lib/log-tail.js';
-import { tempDir } from '../../helpers/ferry.js';
+import { parseLogLine } from '../../../../src/cli/format/log-line.js';
+import { paneEntry, readLogTail } from '../../../../src/cli/ui/log-pane.js';
+import { tempDir } from '../../../helpers/ferry.js';
+
+const pane = (text: string) => paneEntry(parseLogLine(text));
 
 const line = (record: Record<string, unknown>): string => JSON.stringify({ level: 30, time: 1_796_188_262_844, ...record });
 
-describe('parseLogLine', () => {
+describe('paneEntry', () => {
   it("reads app output, Ferry's lines about a process, and plain text", () => {
-    expect(parseLogLine(line({ app: 'hello', pid: 16233, stream: 'stderr', msg: 'boom' }))).toEqual({ time: 1_796_188_262_844, level: 30, app: 'hello', pid: 16233, stream: 'stderr', msg: 'boom' });
-    expect(parseLogLine(line({ pid: 16221, component: 'app', app: 'hello', appPid: 16233, msg: 'app process ready' }))).toMatchObject({ pid: 16233, app: 'hello' });
-    expect(parseLogLine('{not json')).toEqual({ msg: '{not json' });
-    expect(parseLogLine('12:00:00 INFO core[1]: serving')).toEqual({ msg: '12:00:00 INFO core[1]: serving' });
+    expect(pane(line({ app: 'hello', pid: 16233, stream: 'stderr', msg: 'boom' }))).toEqual({ time: 1_796_188_262_844, level: 30, app: 'hello', pid: 16233, stream: 'stderr', msg: 'boom' });
+    expect(pane(line({ pid: 16221, component: 'app', app: 'hello', appPid: 16233, msg: 'app process ready' }))).toMatchObject({ pid: 16233, app: 'hello' });
+    expect(pane('{not json')).toEqual({ msg: '{not json' });
+    expect(pane('12:00:00 INFO core[1]: serving')).toEqual({ msg: '12:00:00 INFO core[1]: serving' });
   });
 });
 
