@@ -1,9 +1,10 @@
 // WorkerProcess: one running app process, its upstream connection pool and its busyness.
 
 import { randomBytes } from 'node:crypto';
-import type { ProcessSnapshot, ProcessState } from '../../lib/admin-api-contract.js';
-import type { AppProcess, UpstreamAddress } from '../spawn/spawner.js';
+import type { ProcessSnapshot } from '../../lib/admin-api-contract.js';
+import type { WorkerChild, UpstreamAddress } from '../spawn/spawner.js';
 import { readProcessMetrics } from '../../lib/diagnostics/process-metrics.js';
+import { canMoveWorker, type WorkerState } from './worker-state.js';
 import type { Pool as UndiciPool } from 'undici';
 import UpstreamPool from 'undici/lib/dispatcher/pool.js';
 import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
@@ -15,14 +16,8 @@ import requestApi from 'undici/lib/api/index.js';
 // Static imports (not createRequire) so that the single executable's bundler follows them.
 Object.assign(Dispatcher.prototype, requestApi);
 
-export type WorkerState = ProcessState;
-
 export class WorkerProcess {
-  /**
-   * ready: accepting new requests. draining: out of rotation, finishing its requests.
-   * stopping: asked to exit (SIGTERM sent). dead: exited; forgotten right after.
-   */
-  state: WorkerState = 'ready';
+  private current: WorkerState = 'ready';
   /** Requests in flight on this process right now. */
   sessions = 0;
   /** Requests it has finished. */
@@ -41,7 +36,7 @@ export class WorkerProcess {
     readonly app: string,
     readonly pid: number,
     readonly address: UpstreamAddress,
-    readonly child: AppProcess,
+    readonly child: WorkerChild,
     readonly spawnDurationMs: number,
     /** The restart generation of its group it was spawned in. */
     readonly generation = 0,
@@ -64,6 +59,18 @@ export class WorkerProcess {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
       else child.once('exit', () => resolve());
     });
+  }
+
+  /** See WorkerState; changed only through moveTo. */
+  get state(): WorkerState {
+    return this.current;
+  }
+
+  /** Moves to `next` if WORKER_TRANSITIONS allows it from here; false (and no change) otherwise. */
+  moveTo(next: WorkerState): boolean {
+    if (!canMoveWorker(this.current, next)) return false;
+    this.current = next;
+    return true;
   }
 
   get isRoutable(): boolean {
