@@ -92,12 +92,12 @@ export class AppGroup {
   }
 
   /**
-   * Processes that count against max-pool-size: routable ones and those being spawned. Draining
-   * ones (detached, restarted) do not, as in Passenger, so their replacements can start at once.
+   * Processes that count against max-pool-size and the minimum: those that serve or will again
+   * (holdsPoolSlot: ready, or doing out-of-band work) and those being spawned.
    */
   get processCount(): number {
     let count = this.spawning;
-    for (const worker of this.workers) if (worker.state === 'ready') count++;
+    for (const worker of this.workers) if (holdsPoolSlot(worker.state)) count++;
     return count;
   }
 

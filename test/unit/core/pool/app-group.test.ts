@@ -335,6 +335,21 @@ describe('AppGroup', () => {
       expect(spawner.spawnCalls).toBe(3);
     });
 
+    it('keeps counting a process that does out-of-band work, so max-pool-size holds', async () => {
+      const group = newGroup({ minInstances: 2 });
+      capacity.hasCapacity = () => group.processCount < 2;
+      await group.start();
+      const session = checkoutNow(group);
+      // The app asks for out-of-band work while the request is still in flight: it waits for it.
+      group.requestOobWork(session.worker);
+      expect(session.worker.state).toBe('oob-work');
+      expect(group.processCount).toBe(2);
+      expect(spawner.spawnCalls).toBe(2);
+      // Requests go to the other process meanwhile.
+      expect(checkoutNow(group).worker).not.toBe(session.worker);
+      expect(group.canServe()).toBe(true);
+    });
+
     it('kills a stuck process whatever it was doing, once, and a killed process never drains', async () => {
       const group = newGroup({ minInstances: 1 });
       await group.start();
