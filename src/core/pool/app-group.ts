@@ -36,9 +36,6 @@ export interface CapacityGate {
   makeRoom?(requester: AppGroup): boolean;
 }
 
-/** Time a detached or restarted process gets to finish its requests before it is stopped anyway. */
-export const DETACH_DRAIN_MS = 30_000;
-
 export class AppGroup {
   readonly workers: WorkerProcess[] = [];
   /** What the metrics endpoint reports for this app: plain counters, read at scrape time. */
@@ -70,7 +67,7 @@ export class AppGroup {
       ensureProcesses: () => this.ensureProcesses(),
       serveWaiters: () => this.serveWaiters(),
       spawnOne: () => this.spawnOne(),
-      retire: (worker: WorkerProcess) => void this.stopWorker(worker, Date.now() + DETACH_DRAIN_MS),
+      retire: (worker: WorkerProcess) => void this.stopWorker(worker, this.leaveDeadlineMs()),
     };
     this.restarts = new Restarts(host);
     this.oobWork = new OobWork(host);
@@ -166,8 +163,12 @@ export class AppGroup {
     await Promise.all(this.workers.map((w) => closeUpstream(w)));
   }
 
-  /** Graceful stop: no new requests, in-flight ones finish until the deadline, then every process goes. */
-  async stop(drainDeadlineMs: number, keepAdopted = false): Promise<void> {
+  /**
+   * Graceful stop: no new requests, in-flight ones finish until the deadline (the instance's, or
+   * this app's own --stop-timeout if sooner), then every process goes.
+   */
+  async stop(instanceDeadlineMs: number, keepAdopted = false): Promise<void> {
+    const drainDeadlineMs = Math.min(instanceDeadlineMs, this.leaveDeadlineMs());
     this.lifecycle.moveTo('stopping');
     // A core that fails to start leaves the processes it adopted to the next core (or the watchdog).
     if (keepAdopted) this.workers.splice(0, this.workers.length, ...this.workers.filter((w) => !w.adopted));
@@ -215,7 +216,7 @@ export class AppGroup {
     const { maxRequests } = this.app.limits;
     if (maxRequests > 0 && worker.processed >= maxRequests && worker.state === 'ready' && this.lifecycle.mayRecycle) {
       this.log.info('replacing app process after max-requests', { appPid: worker.pid, processed: worker.processed });
-      void this.stopWorker(worker, Date.now() + DETACH_DRAIN_MS);
+      void this.stopWorker(worker, this.leaveDeadlineMs());
       this.ensureProcesses();
     }
     this.serveWaiters();
@@ -353,6 +354,11 @@ export class AppGroup {
 
   // ---- taking processes out: stop, stuck, evict, detach ----
 
+  /** When a process leaving now (detached, restarted, recycled) must have finished its requests: --stop-timeout. */
+  private leaveDeadlineMs(): number {
+    return Date.now() + this.app.stopTimeoutMs;
+  }
+
   private stopWorker(worker: WorkerProcess, drainDeadlineMs: number): Promise<void> {
     return drainAndStop(worker, drainDeadlineMs, (pid) => this.spawner.markLeaving?.(pid));
   }
@@ -406,7 +412,7 @@ export class AppGroup {
     const worker = this.workers.find((w) => w.pid === pid && w.state === 'ready');
     if (!worker) return false;
     this.log.info('detaching app process', { appPid: pid });
-    void this.stopWorker(worker, Date.now() + DETACH_DRAIN_MS);
+    void this.stopWorker(worker, this.leaveDeadlineMs());
     this.ensureProcesses();
     return true;
   }
@@ -442,7 +448,7 @@ export class AppGroup {
       for (const { worker, usedBytes } of overMemoryLimit(this.workers, limit)) {
         // Drained, not killed: its requests finish, then it goes; a replacement keeps the minimum.
         this.log.warn('app process over memory-limit; replacing it', { appPid: worker.pid, usedBytes, memoryLimitBytes: limit });
-        void this.stopWorker(worker, Date.now() + DETACH_DRAIN_MS);
+        void this.stopWorker(worker, this.leaveDeadlineMs());
         this.ensureProcesses();
       }
     }

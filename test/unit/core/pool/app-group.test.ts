@@ -350,6 +350,34 @@ describe('AppGroup', () => {
       expect(group.canServe()).toBe(true);
     });
 
+    it("gives a leaving process the app's stop timeout to finish its requests, then stops it anyway", async () => {
+      vi.useFakeTimers();
+      const group = newGroup({ minInstances: 1, stopTimeoutMs: 1_000 });
+      await group.start();
+      const [worker] = group.workers;
+      checkoutNow(group); // a request that never ends
+      group.detach(worker?.pid as number);
+      await vi.advanceTimersByTimeAsync(980);
+      expect(worker?.state).toBe('draining');
+      await vi.advanceTimersByTimeAsync(40);
+      expect(worker?.state).toBe('stopping');
+    });
+
+    it("stops an app's processes by its own stop timeout when it is shorter than the instance's", async () => {
+      vi.useFakeTimers();
+      const group = newGroup({ minInstances: 1, stopTimeoutMs: 500 });
+      await group.start();
+      const [worker] = group.workers;
+      checkoutNow(group);
+      const stopped = group.stop(Date.now() + 30_000);
+      await vi.advanceTimersByTimeAsync(480);
+      expect(worker?.state).toBe('draining');
+      await vi.advanceTimersByTimeAsync(40);
+      expect(worker?.state).toBe('stopping');
+      spawner.exitAll();
+      await stopped;
+    });
+
     it('kills a stuck process whatever it was doing, once, and a killed process never drains', async () => {
       const group = newGroup({ minInstances: 1 });
       await group.start();
