@@ -1,8 +1,9 @@
 // AppGroup: one app's workers and the hub its concerns meet in. Here: checkout (routing a
-// request to a worker, or queueing it), spawning to keep the minimum (with backoff), exits,
-// detaching, and the group's lifecycle (start with adoption, handover, stop). Elsewhere, each in
-// its module: the wait list, spawn backoff, restarts, out-of-band work, maintenance (idle
-// reaping, memory limit, tmp/restart.txt), and draining and stopping a worker.
+// request to a worker, or queueing it), what a new or exiting process means for the group,
+// taking processes out (detach, evict, stuck), and the group's lifecycle (start with adoption,
+// handover, stop). Elsewhere, each in its module: the wait list, spawning and its backoff,
+// restarts, out-of-band work, maintenance (idle reaping, memory limit, tmp/restart.txt), and
+// draining and stopping a worker.
 
 import type { AppConfig } from '../../lib/config.js';
 import type { GroupSnapshot, GroupState, RestartAppResponse } from '../../lib/admin-api-contract.js';
@@ -19,7 +20,7 @@ import { OobWork } from './oob-work.js';
 import { Restarts } from './restarts.js';
 import { allBusy, chooseWorker, stickyWorker } from './routing.js';
 import { Session } from './session.js';
-import { SpawnBackoff } from './spawn-backoff.js';
+import { Spawning } from './spawning.js';
 import { WaitList } from './wait-list.js';
 import { WorkerProcess } from './worker.js';
 import { holdsPoolSlot } from './worker-state.js';
@@ -41,16 +42,12 @@ export class AppGroup {
   /** What the metrics endpoint reports for this app: plain counters, read at scrape time. */
   readonly stats = new AppStats();
   private readonly lifecycle = new GroupLifecycle();
-  private readonly backoff = new SpawnBackoff();
   private readonly waitList: WaitList;
   private readonly restarts: Restarts;
   private readonly oobWork: OobWork;
   private readonly restartFile: RestartFileWatcher;
   private readonly timers: MaintenanceTimers;
-  private spawning = 0;
-  /** Spawns under way, so stop() can wait for them instead of leaving them to the watchdog. */
-  private readonly pendingSpawns = new Set<Promise<WorkerProcess>>();
-  private respawnTimer: NodeJS.Timeout | undefined;
+  private readonly spawning: Spawning;
 
   constructor(
     readonly app: AppConfig,
@@ -59,6 +56,17 @@ export class AppGroup {
     private readonly log: Logger,
   ) {
     this.waitList = new WaitList(app.name, app.limits, this.stats.queueWait);
+    this.spawning = new Spawning(spawner, {
+      app,
+      log,
+      stats: this.stats,
+      maySpawn: () => this.lifecycle.maySpawn,
+      needsProcess: () => this.needsProcess(),
+      roomForOne: () => this.capacity.hasCapacity() || (this.capacity.makeRoom?.(this) ?? false),
+      generation: () => this.restarts.generation,
+      spawnFailed: (err, backoffMs) => this.spawnFailed(err, backoffMs),
+      spawned: (spawned, generation, backoffEnded) => this.spawned(spawned, generation, backoffEnded),
+    });
     const host = {
       log,
       minInstances: app.minInstances,
@@ -66,7 +74,7 @@ export class AppGroup {
       isStopping: () => this.lifecycle.stopping,
       ensureProcesses: () => this.ensureProcesses(),
       serveWaiters: () => this.serveWaiters(),
-      spawnOne: () => this.spawnOne(),
+      spawnOne: () => this.spawning.spawnOne(),
       retire: (worker: WorkerProcess) => void this.stopWorker(worker, this.leaveDeadlineMs()),
     };
     this.restarts = new Restarts(host);
@@ -85,7 +93,7 @@ export class AppGroup {
   }
 
   get lastSpawnError(): SpawnError | undefined {
-    return this.backoff.lastSpawnError;
+    return this.spawning.backoff.lastSpawnError;
   }
 
   /**
@@ -93,7 +101,7 @@ export class AppGroup {
    * (holdsPoolSlot: ready, or doing out-of-band work) and those being spawned.
    */
   get processCount(): number {
-    let count = this.spawning;
+    let count = this.spawning.inFlight;
     for (const worker of this.workers) if (holdsPoolSlot(worker.state)) count++;
     return count;
   }
@@ -126,7 +134,7 @@ export class AppGroup {
       this.serveWaiters();
     }
     const missing = Math.max(0, this.app.minInstances - this.processCount);
-    const spawns = Array.from({ length: missing }, () => this.spawnOne());
+    const spawns = Array.from({ length: missing }, () => this.spawning.spawnOne());
     const results = await Promise.allSettled(spawns);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     // With adopted processes serving, a failed spawn is the usual backoff, not a failed start.
@@ -139,7 +147,7 @@ export class AppGroup {
    */
   freeze(): void {
     if (!this.lifecycle.moveTo('frozen')) return;
-    this.clearRespawnTimer();
+    this.spawning.cancelRetry();
     this.timers.stop();
   }
 
@@ -172,19 +180,14 @@ export class AppGroup {
     this.lifecycle.moveTo('stopping');
     // A core that fails to start leaves the processes it adopted to the next core (or the watchdog).
     if (keepAdopted) this.workers.splice(0, this.workers.length, ...this.workers.filter((w) => !w.adopted));
-    this.clearRespawnTimer();
+    this.spawning.cancelRetry();
     this.timers.stop();
     this.waitList.rejectAll(new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down'));
     // Out of rotation at once; each process drains, then gets SIGTERM (and SIGKILL if it lingers).
     for (const worker of this.workers) void this.stopWorker(worker, drainDeadlineMs);
-    // A process still spawning is stopped as soon as it is up (see doSpawn); one that takes longer
+    // A process still spawning is stopped as soon as it is up (see spawned()); one that takes longer
     // than the deadline is left to the watchdog, which kills its group from the records.
-    let deadlineTimer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.pendingSpawns]),
-      new Promise((resolve) => (deadlineTimer = setTimeout(resolve, Math.max(0, drainDeadlineMs - Date.now())))),
-    ]);
-    clearTimeout(deadlineTimer);
+    await this.spawning.settled(drainDeadlineMs);
     await Promise.all(this.workers.map((w) => w.exited));
   }
 
@@ -204,8 +207,8 @@ export class AppGroup {
       return session;
     }
     if (this.lifecycle.stopping) throw new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down');
-    const backoffLeftMs = this.backoff.leftMs();
-    if (this.spawning === 0 && backoffLeftMs > 0 && this.backoff.lastSpawnError) throw this.unavailable(backoffLeftMs);
+    const backoffLeftMs = this.spawning.backoff.leftMs();
+    if (this.spawning.inFlight === 0 && backoffLeftMs > 0 && this.spawning.backoff.lastSpawnError) throw this.unavailable(backoffLeftMs);
     const waiting = this.waitList.enqueue();
     this.ensureProcesses();
     return waiting;
@@ -231,13 +234,13 @@ export class AppGroup {
   }
 
   private unavailable(retryAfterMs: number): CoreError {
-    const spawnError = this.backoff.lastSpawnError;
+    const spawnError = this.spawning.backoff.lastSpawnError;
     return new CoreError('FERRY_ERR_POOL_UNAVAILABLE', `app '${this.name}' cannot start: ${spawnError?.message ?? 'unknown error'}`, {
       details: { retryAfterMs, spawnError: spawnError?.failure },
     });
   }
 
-  // ---- spawning ----
+  // ---- spawning: see Spawning; what a new process means for the group is here ----
 
   /**
    * Below the minimum: spawn. Beyond it, one process at a time, when requests wait or when every
@@ -245,73 +248,20 @@ export class AppGroup {
    */
   private needsProcess(): boolean {
     if (this.processCount < this.app.minInstances) return true;
-    if (this.spawning > 0) return false;
+    if (this.spawning.inFlight > 0) return false;
     return this.waitList.length > 0 || this.allBusy();
   }
 
-  /** Spawns until the minimum is met (or one process when requests wait and none is coming). */
   private ensureProcesses(): void {
-    if (!this.lifecycle.maySpawn || this.respawnTimer || !this.needsProcess()) return;
-    const delayMs = Math.max(0, this.backoff.leftMs());
-    if (delayMs > 0) {
-      this.respawnTimer = setTimeout(() => {
-        this.respawnTimer = undefined;
-        this.ensureProcesses();
-      }, delayMs);
-      return;
-    }
-    // spawnOne counts itself in `spawning` synchronously, so this loop ends.
-    while (this.needsProcess() && (this.capacity.hasCapacity() || this.capacity.makeRoom?.(this))) this.spawnOne().catch(() => undefined); // logged in doSpawn
+    this.spawning.ensure();
   }
 
-  private clearRespawnTimer(): void {
-    clearTimeout(this.respawnTimer);
-    this.respawnTimer = undefined;
+  private spawnFailed(err: SpawnError, backoffMs: number): void {
+    this.restarts.spawnFailed(err.message);
+    if (!this.workers.some((w) => w.isRoutable)) this.waitList.rejectAll(this.unavailable(backoffMs));
   }
 
-  private spawnOne(): Promise<WorkerProcess> {
-    const spawn = this.doSpawn();
-    this.pendingSpawns.add(spawn);
-    const forget = (): void => {
-      this.pendingSpawns.delete(spawn);
-    };
-    spawn.then(forget, forget);
-    return spawn;
-  }
-
-  private async doSpawn(): Promise<WorkerProcess> {
-    this.spawning++;
-    const generation = this.restarts.generation;
-    const startedAtMs = Date.now();
-    let spawned: SpawnedWorker;
-    try {
-      spawned = await this.spawner.spawn(this.app);
-    } catch (err) {
-      const spawnError = err as SpawnError;
-      this.stats.spawnFailures++;
-      const { failures, backoffMs } = this.backoff.spawnFailed(spawnError, startedAtMs);
-      // The app's own output is in the log already, line by line, and the stack of a SpawnError
-      // is Ferry's, not the app's: log the one-line reason. An internal failure is Ferry's: all of it.
-      const { outputTail, ...facts } = spawnError.failure;
-      const internal = facts.category === 'internal';
-      const logged = internal ? spawnError : { type: spawnError.name, message: spawnError.message, code: spawnError.code };
-      this.log.error('could not spawn app process', { err: logged, failures, retryInMs: backoffMs, ...facts, ...(internal ? { outputTail } : {}) });
-      this.restarts.spawnFailed(spawnError.message);
-      this.spawning--;
-      if (!this.workers.some((w) => w.isRoutable)) this.waitList.rejectAll(this.unavailable(backoffMs));
-      this.ensureProcesses();
-      throw err;
-    }
-    this.spawning--;
-    this.stats.spawns++;
-    // The app starts again, so what is left of a backoff for failed spawns no longer holds: a
-    // process needed now (the minimum, a replacement) must not wait for it, with requests queued
-    // behind it. A backoff for processes that died young holds until one lives long enough.
-    const backoffEnded = this.backoff.spawnSucceeded() && this.respawnTimer !== undefined;
-    if (backoffEnded) {
-      this.clearRespawnTimer();
-      this.backoff.nextSpawnAllowedAtMs = 0;
-    }
+  private spawned(spawned: SpawnedWorker, generation: number, backoffEnded: boolean): WorkerProcess {
     this.restarts.spawnSucceeded(generation);
     const worker = this.addWorker(spawned, generation);
     if (this.lifecycle.stopping || generation < this.restarts.generation) {
@@ -348,7 +298,7 @@ export class AppGroup {
     }
     const uptimeMs = Date.now() - worker.spawnedAtMs;
     this.log.warn('app process exited unexpectedly', { appPid: worker.pid, code, signal, uptimeMs, inFlight: worker.sessions });
-    this.backoff.unexpectedExit(uptimeMs);
+    this.spawning.backoff.unexpectedExit(uptimeMs);
     this.ensureProcesses();
   }
 
@@ -424,8 +374,8 @@ export class AppGroup {
     if (!this.lifecycle.mayRestart) throw new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down or handing over to a new core');
     this.stats.restarts++;
     // A restart is an operator's fresh attempt: no backoff left over from earlier failures.
-    this.backoff.reset();
-    this.clearRespawnTimer();
+    this.spawning.backoff.reset();
+    this.spawning.cancelRetry();
     const { generation, replacing } = this.restarts.begin(rolling);
     return { app: this.name, rolling, generation, replacing };
   }
@@ -466,7 +416,7 @@ export class AppGroup {
   get state(): GroupState {
     if (this.lifecycle.stopping) return 'stopping';
     if (this.restarts.inProgress) return 'restarting';
-    if (this.backoff.backingOff) return 'backoff';
+    if (this.spawning.backoff.backingOff) return 'backoff';
     return 'running';
   }
 
@@ -476,7 +426,7 @@ export class AppGroup {
    */
   canServe(): boolean {
     if (this.workers.some((w) => holdsPoolSlot(w.state))) return true;
-    return this.spawning > 0 && !this.backoff.lastSpawnError;
+    return this.spawning.inFlight > 0 && !this.spawning.backoff.lastSpawnError;
   }
 
   get waiting(): number {
@@ -491,11 +441,11 @@ export class AppGroup {
       generation: this.restarts.generation,
       minInstances: this.app.minInstances,
       waiting: this.waitList.length,
-      spawning: this.spawning,
+      spawning: this.spawning.inFlight,
       processes: this.workers.map((w) => w.inspect(nowMs)),
     };
-    const spawnError = this.backoff.lastSpawnError;
-    if (spawnError) snapshot.lastSpawnError = { code: spawnError.code, message: spawnError.message, at: new Date(this.backoff.lastSpawnErrorAtMs).toISOString() };
+    const spawnError = this.spawning.backoff.lastSpawnError;
+    if (spawnError) snapshot.lastSpawnError = { code: spawnError.code, message: spawnError.message, at: new Date(this.spawning.backoff.lastSpawnErrorAtMs).toISOString() };
     const restart = this.restarts.snapshot();
     if (restart) snapshot.restart = restart;
     return snapshot;
