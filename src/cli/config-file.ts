@@ -28,6 +28,7 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   environment: 'string',
   envvar: 'envvars',
   'start-timeout': 'integer',
+  'stop-timeout': 'integer',
   nodejs: 'string',
   python: 'string',
   ruby: 'string',

@@ -42,6 +42,8 @@ export interface StartOptions {
   envvars: string[];
   environment: string;
   startTimeoutS: number;
+  /** --stop-timeout: seconds a leaving process gets to finish its requests. */
+  stopTimeoutS: number;
   nodejs: string;
   python?: string;
   ruby?: string;
@@ -90,6 +92,17 @@ export interface StartOptions {
 
 /** A cookie name is an HTTP token (RFC 6265 §4.1.1). */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** A day: longer is a typo, and systemd's TimeoutStopSec would hold a stop that long too. */
+const STOP_TIMEOUT_MAX_S = 86_400;
+
+/** --stop-timeout (or "stop-timeout" in ferry.json): whole seconds, 1 to a day; returns it. */
+function checkStopTimeout(seconds: number): number {
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > STOP_TIMEOUT_MAX_S) {
+    throw usage(`--stop-timeout must be a whole number of seconds from 1 to ${STOP_TIMEOUT_MAX_S} (got ${seconds})`, 'For example: --stop-timeout 10, or "stop-timeout": 10 for one app in ferry.json.');
+  }
+  return seconds;
+}
 
 function usage(message: string, suggestion: string): CliError {
   return new CliError('FERRY_ERR_CONFIG_INVALID', message, [suggestion]);
@@ -145,8 +158,9 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     listen,
     maxPoolSize: opts.maxPoolSize,
     logLevel: opts.logLevel,
-    // The drain comes before the usual time to finish requests, not out of it.
-    shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs + (healthCheck?.drainTimeMs ?? 0),
+    // The longest stop timeout (the instance's or an app's own): the watchdog's SIGKILL must not
+    // cut an app short. The drain comes before the usual time to finish requests, not out of it.
+    shutdownTimeoutMs: Math.max(checkStopTimeout(opts.stopTimeoutS) * 1000, ...built.map((a) => a.stopTimeoutMs)) + (healthCheck?.drainTimeMs ?? 0),
     ...(metricsListen ? { metricsListen } : {}),
     ...(healthCheck ? { healthCheck } : {}),
     apps: built,
@@ -262,6 +276,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
   if (!COOKIE_NAME.test(opts.stickyCookieName)) {
     throw usage(`--sticky-sessions-cookie-name '${opts.stickyCookieName}' is not a valid cookie name`, 'Use letters, digits and - _ . only.');
   }
+  checkStopTimeout(opts.stopTimeoutS);
   if (!(opts.startTimeoutS > 0)) throw usage(`--start-timeout must be a positive number of seconds (got ${opts.startTimeoutS})`, 'For example: --start-timeout 30');
   const user = resolveAppUser(opts.user, detected.app.startupFile, root);
   return {
@@ -276,6 +291,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     nodeCommand: opts.nodejs,
     minInstances: opts.minInstances,
     startTimeoutMs: Math.round(opts.startTimeoutS * 1000),
+    stopTimeoutMs: opts.stopTimeoutS * 1000,
     limits: { ...opts.limits, concurrency: opts.limits.concurrency ?? defaultConcurrency(detected.app.appType) },
     ...(detected.app.appType === 'python' || detected.app.appType === 'asgi' ? { pythonCommand: opts.python ?? 'python3' } : {}),
     ...(detected.app.appType === 'ruby' ? { rubyCommand: opts.ruby ?? 'ruby' } : {}),

@@ -59,6 +59,7 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
     envvars: (f.envvar as string[] | undefined) ?? [],
     environment: str('environment') as string,
     startTimeoutS: num('start-timeout'),
+    stopTimeoutS: num('stop-timeout'),
     nodejs: str('nodejs') as string,
     python: str('python'),
     ruby: str('ruby'),

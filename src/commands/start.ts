@@ -128,6 +128,11 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
     }),
     envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable.', multiple: true, default: [] }),
     environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),
+    // No `min` here: the same check (and message) covers ferry.json values, in buildConfig.
+    'stop-timeout': Flags.integer({
+      summary: "Seconds a stopping app process (ferry stop, restart-app, detach-process, recycling) may take to finish its requests before it is signalled; per app in ferry.json.",
+      default: DEFAULTS.stopTimeoutS,
+    }),
     'start-timeout': Flags.integer({ summary: 'Seconds an app process may take to listen before it is killed and reported.', default: DEFAULTS.startTimeoutMs / 1000, min: 1 }),
     nodejs: Flags.string({ summary: 'Node.js interpreter for the app.', default: process.execPath }),
     python: Flags.string({ summary: 'Python interpreter for a WSGI app.', default: 'python3' }),

@@ -35,6 +35,11 @@ export interface AppConfig {
   rubyCommand?: string;
   minInstances: number;
   startTimeoutMs: number;
+  /**
+   * --stop-timeout: how long a process of this app that leaves (instance stop, restart, detach,
+   * recycling) may take to finish its requests before it is asked to exit (SIGTERM, then SIGKILL).
+   */
+  stopTimeoutMs: number;
   limits: PoolLimits;
   /** Restarts triggered by tmp/restart.txt replace processes one at a time. */
   rollingRestarts: boolean;
@@ -112,7 +117,7 @@ export interface FerryConfig {
   maxPoolSize: number;
   apps: AppConfig[];
   logLevel: LogLevel;
-  /** How long a graceful stop may take before everything is SIGKILLed. */
+  /** How long a graceful stop may take before everything is SIGKILLed: --stop-timeout (the longest of the apps'), plus the health drain. */
   shutdownTimeoutMs: number;
   /** Where logs go when not to stdout; reopened on request (log rotation). */
   logFile?: string;
@@ -203,6 +208,8 @@ export const DEFAULTS = {
   environment: 'development',
   startTimeoutMs: 90_000,
   shutdownTimeoutMs: 30_000,
+  /** --stop-timeout, in seconds. */
+  stopTimeoutS: 30,
   logLevel: 'info' as LogLevel,
 } as const;
 

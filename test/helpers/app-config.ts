@@ -13,6 +13,7 @@ export const TEST_APP: AppConfig = {
   nodeCommand: 'node',
   minInstances: 1,
   startTimeoutMs: 5_000,
+  stopTimeoutMs: 30_000,
   limits: DEFAULT_LIMITS,
   rollingRestarts: false,
   stickySessions: false,

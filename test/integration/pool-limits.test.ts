@@ -9,6 +9,7 @@ import type { PoolResponse } from '../../src/lib/admin-api-contract.js';
 import { AdminClient } from '../../src/cli/admin-client.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
 import { copyFixture, fixture, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { rawExchange } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
 
@@ -232,6 +233,55 @@ describe('pool limits', () => {
       const pids = await Promise.all(Array.from({ length: 20 }, async () => (await request(`${instance!.url}/pid`)).body.text()));
       return pids.includes(pid);
     }, 'the process to take requests again');
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
+
+  it('sends a WebSocket upgrade with the sticky cookie to the process the cookie names', async () => {
+    // socket.io polls over plain requests, then upgrades: both must reach the same process.
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2', '--sticky-sessions']);
+    const first = await request(`${instance.url}/pid`);
+    const pid = await first.body.text();
+    const cookie = /^_ferry_route=([0-9a-f]+);/.exec(String(first.headers['set-cookie']))![1];
+    const upgradePid = async (): Promise<string | undefined> => {
+      const exchange = await rawExchange(instance!.port, (socket) => {
+        socket.on('data', () => socket.destroy()); // the 101 head is all this test needs
+        socket.write(`GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\nCookie: a=1; _ferry_route=${cookie}\r\n\r\n`);
+      });
+      // Read by hand: parseRawResponse skips 1xx heads, and 101 is the answer here.
+      expect(exchange.received).toMatch(/^HTTP\/1\.1 101 /);
+      return /\r\nx-pid: *(\d+)\r\n/i.exec(exchange.received)?.[1];
+    };
+    // Concurrent upgrades would spread over both processes (least busy first) without the cookie.
+    const pids = await Promise.all(Array.from({ length: 6 }, upgradePid));
+    expect(pids).toEqual(Array(6).fill(pid));
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
+
+  it('counts a process doing out-of-band work against --max-pool-size: no third process is spawned', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '2', '--max-pool-size', '2']);
+    const admin = new AdminClient(instance.info, 5000);
+    const before = (await admin.call<PoolResponse>('pool')).groups[0]!.processes.map((p) => p.pid).sort();
+    expect(before).toHaveLength(2);
+    const res = await request(`${instance.url}/needs-oob`);
+    await res.body.text();
+
+    // While the out-of-band work runs (300 ms) and a while after, the pool never holds more than two.
+    const logFile = path.join(instance.registryDir, `ferry.${instance.port}.log`);
+    let most = 0;
+    const until = Date.now() + 2_000;
+    while (Date.now() < until) {
+      const group = (await admin.call<PoolResponse>('pool')).groups[0]!;
+      most = Math.max(most, group.processes.length + group.spawning);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(fs.readFileSync(logFile, 'utf8')).toContain('out-of-band work done');
+    expect(most).toBe(2);
+    const after = (await admin.call<PoolResponse>('pool')).groups[0]!.processes;
+    expect(after.map((p) => p.pid).sort()).toEqual(before);
+    expect(after.every((p) => p.state === 'ready')).toBe(true);
     instance.refresh();
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);

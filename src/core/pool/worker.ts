@@ -1,19 +1,14 @@
 // WorkerProcess: one running app process, its upstream connection pool and its busyness.
 
 import { randomBytes } from 'node:crypto';
-import type { ProcessSnapshot, ProcessState } from '../../lib/admin-api-contract.js';
-import type { AppProcess, UpstreamAddress } from '../spawn/spawner.js';
+import type { ProcessSnapshot } from '../../lib/admin-api-contract.js';
+import type { WorkerChild, UpstreamAddress } from '../spawn/spawner.js';
 import { readProcessMetrics } from '../../lib/diagnostics/process-metrics.js';
 import { UpstreamPool } from '../upstream/upstream-pool.js';
-
-export type WorkerState = ProcessState;
+import { canMoveWorker, type WorkerState } from './worker-state.js';
 
 export class WorkerProcess {
-  /**
-   * ready: accepting new requests. draining: out of rotation, finishing its requests.
-   * stopping: asked to exit (SIGTERM sent). dead: exited; forgotten right after.
-   */
-  state: WorkerState = 'ready';
+  private current: WorkerState = 'ready';
   /** Requests in flight on this process right now. */
   sessions = 0;
   /** Requests it has finished. */
@@ -32,7 +27,7 @@ export class WorkerProcess {
     readonly app: string,
     readonly pid: number,
     readonly address: UpstreamAddress,
-    readonly child: AppProcess,
+    readonly child: WorkerChild,
     readonly spawnDurationMs: number,
     /** The restart generation of its group it was spawned in. */
     readonly generation = 0,
@@ -48,6 +43,18 @@ export class WorkerProcess {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
       else child.once('exit', () => resolve());
     });
+  }
+
+  /** See WorkerState; changed only through moveTo. */
+  get state(): WorkerState {
+    return this.current;
+  }
+
+  /** Moves to `next` if WORKER_TRANSITIONS allows it from here; false (and no change) otherwise. */
+  moveTo(next: WorkerState): boolean {
+    if (!canMoveWorker(this.current, next)) return false;
+    this.current = next;
+    return true;
   }
 
   get isRoutable(): boolean {

@@ -119,6 +119,11 @@ function warnOverload(log: Logger): (msg: string, fields?: LogFields) => void {
 }
 
 /** What a client gets when no process could be checked out for its request; logged here. */
+/** The process the client's sticky-session cookie names (--sticky-sessions), for plain requests and upgrades alike. */
+function stickyIdOf(group: AppGroup, req: http.IncomingMessage): string | undefined {
+  return group.app.stickySessions ? readCookie(req.headers.cookie, group.app.stickyCookieName) : undefined;
+}
+
 function checkoutRefusal(err: unknown, requestId: string, log: Logger): ErrorResponse {
   if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_SHUTTING_DOWN')) {
     return { status: 503, reason: 'The server is restarting or shutting down; try again shortly.', requestId, retryAfterS: 1 };
@@ -420,7 +425,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const requestId = tracked.id;
     let checkedOut: Session | Promise<Session>;
     try {
-      checkedOut = group.checkout(group.app.stickySessions ? readCookie(req.headers.cookie, group.app.stickyCookieName) : undefined);
+      checkedOut = group.checkout(stickyIdOf(group, req));
     } catch (err) {
       checkoutError(req, res, err, requestId, log, opts.trustForwarded, group);
       return;
@@ -502,7 +507,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       group.stats.latency.observe((Date.now() - tracked.startedAtMs) / 1000);
     };
     Promise.resolve()
-      .then(() => group.checkout())
+      // Sticky too: socket.io polls over plain requests first, then upgrades on the same process.
+      .then(() => group.checkout(stickyIdOf(group, req)))
       .then(
         (session) => {
           if (client.destroyed) return session.close();

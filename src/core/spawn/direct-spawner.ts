@@ -20,7 +20,7 @@ import { AdoptedProcess } from './adopted-process.js';
 import { InspectorGuard } from './inspector-guard.js';
 import { createOutputFifos, describeAppLine, openFifoForApp, readFifoLines, removeOutputFifos, type OutputFifos } from './app-output.js';
 import { byHandCommand, OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spawn-error.js';
-import { describeUpstream, parseUpstream, type SpawnedProcess, type Spawner, type UpstreamAddress } from './spawner.js';
+import { describeUpstream, parseUpstream, type SpawnedWorker, type Spawner, type UpstreamAddress } from './spawner.js';
 
 /** Variables that belong to Ferry's own processes and must not leak into apps. */
 const PRIVATE_ENV = [
@@ -240,7 +240,7 @@ export class DirectSpawner implements Spawner {
     private readonly directListenFd?: number,
   ) {}
 
-  async spawn(app: AppConfig): Promise<SpawnedProcess> {
+  async spawn(app: AppConfig): Promise<SpawnedWorker> {
     for (const pid of this.staleRecords) this.forgetWorker(pid, this.log);
     if (this.faults?.fails('spawn', { app: app.name })) {
       // Through the same SpawnError as a real early exit, so backoff and error reporting run as usual.
@@ -328,8 +328,8 @@ export class DirectSpawner implements Spawner {
     if (fifos) removeOutputFifos(fifos);
   }
 
-  async adopt(app: AppConfig): Promise<SpawnedProcess[]> {
-    const adopted: SpawnedProcess[] = [];
+  async adopt(app: AppConfig): Promise<SpawnedWorker[]> {
+    const adopted: SpawnedWorker[] = [];
     const records = readWorkerRecords(this.instance.dir).filter((r) => r.app === app.name && r.corePid !== process.pid);
     const addresses = records.map((r) => parseUpstream(r.address));
     // Probed all at once: clients wait in the backlog until this is done.
@@ -388,7 +388,7 @@ export class DirectSpawner implements Spawner {
     this.forget(record.pid, fifos);
   }
 
-  private launch(app: AppConfig, plan: LaunchPlan, base: string): Promise<SpawnedProcess> {
+  private launch(app: AppConfig, plan: LaunchPlan, base: string): Promise<SpawnedWorker> {
     const startedAt = Date.now();
     const tail = new OutputTail();
     let child: ChildProcess;
@@ -416,7 +416,7 @@ export class DirectSpawner implements Spawner {
       for (const fd of appFds) fs.closeSync(fd);
     }
 
-    return new Promise<SpawnedProcess>((resolve, reject) => {
+    return new Promise<SpawnedWorker>((resolve, reject) => {
       let step: SpawnStep = 'fork';
       let settled = false;
       let timer: NodeJS.Timeout | undefined;

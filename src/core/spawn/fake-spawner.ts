@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { AppConfig } from '../../lib/config.js';
 import { SpawnError } from './spawn-error.js';
-import type { SpawnedProcess, Spawner } from './spawner.js';
+import type { SpawnedWorker, Spawner } from './spawner.js';
 
 /**
  * Fake pids start above Linux's PID_MAX_LIMIT (4,194,304), so no real process can ever have one:
@@ -95,7 +95,7 @@ export class FakeSpawner implements Spawner {
     for (const pid of this.livePids) this.exit(pid, code, signal);
   }
 
-  async spawn(app: AppConfig): Promise<SpawnedProcess> {
+  async spawn(app: AppConfig): Promise<SpawnedWorker> {
     const startedAt = Date.now();
     const failure = this.failures.shift();
     this.spawnCalls++;

@@ -17,34 +17,35 @@ export function parseUpstream(text: string): UpstreamAddress | undefined {
 }
 
 /**
- * What the pool needs of an app process: how it ends. A ChildProcess when this core spawned it,
+ * What the pool needs of a worker's OS process: how it ends. A ChildProcess when this core spawned it,
  * an AdoptedProcess when a previous core did.
  */
-export interface AppProcess {
+export interface WorkerChild {
   readonly pid?: number | undefined;
   readonly exitCode: number | null;
   readonly signalCode: NodeJS.Signals | null;
   once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
 }
 
-export interface SpawnedProcess {
+/** A worker the spawner started (or adopted) and that accepts requests: the pool makes a WorkerProcess of it. */
+export interface SpawnedWorker {
   pid: number;
   address: UpstreamAddress;
   /** Node apps: the inspector's URL once SIGUSR1 opened it (for JS stacks of stuck processes). */
   inspectorUrl?: () => string | undefined;
-  child: AppProcess;
+  child: WorkerChild;
   spawnDurationMs: number;
   /** When it was started (by this core or, for an adopted one, an earlier core). */
   startedAtMs?: number;
 }
 
 export interface Spawner {
-  spawn(app: AppConfig): Promise<SpawnedProcess>;
+  spawn(app: AppConfig): Promise<SpawnedWorker>;
   /**
    * The app's processes that an earlier core of this instance left serving (it crashed, or handed
    * over in `ferry restart`), checked and taken over; those that fail the checks are killed.
    */
-  adopt?(app: AppConfig): Promise<SpawnedProcess[]>;
+  adopt?(app: AppConfig): Promise<SpawnedWorker[]>;
   /** The process left rotation for good: a core taking over must not adopt it. */
   markLeaving?(pid: number): void;
 }

@@ -38,6 +38,7 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     envvars: [],
     environment: 'production',
     startTimeoutS: 90,
+    stopTimeoutS: 30,
     nodejs: '/usr/bin/node',
     logLevel: 'info',
     registryDir: tmp,
@@ -73,6 +74,7 @@ describe('buildConfig', () => {
           nodeCommand: '/usr/bin/node',
           minInstances: 2,
           startTimeoutMs: 1500,
+          stopTimeoutMs: 30_000,
           limits: DEFAULT_LIMITS,
           rollingRestarts: false,
           stickySessions: false,
@@ -130,6 +132,21 @@ describe('buildConfig', () => {
   it('rejects a start timeout that is not a positive number', () => {
     expect(cliErrorOf(() => buildConfig(options({ startTimeoutS: 0 }))).code).toBe('FERRY_ERR_CONFIG_INVALID');
     expect(cliErrorOf(() => buildConfig(options({ startTimeoutS: Number.NaN }))).code).toBe('FERRY_ERR_CONFIG_INVALID');
+  });
+
+  it('gives each app its own stop timeout, and the instance the longest, so the watchdog never cuts an app short', () => {
+    const config = buildConfig(options({ stopTimeoutS: 5 }), [options({ name: 'quick', hosts: ['a.test'], stopTimeoutS: 2 }), options({ name: 'patient', stopTimeoutS: 90 })]);
+    expect(config.apps.map((a) => a.stopTimeoutMs)).toEqual([2_000, 90_000]);
+    expect(config.shutdownTimeoutMs).toBe(90_000);
+    expect(buildConfig(options({ stopTimeoutS: 7 })).shutdownTimeoutMs).toBe(7_000);
+  });
+
+  it('rejects a stop timeout that is not a whole number of seconds from 1 to a day', () => {
+    for (const stopTimeoutS of [0, -1, 1.5, Number.NaN, 86_401]) {
+      const err = cliErrorOf(() => buildConfig(options({ stopTimeoutS })));
+      expect(err).toMatchObject({ code: 'FERRY_ERR_CONFIG_INVALID', exitCode: 2 });
+      expect(err.message).toBe(`--stop-timeout must be a whole number of seconds from 1 to 86400 (got ${stopTimeoutS})`);
+    }
   });
 
   it('rejects TCP port 0, which would pick a random port', () => {

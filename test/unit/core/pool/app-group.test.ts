@@ -317,6 +317,86 @@ describe('AppGroup', () => {
     expect(spawner.spawnCalls).toBe(1);
   });
 
+  describe('lifecycle', () => {
+    it('spawns, reaps and restarts nothing while frozen for a handover, and manages again once thawed', async () => {
+      const group = newGroup({ minInstances: 2 });
+      await group.start();
+      group.freeze();
+      spawner.exit(group.workers[0]?.pid as number, 1);
+      expect(group.workers).toHaveLength(1);
+      expect(() => group.restart(false)).toThrow(expect.objectContaining({ code: 'FERRY_ERR_SHUTTING_DOWN' }));
+      expect(spawner.spawnCalls).toBe(2);
+
+      // The handover failed: the group tops itself up again (after the backoff of a young death).
+      vi.useFakeTimers();
+      group.thaw();
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(group.workers.filter((w) => w.state === 'ready')).toHaveLength(2);
+      expect(spawner.spawnCalls).toBe(3);
+    });
+
+    it('keeps counting a process that does out-of-band work, so max-pool-size holds', async () => {
+      const group = newGroup({ minInstances: 2 });
+      capacity.hasCapacity = () => group.processCount < 2;
+      await group.start();
+      const session = checkoutNow(group);
+      // The app asks for out-of-band work while the request is still in flight: it waits for it.
+      group.requestOobWork(session.worker);
+      expect(session.worker.state).toBe('oob-work');
+      expect(group.processCount).toBe(2);
+      expect(spawner.spawnCalls).toBe(2);
+      // Requests go to the other process meanwhile.
+      expect(checkoutNow(group).worker).not.toBe(session.worker);
+      expect(group.canServe()).toBe(true);
+    });
+
+    it("gives a leaving process the app's stop timeout to finish its requests, then stops it anyway", async () => {
+      vi.useFakeTimers();
+      const group = newGroup({ minInstances: 1, stopTimeoutMs: 1_000 });
+      await group.start();
+      const [worker] = group.workers;
+      checkoutNow(group); // a request that never ends
+      group.detach(worker?.pid as number);
+      await vi.advanceTimersByTimeAsync(980);
+      expect(worker?.state).toBe('draining');
+      await vi.advanceTimersByTimeAsync(40);
+      expect(worker?.state).toBe('stopping');
+    });
+
+    it("stops an app's processes by its own stop timeout when it is shorter than the instance's", async () => {
+      vi.useFakeTimers();
+      const group = newGroup({ minInstances: 1, stopTimeoutMs: 500 });
+      await group.start();
+      const [worker] = group.workers;
+      checkoutNow(group);
+      const stopped = group.stop(Date.now() + 30_000);
+      await vi.advanceTimersByTimeAsync(480);
+      expect(worker?.state).toBe('draining');
+      await vi.advanceTimersByTimeAsync(40);
+      expect(worker?.state).toBe('stopping');
+      spawner.exitAll();
+      await stopped;
+    });
+
+    it('kills a stuck process whatever it was doing, once, and a killed process never drains', async () => {
+      const group = newGroup({ minInstances: 1 });
+      await group.start();
+      const [worker] = group.workers;
+      const session = checkoutNow(group);
+      expect(group.detach(worker?.pid as number)).toBe(true);
+      expect(worker?.state).toBe('draining');
+      await group.replaceStuck(worker!, 'req-1');
+      expect(worker?.state).toBe('stopping');
+      // A second report of the same stuck process does nothing more.
+      await group.replaceStuck(worker!, 'req-2');
+      expect(logged('request exceeded max-request-time; killing its app process')).toHaveLength(1);
+      session.close();
+      spawner.exit(worker?.pid as number, null, 'SIGKILL');
+      expect(worker?.state).toBe('dead');
+      expect(logged('app process exited unexpectedly')).toEqual([]);
+    });
+  });
+
   describe('limits and scaling', () => {
     const limits = (overrides: Partial<PoolLimits>): { limits: PoolLimits } => ({ limits: { ...DEFAULT_LIMITS, ...overrides } });
 

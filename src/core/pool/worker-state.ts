@@ -1,0 +1,35 @@
+// The states of a worker (one app process in the pool) and the only moves between them, so
+// every state change goes through one check (WorkerProcess.moveTo) instead of guards scattered
+// over the group.
+
+import type { ProcessState } from '../../lib/admin-api-contract.js';
+
+/**
+ * ready: takes new requests. oob-work: out of rotation for the out-of-band work its app asked
+ * for, back to ready afterwards. draining: out of rotation for good, finishing its requests.
+ * stopping: asked to exit (SIGTERM sent) or killed. dead: exited; forgotten right after.
+ * The same strings are the admin API's ProcessState (status shows them verbatim).
+ */
+export type WorkerState = ProcessState;
+
+/** Where each state may go next. A move not listed is refused, which is how callers test "still ...?". */
+export const WORKER_TRANSITIONS: Readonly<Record<WorkerState, readonly WorkerState[]>> = {
+  ready: ['oob-work', 'draining', 'stopping', 'dead'],
+  'oob-work': ['ready', 'draining', 'stopping', 'dead'],
+  draining: ['stopping', 'dead'],
+  stopping: ['dead'],
+  dead: [],
+};
+
+export function canMoveWorker(from: WorkerState, to: WorkerState): boolean {
+  return WORKER_TRANSITIONS[from].includes(to);
+}
+
+/**
+ * Counts against max-pool-size (and the app's minimum): a process that serves, or will again
+ * once its out-of-band work is done. Draining ones do not, as in Passenger, so their replacements
+ * can start at once.
+ */
+export function holdsPoolSlot(state: WorkerState): boolean {
+  return state === 'ready' || state === 'oob-work';
+}
