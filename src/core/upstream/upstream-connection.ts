@@ -6,7 +6,16 @@
 import net from 'node:net';
 import { ResponseHeadParser } from '../engine/response-head.js';
 import type { UpstreamAddress } from '../spawn/spawner.js';
-import type { UpstreamExchange } from './upstream-exchange.js';
+
+/** What a connection carries (an UpstreamExchange): the socket's events, as they come. */
+export interface ConnectionRider {
+  onConnected(): void;
+  onBytes(chunk: Buffer): void;
+  onDrain(): void;
+  /** The app closed its side. */
+  onAppEnded(): void;
+  onConnectionClosed(connection: UpstreamConnection, err: (Error & { code?: string }) | undefined): void;
+}
 
 /** What a connection tells its pool. */
 export interface ConnectionOwner {
@@ -22,7 +31,7 @@ export class UpstreamConnection {
   closed = false;
   /** Exchanges it has carried to their end: a reused connection may meet the app closing it. */
   served = 0;
-  exchange: UpstreamExchange | undefined;
+  exchange: ConnectionRider | undefined;
   /** When it went idle, and how long it may stay so (the app's Keep-Alive hint, or the pool's default). */
   idleSinceMs = 0;
   keepAliveMs: number;

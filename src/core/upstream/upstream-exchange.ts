@@ -14,7 +14,7 @@ import { createBodyDecoder, type BodyDecoder } from '../engine/body.js';
 import type { ResponseHead } from '../engine/response-head.js';
 import { BodySender, type BodySenderOwner } from './body-sender.js';
 import { writeRequestHead, type RequestBodyFraming } from './request-head.js';
-import type { UpstreamConnection } from './upstream-connection.js';
+import type { ConnectionRider, UpstreamConnection } from './upstream-connection.js';
 import { UpstreamError } from './upstream-error.js';
 
 export type UpstreamBody = Buffer | Readable | AsyncIterable<Buffer>;
@@ -69,7 +69,7 @@ const KEEP_ALIVE_MARGIN_MS = 1000;
 /** The longest an idle connection is kept, whatever the app announces. */
 const MAX_KEEP_ALIVE_MS = 60_000;
 
-export class UpstreamExchange implements BodySenderOwner {
+export class UpstreamExchange implements BodySenderOwner, ConnectionRider {
   private state: ExchangeState = 'awaiting-head';
   private connection: UpstreamConnection | undefined;
   private readonly headText: string;
