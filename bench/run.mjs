@@ -24,7 +24,7 @@
 // survivor. Ferry's instance registry and Passenger's registry and temp dirs live in one private
 // temp dir, removed at the end.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -1081,12 +1081,10 @@ function printCrashReport(run) {
 // Main
 // ---------------------------------------------------------------------------------------------
 
+/** The first line a command prints about its version: wrk -v exits 1, nginx -v writes on stderr. */
 function versionOf(command, args) {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
-  } catch (err) {
-    return String(err.stdout ?? '').split('\n')[0].trim() || 'unknown'; // wrk -v exits 1
-  }
+  const r = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+  return (r.stdout?.trim() || r.stderr?.trim() || '').split('\n')[0].trim() || 'unknown';
 }
 
 function describeMachine(run) {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Part of `npm run build` (after tsc): bundles the watchdog and the core into dist/bundle/, so that
 // a core restarted after a crash loads one file instead of resolving and evaluating ~200 modules
-// (~100 ms of the time clients wait; README, "Self-healing"). esbuild splits what is imported on
-// demand (prom-client, mime-types, the diagnostics' undici, the admin API's rarely used parts) into
-// chunks of their own, loaded when first needed, so the start parses only what serving needs.
+// (~100 ms of the time clients wait; README, "Self-healing"). What is imported on demand is not
+// parsed at start: Ferry's own modules (the admin API, the metrics exposition) become chunks of
+// their own; packages (prom-client, mime-types, the diagnostics' undici) stay in node_modules.
 //
 // Layout rule: dist/bundle/ is one level below dist/, like every compiled directory, so that
 // lib/paths.ts, bundled into these files or a chunk, finds the tree root ('..' of its own URL)
@@ -23,6 +23,16 @@ const OUT_DIR = path.join(DIST, 'bundle');
 // node_modules, loaded by require() at run time (lib/file-lock.ts, lib/koffi.ts).
 const EXTERNAL = ['fs-native-extensions', 'koffi'];
 
+// Packages imported on demand (`import('prom-client')`) stay in node_modules too, loaded by Node
+// when first needed: Node gives a CommonJS package its named exports, which the same package in
+// an esbuild chunk would not have (only a default export), and they cost nothing at start.
+const onDemandPackagesStayExternal = {
+  name: 'on-demand-packages-stay-external',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));
+  },
+};
+
 fs.rmSync(OUT_DIR, { recursive: true, force: true });
 const result = await esbuild.build({
   entryPoints: {
@@ -39,6 +49,7 @@ const result = await esbuild.build({
   platform: 'node',
   target: 'node20',
   external: EXTERNAL,
+  plugins: [onDemandPackagesStayExternal],
   // Readable stacks in crash logs: names kept, nothing minified (parsing is not what costs).
   keepNames: true,
   sourcemap: 'linked',
