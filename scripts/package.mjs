@@ -33,6 +33,12 @@ const embeddedAddon = {
       contents: `module.exports = require(${JSON.stringify(ASSETS_MODULE)}).loadEmbeddedAddon('fs-native-extensions.node');`,
       loader: 'js',
     }));
+    // flock for the instance lock, loaded on first use by a require() that finds nothing in the
+    // executable: the package itself, bundled (its binding.js is swapped just above).
+    build.onLoad({ filter: /dist[\\/]lib[\\/]file-lock\.js$/ }, () => ({
+      contents: "import fsx from 'fs-native-extensions';\nexport function tryLock(fd) { return fsx.tryLock(fd); }\n",
+      loader: 'js',
+    }));
     // koffi's own loader looks for its .node in node_modules; its raw native module has the same
     // load()/func() that sd-notify uses (the package only wraps it with deprecated aliases).
     build.onLoad({ filter: /dist[\\/]lib[\\/]koffi\.js$/ }, () => ({

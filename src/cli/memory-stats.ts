@@ -31,7 +31,8 @@ export interface MemoryStatsResult {
   notes: string[];
 }
 
-const FERRY_COMMAND = /dist\/core\/(watchdog\/)?main\.js|node-loader\.cjs|[wa]sgi-loader\.py|rack-loader\.rb/;
+/** Ferry's processes by their command line: the bundles `npm run build` makes, the compiled tree, the loaders. */
+const FERRY_COMMAND = /dist\/bundle\/ferry-(watchdog|core)\.mjs|dist\/core\/(watchdog\/)?main\.js|node-loader\.cjs|[wa]sgi-loader\.py|rack-loader\.rb/;
 
 function section(title: string, rows: MemoryRow[]): MemorySection {
   let totalPrivateDirtyBytes = 0;

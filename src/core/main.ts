@@ -18,9 +18,6 @@ import { OOM_ENV, restoreOomScore } from './oom-score.js';
 import { Pool } from './pool/pool.js';
 import { BufferDir } from './proxy/buffer-dir.js';
 import { createProxyServer } from './proxy/server.js';
-import { createAdminServer } from './admin-api/server.js';
-import { createMetricsRenderer } from './metrics/exposition.js';
-import { createMetricsServer } from './metrics/metrics-server.js';
 import { requestClientAddress } from './proxy/error-page-audience.js';
 import { HealthState } from './proxy/health-check.js';
 import { DirectSpawner } from './spawn/direct-spawner.js';
@@ -157,11 +154,16 @@ async function main(): Promise<void> {
   }
   const proxy = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog });
   const { server, tracker, handOver, closeTunnels } = proxy;
-  const renderMetrics = createMetricsRenderer({ pool, tracker, cache: cache?.cache });
-  const metricsServer = config.metricsListen ? createMetricsServer(renderMetrics, log.child({ component: 'metrics' })) : undefined;
+  // The exposition code (and prom-client after it) is loaded on the first scrape.
+  let metricsRenderer: Promise<() => Promise<string>> | undefined;
+  const renderMetrics = async (): Promise<string> => {
+    metricsRenderer ??= import('./metrics/exposition.js').then((m) => m.createMetricsRenderer({ pool, tracker, cache: cache?.cache }));
+    return (await metricsRenderer)();
+  };
 
-  // Created after the public socket; a stop that comes earlier must not trip over it.
+  // Created after the public socket; a stop that comes earlier must not trip over them.
   let adminServer: http.Server | undefined;
+  let metricsServer: http.Server | undefined;
   let shuttingDown = false;
   const shutdown = async (reason: string): Promise<void> => {
     if (shuttingDown) return;
@@ -258,6 +260,14 @@ async function main(): Promise<void> {
     });
   }
 
+  // A core restarted after a crash has clients waiting in the backlog: the takeover of the app
+  // processes comes first; the admin API and the metrics endpoint, loaded only now, are set up
+  // while it waits for their sockets to answer (and at a first start while the apps spawn).
+  const poolStarted = pool.start().then(
+    () => ({ ok: true as const }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  const { createAdminServer } = await import('./admin-api/server.js');
   adminServer = createAdminServer({
     pool,
     tracker,
@@ -276,20 +286,21 @@ async function main(): Promise<void> {
     logLevelChanged: (level) => send({ type: 'log-level', level }),
   });
   await listenAdminSocket(adminServer, instance.adminSocketPath);
-  if (metricsServer) {
+  if (config.metricsListen) {
+    const server = (await import('./metrics/metrics-server.js')).createMetricsServer(renderMetrics, log.child({ component: 'metrics' }));
+    metricsServer = server;
     await new Promise<void>((resolve, reject) => {
-      metricsServer.once('error', reject);
-      metricsServer.listen({ fd: METRICS_FD }, () => {
-        metricsServer.removeListener('error', reject);
+      server.once('error', reject);
+      server.listen({ fd: METRICS_FD }, () => {
+        server.removeListener('error', reject);
         resolve();
       });
     });
   }
 
-  try {
-    await pool.start();
-  } catch (err) {
-    send({ type: 'startup-failed', error: toErrorPayload(err) });
+  const started = await poolStarted;
+  if (!started.ok) {
+    send({ type: 'startup-failed', error: toErrorPayload(started.err) });
     await pool.stop(Date.now(), true);
     process.exit(1);
   }

@@ -13,8 +13,20 @@ export const IN_SINGLE_EXECUTABLE = sea.isSea();
 /** dist/ (or src/ under a TypeScript loader): the root of the compiled tree. Unused in the single executable. */
 const TREE_ROOT = IN_SINGLE_EXECUTABLE ? '' : fileURLToPath(new URL('..', import.meta.url));
 
-export const WATCHDOG_MAIN = `${TREE_ROOT}core/watchdog/main.js`;
-export const CORE_MAIN = `${TREE_ROOT}core/main.js`;
+/**
+ * Under a TypeScript loader (tests, bin/dev.js) this file is src/lib/paths.ts; compiled, it is
+ * dist/lib/paths.js or part of dist/bundle/ (scripts/bundle.mjs keeps that one level below dist/,
+ * so TREE_ROOT is right there too).
+ */
+const IN_SOURCE_TREE = import.meta.url.endsWith('.ts');
+
+/**
+ * The watchdog and the core run from the bundles `npm run build` makes (scripts/bundle.mjs): one
+ * file each to load instead of ~200 modules, which is most of what a restarted core spends before
+ * it answers again.
+ */
+export const WATCHDOG_MAIN = IN_SOURCE_TREE ? `${TREE_ROOT}core/watchdog/main.js` : `${TREE_ROOT}bundle/ferry-watchdog.mjs`;
+export const CORE_MAIN = IN_SOURCE_TREE ? `${TREE_ROOT}core/main.js` : `${TREE_ROOT}bundle/ferry-core.mjs`;
 /** The command that runs the CLI, for command lines written elsewhere (systemd units). */
 export const CLI_COMMAND: string[] = IN_SINGLE_EXECUTABLE ? [process.execPath] : [process.execPath, path.resolve(TREE_ROOT, '../bin/run.js')];
 

@@ -1,9 +1,10 @@
 // ferry start / stop end to end: real CLI, watchdog, core, app processes, sockets and clients.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { fixture, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { fixture, ROOT, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 
@@ -72,6 +73,19 @@ describe('ferry start and stop', () => {
 
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);
+  });
+
+  it('runs the watchdog and the core from the bundles of the build, the core without the flock addon only the watchdog needs', async () => {
+    instance = await startDaemon(fixture('pid-app'));
+    const { watchdog_pid: watchdog, core_pid: core } = instance.info.properties;
+    const cmdline = (pid: number): string[] => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const mapsAddon = (pid: number): boolean => fs.readFileSync(`/proc/${pid}/maps`, 'utf8').includes('fs-native-extensions');
+    expect(cmdline(watchdog)).toContain(path.join(ROOT, 'dist/bundle/ferry-watchdog.mjs'));
+    expect(cmdline(core as number)).toContain(path.join(ROOT, 'dist/bundle/ferry-core.mjs'));
+    // Loaded by the lock on the instance directory: proof that the check below can see the addon.
+    expect(mapsAddon(watchdog)).toBe(true);
+    expect(mapsAddon(core as number)).toBe(false);
+    expect((await instance.stop()).exitCode).toBe(0);
   });
 
   it.runIf(process.getuid?.() === 0)('shields the watchdog from the OOM killer while the core and apps keep the original score', async () => {

@@ -1,4 +1,4 @@
-// The benchmark's app: the same file is served directly, by Ferry and by Passenger.
+// The benchmark's app: the same file is served directly, by Ferry, by Passenger and behind nginx.
 //   /        hello world (the proxy path)
 //   /cached  public for 60 s (the turbocache's hit path)
 //   /slow    answers after 50 ms (latency added by the proxy)
@@ -24,4 +24,5 @@ http
         res.end(HELLO);
     }
   })
-  .listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
+  // BENCH_SOCKET: a unix socket, as behind nginx (under Ferry and Passenger their loader decides).
+  .listen(...(process.env.BENCH_SOCKET ? [process.env.BENCH_SOCKET] : [Number(process.env.PORT ?? 3000), '127.0.0.1']));

@@ -4,10 +4,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import fsx from 'fs-native-extensions';
 import type { FerryConfig } from '../../lib/config.js';
 import { APP_USER_DIR_PREFIX, INSTANCE_DIR_PREFIX, INSTANCE_FILES, removeAppUserDirs, type CoreRestartStatus, type InstanceProperties, type WorkerRecord } from '../../lib/instance-registry.js';
 import { ADMIN_FILES } from '../../lib/admin-api-contract.js';
+import { tryLock } from '../../lib/file-lock.js';
 import { injectedIoError, type FaultInjector } from '../faults.js';
 
 const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -75,7 +75,7 @@ export class InstanceDirectory {
 
   private lock(): void {
     const fd = fs.openSync(this.path(INSTANCE_FILES.lock), 'w', 0o600);
-    if (!fsx.tryLock(fd)) {
+    if (!tryLock(fd)) {
       fs.closeSync(fd);
       throw new Error(`instance directory ${this.dir} is locked by another process`);
     }

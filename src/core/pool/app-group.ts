@@ -115,14 +115,15 @@ export class AppGroup {
    * spawns up to the minimum; rejects with the first spawn failure.
    */
   async start(): Promise<void> {
-    // The first look at tmp/restart.txt, before serving: a file touched once the instance serves is
-    // a change (not a baseline taken up to 2 s later), and always_restart.txt holds from the start.
-    await this.checkRestartFile();
-    // Requests that arrive meanwhile wait: a spawn for them now would overshoot the pool size.
+    // Requests that arrive meanwhile wait (a core restarted after a crash gets them from the
+    // backlog at once): a spawn for them now would overshoot the pool size.
     this.lifecycle.moveTo('adopting');
     let adopted: SpawnedWorker[];
     try {
-      adopted = (await this.spawner.adopt?.(this.app)) ?? [];
+      // The first look at tmp/restart.txt, before serving: a file touched once the instance serves
+      // is a change (not a baseline taken up to 2 s later), and always_restart.txt holds from the
+      // start. Side by side with the takeover, which waits for nothing it finds there.
+      [, adopted] = await Promise.all([this.checkRestartFile(), this.spawner.adopt?.(this.app) ?? []]);
     } finally {
       if (this.lifecycle.phase === 'adopting') this.lifecycle.moveTo('serving');
     }

@@ -53,9 +53,31 @@ export class FakeSpawner implements Spawner {
   readonly children = new Map<number, FakeChild>();
 
   private nextPid = FAKE_PID_BASE;
+  /** Processes an earlier core left running, for the next adopt() to hand over. */
+  private readonly leftBehind: number[] = [];
   private readonly failures: FakeSpawnFailure[] = [];
   private hanging = false;
   private readonly held: (() => void)[] = [];
+
+  /** Starts `count` fake processes as if an earlier core had spawned them and then crashed. */
+  leaveBehind(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const pid = this.nextPid++;
+      this.children.set(pid, new FakeChild(pid));
+      this.leftBehind.push(pid);
+    }
+  }
+
+  /** Hands over what leaveBehind started; like the real one (which probes sockets), never synchronously. */
+  async adopt(app: AppConfig): Promise<SpawnedWorker[]> {
+    await Promise.resolve();
+    return this.leftBehind.splice(0).map((pid) => ({
+      pid,
+      address: { socketPath: `/nonexistent/ferry-fake/${app.name}.${pid}.sock` },
+      child: this.children.get(pid) as unknown as ChildProcess,
+      spawnDurationMs: 0,
+    }));
+  }
 
   /** Makes the next `count` calls to spawn() fail with `category`. */
   failNext(count: number, category: FakeSpawnFailure): void {

@@ -177,6 +177,11 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
       recentCrashes: decision.recentCrashes,
       ...faultSeedField(),
     });
+    // Clients wait in the backlog meanwhile: the first restarts do not wait for a timer's turn.
+    if (decision.delayMs === 0) {
+      this.start();
+      return;
+    }
     setTimeout(() => {
       if (!this.stopping && !this.child) this.start();
     }, decision.delayMs);

@@ -5,10 +5,11 @@ import { readProcessMemory } from '../../../src/lib/diagnostics/memory.js';
 const TABLE = [
   { pid: 10, ppid: 1, name: 'nginx', cmd: 'nginx: master process nginx' },
   { pid: 11, ppid: 10, name: 'nginx', cmd: 'nginx: worker process' },
-  { pid: 20, ppid: 1, name: 'node', cmd: '/usr/bin/node /opt/ferry/dist/core/watchdog/main.js' },
-  { pid: 21, ppid: 20, name: 'node', cmd: '/usr/bin/node /opt/ferry/dist/core/main.js' },
+  { pid: 20, ppid: 1, name: 'node', cmd: '/usr/bin/node /opt/ferry/dist/bundle/ferry-watchdog.mjs' },
+  { pid: 21, ppid: 20, name: 'node', cmd: '/usr/bin/node /opt/ferry/dist/bundle/ferry-core.mjs' },
   { pid: 22, ppid: 21, name: 'node', cmd: '/usr/bin/node --require /opt/ferry/dist/core/spawn/node-loader.cjs app.js' },
   { pid: 30, ppid: 1, name: 'node', cmd: '/usr/bin/node /other/dist/core/watchdog/main.js' },
+  { pid: 31, ppid: 1, name: 'node', cmd: '/usr/bin/node /other/dist/bundle/ferry-core.mjs' },
   { pid: 40, ppid: 1, name: 'bash', cmd: 'bash' },
 ];
 
@@ -22,6 +23,7 @@ describe('classifyProcesses', () => {
       [21, 'core (instance k3x9)'],
       [22, 'app web (instance k3x9)'],
       [30, '/usr/bin/node /other/dist/core/watchdog/main.js (instance not visible)'],
+      [31, '/usr/bin/node /other/dist/bundle/ferry-core.mjs (instance not visible)'],
     ]);
   });
 });

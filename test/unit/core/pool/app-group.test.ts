@@ -76,6 +76,28 @@ describe('AppGroup', () => {
     expect(group.processCount).toBe(3);
   });
 
+  it('adopts the processes an earlier core left instead of spawning new ones', async () => {
+    spawner.leaveBehind(2);
+    const group = newGroup({ minInstances: 2 });
+    await group.start();
+    expect(spawner.spawnCalls).toBe(0);
+    expect(group.workers.map((w) => [w.pid, w.adopted])).toEqual(spawner.livePids.map((pid) => [pid, true]));
+  });
+
+  it('spawns nothing for a request that comes while it takes the processes over, and serves it on one of them', async () => {
+    // A core restarted after a crash listens first: requests from the backlog come in at once.
+    spawner.leaveBehind(2);
+    const group = newGroup({ minInstances: 2 });
+    const started = group.start();
+    const waiting = group.checkout();
+    await started;
+    const session = await waiting;
+    expect(spawner.spawnCalls).toBe(0);
+    expect(spawner.livePids).toContain(session.worker.pid);
+    expect(group.processCount).toBe(2);
+    session.close();
+  });
+
   it('rejects start with the spawn error when a process cannot be started', async () => {
     spawner.failNext(1, 'timeout');
     const group = newGroup();
