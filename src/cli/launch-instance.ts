@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { appDirProblem, detectApp, type DetectionResult } from '../lib/app-detection.js';
-import { appUserIds, DEFAULTS, type AppConfig, type AppType, type BufferingConfig, type ClientLimits, type FerryConfig, type FriendlyErrorPages, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
+import { appUserIds, type AppConfig, type AppType, type BufferingConfig, type ClientLimits, type FerryConfig, type FriendlyErrorPages, type ListenAddress, type LogLevel, type PoolLimits, type TurbocacheConfig } from '../lib/config.js';
 import type { InstanceSummary, LaunchMessage, LogFormat, WatchdogToCli } from '../lib/ipc-messages.js';
 import { openOwnFile, removeIfUnused, UnsafeFileError, type OwnFile } from '../lib/own-files.js';
 import { ferryProcessCommand } from '../lib/paths.js';

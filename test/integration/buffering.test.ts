@@ -12,6 +12,7 @@ import { request } from 'undici';
 import type { RequestSnapshot, RequestsResponse } from '../../src/lib/admin-api-contract.js';
 import { INSTANCE_FILES } from '../../src/lib/instance-registry.js';
 import { fixture, runFerry, startDaemon, stopCleanly, type TestInstance, waitFor } from '../helpers/ferry.js';
+import { eventDelays } from '../helpers/sse.js';
 import { chunkedUploadUntilAnswered, parseRawResponse } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
@@ -236,20 +237,8 @@ describe('request and response buffering', () => {
     instance = await startDaemon(fixture('buffering-app'));
     // A first stream warms the code paths up (a cold start is not what this measures).
     await (await request(`${instance.url}/events`)).body.text();
-    const res = await request(`${instance.url}/events`);
-    expect(res.headers['content-type']).toBe('text/event-stream');
-    const delays: number[] = [];
-    let pending = '';
-    for await (const chunk of res.body) {
-      const now = Date.now();
-      pending += (chunk as Buffer).toString();
-      let end: number;
-      while ((end = pending.indexOf('\n\n')) !== -1) {
-        const event = JSON.parse(pending.slice('data: '.length, end)) as { n: number; sentAt: number };
-        pending = pending.slice(end + 2);
-        delays.push(now - event.sentAt);
-      }
-    }
+    const { contentType, delays } = await eventDelays(`${instance.url}/events`);
+    expect(contentType).toBe('text/event-stream');
     expect(delays).toHaveLength(10);
     expect(Math.max(...delays), `delays in ms: ${delays.join(' ')}`).toBeLessThan(50);
     await stopCleanly(instance);

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request, WebSocket } from 'undici';
 import { readWorkerRecords } from '../../src/lib/instance-registry.js';
 import { copyFixture, daemonLogLines, fixture, runFerry, startDaemon, stopCleanly, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { eventDelays } from '../helpers/sse.js';
 import { parseRawResponse, parseRawResponses, rawExchange } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
@@ -122,20 +123,8 @@ describe.each([
     instance = await startDaemon(fixture(dir));
     // A first stream warms the code paths up (a cold start is not what this measures).
     await (await request(`${instance.url}/events`)).body.text();
-    const res = await request(`${instance.url}/events`);
-    expect(res.headers['content-type']).toBe('text/event-stream');
-    const delays: number[] = [];
-    let pending = '';
-    for await (const chunk of res.body) {
-      const now = Date.now();
-      pending += (chunk as Buffer).toString();
-      let end: number;
-      while ((end = pending.indexOf('\n\n')) !== -1) {
-        const event = JSON.parse(pending.slice('data: '.length, end)) as { n: number; sentAt: number };
-        pending = pending.slice(end + 2);
-        delays.push(now - event.sentAt);
-      }
-    }
+    const { contentType, delays } = await eventDelays(`${instance.url}/events`);
+    expect(contentType).toBe('text/event-stream');
     expect(delays).toHaveLength(10);
     expect(Math.max(...delays), `delays in ms: ${delays.join(' ')}`).toBeLessThan(50);
     // On its socket: chunked, as no Content-Length was given.
@@ -250,18 +239,7 @@ describe('the ASGI loader', () => {
     expect(Math.max(...slow.map((a) => a.elapsedMs)), slow.map((a) => a.elapsedMs).join(' ')).toBeLessThan(2 * sleepMs);
 
     await (await request(`${instance.url}/events`)).body.text(); // warm-up
-    const res = await request(`${instance.url}/events`);
-    const delays: number[] = [];
-    let pending = '';
-    for await (const chunk of res.body) {
-      const now = Date.now();
-      pending += (chunk as Buffer).toString();
-      let end: number;
-      while ((end = pending.indexOf('\n\n')) !== -1) {
-        delays.push(now - (JSON.parse(pending.slice('data: '.length, end)) as { sentAt: number }).sentAt);
-        pending = pending.slice(end + 2);
-      }
-    }
+    const { delays } = await eventDelays(`${instance.url}/events`);
     expect(delays).toHaveLength(10);
     expect(Math.max(...delays), `delays in ms: ${delays.join(' ')}`).toBeLessThan(50);
 

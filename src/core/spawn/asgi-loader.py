@@ -31,18 +31,6 @@ class ClientGone(Exception):
     """The core closed the connection in the middle of a request."""
 
 
-def load_application(startup_file):
-    directory = os.path.dirname(os.path.abspath(startup_file))
-    sys.path.insert(0, directory)
-    spec = importlib.util.spec_from_file_location("ferry_asgi_app", startup_file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    app = getattr(module, "app", None) or getattr(module, "application", None)
-    if app is None:
-        raise RuntimeError("%s defines no ASGI callable named 'app' (or 'application')" % startup_file)
-    return app
-
-
 class Lifespan:
     """The lifespan scope: startup before the first request, shutdown at stop. An app that raises
     on it does not support it (ASGI spec), and is served without."""
@@ -482,7 +470,7 @@ class Server:
 
 async def serve(startup_file, socket_path, concurrency, friendly_errors):
     try:
-        app = load_application(startup_file)
+        app = common.load_application(startup_file, "ASGI", ("app", "application"))
     except BaseException as exc:
         common.report_exception(exc, "load")
         return 1

@@ -91,15 +91,16 @@ def report_exception(exc, when, request=None):
     return summary, text
 
 
-def load_application(startup_file):
+def load_application(startup_file, kind="WSGI", names=("application", "app")):
+    """The app's callable from its startup file (the ASGI loader uses this too, with its names)."""
     directory = os.path.dirname(os.path.abspath(startup_file))
     sys.path.insert(0, directory)
-    spec = importlib.util.spec_from_file_location("ferry_wsgi_app", startup_file)
+    spec = importlib.util.spec_from_file_location("ferry_%s_app" % kind.lower(), startup_file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    app = getattr(module, "application", None) or getattr(module, "app", None)
+    app = getattr(module, names[0], None) or getattr(module, names[1], None)
     if app is None:
-        raise RuntimeError("%s defines no WSGI callable named 'application' (or 'app')" % startup_file)
+        raise RuntimeError("%s defines no %s callable named '%s' (or '%s')" % (startup_file, kind, names[0], names[1]))
     return app
 
 
