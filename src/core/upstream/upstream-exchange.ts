@@ -49,6 +49,8 @@ export interface ExchangePool {
   connectFresh(): UpstreamConnection | undefined;
   /** The exchange is done with the connection: back to the idle list, or closed. */
   release(connection: UpstreamConnection, reusable: boolean): void;
+  /** The Host a request without one gets (HTTP/1.1 requires one): `localhost`, or the app's TCP address. */
+  readonly defaultHost: string;
 }
 
 type ExchangeState = 'awaiting-head' | 'reading-body' | 'done';
@@ -90,7 +92,7 @@ export class UpstreamExchange implements BodySenderOwner, ConnectionRider {
   ) {
     const { body } = request;
     const bodyLength = body === undefined || body === null ? undefined : Buffer.isBuffer(body) ? body.length : -1;
-    const written = writeRequestHead(request.method, request.path, request.headers, bodyLength);
+    const written = writeRequestHead(request.method, request.path, request.headers, bodyLength, pool.defaultHost);
     this.headText = written?.text ?? '';
     this.framing = written?.framing ?? 'none';
   }

@@ -34,12 +34,14 @@ export class UpstreamPool implements ExchangePool, ConnectionOwner {
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
   private whenEmpty: (() => void) | undefined;
+  readonly defaultHost: string;
 
   constructor(
     readonly address: UpstreamAddress,
     options: UpstreamPoolOptions = {},
   ) {
     this.idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    this.defaultHost = 'socketPath' in address ? 'localhost' : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
   }
 
   /** Connections open now: [carrying a request, idle]. */
