@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     }
   }
   const proxy = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog });
-  const { server, tracker, handOver, closeTunnels } = proxy;
+  const { server, tracker, handOver, closeTunnels, closeIdle, closeAll } = proxy;
   const renderMetrics = createMetricsRenderer({ pool, tracker, cache: cache?.cache });
   const metricsServer = config.metricsListen ? createMetricsServer(renderMetrics, log.child({ component: 'metrics' })) : undefined;
 
@@ -183,14 +183,14 @@ async function main(): Promise<void> {
     }
     log.info('shutting down gracefully', { reason, inFlight: tracker.inFlight });
     server.close();
-    server.closeIdleConnections();
+    closeIdle();
     // A tunnel has no end of its own to wait for: closed now, it does not hold the stop to its deadline.
     closeTunnels();
     adminServer?.close();
     metricsServer?.close();
     const poolStopped = pool.stop(deadlineMs);
     while (tracker.inFlight > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
-    server.closeAllConnections();
+    closeAll();
     await poolStopped;
     bufferDir.removeOwn();
     log.info('core stopped');

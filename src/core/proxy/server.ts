@@ -53,7 +53,8 @@ export interface ProxyServerOptions {
 }
 
 export interface ProxyServer {
-  server: http.Server;
+  /** Not listening yet: main.ts listens. */
+  server: net.Server;
   tracker: RequestTracker;
   /**
    * Hands the clients over to another core on the same listening socket (`ferry restart`), or to
@@ -64,6 +65,10 @@ export interface ProxyServer {
   handOver(deadlineMs: number): Promise<void>;
   /** Closes every open tunnel (WebSocket), for a stop: they would otherwise hold it to its deadline. */
   closeTunnels(): void;
+  /** A stop: idle kept-alive connections close now, busy ones after their answer. */
+  closeIdle(): void;
+  /** The end of a stop: every connection is closed. */
+  closeAll(): void;
 }
 
 /** A kept-alive connection idle this long while handing over is closed (its client reconnects to the new core). */
@@ -545,5 +550,5 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     for (const tunnel of tunnels) tunnel.close();
   };
 
-  return { server, tracker, handOver, closeTunnels };
+  return { server, tracker, handOver, closeTunnels, closeIdle: () => server.closeIdleConnections(), closeAll: () => server.closeAllConnections() };
 }
