@@ -18,6 +18,7 @@ import { OOM_ENV, restoreOomScore } from './oom-score.js';
 import { Pool } from './pool/pool.js';
 import { BufferDir } from './proxy/buffer-dir.js';
 import { createProxyServer } from './proxy/server.js';
+import { createFrontProxyServer } from './proxy/stages/front-proxy.js';
 import { createAdminServer } from './admin-api/server.js';
 import { createMetricsRenderer } from './metrics/exposition.js';
 import { createMetricsServer } from './metrics/metrics-server.js';
@@ -155,7 +156,9 @@ async function main(): Promise<void> {
       return;
     }
   }
-  const proxy = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog });
+  const proxyOptions = { pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog };
+  // FERRY_ENGINE=front: the stage proxy on Ferry's own front (opt-in until it covers all; README).
+  const proxy = process.env.FERRY_ENGINE === 'front' ? createFrontProxyServer(proxyOptions) : createProxyServer(proxyOptions);
   const { server, tracker, handOver, closeTunnels, closeIdle, closeAll } = proxy;
   const renderMetrics = createMetricsRenderer({ pool, tracker, cache: cache?.cache });
   const metricsServer = config.metricsListen ? createMetricsServer(renderMetrics, log.child({ component: 'metrics' })) : undefined;
