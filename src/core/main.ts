@@ -158,7 +158,9 @@ async function main(): Promise<void> {
   }
   const proxyOptions = { pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog };
   // FERRY_ENGINE=front: the stage proxy on Ferry's own front (opt-in until it covers all; README).
-  const proxy = process.env.FERRY_ENGINE === 'front' ? createFrontProxyServer(proxyOptions) : createProxyServer(proxyOptions);
+  const frontEngine = process.env.FERRY_ENGINE === 'front';
+  if (frontEngine) log.info('serving with the stage proxy on Ferry\'s own front (FERRY_ENGINE=front)');
+  const proxy = frontEngine ? createFrontProxyServer(proxyOptions) : createProxyServer(proxyOptions);
   const { server, tracker, handOver, closeTunnels, closeIdle, closeAll } = proxy;
   const renderMetrics = createMetricsRenderer({ pool, tracker, cache: cache?.cache });
   const metricsServer = config.metricsListen ? createMetricsServer(renderMetrics, log.child({ component: 'metrics' })) : undefined;
