@@ -235,6 +235,31 @@ describe('stage proxy: door and errors', () => {
   });
 });
 
+describe('stage proxy: a client that goes', () => {
+  it('stops the app request, frees the session and ends the tracked request when the client leaves mid-request', async () => {
+    const { port, ctx } = await proxy();
+    const client = await connectClient(port);
+    client.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await vi.waitFor(() => expect(ctx.tracker.inFlight).toBe(1));
+    const worker = ctx.pool.groups[0]!.workers[0]!;
+    expect(worker.sessions).toBe(1);
+    client.close();
+    await vi.waitFor(() => expect(ctx.tracker.inFlight).toBe(0));
+    expect(worker.sessions).toBe(0);
+    await vi.waitFor(() => expect(worker.upstream.connectionCounts.busy).toBe(0));
+  });
+
+  it('answers a POST whose client sends only part of its body with nothing, and frees its session', async () => {
+    const { port, ctx } = await proxy();
+    const client = await connectClient(port);
+    client.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
+    await vi.waitFor(() => expect(ctx.pool.groups[0]!.workers[0]!.sessions).toBe(1));
+    client.close();
+    await vi.waitFor(() => expect(ctx.pool.groups[0]!.workers[0]!.sessions).toBe(0));
+    expect(ctx.tracker.inFlight).toBe(0);
+  });
+});
+
 describe('stage proxy: turbocache', () => {
   it('stores a public answer and serves the next request from the cache in one write, with Age', async () => {
     const { url } = await proxy({ cache: true });
