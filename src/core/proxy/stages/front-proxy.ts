@@ -4,7 +4,7 @@
 // ProxyServer shape main.ts drives (listen, handOver, stop); what it does not serve yet is in the
 // README ("FERRY_ENGINE=front").
 
-import type { FrontHandler } from '../../front/exchange.js';
+import type { Exchange, FrontHandler } from '../../front/exchange.js';
 import { createFrontServer } from '../../front/server.js';
 import { nextRequestId } from '../error-responses.js';
 import { RequestTracker } from '../request-tracker.js';
@@ -20,6 +20,20 @@ export function stageHandler(ctx: StageContext): FrontHandler {
     exchange.listener = request;
     accept(request);
   };
+}
+
+/**
+ * The front's own refusals, counted as server.ts counts its door's: a request refused before it
+ * was routed in `unrouted` (node:http's parser refusals and header timeouts are not counted today,
+ * so 408 is not); one already at a stage (a body over the limit) gets the status for its counts.
+ */
+export function countRefusal(ctx: StageContext, status: number, exchange: Exchange | undefined): void {
+  const request = exchange?.listener;
+  if (request instanceof ProxyRequest) {
+    if (request.tracked !== undefined) request.status = status;
+    return;
+  }
+  if (status !== 408) ctx.tracker.countAnswered(status);
 }
 
 export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
@@ -39,6 +53,7 @@ export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
     counts: tracker,
     log: opts.log,
     handler: stageHandler(ctx),
+    onRefused: (status, exchange) => countRefusal(ctx, status, exchange),
   });
   return {
     server: front.server,

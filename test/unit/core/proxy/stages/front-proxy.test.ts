@@ -11,7 +11,7 @@ import { Logger } from '../../../../../src/core/log.js';
 import { Pool } from '../../../../../src/core/pool/pool.js';
 import { RequestTracker } from '../../../../../src/core/proxy/request-tracker.js';
 import type { StageContext } from '../../../../../src/core/proxy/stages/context.js';
-import { stageHandler } from '../../../../../src/core/proxy/stages/front-proxy.js';
+import { countRefusal, stageHandler } from '../../../../../src/core/proxy/stages/front-proxy.js';
 import { FakeSpawner } from '../../../../../src/core/spawn/fake-spawner.js';
 import { CacheFront } from '../../../../../src/core/turbocache/cache-front.js';
 import { Turbocache } from '../../../../../src/core/turbocache/turbocache.js';
@@ -111,7 +111,7 @@ async function proxy(setup: Setup = {}): Promise<{ url: string; port: number; ct
     health: undefined,
     maxBodyBytes: 0,
   };
-  const front = await startFront(stageHandler(ctx));
+  const front = await startFront(stageHandler(ctx), { onRefused: (status, exchange) => countRefusal(ctx, status, exchange) });
   return { url: `http://127.0.0.1:${front.to as number}`, port: front.to as number, ctx };
 }
 
@@ -195,9 +195,9 @@ describe('stage proxy: door and errors', () => {
     const other = await connectClient(port);
     other.write('GET / HTTP/1.1\r\n\r\n');
     await other.waitClosed();
-    // The front's own refusal (the engine's parser), before any stage.
+    // The front's own refusal (the engine's parser), before any stage: counted as the door's.
     expect(other.received).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Host/);
-    expect(ctx.tracker.unrouted.byClass[3]).toBe(1);
+    expect(ctx.tracker.unrouted.byClass[3]).toBe(2);
   });
 
   it('answers 502 with a request id when the app process fails, after retrying refused connections elsewhere', async () => {
