@@ -18,6 +18,7 @@ import { OOM_ENV, restoreOomScore } from './oom-score.js';
 import { Pool } from './pool/pool.js';
 import { BufferDir } from './proxy/buffer-dir.js';
 import { createProxyServer } from './proxy/server.js';
+import { createFrontProxyServer } from './proxy/stages/front-proxy.js';
 import { requestClientAddress } from './proxy/error-page-audience.js';
 import { HealthState } from './proxy/health-check.js';
 import { DirectSpawner } from './spawn/direct-spawner.js';
@@ -152,8 +153,12 @@ async function main(): Promise<void> {
       return;
     }
   }
-  const proxy = createProxyServer({ pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog });
-  const { server, tracker, handOver, closeTunnels } = proxy;
+  const proxyOptions = { pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog };
+  // FERRY_ENGINE=front: the stage proxy on Ferry's own front (opt-in until it covers all; see docs/architecture.md).
+  const frontEngine = process.env.FERRY_ENGINE === 'front';
+  if (frontEngine) log.info("serving with the stage proxy on Ferry's own front (FERRY_ENGINE=front)");
+  const proxy = frontEngine ? createFrontProxyServer(proxyOptions) : createProxyServer(proxyOptions);
+  const { server, tracker, handOver, closeTunnels, closeIdle, closeAll } = proxy;
   // The exposition code (and prom-client after it) is loaded on the first scrape.
   let metricsRenderer: Promise<() => Promise<string>> | undefined;
   const renderMetrics = async (): Promise<string> => {
@@ -185,14 +190,14 @@ async function main(): Promise<void> {
     }
     log.info('shutting down gracefully', { reason, inFlight: tracker.inFlight });
     server.close();
-    server.closeIdleConnections();
+    closeIdle();
     // A tunnel has no end of its own to wait for: closed now, it does not hold the stop to its deadline.
     closeTunnels();
     adminServer?.close();
     metricsServer?.close();
     const poolStopped = pool.stop(deadlineMs);
     while (tracker.inFlight > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
-    server.closeAllConnections();
+    closeAll();
     await poolStopped;
     bufferDir.removeOwn();
     log.info('core stopped');

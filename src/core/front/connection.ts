@@ -56,6 +56,8 @@ export interface ConnectionContext {
   /** Handing over (or stopping): every answer closes its connection. */
   readonly handingOver: boolean;
   connectionClosed(connection: FrontConnection): void;
+  /** The front answered a refusal itself (the exchange, if the handler had the request). */
+  refused?(status: number, exchange: Exchange | undefined): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -396,6 +398,7 @@ export class FrontConnection implements ExchangeHost {
       this.context.log?.debug('client request refused', { reqId: requestId, status, reason });
       this.socket.write(refusalBytes(status, reason, requestId));
       this.close();
+      this.context.refused?.(status, exchange);
     }
     exchange?.finish(outcome);
   }

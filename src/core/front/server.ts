@@ -8,7 +8,7 @@ import net from 'node:net';
 import type { ClientLimits } from '../../lib/config.js';
 import type { Logger } from '../log.js';
 import { FrontConnection, type ConnectionContext, type FrontSettings } from './connection.js';
-import type { FrontHandler } from './exchange.js';
+import type { Exchange, FrontHandler } from './exchange.js';
 
 /** The counters `ferry status` shows; RequestTracker has them. */
 export interface ConnectionCounts {
@@ -38,6 +38,8 @@ export interface FrontServerOptions {
   lingerMs?: number;
   /** Called for every accepted connection (fault injection, tests). */
   onConnection?: (connection: FrontConnection) => void;
+  /** Called for every refusal the front answers itself (for the counters of `ferry status`). */
+  onRefused?: (status: number, exchange: Exchange | undefined) => void;
 }
 
 export interface FrontServer {
@@ -104,6 +106,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     get handingOver() {
       return handingOver;
     },
+    refused: options.onRefused,
     connectionClosed(connection) {
       connections.delete(connection);
       if (counts) counts.connectionsActive--;

@@ -47,6 +47,21 @@ function errorBody(error: ErrorResponse): string {
   return `${error.status} ${REASONS[error.status]}\n\n${error.reason}\nRequest id: ${error.requestId}\n`;
 }
 
+/** The reason phrase of an error status, for an answer written by other means than node:http. */
+export function reasonPhrase(status: ErrorStatus): string {
+  return REASONS[status] as string;
+}
+
+/**
+ * The answer as a status, a flat field list [name, value, ...] (no Content-Length: the writer
+ * frames it; Connection is the writer's too) and its body: for a front that writes its own heads.
+ */
+export function errorAnswerParts(error: Omit<ErrorResponse, 'headers'>): { reason: string; fields: string[]; body: string } {
+  const fields = ['Content-Type', 'text/plain; charset=utf-8', 'Cache-Control', 'no-store', 'X-Request-Id', error.requestId];
+  if (error.retryAfterS !== undefined) fields.push('Retry-After', String(error.retryAfterS));
+  return { reason: REASONS[error.status] as string, fields, body: errorBody(error) };
+}
+
 export function sendErrorResponse(req: http.IncomingMessage, res: http.ServerResponse, error: ErrorResponse): void {
   if (res.headersSent) {
     res.destroy();
@@ -124,6 +139,19 @@ export function sendSpawnErrorPage(
     res.destroy();
     return;
   }
+  const body = spawnErrorPageBody(facts, requestId, showDetails);
+  res.writeHead(503, REASONS[503], {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    'Retry-After': String(retryAfterS),
+    'X-Request-Id': requestId,
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** The spawn error page's HTML (sendSpawnErrorPage's body), for any front. */
+export function spawnErrorPageBody(facts: SpawnFacts, requestId: string, showDetails: boolean): string {
   const row = (name: string, value: unknown): string =>
     value === undefined || value === null || value === '' ? '' : `<tr><th>${name}</th><td>${escapeHtml(String(value))}</td></tr>`;
   // The message quotes the output's last line: it is a detail as much as the output is.
@@ -143,12 +171,5 @@ export function sendSpawnErrorPage(
 ${details}
 </body></html>
 `;
-  res.writeHead(503, REASONS[503], {
-    'Content-Type': 'text/html; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-    'Retry-After': String(retryAfterS),
-    'X-Request-Id': requestId,
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
+  return body;
 }

@@ -242,8 +242,12 @@ export interface RequestDeadline {
  * may go to another process if its body can be sent again (unread, or buffered).
  */
 export function isNeverSent(err: Error & { code?: string }, req: http.IncomingMessage, bodyBuffered = false): boolean {
-  const neverConnected = err.code === 'ECONNREFUSED' || err.code === 'ENOENT';
-  return neverConnected && (bodyBuffered || !hasRequestBody(req) || !req.readableDidRead);
+  return neverSent(err.code, bodyBuffered || !hasRequestBody(req) || !req.readableDidRead);
+}
+
+/** isNeverSent for any front: the connection was never made, and the body (if any) can be sent again. */
+export function neverSent(code: string | undefined, bodyIntact: boolean): boolean {
+  return (code === 'ECONNREFUSED' || code === 'ENOENT') && bodyIntact;
 }
 
 /** What a forwarded request may do besides streaming: each optional. */

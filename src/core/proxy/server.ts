@@ -9,7 +9,7 @@ import { hasErrorCode } from '../../lib/error-codes.js';
 import { accessEntryOf, type AccessLog } from '../access-log/access-log.js';
 import { CoreError } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
-import { throttledWarn, type LogFields, type Logger } from '../log.js';
+import { throttledWarn, type Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
 import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
@@ -22,6 +22,7 @@ import { endConnection, nextRequestId, rawErrorResponse, sendErrorResponse, send
 import { forwardRequest, isNeverSent } from './forward.js';
 import { chooseRequestId, type ForwardingFacts } from './headers.js';
 import { readCookie } from '../turbocache/http-fields.js';
+import { checkoutRefusal } from './checkout-refusal.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
 import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } from './request-body.js';
 import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';
@@ -53,7 +54,8 @@ export interface ProxyServerOptions {
 }
 
 export interface ProxyServer {
-  server: http.Server;
+  /** Not listening yet: main.ts listens. */
+  server: net.Server;
   tracker: RequestTracker;
   /**
    * Hands the clients over to another core on the same listening socket (`ferry restart`), or to
@@ -64,6 +66,10 @@ export interface ProxyServer {
   handOver(deadlineMs: number): Promise<void>;
   /** Closes every open tunnel (WebSocket), for a stop: they would otherwise hold it to its deadline. */
   closeTunnels(): void;
+  /** A stop: idle kept-alive connections close now, busy ones after their answer. */
+  closeIdle(): void;
+  /** The end of a stop: every connection is closed. */
+  closeAll(): void;
 }
 
 /** A kept-alive connection idle this long while handing over is closed (its client reconnects to the new core). */
@@ -110,47 +116,9 @@ function incomingRequestId(req: http.IncomingMessage, trustForwarded: boolean): 
   return chooseRequestId(req.headers['x-request-id'], trustForwarded, nextRequestId);
 }
 
-/** One throttled warning per logger: refusals come once per request exactly when the core is busiest. */
-const overloadWarnings = new WeakMap<Logger, (msg: string, fields?: LogFields) => void>();
-function warnOverload(log: Logger): (msg: string, fields?: LogFields) => void {
-  let warn = overloadWarnings.get(log);
-  if (!warn) overloadWarnings.set(log, (warn = throttledWarn(log)));
-  return warn;
-}
-
-/** What a client gets when no process could be checked out for its request; logged here. */
 /** The process the client's sticky-session cookie names (--sticky-sessions), for plain requests and upgrades alike. */
 function stickyIdOf(group: AppGroup, req: http.IncomingMessage): string | undefined {
   return group.app.stickySessions ? readCookie(req.headers.cookie, group.app.stickyCookieName) : undefined;
-}
-
-function checkoutRefusal(err: unknown, requestId: string, log: Logger): ErrorResponse {
-  if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_SHUTTING_DOWN')) {
-    return { status: 503, reason: 'The server is restarting or shutting down; try again shortly.', requestId, retryAfterS: 1 };
-  }
-  if (err instanceof CoreError && (hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL') || hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_TIMEOUT'))) {
-    warnOverload(log)('request shed: app under heavy load', { reqId: requestId, code: err.code, reason: err.message });
-    return {
-      status: 503,
-      reason: hasErrorCode(err, 'FERRY_ERR_POOL_QUEUE_FULL')
-        ? 'This application is under heavy load (request queue full). Please try again shortly.'
-        : 'This application is under heavy load (waited too long for a free process). Please try again shortly.',
-      requestId,
-      retryAfterS: 1,
-    };
-  }
-  if (err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_POOL_UNAVAILABLE')) {
-    const retryAfterMs = Number(err.details.retryAfterMs ?? 1000);
-    warnOverload(log)('request refused: app unavailable', { reqId: requestId, reason: err.message });
-    return {
-      status: 503,
-      reason: 'The application could not be started. The operator can find the cause in the server log.',
-      requestId,
-      retryAfterS: Math.max(1, Math.ceil(retryAfterMs / 1000)),
-    };
-  }
-  log.error('request failed before reaching the app', { reqId: requestId, err });
-  return { status: 500, reason: 'The server could not handle this request.', requestId };
 }
 
 function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string, log: Logger, trustForwarded: boolean, group?: AppGroup): void {
@@ -551,5 +519,5 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     for (const tunnel of tunnels) tunnel.close();
   };
 
-  return { server, tracker, handOver, closeTunnels };
+  return { server, tracker, handOver, closeTunnels, closeIdle: () => server.closeIdleConnections(), closeAll: () => server.closeAllConnections() };
 }

@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { AppConfig } from '../../lib/config.js';
 import { SpawnError } from './spawn-error.js';
-import type { SpawnedWorker, Spawner } from './spawner.js';
+import type { SpawnedWorker, Spawner, UpstreamAddress } from './spawner.js';
 
 /**
  * Fake pids start above Linux's PID_MAX_LIMIT (4,194,304), so no real process can ever have one:
@@ -49,6 +49,8 @@ export class FakeSpawner implements Spawner {
   inFlight = 0;
   /** The most spawns that were ever under way at once. */
   maxConcurrentSpawns = 0;
+  /** Where a spawned process is said to listen: by default a path where nothing does; a test's in-process app server otherwise. */
+  addressFor: (app: AppConfig, pid: number) => UpstreamAddress = (app, pid) => ({ socketPath: `/nonexistent/ferry-fake/${app.name}.${pid}.sock` });
   /** Every child handed out, by pid, including those that have exited. */
   readonly children = new Map<number, FakeChild>();
 
@@ -150,7 +152,7 @@ export class FakeSpawner implements Spawner {
       this.spawnedCount++;
       return {
         pid,
-        address: { socketPath: `/nonexistent/ferry-fake/${app.name}.${pid}.sock` },
+        address: this.addressFor(app, pid),
         child: child as unknown as ChildProcess,
         spawnDurationMs: Date.now() - startedAt,
       };

@@ -2,6 +2,7 @@
 // answer to it (store it, invalidate what it changed) and says what happened in X-Ferry-Cache.
 
 import type http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestOrigin } from '../engine/authority.js';
 import { readCookie } from './http-fields.js';
 import { collectResponseFacts, currentAgeMs, etagMatches, invalidatedUrls, requestVerdict, storeVerdict, urlKey, variantKey, type NotStoredReason, type RequestVerdict } from './policy.js';
@@ -25,6 +26,50 @@ export interface CacheFrontOptions {
   /** Add X-Ferry-Cache to every answer that passes through. */
   debugHeader: boolean;
   now?: () => number;
+}
+
+/** What the cache reads of a request, whatever front received it. */
+export interface CacheRequest {
+  method: string;
+  /** Lower-case names, as node:http joins them (the fields policy.ts reads). */
+  headers: IncomingHttpHeaders;
+  /** The request's origin as the door parsed it. */
+  origin: RequestOrigin;
+}
+
+/** A ready answer from the cache: the writer adds only framing-free bits (Connection). */
+export interface CacheHit {
+  status: number;
+  statusText: string | undefined;
+  /** Flat [name, value, ...]: the stored fields, Content-Length (not on a 304), Age, X-Ferry-Cache. */
+  headers: string[];
+  /** undefined for HEAD and 304. */
+  body: Buffer | undefined;
+}
+
+/** The client side of a lookup, whatever front it is on. */
+export interface CacheClient {
+  /** The client went (or its answer was cut): nothing more is written for it. */
+  readonly gone: boolean;
+  /** Called once the client's answer is over, however it ended. */
+  onClose(listener: () => void): void;
+  answer(hit: CacheHit): void;
+}
+
+/** node:http's side of a lookup. */
+function nodeClient(res: http.ServerResponse): CacheClient {
+  return {
+    get gone() {
+      return res.destroyed;
+    },
+    onClose: (listener) => void res.once('close', listener),
+    answer: (hit) => {
+      if (hit.statusText === undefined) res.writeHead(hit.status, hit.headers);
+      else res.writeHead(hit.status, hit.statusText, hit.headers);
+      // HEAD: Node sends the headers (with the body's length) and no body.
+      res.end(hit.body);
+    },
+  };
 }
 
 export class CacheFront {
@@ -59,8 +104,13 @@ export class CacheFront {
    * a promise of either once that one has its answer. The key comes from the request's origin
    * as the door parsed it (the Host and X-Forwarded-* the app gets), never from header text.
    */
-  begin(req: http.IncomingMessage, res: http.ServerResponse, origin: RequestOrigin, collapse = true): CacheTransaction | undefined | Promise<CacheTransaction | undefined> {
-    const method = req.method ?? 'GET';
+  begin(req: http.IncomingMessage, res: http.ServerResponse, origin: RequestOrigin): CacheTransaction | undefined | Promise<CacheTransaction | undefined> {
+    return this.beginFor({ method: req.method ?? 'GET', headers: req.headers, origin }, nodeClient(res));
+  }
+
+  /** begin() for any front: the request as the cache reads it, and where a hit goes. */
+  beginFor(req: CacheRequest, client: CacheClient, collapse = true): CacheTransaction | undefined | Promise<CacheTransaction | undefined> {
+    const { method, origin } = req;
     const verdict = requestVerdict(method, req.headers);
     const { scheme, target } = origin;
     const host = (origin.forwardedHost ?? origin.host)?.text ?? '';
@@ -73,18 +123,18 @@ export class CacheFront {
     if (verdict.lookup) {
       const entry = this.cache.lookup(key, now, verdict.maxAgeMs);
       if (entry) {
-        this.serve(req, res, entry, now);
+        client.answer(this.hit(req, entry, now));
         return undefined;
       }
       const waiting = this.fills.get(key);
-      if (waiting && collapse) return this.waitForFill(waiting, req, res, origin);
+      if (waiting && collapse) return this.waitForFill(waiting, req, client);
       if (!waiting && verdict.mayStore && this.cache.hadEntry(key)) fill = this.startFill(key);
     } else if (verdict.bypass) {
       this.cache.countBypass(verdict.bypass);
     }
     const tx = new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, fill);
     // An answer cut short (app died, client left) ends the fill too: the waiters go to the app.
-    if (fill) res.once('close', () => tx.settle('not-stored'));
+    if (fill) client.onClose(() => tx.settle('not-stored'));
     return tx;
   }
 
@@ -99,7 +149,7 @@ export class CacheFront {
     };
   }
 
-  private waitForFill(waiters: ((outcome: FillOutcome) => void)[], req: http.IncomingMessage, res: http.ServerResponse, origin: RequestOrigin): Promise<CacheTransaction | undefined> {
+  private waitForFill(waiters: ((outcome: FillOutcome) => void)[], req: CacheRequest, client: CacheClient): Promise<CacheTransaction | undefined> {
     this.cache.countCollapsed();
     return new Promise((resolve) => {
       let done = false;
@@ -109,14 +159,14 @@ export class CacheFront {
         clearTimeout(timer);
         // Stored: answered from the cache now. Not stored (personal, uncacheable, failed): to the
         // app, each on its own, with no second round of waiting.
-        resolve(res.destroyed ? undefined : this.begin(req, res, origin, outcome === 'stored'));
+        resolve(client.gone ? undefined : this.beginFor(req, client, outcome === 'stored'));
       };
       const timer = setTimeout(() => wake('not-stored'), COLLAPSE_WAIT_MS);
       waiters.push(wake);
     });
   }
 
-  private serve(req: http.IncomingMessage, res: http.ServerResponse, entry: CacheEntry, now: number): void {
+  private hit(req: CacheRequest, entry: CacheEntry, now: number): CacheHit {
     const age = String(Math.floor(currentAgeMs(entry, now) / 1000));
     const ifNoneMatch = req.headers['if-none-match'];
     if (ifNoneMatch !== undefined && entry.etag !== undefined && etagMatches(ifNoneMatch, entry.etag)) {
@@ -126,15 +176,11 @@ export class CacheFront {
       }
       headers.push('Age', age);
       if (this.options.debugHeader) headers.push(CACHE_HEADER, 'hit');
-      res.writeHead(304, headers);
-      res.end();
-      return;
+      return { status: 304, statusText: undefined, headers, body: undefined };
     }
     const headers = entry.headers.concat('Content-Length', String(entry.body.length), 'Age', age);
     if (this.options.debugHeader) headers.push(CACHE_HEADER, 'hit');
-    res.writeHead(entry.status, entry.statusText, headers);
-    // HEAD: Node sends the headers (with the body's length) and no body.
-    res.end(req.method === 'HEAD' ? undefined : entry.body);
+    return { status: entry.status, statusText: entry.statusText, headers, body: req.method === 'HEAD' ? undefined : entry.body };
   }
 }
 

@@ -1,0 +1,45 @@
+// Stage 3, checkout: the request is tracked (`ferry status`), its body (if any) readied to stream
+// to the app, and a process checked out of the group (sticky by cookie when the app asks for it);
+// then forward.
+
+import { readCookie } from '../../turbocache/http-fields.js';
+import { checkoutFailed } from './errors.js';
+import { forward } from './forward.js';
+import type { ProxyRequest } from './proxy-request.js';
+import { ExchangeBody } from './request-body.js';
+
+export function toApp(request: ProxyRequest): void {
+  if (request.state === 'done') return;
+  const { ctx, exchange } = request;
+  const group = request.group;
+  if (!group) throw new Error('toApp before routing');
+  request.tracked = ctx.tracker.begin(request.requestId, exchange.method, request.origin?.target ?? exchange.path, group.name);
+  if (exchange.body !== 'complete') request.body = new ExchangeBody(exchange);
+  checkoutSession(request);
+}
+
+export function checkoutSession(request: ProxyRequest): void {
+  const group = request.group;
+  if (!group) throw new Error('checkout before routing');
+  request.to('checking-out');
+  if (request.tracked) request.tracked.state = 'queued';
+  const { stickySessions, stickyCookieName } = group.app;
+  let checkedOut;
+  try {
+    checkedOut = group.checkout(stickySessions ? readCookie(request.headers.cookie, stickyCookieName) : undefined);
+  } catch (err) {
+    checkoutFailed(request, err);
+    return;
+  }
+  if (!(checkedOut instanceof Promise)) {
+    forward(request, checkedOut);
+    return;
+  }
+  checkedOut.then(
+    (session) => {
+      if (request.state === 'done') session.close();
+      else forward(request, session);
+    },
+    (err: unknown) => checkoutFailed(request, err),
+  );
+}

@@ -1,0 +1,19 @@
+// What every stage of every request shares: the pool, the cache, the tracker, the settings.
+
+import type { Logger } from '../../log.js';
+import type { Pool } from '../../pool/pool.js';
+import type { CacheFront } from '../../turbocache/cache-front.js';
+import type { HealthState } from '../health-check.js';
+import type { RequestTracker } from '../request-tracker.js';
+
+export interface StageContext {
+  pool: Pool;
+  log: Logger;
+  tracker: RequestTracker;
+  /** Behind a trusted front (unix socket): its X-Forwarded-* and X-Request-Id count. */
+  trustForwarded: boolean;
+  cache: CacheFront | undefined;
+  health: { path: string; state: HealthState } | undefined;
+  /** --max-body-size (the front enforces it; the door refuses an announced one early). */
+  maxBodyBytes: number;
+}

@@ -1,0 +1,37 @@
+// Stage 6, done: the exchange is over, however it ended. A request still at the app is stopped
+// (the client went, or its body was refused), its session closed, and it is counted as server.ts
+// counts it: the tracker (`ferry status`), the app's status counts and latency, 5xx per process.
+
+import type { ExchangeOutcome } from '../../front/exchange.js';
+import type { ProxyRequest } from './proxy-request.js';
+
+export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
+  if (request.state === 'done') return;
+  const { ctx, group, tracked } = request;
+  const atApp = request.state === 'forwarding' || request.state === 'responding';
+  request.to('done');
+  clearTimeout(request.deadlineTimer);
+  if (outcome === 'answered') {
+    // Answered before the app read all of the body: its reader must not wait for the rest.
+    request.body?.end();
+  } else {
+    const why = new Error(outcome === 'body-refused' ? 'the request body was refused' : 'client closed the connection');
+    request.body?.fail(why);
+    if (atApp) {
+      request.clientGone = true;
+      request.upstream?.abort(why);
+    }
+  }
+  request.session?.close();
+  if (!tracked || !group) return;
+  ctx.tracker.end(tracked);
+  // node:http reports 200 for a response cut before its head; so does this, for the same counters.
+  const status = request.status === 0 ? 200 : request.status;
+  ctx.tracker.countStatus(status);
+  group.stats.responses.count(status);
+  if (status >= 500) group.countServerError(tracked.worker);
+  group.stats.latency.observe((Date.now() - tracked.startedAtMs) / 1000);
+  if (ctx.log.debugEnabled) {
+    ctx.log.debug('request done', { reqId: request.requestId, method: tracked.method, path: tracked.path, app: group.name, status, durationMs: Date.now() - tracked.startedAtMs, appPid: tracked.worker?.pid });
+  }
+}

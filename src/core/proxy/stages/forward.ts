@@ -1,0 +1,45 @@
+// Stage 4, forward: the request goes to the checked-out process over its upstream pool, with the
+// head built once (headers.ts: hop-by-hop fields dropped, Ferry's forwarded fields added) and the
+// body streamed from the client as the app's socket takes it. max-request-time starts here: it
+// times the app, and stops when the app has answered.
+
+import type { Session } from '../../pool/session.js';
+import { buildUpstreamHeaders } from '../headers.js';
+import type { ProxyRequest } from './proxy-request.js';
+
+export function forward(request: ProxyRequest, session: Session): void {
+  const { ctx, exchange } = request;
+  const group = request.group;
+  if (!group) throw new Error('forward before routing');
+  request.to('forwarding');
+  request.session = session;
+  const tracked = request.tracked;
+  if (tracked) {
+    tracked.worker = session.worker;
+    tracked.state = 'forwarding';
+  }
+  const origin = request.origin;
+  request.upstreamHeaders ??= buildUpstreamHeaders(request.rawHeaders, {
+    remoteAddress: exchange.remoteAddress,
+    trustForwarded: ctx.trustForwarded,
+    requestId: request.requestId,
+    scheme: origin?.scheme ?? 'http',
+    host: origin?.host?.text,
+    forwardedHost: origin?.forwardedHost?.text,
+  });
+  const { maxRequestTimeMs } = group.app.limits;
+  if (maxRequestTimeMs > 0) {
+    const worker = session.worker;
+    clearTimeout(request.deadlineTimer);
+    request.deadlineTimer = setTimeout(() => {
+      if (request.state !== 'forwarding' && request.state !== 'responding') return;
+      request.timedOut = true;
+      void group.replaceStuck(worker, request.requestId).catch((err: unknown) => ctx.log.error('could not replace a stuck process', { err }));
+      request.upstream?.abort(new Error('max-request-time exceeded'));
+    }, maxRequestTimeMs);
+  }
+  request.upstream = session.worker.upstream.dispatch(
+    { method: exchange.method, path: origin?.target ?? exchange.path, headers: request.upstreamHeaders, body: request.body ?? null },
+    request,
+  );
+}

@@ -1,0 +1,138 @@
+// ProxyRequest: one request through the stage proxy, from the front's Exchange to the app and
+// back, and everything about it in one object (the group, the request id, the tracked request, the
+// cache transaction, the session, the body, the upstream exchange). Its states are one union with
+// their transitions in one table; the object is the exchange's listener, the upstream exchange's
+// handler and the cache's client, so the stages (accept → cache → checkout → forward → respond →
+// done, each in its own file) need no closures per request.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ResponseHead } from '../../engine/response-head.js';
+import type { Exchange, ExchangeListener, ExchangeOutcome } from '../../front/exchange.js';
+import type { AppGroup } from '../../pool/app-group.js';
+import type { Session } from '../../pool/session.js';
+import type { CacheClient, CacheHit, CacheTransaction } from '../../turbocache/cache-front.js';
+import type { UpstreamExchange, UpstreamHandler } from '../../upstream/upstream-exchange.js';
+import type { RequestOrigin } from '../authority.js';
+import type { TrackedRequest } from '../request-tracker.js';
+import { cacheHitBytes } from './answers.js';
+import type { StageContext } from './context.js';
+import { finish } from './done.js';
+import type { ExchangeBody } from './request-body.js';
+import { onAppComplete, onAppData, onAppError, onAppHead, onClientDrain } from './respond.js';
+
+export type ProxyState =
+  /** The door, the health check, routing. */
+  | 'accepting'
+  /** Waiting for another request's fill of the same cache entry. */
+  | 'cache-wait'
+  /** Waiting for a process (group.checkout). */
+  | 'checking-out'
+  /** Sent to the app; no answer yet. */
+  | 'forwarding'
+  /** The app's answer is streaming to the client. */
+  | 'responding'
+  /** Ferry or the cache answered (or the app's answer is all written); the exchange is not over yet. */
+  | 'answered'
+  /** The exchange is over: counted, session closed. */
+  | 'done';
+
+const NEXT: Readonly<Record<ProxyState, readonly ProxyState[]>> = {
+  accepting: ['cache-wait', 'checking-out', 'answered', 'done'],
+  'cache-wait': ['checking-out', 'answered', 'done'],
+  'checking-out': ['forwarding', 'answered', 'done'],
+  // Back to checking-out: the process refused the connection, the request goes to another one.
+  forwarding: ['checking-out', 'responding', 'answered', 'done'],
+  responding: ['answered', 'done'],
+  answered: ['done'],
+  done: [],
+};
+
+export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheClient {
+  state: ProxyState = 'accepting';
+  requestId = '';
+  origin: RequestOrigin | undefined;
+  /** The client's fields, flat [name, value, ...] (headers.ts reads them). */
+  rawHeaders: string[] = [];
+  headers: IncomingHttpHeaders = {};
+  group: AppGroup | undefined;
+  tracked: TrackedRequest | undefined;
+  cache: CacheTransaction | undefined;
+  session: Session | undefined;
+  body: ExchangeBody | undefined;
+  upstream: UpstreamExchange | undefined;
+  /** The head for the app, built once (a retry sends the same). */
+  upstreamHeaders: string[] | undefined;
+  /** The status the client got (for the counters). */
+  status = 0;
+  attempt = 1;
+  /** max-request-time passed: the app's failure is answered 504. */
+  timedOut = false;
+  deadlineTimer: NodeJS.Timeout | undefined;
+  /** The app was told to stop: the client went, or its body was refused. */
+  clientGone = false;
+  private closers: (() => void)[] | undefined;
+
+  constructor(
+    readonly ctx: StageContext,
+    readonly exchange: Exchange,
+  ) {}
+
+  to(next: ProxyState): void {
+    if (!NEXT[this.state].includes(next)) throw new Error(`proxy request ${this.requestId}: no transition from ${this.state} to ${next}`);
+    this.state = next;
+  }
+
+  // --- the exchange's listener ---
+
+  onBodyData(chunk: Buffer): void {
+    this.body?.push(chunk);
+  }
+
+  onBodyEnd(): void {
+    this.body?.end();
+  }
+
+  onDrain(): void {
+    onClientDrain(this);
+  }
+
+  onDone(outcome: ExchangeOutcome): void {
+    finish(this, outcome);
+    for (const close of this.closers?.splice(0) ?? []) close();
+  }
+
+  // --- the upstream exchange's handler ---
+
+  onHead(head: ResponseHead): void {
+    onAppHead(this, head);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return onAppData(this, chunk);
+  }
+
+  onComplete(): void {
+    onAppComplete(this);
+  }
+
+  onError(err: Error & { code?: string }): void {
+    onAppError(this, err);
+  }
+
+  // --- the cache's client ---
+
+  get gone(): boolean {
+    return this.state === 'done' || this.exchange.answer === 'aborted';
+  }
+
+  onClose(listener: () => void): void {
+    (this.closers ??= []).push(listener);
+  }
+
+  answer(hit: CacheHit): void {
+    const { exchange } = this;
+    this.status = hit.status;
+    this.to('answered');
+    exchange.writeRaw(cacheHitBytes(hit, exchange.head.version, exchange.mustClose));
+  }
+}

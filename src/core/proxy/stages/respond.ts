@@ -1,0 +1,110 @@
+// Stage 5, respond: the app's answer to the client as it comes. The head: the app's fields
+// without hop-by-hop ones, the out-of-band work request taken out, X-Ferry-Cache and the sticky
+// cookie added; the body: each decoded piece written through the exchange (which frames it:
+// Content-Length as the app gave it, else chunked), with backpressure both ways (a full client
+// socket stops reading the app until the client drains). Failures before the head: a refused
+// connection is retried on another process, max-request-time is 504, anything else 502; after
+// the head, the client's connection is cut so that it sees a broken answer.
+
+import type { ResponseHead } from '../../engine/response-head.js';
+import { readCookie } from '../../turbocache/http-fields.js';
+import { CACHE_HEADER } from '../../turbocache/cache-front.js';
+import { bodyTooLargeAnswer, isBodyTooLarge } from '../client-limits.js';
+import { neverSent, takeOobRequest } from '../forward.js';
+import { buildDownstreamHeaders } from '../headers.js';
+import { canAnswer, writeError } from './answers.js';
+import { checkoutSession } from './checkout.js';
+import type { ProxyRequest } from './proxy-request.js';
+import { flatFields } from './request-fields.js';
+
+/** Tries per request when app processes refuse connections (as server.ts). */
+export const MAX_ATTEMPTS = 3;
+
+export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
+  const { exchange } = request;
+  const group = request.group;
+  const session = request.session;
+  if (!group || !session || request.state !== 'forwarding') return;
+  request.to('responding');
+  if (request.tracked) request.tracked.state = 'responding';
+  const headers = buildDownstreamHeaders(flatFields(head.fields));
+  // The app asks for out-of-band work: a note for Ferry, not for the client.
+  if (takeOobRequest(headers)) group.requestOobWork(session.worker);
+  // Decided on the app's own headers, before Ferry adds its sticky-session cookie.
+  const cacheStatus = request.cache?.onHeaders(head.status, head.reason, headers);
+  if (cacheStatus !== undefined) headers.push(CACHE_HEADER, cacheStatus);
+  const { stickySessions, stickyCookieName } = group.app;
+  if (stickySessions && readCookie(request.headers.cookie, stickyCookieName) !== session.worker.stickyId) {
+    headers.push('Set-Cookie', `${stickyCookieName}=${session.worker.stickyId}; Path=/; HttpOnly; SameSite=Lax`);
+  }
+  request.status = head.status;
+  try {
+    exchange.writeHead(head.status, head.reason, headers);
+  } catch (err) {
+    // A head the front will not write (a status outside 200-599, a bad field): the app's fault.
+    request.upstream?.abort(err as Error);
+  }
+}
+
+export function onAppData(request: ProxyRequest, chunk: Buffer): boolean {
+  request.cache?.onData(chunk);
+  // false: the upstream exchange stops reading the app until onClientDrain resumes it.
+  return request.exchange.write(chunk);
+}
+
+export function onClientDrain(request: ProxyRequest): void {
+  request.upstream?.resume();
+}
+
+export function onAppComplete(request: ProxyRequest): void {
+  clearTimeout(request.deadlineTimer);
+  // The app is done with it: free the session now, even if a slow client is still reading.
+  request.session?.close();
+  request.cache?.onComplete();
+  if (request.state !== 'responding') return;
+  request.to('answered');
+  request.exchange.end();
+}
+
+export function onAppError(request: ProxyRequest, err: Error & { code?: string }): void {
+  request.session?.close();
+  if (request.clientGone || request.state === 'done') return;
+  const { ctx, exchange, group, session } = request;
+  const answering = canAnswer(exchange) && request.state === 'forwarding';
+  if (isBodyTooLarge(err)) {
+    request.to('answered');
+    writeError(exchange, bodyTooLargeAnswer(request.requestId, err.maxBodyBytes));
+    return;
+  }
+  if (request.timedOut) {
+    clearTimeout(request.deadlineTimer);
+    request.status = 504;
+    request.to('answered');
+    if (answering) writeError(exchange, { status: 504, reason: 'The application took too long to answer this request.', requestId: request.requestId });
+    else exchange.destroy();
+    return;
+  }
+  if (answering && group && session && request.attempt < MAX_ATTEMPTS && neverSent(err.code, request.body === undefined || !request.body.touched)) {
+    // A process that refuses connections is broken: take it out and send the request elsewhere.
+    ctx.log.warn('app process refused the connection; retrying the request on another process', { reqId: request.requestId, appPid: session.worker.pid, code: err.code, attempt: request.attempt });
+    group.detach(session.worker.pid);
+    request.attempt++;
+    request.session = undefined;
+    request.upstream = undefined;
+    if (request.tracked) request.tracked.worker = undefined;
+    checkoutSession(request);
+    return;
+  }
+  clearTimeout(request.deadlineTimer);
+  if (!answering) {
+    // The response was under way: the client must see a broken message, not a complete one.
+    ctx.log.warn('app process failed while answering; the response is cut off', { reqId: request.requestId, appPid: session?.worker.pid, err: err.message, code: err.code });
+    if (request.state !== 'answered') request.to('answered');
+    exchange.destroy();
+    return;
+  }
+  ctx.log.warn('app process failed during a request', { reqId: request.requestId, appPid: session?.worker.pid, err: err.message, code: err.code });
+  request.status = 502;
+  request.to('answered');
+  writeError(exchange, { status: 502, reason: 'The application process failed while handling this request.', requestId: request.requestId });
+}
