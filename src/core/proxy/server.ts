@@ -29,7 +29,8 @@ import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthStat
 import { doorVerdict, SERVER_OPTIONS_ALLOW } from './request-door.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
 import { preloadStatic, PublicDirs, serveStatic, type StaticOutcome } from './static-files.js';
-import { forwardUpgrade, type Tunnel } from './tunnel.js';
+import type { Tunnel } from './socket-tunnel.js';
+import { forwardUpgrade } from './tunnel.js';
 
 export interface ProxyServerOptions {
   pool: Pool;

@@ -4,7 +4,7 @@
 // is then closed: node:http has handed the socket over and parses nothing more on it, so whatever
 // the client sends behind the handshake would otherwise reach the app unchecked (no forwarded
 // headers, no limits, no request id). A tunnel closes when no byte has gone either way for the
-// idle timeout, when either side ends or fails, and when the core stops.
+// idle timeout, when either side ends or fails, and when the core stops (socket-tunnel.ts).
 
 import http from 'node:http';
 import type net from 'node:net';
@@ -15,44 +15,7 @@ import { endConnection, rawErrorResponse, type ErrorResponse } from './error-res
 import { takeOobRequest } from './forward.js';
 import { buildDownstreamHeaders, buildUpstreamHeaders, type ForwardingFacts } from './headers.js';
 import type { TrackedRequest } from './request-tracker.js';
-
-/** A client and an app connection spliced together after a 101. */
-export class Tunnel {
-  private closed = false;
-
-  constructor(
-    private readonly client: net.Socket,
-    private readonly upstream: net.Socket,
-  ) {}
-
-  /** Starts the flow both ways: first what each side sent before the splice, then everything. */
-  splice(fromApp: Buffer, fromClient: readonly Buffer[]): void {
-    const { client, upstream } = this;
-    upstream.on('error', () => this.close());
-    upstream.once('close', () => this.close());
-    if (fromApp.length > 0) client.write(fromApp);
-    for (const chunk of fromClient) upstream.write(chunk);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    // One side's FIN: pipe() passes it on once the other side has what was still on its way, and
-    // then both close. Half-open, a tunnel would live for ever: many apps (and clients) wait for
-    // the other side to close first.
-    client.once('end', () => this.closeOnceFlushed(upstream));
-    upstream.once('end', () => this.closeOnceFlushed(client));
-  }
-
-  private closeOnceFlushed(socket: net.Socket): void {
-    if (socket.writableFinished) this.close();
-    else socket.once('finish', () => this.close());
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.client.destroy();
-    this.upstream.destroy();
-  }
-}
+import { responseHead, Tunnel } from './socket-tunnel.js';
 
 export interface UpgradeOptions {
   /** --websocket-idle-timeout: no byte either way for this long closes the connection (0 = never). */
@@ -68,12 +31,6 @@ export interface UpgradeOptions {
 
 function upstreamTarget(address: UpstreamAddress): http.RequestOptions {
   return 'socketPath' in address ? { socketPath: address.socketPath } : { host: address.host, port: address.port };
-}
-
-function responseHead(status: number, statusText: string | undefined, headers: readonly string[]): string {
-  let head = `HTTP/1.1 ${status} ${statusText ?? ''}\r\n`;
-  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return `${head}\r\n`;
 }
 
 /**
@@ -127,10 +84,8 @@ export function forwardUpgrade(
   // writing either refreshes it. Set before the answer too: an app that never answers is idle.
   client.setTimeout(opts.idleTimeoutMs);
   client.on('timeout', () => {
-    if (phase === 'tunnel') {
-      log.debug('tunnel idle for the websocket idle timeout; closed', { reqId: requestId, idleTimeoutMs: opts.idleTimeoutMs });
-      tunnel?.close();
-    } else if (phase === 'relaying') {
+    // A tunnel's own idle timeout is the Tunnel's (socket-tunnel.ts).
+    if (phase === 'relaying') {
       client.destroy(); // a declined answer that stalled: the client must see it broken
     } else if (phase === 'waiting') {
       log.warn('the app did not answer an upgrade request within the websocket idle timeout', { reqId: requestId, appPid: session.worker.pid, idleTimeoutMs: opts.idleTimeoutMs });
@@ -148,7 +103,10 @@ export function forwardUpgrade(
     stopBody();
     opts.onAnswered(101);
     client.write(responseHead(101, res.statusMessage, buildDownstreamHeaders(res.rawHeaders, true)));
-    const open = new Tunnel(client, upstream);
+    const open = new Tunnel(client, upstream, {
+      idleTimeoutMs: opts.idleTimeoutMs,
+      onIdle: () => log.debug('tunnel idle for the websocket idle timeout; closed', { reqId: requestId, idleTimeoutMs: opts.idleTimeoutMs }),
+    });
     tunnel = open;
     opts.tunnels.add(open);
     client.once('close', () => opts.tunnels.delete(open));

@@ -79,6 +79,20 @@ export class UpstreamConnection {
     });
   }
 
+  /**
+   * The socket leaves this connection, open (a 101 made it a tunnel): none of the connection's
+   * listeners stays on it, and the connection counts as closed.
+   */
+  detach(): net.Socket {
+    const { socket } = this;
+    for (const event of ['connect', 'data', 'drain', 'end', 'error', 'close']) socket.removeAllListeners(event);
+    this.closed = true;
+    this.exchange = undefined;
+    // Bytes wait for the new owner's reader (flowing without a 'data' listener, they would be lost).
+    socket.pause();
+    return socket;
+  }
+
   /** Its socket goes now; the exchange on it, if any, learns it from 'close'. */
   destroy(): void {
     if (!this.socket.destroyed) this.socket.destroy();

@@ -8,7 +8,12 @@
 // idle (the kept-alive race, RFC 9112 §9.3.1): when no byte of the answer came and the request can
 // be sent again unchanged (an idempotent method, no body or a Buffer), it is sent once more on a
 // fresh connection.
+//
+// A request that asks to switch protocols (Upgrade) and gets 101 once its body is all sent hands
+// its connection over: out of the pool for good, its socket and the bytes read past the 101's head
+// to the handler (a tunnel), never back to the idle list.
 
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { createBodyDecoder, type BodyDecoder } from '../engine/body.js';
 import type { ResponseHead } from '../engine/response-head.js';
@@ -27,9 +32,11 @@ export interface UpstreamRequest {
   headers: readonly string[];
   /** Nothing, a Buffer, or a stream read only once the connection is made. */
   body?: UpstreamBody | null | undefined;
+  /** It asks to switch protocols (Upgrade in its fields): a 101 goes to the handler's onUpgrade. */
+  upgrade?: boolean;
 }
 
-/** Who follows an exchange. Every exchange ends in exactly one of onComplete and onError. */
+/** Who follows an exchange. Every exchange ends in exactly one of onComplete, onError and onUpgrade. */
 export interface UpstreamHandler {
   /** A 1xx answer other than 101 (100 Continue, 103 Early Hints): the final one follows. */
   onInterim?(head: ResponseHead): void;
@@ -41,6 +48,12 @@ export interface UpstreamHandler {
   onComplete(): void;
   /** The exchange failed, or was aborted with this error; after onHead, the answer is cut off. */
   onError(err: Error & { code?: string }): void;
+  /**
+   * A 101 to an `upgrade` request: the app's socket is the handler's now (out of the pool, no
+   * listener left on it: the handler listens for its errors at once), with the bytes that came
+   * after the head. Without this method, a 101 fails the exchange.
+   */
+  onUpgrade?(head: ResponseHead, socket: Socket, rest: Buffer): void;
 }
 
 /** What an exchange needs of its pool. */
@@ -49,6 +62,8 @@ export interface ExchangePool {
   connectFresh(): UpstreamConnection | undefined;
   /** The exchange is done with the connection: back to the idle list, or closed. */
   release(connection: UpstreamConnection, reusable: boolean): void;
+  /** The connection leaves the pool for good, open (a 101 made it a tunnel). */
+  handOver(connection: UpstreamConnection): void;
   /** The Host a request without one gets (HTTP/1.1 requires one): `localhost`, or the app's TCP address. */
   readonly defaultHost: string;
 }
@@ -217,7 +232,14 @@ export class UpstreamExchange implements BodySenderOwner, ConnectionRider {
           this.fail(new UpstreamError('FERRY_UPSTREAM_BAD_RESPONSE', `the app's answer is not valid HTTP/1.1: ${result.reason}`));
           return undefined;
         case 'upgrade':
-          this.fail(new UpstreamError('FERRY_UPSTREAM_BAD_RESPONSE', `the app switched protocols (${result.head.status}) on a request that did not ask for it`));
+          if (this.request.upgrade !== true || this.handler.onUpgrade === undefined) {
+            this.fail(new UpstreamError('FERRY_UPSTREAM_BAD_RESPONSE', `the app switched protocols (${result.head.status}) on a request that did not ask for it`));
+          } else if (!this.bodySent) {
+            // The body's rest would go into the tunnel as the new protocol's bytes.
+            this.fail(new UpstreamError('FERRY_UPSTREAM_BAD_RESPONSE', 'the app switched protocols before it had the whole request body'));
+          } else {
+            this.switchProtocols(result.head, result.rest);
+          }
           return undefined;
         case 'interim':
           this.handler.onInterim?.(result.head);
@@ -311,6 +333,16 @@ export class UpstreamExchange implements BodySenderOwner, ConnectionRider {
       return true;
     }
     return true;
+  }
+
+  /** The 101: the connection is no longer the pool's, nor this exchange's. */
+  private switchProtocols(head: ResponseHead, rest: Buffer): void {
+    this.state = 'done';
+    const connection = this.connection as UpstreamConnection;
+    connection.exchange = undefined;
+    this.pool.handOver(connection);
+    const socket = connection.detach();
+    (this.handler.onUpgrade as NonNullable<UpstreamHandler['onUpgrade']>)(head, socket, rest);
   }
 
   private fail(err: Error & { code?: string }): void {

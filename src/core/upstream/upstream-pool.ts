@@ -85,6 +85,11 @@ export class UpstreamPool implements ExchangePool, ConnectionOwner {
     this.checkEmpty();
   }
 
+  handOver(connection: UpstreamConnection): void {
+    this.busy.delete(connection);
+    this.checkEmpty();
+  }
+
   onConnectionClosed(connection: UpstreamConnection): void {
     this.busy.delete(connection);
     const at = this.idle.lastIndexOf(connection);

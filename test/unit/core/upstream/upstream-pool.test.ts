@@ -467,6 +467,73 @@ describe('UpstreamPool: failures', () => {
   });
 });
 
+/** A Recorder that also takes a 101's socket (an upgrade request's handler). */
+class Upgrader extends Recorder {
+  readonly switched: Promise<{ head: ResponseHead; socket: net.Socket; rest: Buffer }>;
+  private onSwitch!: (got: { head: ResponseHead; socket: net.Socket; rest: Buffer }) => void;
+
+  constructor() {
+    super();
+    this.switched = new Promise((resolve) => (this.onSwitch = resolve));
+  }
+
+  onUpgrade(head: ResponseHead, socket: net.Socket, rest: Buffer): void {
+    this.onSwitch({ head, socket, rest });
+  }
+}
+
+const UPGRADE_FIELDS = ['Host', 'app', 'Connection', 'Upgrade', 'Upgrade', 'echo'];
+
+describe('UpstreamPool: switching protocols', () => {
+  it('hands the connection over after a 101 to an upgrade request, with the bytes after the head, and forgets it', async () => {
+    // The app answers 101 and its first tunnel bytes in one write, then echoes.
+    const app = await rawApp((socket, data, nth) => {
+      if (nth === 0) socket.write(answer(['HTTP/1.1 101 Switching Protocols', 'Upgrade: echo', 'Connection: Upgrade'], 'hello'));
+      else socket.write(data);
+    });
+    const pool = poolFor(app.socketPath);
+    const upgrader = new Upgrader();
+    pool.dispatch({ method: 'GET', path: '/ws', headers: UPGRADE_FIELDS, upgrade: true }, upgrader);
+    const { head, socket, rest } = await upgrader.switched;
+    expect(head.status).toBe(101);
+    expect(rest.toString()).toBe('hello');
+    expect(pool.connectionCounts).toEqual({ busy: 0, idle: 0 });
+    socket.on('error', () => undefined);
+    let echoed = '';
+    socket.on('data', (d: Buffer) => (echoed += d.toString()));
+    // Handed over paused: nothing is read (or lost) before the new owner reads.
+    expect(socket.isPaused()).toBe(true);
+    socket.resume();
+    socket.write('ping');
+    await expect.poll(() => echoed).toBe('ping');
+    // No onComplete or onError: the exchange ended in onUpgrade alone.
+    expect(upgrader.outcome.head).toBeUndefined();
+    expect(upgrader.outcome.error).toBeUndefined();
+    // The pool closing does not touch a connection it handed over.
+    await pool.close();
+    expect(socket.destroyed).toBe(false);
+    socket.destroy();
+  });
+
+  it('reads any other answer to an upgrade request as a plain answer', async () => {
+    const app = await rawApp((socket) => socket.write(answer(['HTTP/1.1 426 Upgrade Required', 'Content-Length: 4'], 'nope')));
+    const upgrader = new Upgrader();
+    const outcome = await send(poolFor(app.socketPath), { headers: UPGRADE_FIELDS, upgrade: true }, upgrader);
+    expect(outcome.head?.status).toBe(426);
+    expect(outcome.body.toString()).toBe('nope');
+  });
+
+  it('fails a 101 to a request that did not ask to switch, and one that came before the whole body', async () => {
+    const app = await rawApp((socket) => socket.write(answer(['HTTP/1.1 101 Switching Protocols', 'Upgrade: echo', 'Connection: Upgrade'])));
+    const plain = await send(poolFor(app.socketPath), {}, new Upgrader());
+    expect(plain.error?.code).toBe('FERRY_UPSTREAM_BAD_RESPONSE');
+    const body = new PassThrough();
+    body.write('part');
+    const early = await send(poolFor(app.socketPath), { method: 'POST', headers: [...UPGRADE_FIELDS, 'Content-Length', '10'], body, upgrade: true }, new Upgrader());
+    expect(early.error?.message).toContain('before it had the whole request body');
+  });
+});
+
 describe('UpstreamPool: the kept-alive race', () => {
   /**
    * Answers the first request of each connection; closes the connection as the second one
