@@ -72,7 +72,7 @@ export class FrontConnection implements ExchangeHost {
   readonly remoteAddress: string | undefined;
   /** When the state's timer runs out (ms since the epoch); 0 = no timer. */
   deadlineMs = 0;
-  /** Since when the connection has been idle (for a handover, which closes idle ones). */
+  /** Since when the connection has been idle, or taken over (for a handover, which closes those). */
   idleSinceMs: number;
   /** Requests taken on this connection. */
   requests = 0;
@@ -464,6 +464,7 @@ export class FrontConnection implements ExchangeHost {
     this.socket.off('end', this.onEnd);
     this.socket.off('drain', this.onDrain);
     this.socket.pause();
+    this.idleSinceMs = Date.now();
     this.toState('detached');
     exchange.finish('detached');
     return rest;

@@ -32,7 +32,7 @@ export interface FrontServerOptions {
   maxFields?: number;
   /** How often deadlines are checked; by default a fifth of the shortest timeout, at most 1 s. */
   checkIntervalMs?: number;
-  /** While handing over, a connection idle this long is closed (its client reconnects to the new core). */
+  /** While handing over, a connection idle (or taken over) this long is closed (its client reconnects to the new core). */
   handoverIdleCloseMs?: number;
   /** How long a closing connection waits for its client to read the last answer. */
   lingerMs?: number;
@@ -121,7 +121,8 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   const checkDeadlines = (): void => {
     const now = Date.now();
     for (const connection of connections) {
-      if (handingOver && connection.state === 'idle' && now - connection.idleSinceMs >= handoverIdleCloseMs) {
+      // A connection taken over (a tunnel) cannot move to the new core either: closed as an idle one.
+      if (handingOver && (connection.state === 'idle' || connection.state === 'detached') && now - connection.idleSinceMs >= handoverIdleCloseMs) {
         connection.destroy();
         continue;
       }

@@ -1,5 +1,5 @@
 // Stage 1, accept: the health check, the door (request-door.ts's verdicts over the engine's
-// head), `OPTIONS *`, and routing to an app group; then the cache stage. The front has already
+// head), `OPTIONS *`, and routing to an app group; then the cache stage (an upgrade: checkout). The front has already
 // refused what the engine's parser refuses (framing, sizes, timeouts); the door adds Ferry's own
 // rules (Host, reserved paths, an announced body over --max-body-size, X-Forwarded-* when trusted).
 
@@ -10,6 +10,7 @@ import { healthVerdict, isHealthCheckRequest } from '../health-check.js';
 import { doorVerdict, type DoorRequest, type DoorVerdict } from '../request-door.js';
 import { writeError, writeHealth, writeServerOptions } from './answers.js';
 import { lookUpCache } from './cache-lookup.js';
+import { toApp } from './checkout.js';
 import type { StageContext } from './context.js';
 import type { ProxyRequest } from './proxy-request.js';
 import { flatFields, headersObject } from './request-fields.js';
@@ -51,9 +52,14 @@ export function accept(request: ProxyRequest): void {
     writeServerOptions(exchange);
     return;
   }
-  // Not covered by this engine yet (README: "FERRY_ENGINE=front"): refused plainly, never half-served.
-  if (exchange.upgrade) {
-    refuse(request, { status: 503, reason: 'WebSocket and other upgrades are not served by this engine (FERRY_ENGINE=front) yet.', requestId: request.requestId, close: true });
+  // Ferry is no forward proxy: a CONNECT (in origin-form, the door took it) would be a tunnel on a 2xx.
+  if (exchange.method === 'CONNECT') {
+    refuse(request, { status: 400, reason: 'CONNECT is not served here.', requestId: request.requestId, close: true });
+    return;
+  }
+  // Its end could only be found by decoding it; no WebSocket handshake has a body at all.
+  if (exchange.upgrade && head.framing.body.kind === 'chunked') {
+    refuse(request, { status: 400, reason: 'An Upgrade request with a chunked body is not supported.', requestId: request.requestId, close: true });
     return;
   }
   const group = ctx.pool.groupFor(origin.host?.name);
@@ -62,7 +68,9 @@ export function accept(request: ProxyRequest): void {
     return;
   }
   request.group = group;
-  lookUpCache(request);
+  // An upgrade is never answered from the cache (nor stored): it goes to the app, tunnel.ts after a 101.
+  if (exchange.upgrade) toApp(request);
+  else lookUpCache(request);
 }
 
 /** Refused before routing: counted in `unrouted`. */

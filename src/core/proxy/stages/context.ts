@@ -5,6 +5,7 @@ import type { Pool } from '../../pool/pool.js';
 import type { CacheFront } from '../../turbocache/cache-front.js';
 import type { HealthState } from '../health-check.js';
 import type { RequestTracker } from '../request-tracker.js';
+import type { Tunnel } from '../socket-tunnel.js';
 
 export interface StageContext {
   pool: Pool;
@@ -16,4 +17,8 @@ export interface StageContext {
   health: { path: string; state: HealthState } | undefined;
   /** --max-body-size (the front enforces it; the door refuses an announced one early). */
   maxBodyBytes: number;
+  /** --websocket-idle-timeout: for the app's answer to an upgrade, then for the tunnel (0 = never). */
+  websocketIdleTimeoutMs: number;
+  /** The open tunnels, so that a stop can close them: added on 101, removed on close. */
+  tunnels: Set<Tunnel>;
 }

@@ -6,7 +6,8 @@ import type { ExchangeOutcome } from '../../front/exchange.js';
 import type { ProxyRequest } from './proxy-request.js';
 
 export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
-  if (request.state === 'done') return;
+  // A tunnel took the socket over (detached): tunnel.ts ends the request when the tunnel closes.
+  if (request.state === 'done' || request.state === 'tunnel') return;
   const { ctx, group, tracked } = request;
   const atApp = request.state === 'forwarding' || request.state === 'responding';
   request.to('done');

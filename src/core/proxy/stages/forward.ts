@@ -1,7 +1,9 @@
 // Stage 4, forward: the request goes to the checked-out process over its upstream pool, with the
 // head built once (headers.ts: hop-by-hop fields dropped, Ferry's forwarded fields added) and the
 // body streamed from the client as the app's socket takes it. max-request-time starts here: it
-// times the app, and stops when the app has answered.
+// times the app, and stops when the app has answered. An upgrade keeps its Connection and Upgrade
+// fields, and its wait is --websocket-idle-timeout instead, until the app's head: an app that
+// never answers a handshake is idle (504), not stuck (its process is not replaced).
 
 import type { Session } from '../../pool/session.js';
 import { buildUpstreamHeaders } from '../headers.js';
@@ -19,6 +21,7 @@ export function forward(request: ProxyRequest, session: Session): void {
     tracked.state = 'forwarding';
   }
   const origin = request.origin;
+  const upgrade = exchange.upgrade;
   request.upstreamHeaders ??= buildUpstreamHeaders(request.rawHeaders, {
     remoteAddress: exchange.remoteAddress,
     trustForwarded: ctx.trustForwarded,
@@ -26,9 +29,12 @@ export function forward(request: ProxyRequest, session: Session): void {
     scheme: origin?.scheme ?? 'http',
     host: origin?.host?.text,
     forwardedHost: origin?.forwardedHost?.text,
+    upgrade,
   });
   const { maxRequestTimeMs } = group.app.limits;
-  if (maxRequestTimeMs > 0) {
+  if (upgrade) {
+    waitForUpgradeAnswer(request, session);
+  } else if (maxRequestTimeMs > 0) {
     const worker = session.worker;
     clearTimeout(request.deadlineTimer);
     request.deadlineTimer = setTimeout(() => {
@@ -39,7 +45,21 @@ export function forward(request: ProxyRequest, session: Session): void {
     }, maxRequestTimeMs);
   }
   request.upstream = session.worker.upstream.dispatch(
-    { method: exchange.method, path: origin?.target ?? exchange.path, headers: request.upstreamHeaders, body: request.body ?? null },
+    { method: exchange.method, path: origin?.target ?? exchange.path, headers: request.upstreamHeaders, body: request.body ?? null, upgrade },
     request,
   );
+}
+
+/** --websocket-idle-timeout for the app's answer to a handshake; onAppHead and the tunnel stop it. */
+function waitForUpgradeAnswer(request: ProxyRequest, session: Session): void {
+  const { ctx } = request;
+  const idleTimeoutMs = ctx.websocketIdleTimeoutMs;
+  if (idleTimeoutMs <= 0) return;
+  clearTimeout(request.deadlineTimer);
+  request.deadlineTimer = setTimeout(() => {
+    if (request.state !== 'forwarding') return;
+    ctx.log.warn('the app did not answer an upgrade request within the websocket idle timeout', { reqId: request.requestId, appPid: session.worker.pid, idleTimeoutMs });
+    request.timedOut = true;
+    request.upstream?.abort(new Error('no answer to the upgrade within the websocket idle timeout'));
+  }, idleTimeoutMs);
 }

@@ -1,6 +1,6 @@
 // createFrontProxyServer: the proxy built from stages over Ferry's own front (src/core/front) and
 // upstream client (src/core/upstream), chosen with FERRY_ENGINE=front. Each request becomes one
-// ProxyRequest that goes through accept → cache → checkout → forward → respond → done. It has the
+// ProxyRequest that goes through accept → cache → checkout → forward → respond (or tunnel) → done. It has the
 // ProxyServer shape main.ts drives (listen, handOver, stop); what it does not serve yet is in the
 // README ("FERRY_ENGINE=front").
 
@@ -46,6 +46,8 @@ export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
     cache: opts.cache,
     health: opts.health,
     maxBodyBytes: opts.limits.maxBodyBytes,
+    websocketIdleTimeoutMs: opts.websocketIdleTimeoutMs,
+    tunnels: new Set(),
   };
   const front = createFrontServer({
     limits: opts.limits,
@@ -59,8 +61,9 @@ export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
     server: front.server,
     tracker,
     handOver: (deadlineMs) => front.handOver(deadlineMs),
-    // No tunnels: upgrades are refused by this engine for now.
-    closeTunnels: () => undefined,
+    closeTunnels: () => {
+      for (const tunnel of ctx.tunnels) tunnel.close();
+    },
     closeIdle: () => front.stop(),
     closeAll: () => front.destroyAll(),
   };

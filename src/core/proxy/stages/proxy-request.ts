@@ -3,9 +3,10 @@
 // cache transaction, the session, the body, the upstream exchange). Its states are one union with
 // their transitions in one table; the object is the exchange's listener, the upstream exchange's
 // handler and the cache's client, so the stages (accept → cache → checkout → forward → respond →
-// done, each in its own file) need no closures per request.
+// done, each in its own file; tunnel after a 101) need no closures per request.
 
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ResponseHead } from '../../engine/response-head.js';
 import type { Exchange, ExchangeListener, ExchangeOutcome } from '../../front/exchange.js';
 import type { AppGroup } from '../../pool/app-group.js';
@@ -19,6 +20,7 @@ import type { StageContext } from './context.js';
 import { finish } from './done.js';
 import type { ExchangeBody } from './request-body.js';
 import { onAppComplete, onAppData, onAppError, onAppHead, onClientDrain } from './respond.js';
+import { openTunnel } from './tunnel.js';
 
 export type ProxyState =
   /** The door, the health check, routing. */
@@ -31,6 +33,8 @@ export type ProxyState =
   | 'forwarding'
   /** The app's answer is streaming to the client. */
   | 'responding'
+  /** The app answered an upgrade with 101: the client and the app are spliced until either closes. */
+  | 'tunnel'
   /** Ferry or the cache answered (or the app's answer is all written); the exchange is not over yet. */
   | 'answered'
   /** The exchange is over: counted, session closed. */
@@ -41,8 +45,9 @@ const NEXT: Readonly<Record<ProxyState, readonly ProxyState[]>> = {
   'cache-wait': ['checking-out', 'answered', 'done'],
   'checking-out': ['forwarding', 'answered', 'done'],
   // Back to checking-out: the process refused the connection, the request goes to another one.
-  forwarding: ['checking-out', 'responding', 'answered', 'done'],
+  forwarding: ['checking-out', 'responding', 'tunnel', 'answered', 'done'],
   responding: ['answered', 'done'],
+  tunnel: ['done'],
   answered: ['done'],
   done: [],
 };
@@ -117,6 +122,10 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
 
   onError(err: Error & { code?: string }): void {
     onAppError(this, err);
+  }
+
+  onUpgrade(head: ResponseHead, socket: Socket, rest: Buffer): void {
+    openTunnel(this, head, socket, rest);
   }
 
   // --- the cache's client ---

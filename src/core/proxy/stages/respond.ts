@@ -25,6 +25,8 @@ export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
   const group = request.group;
   const session = request.session;
   if (!group || !session || request.state !== 'forwarding') return;
+  // An upgrade's wait ends with the app's head: a declined answer is an answer like any other.
+  if (exchange.upgrade) clearTimeout(request.deadlineTimer);
   request.to('responding');
   if (request.tracked) request.tracked.state = 'responding';
   const headers = buildDownstreamHeaders(flatFields(head.fields));
@@ -80,7 +82,8 @@ export function onAppError(request: ProxyRequest, err: Error & { code?: string }
     clearTimeout(request.deadlineTimer);
     request.status = 504;
     request.to('answered');
-    if (answering) writeError(exchange, { status: 504, reason: 'The application took too long to answer this request.', requestId: request.requestId });
+    const reason = exchange.upgrade ? 'The application did not answer this upgrade request in time.' : 'The application took too long to answer this request.';
+    if (answering) writeError(exchange, { status: 504, reason, requestId: request.requestId });
     else exchange.destroy();
     return;
   }
