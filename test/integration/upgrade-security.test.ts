@@ -79,6 +79,22 @@ async function echoes(tunnel: Tunnel, message: string): Promise<void> {
   expect(tunnel.received().slice(before)).toBe(message);
 }
 
+/** A chunked body decoded, strictly: undefined unless it is whole chunks and the last chunk. */
+function dechunk(body: string): string | undefined {
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const line = /^([0-9a-f]+)\r\n/i.exec(body.slice(at));
+    if (!line) return undefined;
+    const size = parseInt(line[1] as string, 16);
+    at += line[0].length;
+    if (size === 0) return body.slice(at) === '\r\n' ? out : undefined;
+    if (body.slice(at + size, at + size + 2) !== '\r\n') return undefined;
+    out += body.slice(at, at + size);
+    at += size + 2;
+  }
+}
+
 /** Resolves with true once `closed` resolves within `ms`, false otherwise. */
 function closesWithin(closed: Promise<number>, ms: number): Promise<boolean> {
   return Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))]);
@@ -107,11 +123,14 @@ describe('Upgrade requests', () => {
     expect(answer?.body).toBe('declined');
     expect(exchange.received.match(/HTTP\/1\.1 /g)).toHaveLength(1);
 
-    // A chunked answer is relayed whole too, delimited by the close.
+    // A chunked answer is relayed whole too, framed once: delimited by the close (node:http's
+    // engine) or chunked again (the stage proxy's front), never the app's chunks as its body.
     const chunked = await rawExchange(instance.port, (s) => s.write('GET /chunked HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /third HTTP/1.1\r\nHost: a\r\n\r\n'), 5_000);
     expect(chunked.timedOut).toBe(false);
-    expect(parseRawResponse(chunked.received)).toMatchObject({ status: 200, headers: { connection: 'close' }, body: 'declined' });
-    expect(parseRawResponse(chunked.received)?.headers['transfer-encoding']).toBeUndefined();
+    const relayed = parseRawResponse(chunked.received);
+    expect(relayed).toMatchObject({ status: 200, headers: { connection: 'close' } });
+    const framing = relayed?.headers['transfer-encoding'];
+    expect(framing === undefined ? relayed?.body : framing === 'chunked' ? dechunk(relayed?.body ?? '') : `framed ${framing}`).toBe('declined');
 
     const saw = await appSaw(instance);
     expect(saw.map((r) => `${r.how} ${r.url}`)).toEqual(['upgrade /x', 'upgrade /chunked']);
