@@ -21,13 +21,13 @@ import { requestClientAddress, showsSpawnDetails } from './error-page-audience.j
 import { endConnection, nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent } from './forward.js';
 import { chooseRequestId, type ForwardingFacts } from './headers.js';
-import { readCookie } from '../turbocache/http-fields.js';
 import { checkoutRefusal } from './checkout-refusal.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
 import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } from './request-body.js';
 import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';
 import { doorVerdict, SERVER_OPTIONS_ALLOW } from './request-door.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
+import { stickyCookieFor, stickyIdOf } from './sticky-session.js';
 import { preloadStatic, PublicDirs, serveStatic, type StaticOutcome } from './static-files.js';
 import type { Tunnel } from './socket-tunnel.js';
 import { forwardUpgrade } from './tunnel.js';
@@ -117,11 +117,6 @@ function incomingRequestId(req: http.IncomingMessage, trustForwarded: boolean): 
   return chooseRequestId(req.headers['x-request-id'], trustForwarded, nextRequestId);
 }
 
-/** The process the client's sticky-session cookie names (--sticky-sessions), for plain requests and upgrades alike. */
-function stickyIdOf(group: AppGroup, req: http.IncomingMessage): string | undefined {
-  return group.app.stickySessions ? readCookie(req.headers.cookie, group.app.stickyCookieName) : undefined;
-}
-
 function checkoutError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown, requestId: string, log: Logger, trustForwarded: boolean, group?: AppGroup): void {
   const refusal = checkoutRefusal(err, requestId, log);
   const spawnError = err instanceof CoreError && hasErrorCode(err, 'FERRY_ERR_POOL_UNAVAILABLE') ? (err.details.spawnError as SpawnFacts | undefined) : undefined;
@@ -208,11 +203,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       maxRequestTimeMs: group.app.limits.maxRequestTimeMs,
       onStuck: (worker: WorkerProcess) => void group.replaceStuck(worker, tracked.id).catch((err: unknown) => log.error('could not replace a stuck process', { err })),
     };
-    const { stickySessions, stickyCookieName } = group.app;
-    const setCookie =
-      stickySessions && readCookie(req.headers.cookie, stickyCookieName) !== session.worker.stickyId
-        ? `${stickyCookieName}=${session.worker.stickyId}; Path=/; HttpOnly; SameSite=Lax`
-        : undefined;
+    const setCookie = stickyCookieFor(group.app, req.headers.cookie, session.worker.stickyId);
     const worker = session.worker;
     forwardRequest(req, res, session, facts(req, tracked.id), log, tracked, {
       retryElsewhere,
@@ -394,7 +385,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const requestId = tracked.id;
     let checkedOut: Session | Promise<Session>;
     try {
-      checkedOut = group.checkout(stickyIdOf(group, req));
+      checkedOut = group.checkout(stickyIdOf(group.app, req.headers.cookie));
     } catch (err) {
       checkoutError(req, res, err, requestId, log, opts.trustForwarded, group);
       return;
@@ -477,7 +468,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     };
     Promise.resolve()
       // Sticky too: socket.io polls over plain requests first, then upgrades on the same process.
-      .then(() => group.checkout(stickyIdOf(group, req)))
+      .then(() => group.checkout(stickyIdOf(group.app, req.headers.cookie)))
       .then(
         (session) => {
           if (client.destroyed) return session.close();

@@ -2,7 +2,7 @@
 // to the app, and a process checked out of the group (sticky by cookie when the app asks for it);
 // then forward.
 
-import { readCookie } from '../../turbocache/http-fields.js';
+import { stickyIdOf } from '../sticky-session.js';
 import { checkoutFailed } from './errors.js';
 import { forward } from './forward.js';
 import type { ProxyRequest } from './proxy-request.js';
@@ -23,10 +23,9 @@ export function checkoutSession(request: ProxyRequest): void {
   if (!group) throw new Error('checkout before routing');
   request.to('checking-out');
   if (request.tracked) request.tracked.state = 'queued';
-  const { stickySessions, stickyCookieName } = group.app;
   let checkedOut;
   try {
-    checkedOut = group.checkout(stickySessions ? readCookie(request.headers.cookie, stickyCookieName) : undefined);
+    checkedOut = group.checkout(stickyIdOf(group.app, request.headers.cookie));
   } catch (err) {
     checkoutFailed(request, err);
     return;

@@ -7,11 +7,11 @@
 // the head, the client's connection is cut so that it sees a broken answer.
 
 import type { ResponseHead } from '../../engine/response-head.js';
-import { readCookie } from '../../turbocache/http-fields.js';
 import { CACHE_HEADER } from '../../turbocache/cache-front.js';
 import { bodyTooLargeAnswer, isBodyTooLarge } from '../client-limits.js';
 import { neverSent, takeOobRequest } from '../forward.js';
 import { buildDownstreamHeaders } from '../headers.js';
+import { stickyCookieFor } from '../sticky-session.js';
 import { canAnswer, writeError } from './answers.js';
 import { checkoutSession } from './checkout.js';
 import type { ProxyRequest } from './proxy-request.js';
@@ -35,10 +35,8 @@ export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
   // Decided on the app's own headers, before Ferry adds its sticky-session cookie.
   const cacheStatus = request.cache?.onHeaders(head.status, head.reason, headers);
   if (cacheStatus !== undefined) headers.push(CACHE_HEADER, cacheStatus);
-  const { stickySessions, stickyCookieName } = group.app;
-  if (stickySessions && readCookie(request.headers.cookie, stickyCookieName) !== session.worker.stickyId) {
-    headers.push('Set-Cookie', `${stickyCookieName}=${session.worker.stickyId}; Path=/; HttpOnly; SameSite=Lax`);
-  }
+  const setCookie = stickyCookieFor(group.app, request.headers.cookie, session.worker.stickyId);
+  if (setCookie !== undefined) headers.push('Set-Cookie', setCookie);
   request.status = head.status;
   try {
     exchange.writeHead(head.status, head.reason, headers);
