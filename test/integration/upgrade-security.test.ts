@@ -1,7 +1,7 @@
 // Upgrade requests (WebSocket and others) at the public front, on raw sockets: the front splices
 // the client to the app only once the app has answered 101, applies its door checks (body size,
 // forwarded headers, request id) to the handshake, lists open tunnels in status, and closes them
-// when idle, when either side ends, and at a stop. Each test looks at what the app saw too
+// when idle, when either side ends, at a stop and on a restart. Each test looks at what the app saw too
 // (upgrade-app records every request it gets and the fate of its tunnels).
 
 import net from 'node:net';
@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { AdminClient } from '../../src/cli/admin-client.js';
 import type { RequestsResponse, ServerResponse } from '../../src/lib/admin-api-contract.js';
-import { fixture, startDaemon, stopCleanly, type TestInstance, waitFor } from '../helpers/ferry.js';
+import { fixture, runFerry, startDaemon, stopCleanly, type TestInstance, waitFor } from '../helpers/ferry.js';
 import { expectRefusal, parseRawResponse, rawExchange } from '../helpers/raw-http.js';
 
 let instance: TestInstance | undefined;
@@ -265,5 +265,24 @@ describe('Upgrade requests', () => {
     expect(tookMs).toBeLessThan(5_000);
     for (const tunnel of tunnels) expect(await closesWithin(tunnel.closed, 1_000)).toBe(true);
     expect(instance.survivors()).toEqual([]);
+  });
+
+  it('closes open tunnels within a second or so on ferry restart (the new core cannot take them over), not at the handover deadline; the new core tunnels again', async () => {
+    instance = await startDaemon(fixture('upgrade-app'));
+    const tunnel = await openTunnel(instance.port);
+    await echoes(tunnel, 'before the restart');
+
+    const startedAt = Date.now();
+    const restart = await runFerry(instance.registryDir, ['restart', '--instance', instance.info.name]);
+    expect(restart.exitCode, restart.stderr).toBe(0);
+    expect(await closesWithin(tunnel.closed, 10_000)).toBe(true);
+    // The old core's handover would otherwise hold it to its deadline (28 s).
+    expect((await tunnel.closed) - startedAt).toBeLessThan(10_000);
+    await waitFor(async () => (await appTunnels(instance!)).open === 0, 'the app side of the tunnel to close');
+
+    instance.refresh();
+    const again = await openTunnel(instance.port);
+    await echoes(again, 'after the restart');
+    await stopCleanly(instance);
   });
 });
