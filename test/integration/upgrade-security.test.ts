@@ -1,8 +1,8 @@
 // Upgrade requests (WebSocket and others) at the public front, on raw sockets: the front splices
 // the client to the app only once the app has answered 101, applies its door checks (body size,
 // forwarded headers, request id) to the handshake, lists open tunnels in status, and closes them
-// when idle, when either side ends, at a stop and on a restart. Each test looks at what the app saw too
-// (upgrade-app records every request it gets and the fate of its tunnels).
+// when idle, when either side ends, at a stop and on a restart. Each test looks at what the app
+// saw too (upgrade-app records every request it gets and the fate of its tunnels).
 
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';

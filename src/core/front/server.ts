@@ -49,8 +49,8 @@ export interface FrontServer {
   /**
    * Hands the clients over to another core on the same listening socket (`ferry restart`), or to
    * other hosts after a drain: stop accepting, answer every further request with
-   * `Connection: close`, close connections once idle (or taken over: a tunnel) for a while, and resolve when none is left
-   * (at the deadline, the rest are destroyed).
+   * `Connection: close`, close connections once idle (or taken over: a tunnel) for a while, and
+   * resolve when none is left (at the deadline, the rest are destroyed).
    */
   handOver(deadlineMs: number): Promise<void>;
   /** Stop accepting and close every idle connection now; busy ones close after their answer. */

@@ -1,7 +1,8 @@
 // Stage 1, accept: the health check, the door (request-door.ts's verdicts over the engine's
-// head), `OPTIONS *`, and routing to an app group; then the cache stage (an upgrade: checkout). The front has already
-// refused what the engine's parser refuses (framing, sizes, timeouts); the door adds Ferry's own
-// rules (Host, reserved paths, an announced body over --max-body-size, X-Forwarded-* when trusted).
+// head), `OPTIONS *`, and routing to an app group; then the cache stage (an upgrade: checkout).
+// The front has already refused what the engine's parser refuses (framing, sizes, timeouts); the
+// door adds Ferry's own rules (Host, reserved paths, an announced body over --max-body-size,
+// X-Forwarded-* when trusted).
 
 import type { RequestHead } from '../../engine/request-head.js';
 import { nextRequestId } from '../error-responses.js';
