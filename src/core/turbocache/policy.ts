@@ -64,22 +64,36 @@ export function requestVerdict(method: string, headers: IncomingHttpHeaders): Re
   if (method !== 'GET' && method !== 'HEAD') {
     return { lookup: false, bypass: 'method', mayStore: false, invalidates: !SAFE_METHODS.has(method) };
   }
-  const noStore = (reason: NotStoredReason): Pick<RequestVerdict, 'mayStore' | 'notStored'> =>
-    method === 'HEAD' ? { mayStore: false, notStored: 'head' } : { mayStore: false, notStored: reason };
-  if (!headers.host) return { lookup: false, bypass: 'no-host', ...noStore('request-no-store'), invalidates: false };
-  if (headers.range !== undefined) return { lookup: false, bypass: 'range', ...noStore('partial'), invalidates: false };
-  if (hasBody(headers)) return { lookup: false, bypass: 'request-body', ...noStore('request-no-store'), invalidates: false };
-  const storable = method === 'HEAD' ? noStore('head') : { mayStore: true };
+  const head = method === 'HEAD';
+  if (!headers.host) return notStoredBypass('no-host', head, 'request-no-store');
+  if (headers.range !== undefined) return notStoredBypass('range', head, 'partial');
+  if (hasBody(headers)) return notStoredBypass('request-body', head, 'request-no-store');
   // The answer may still be stored, if the app marks it public (decided on the response).
-  if (headers.authorization !== undefined) return { lookup: false, bypass: 'authorization', ...storable, invalidates: false };
-  const cc = headers['cache-control'] === undefined ? undefined : parseCacheControl(headers['cache-control']);
-  if (cc?.directives.has('no-store')) return { lookup: false, bypass: 'request-no-cache', ...noStore('request-no-store'), invalidates: false };
+  if (headers.authorization !== undefined) return storableBypass('authorization', head);
+  const cacheControl = headers['cache-control'];
   const pragma = headers.pragma;
-  if (cc?.directives.has('no-cache') || (pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma))) {
-    return { lookup: false, bypass: 'request-no-cache', ...storable, invalidates: false };
-  }
+  // Most requests say nothing about caching: one verdict object, no parsing.
+  if (cacheControl === undefined && pragma === undefined) return head ? LOOKUP_HEAD : LOOKUP_GET;
+  const cc = cacheControl === undefined ? undefined : parseCacheControl(cacheControl);
+  if (cc?.directives.has('no-store')) return notStoredBypass('request-no-cache', head, 'request-no-store');
+  if (cc?.directives.has('no-cache') || (pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma))) return storableBypass('request-no-cache', head);
   const maxAge = parseDeltaSeconds(cc?.directives.get('max-age'));
-  return { lookup: true, ...storable, invalidates: false, ...(maxAge !== undefined ? { maxAgeMs: maxAge * 1000 } : {}) };
+  if (maxAge === undefined) return head ? LOOKUP_HEAD : LOOKUP_GET;
+  return { ...(head ? LOOKUP_HEAD : LOOKUP_GET), maxAgeMs: maxAge * 1000 };
+}
+
+/** A GET or HEAD looked up with nothing else to say (shared: verdicts are never changed). */
+const LOOKUP_GET: RequestVerdict = Object.freeze({ lookup: true, mayStore: true, invalidates: false });
+const LOOKUP_HEAD: RequestVerdict = Object.freeze({ lookup: true, mayStore: false, notStored: 'head', invalidates: false });
+
+/** Not looked up, and its answer not stored (a HEAD's answer never is: it has no body). */
+function notStoredBypass(bypass: BypassReason, head: boolean, reason: NotStoredReason): RequestVerdict {
+  return { lookup: false, bypass, mayStore: false, notStored: head ? 'head' : reason, invalidates: false };
+}
+
+/** Not looked up, but its answer may be stored (a GET's). */
+function storableBypass(bypass: BypassReason, head: boolean): RequestVerdict {
+  return head ? { lookup: false, bypass, mayStore: false, notStored: 'head', invalidates: false } : { lookup: false, bypass, mayStore: true, invalidates: false };
 }
 
 /** The response fields the store decision reads, gathered in one pass over the raw headers. */
@@ -202,6 +216,8 @@ export function storeVerdict(ctx: StoreContext): StoreVerdict {
   // RFC 9111 §3.5: a shared cache keeps an answer to an authorized request only when told to.
   if (ctx.authorization && !cc.directives.has('public') && !cc.directives.has('s-maxage')) return { store: false, reason: 'authorization' };
   if (facts.wwwAuthenticate) return { store: false, reason: 'www-authenticate' };
+  // No freshness given: decided before the Date is parsed (most answers end here).
+  if (!cc.directives.has('s-maxage') && !cc.directives.has('max-age') && facts.expires.length === 0) return { store: false, reason: 'no-freshness' };
   const parsedDate = parseHttpDate(facts.date);
   const dateMs = parsedDate ?? ctx.responseTimeMs;
   const lifetime = freshnessLifetimeMs(cc, facts, dateMs);
