@@ -1,5 +1,5 @@
 // Stage 1, accept: the health check, the door (request-door.ts's verdicts over the engine's
-// head), `OPTIONS *`, and routing to an app group; then the cache stage. The front has already
+// head), `OPTIONS *`, and routing to an app group; then static files, then the cache stage. The front has already
 // refused what the engine's parser refuses (framing, sizes, timeouts); the door adds Ferry's own
 // rules (Host, reserved paths, an announced body over --max-body-size, X-Forwarded-* when trusted).
 
@@ -9,10 +9,10 @@ import { chooseRequestId } from '../headers.js';
 import { healthVerdict, isHealthCheckRequest } from '../health-check.js';
 import { doorVerdict, type DoorRequest, type DoorVerdict } from '../request-door.js';
 import { writeError, writeHealth, writeServerOptions } from './answers.js';
-import { lookUpCache } from './cache-lookup.js';
 import type { StageContext } from './context.js';
 import type { ProxyRequest } from './proxy-request.js';
 import { flatFields, headersObject } from './request-fields.js';
+import { serveFromPublic } from './static.js';
 
 /** What the door reads, from the engine's head: the target as sent (the door parses its form itself). */
 export function doorRequestOf(head: RequestHead, rawHeaders: string[], headers: DoorRequest['headers']): DoorRequest {
@@ -62,7 +62,7 @@ export function accept(request: ProxyRequest): void {
     return;
   }
   request.group = group;
-  lookUpCache(request);
+  serveFromPublic(request);
 }
 
 /** Refused before routing: counted in `unrouted`. */

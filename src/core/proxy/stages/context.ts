@@ -1,10 +1,12 @@
 // What every stage of every request shares: the pool, the cache, the tracker, the settings.
 
 import type { Logger } from '../../log.js';
+import type { AppGroup } from '../../pool/app-group.js';
 import type { Pool } from '../../pool/pool.js';
 import type { CacheFront } from '../../turbocache/cache-front.js';
 import type { HealthState } from '../health-check.js';
 import type { RequestTracker } from '../request-tracker.js';
+import type { PublicDirs, StaticOutcome } from '../static-files.js';
 
 export interface StageContext {
   pool: Pool;
@@ -16,4 +18,6 @@ export interface StageContext {
   health: { path: string; state: HealthState } | undefined;
   /** --max-body-size (the front enforces it; the door refuses an announced one early). */
   maxBodyBytes: number;
+  /** Each app's public/ (static-files.ts), and the log lines of refused and failed files. */
+  statics: { dirs: PublicDirs<AppGroup>; outcome: (app: string, requestId: string) => StaticOutcome } | undefined;
 }

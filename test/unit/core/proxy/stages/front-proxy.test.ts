@@ -110,6 +110,7 @@ async function proxy(setup: Setup = {}): Promise<{ url: string; port: number; ct
     cache: setup.cache ? new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true }) : undefined,
     health: undefined,
     maxBodyBytes: 0,
+    statics: undefined,
   };
   const front = await startFront(stageHandler(ctx), { onRefused: (status, exchange) => countRefusal(ctx, status, exchange) });
   return { url: `http://127.0.0.1:${front.to as number}`, port: front.to as number, ctx };
