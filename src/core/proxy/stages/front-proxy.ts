@@ -1,8 +1,8 @@
 // createFrontProxyServer: the proxy built from stages over Ferry's own front (src/core/front) and
 // upstream client (src/core/upstream), chosen with FERRY_ENGINE=front. Each request becomes one
 // ProxyRequest that goes through accept → static → cache → checkout → forward → respond → done. It has the
-// ProxyServer shape main.ts drives (listen, handOver, stop); what it does not serve yet is in the
-// README ("FERRY_ENGINE=front").
+// ProxyServer shape main.ts drives (listen, handOver, stop); what it does not serve yet is in
+// docs/architecture.md ("FERRY_ENGINE=front").
 
 import type { Exchange, FrontHandler } from '../../front/exchange.js';
 import { createFrontServer } from '../../front/server.js';
