@@ -17,16 +17,17 @@ const READ_AHEAD_BYTES = 64 * 1024;
 
 export function serveFromPublic(request: ProxyRequest): void {
   const { ctx, exchange, group, origin } = request;
-  const statics = ctx.statics;
-  const relative = statics && group && origin ? staticFileOf(exchange.method, origin.target) : undefined;
-  // Only a request naming a file (the method and path say so) looks up the app's public/.
-  const dir = relative !== undefined && group ? statics?.dirs.dirFor(group) : undefined;
+  const { statics } = ctx;
+  const { method } = exchange;
+  // An app without public/ pays a map lookup: no decoding of the path, no trip to the disk.
+  const dir = statics && group && (method === 'GET' || method === 'HEAD') ? statics.dirs.dirFor(group) : undefined;
+  const relative = dir && origin ? staticFileOf(method, origin.target) : undefined;
   if (relative === undefined || dir === undefined || !statics || !group) {
     lookUpCache(request);
     return;
   }
   request.to('finding-file');
-  const req = { method: exchange.method, headers: request.headers };
+  const req = { method, headers: request.headers };
   void findStaticAnswer(dir, relative, req, request.requestId, statics.outcome(group.name, request.requestId)).then((answer) => answerFromPublic(request, group, answer));
 }
 
