@@ -77,7 +77,7 @@ async function serve(sockets, withCache) {
   const pool = new Pool(config, spawner, log);
   await pool.start();
   const ctx = {
-    pool, log, tracker: new RequestTracker(), trustForwarded: false, health: undefined, maxBodyBytes: 0,
+    pool, log, tracker: new RequestTracker(), trustForwarded: false, health: undefined, maxBodyBytes: 0, statics: undefined, websocketIdleTimeoutMs: 60_000, tunnels: new Set(),
     cache: withCache ? new CacheFront(new Turbocache({ maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024 }), { debugHeader: false }) : undefined,
   };
   const front = createFrontServer({ limits: clientLimits, nextRequestId, counts: ctx.tracker, log, handler: stageHandler(ctx), onRefused: (status, exchange) => countRefusal(ctx, status, exchange) });

@@ -53,13 +53,20 @@ export function reasonPhrase(status: ErrorStatus): string {
 }
 
 /**
- * The answer as a status, a flat field list [name, value, ...] (no Content-Length: the writer
- * frames it; Connection is the writer's too) and its body: for a front that writes its own heads.
+ * The answer as a status, a flat field list [name, value, ...] and its body, for a front that
+ * writes its own heads (Connection is the writer's): the fields sendErrorResponse writes, in its
+ * order, Content-Length included (a HEAD's answer carries it too, as node:http's does).
  */
-export function errorAnswerParts(error: Omit<ErrorResponse, 'headers'>): { reason: string; fields: string[]; body: string } {
-  const fields = ['Content-Type', 'text/plain; charset=utf-8', 'Cache-Control', 'no-store', 'X-Request-Id', error.requestId];
+export function errorAnswerParts(error: ErrorResponse): { reason: string; fields: string[]; body: string } {
+  const body = errorBody(error);
+  const fields: string[] = [];
+  for (const [name, value] of Object.entries(error.headers ?? {})) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) fields.push(name, String(one));
+  }
+  fields.push('Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store', 'X-Request-Id', error.requestId);
   if (error.retryAfterS !== undefined) fields.push('Retry-After', String(error.retryAfterS));
-  return { reason: REASONS[error.status] as string, fields, body: errorBody(error) };
+  return { reason: REASONS[error.status] as string, fields, body };
 }
 
 export function sendErrorResponse(req: http.IncomingMessage, res: http.ServerResponse, error: ErrorResponse): void {

@@ -9,7 +9,7 @@ import { hasErrorCode } from '../../lib/error-codes.js';
 import { accessEntryOf, type AccessLog } from '../access-log/access-log.js';
 import { CoreError } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
-import { throttledWarn, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
 import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
@@ -28,7 +28,7 @@ import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthStat
 import { doorVerdict, SERVER_OPTIONS_ALLOW } from './request-door.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
 import { stickyCookieFor, stickyIdOf } from './sticky-session.js';
-import { preloadStatic, PublicDirs, serveStatic, type StaticOutcome } from './static-files.js';
+import { publicDirsFor, serveStatic, staticOutcomes } from './static-files.js';
 import type { Tunnel } from './socket-tunnel.js';
 import { forwardUpgrade } from './tunnel.js';
 
@@ -140,13 +140,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   // Connections whose request the door refused: they close after the answer, and nothing sent
   // behind it is taken (node:http parses a pipelined request at once; it may be a smuggled one).
   const refusedConnections = new WeakSet<Socket | Duplex>();
-  const publicDirs = new PublicDirs(pool.groups);
-  if (publicDirs.any) setImmediate(() => void preloadStatic().catch(() => undefined));
-  const warnStatic = throttledWarn(log);
-  const staticOutcome = (group: AppGroup, requestId: string): StaticOutcome => ({
-    refused: (file, reason) => warnStatic('static file refused (403)', { app: group.name, reqId: requestId, file, reason }),
-    failed: (err) => log.error('static file could not be served', { app: group.name, reqId: requestId, err }),
-  });
+  const publicDirs = publicDirsFor(pool.groups);
+  const staticOutcome = staticOutcomes(log);
 
   // Each admitted request's origin as the door parsed it (node:http's request has no room for it).
   const origins = new WeakMap<http.IncomingMessage, RequestOrigin>();
@@ -281,7 +276,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     if (access) access.app = group.name;
     const publicDir = req.method === 'GET' || req.method === 'HEAD' ? publicDirs.dirFor(group) : undefined;
     if (publicDir !== undefined) {
-      serveStatic(req, res, publicDir, requestId, staticOutcome(group, requestId), () => handleDynamic(req, res, group, requestId));
+      serveStatic(req, res, publicDir, requestId, staticOutcome(group.name, requestId), () => handleDynamic(req, res, group, requestId));
       return;
     }
     handleDynamic(req, res, group, requestId);

@@ -1,8 +1,8 @@
 // Stage 1, accept: the health check, the door (request-door.ts's verdicts over the engine's
-// head), `OPTIONS *`, and routing to an app group; then the cache stage (an upgrade: checkout).
-// The front has already refused what the engine's parser refuses (framing, sizes, timeouts); the
-// door adds Ferry's own rules (Host, reserved paths, an announced body over --max-body-size,
-// X-Forwarded-* when trusted).
+// head), `OPTIONS *`, and routing to an app group; then static files, then the cache stage (an
+// upgrade: checkout). The front has already refused what the engine's parser refuses (framing,
+// sizes, timeouts); the door adds Ferry's own rules (Host, reserved paths, an announced body over
+// --max-body-size, X-Forwarded-* when trusted).
 
 import type { RequestHead } from '../../engine/request-head.js';
 import { nextRequestId } from '../error-responses.js';
@@ -10,11 +10,11 @@ import { chooseRequestId } from '../headers.js';
 import { healthVerdict, isHealthCheckRequest } from '../health-check.js';
 import { doorVerdict, type DoorRequest, type DoorVerdict } from '../request-door.js';
 import { writeError, writeHealth, writeServerOptions } from './answers.js';
-import { lookUpCache } from './cache-lookup.js';
 import { toApp } from './checkout.js';
 import type { StageContext } from './context.js';
 import type { ProxyRequest } from './proxy-request.js';
 import { flatFields, headersObject } from './request-fields.js';
+import { serveFromPublic } from './static.js';
 
 /** What the door reads, from the engine's head: the target as sent (the door parses its form itself). */
 export function doorRequestOf(head: RequestHead, rawHeaders: string[], headers: DoorRequest['headers']): DoorRequest {
@@ -69,9 +69,9 @@ export function accept(request: ProxyRequest): void {
     return;
   }
   request.group = group;
-  // An upgrade is never answered from the cache (nor stored): it goes to the app, tunnel.ts after a 101.
+  // An upgrade is never answered from public/ or the cache (nor stored): it goes to the app, tunnel.ts after a 101.
   if (exchange.upgrade) toApp(request);
-  else lookUpCache(request);
+  else serveFromPublic(request);
 }
 
 /** Refused before routing: counted in `unrouted`. */

@@ -14,7 +14,7 @@ export function canAnswer(exchange: Exchange): boolean {
 }
 
 /** An error answer; an answer already under way is cut instead (the client must see it broken). */
-export function writeError(exchange: Exchange, error: Omit<ErrorResponse, 'headers'>): void {
+export function writeError(exchange: Exchange, error: ErrorResponse): void {
   if (!canAnswer(exchange)) {
     exchange.destroy();
     return;

@@ -24,6 +24,8 @@ export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
     }
   }
   request.session?.close();
+  // A file from public/ still being read (a client gone mid-way): its descriptor closes.
+  request.file?.close();
   if (!tracked || !group) return;
   ctx.tracker.end(tracked);
   // node:http reports 200 for a response cut before its head; so does this, for the same counters.

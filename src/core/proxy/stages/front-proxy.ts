@@ -1,13 +1,14 @@
 // createFrontProxyServer: the proxy built from stages over Ferry's own front (src/core/front) and
 // upstream client (src/core/upstream), chosen with FERRY_ENGINE=front. Each request becomes one
-// ProxyRequest that goes through accept → cache → checkout → forward → respond (or tunnel) →
-// done. It has the ProxyServer shape main.ts drives (listen, handOver, stop, closeTunnels); what
-// it does not serve yet is in docs/architecture.md ("FERRY_ENGINE=front").
+// ProxyRequest that goes through accept → static → cache → checkout → forward → respond (or
+// tunnel) → done. It has the ProxyServer shape main.ts drives (listen, handOver, stop,
+// closeTunnels); what it does not serve yet is in docs/architecture.md ("FERRY_ENGINE=front").
 
 import type { Exchange, FrontHandler } from '../../front/exchange.js';
 import { createFrontServer } from '../../front/server.js';
 import { nextRequestId } from '../error-responses.js';
 import { RequestTracker } from '../request-tracker.js';
+import { publicDirsFor, staticOutcomes } from '../static-files.js';
 import type { ProxyServer, ProxyServerOptions } from '../server.js';
 import { accept } from './accept.js';
 import type { StageContext } from './context.js';
@@ -48,6 +49,7 @@ export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
     maxBodyBytes: opts.limits.maxBodyBytes,
     websocketIdleTimeoutMs: opts.websocketIdleTimeoutMs,
     tunnels: new Set(),
+    statics: { dirs: publicDirsFor(opts.pool.groups), outcome: staticOutcomes(opts.log) },
   };
   const front = createFrontServer({
     limits: opts.limits,

@@ -2,8 +2,8 @@
 // back, and everything about it in one object (the group, the request id, the tracked request, the
 // cache transaction, the session, the body, the upstream exchange). Its states are one union with
 // their transitions in one table; the object is the exchange's listener, the upstream exchange's
-// handler and the cache's client, so the stages (accept → cache → checkout → forward → respond →
-// done, each in its own file; tunnel after a 101) need no closures per request.
+// handler and the cache's client, so the stages (accept → static → cache → checkout → forward →
+// respond → done, each in its own file; tunnel after a 101) need no closures per request.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
@@ -25,6 +25,10 @@ import { openTunnel } from './tunnel.js';
 export type ProxyState =
   /** The door, the health check, routing. */
   | 'accepting'
+  /** Looking for the file a GET/HEAD names under the app's public/ (none: on to the cache). */
+  | 'finding-file'
+  /** A file from public/ is streaming to the client. */
+  | 'sending-file'
   /** Waiting for another request's fill of the same cache entry. */
   | 'cache-wait'
   /** Waiting for a process (group.checkout). */
@@ -41,7 +45,10 @@ export type ProxyState =
   | 'done';
 
 const NEXT: Readonly<Record<ProxyState, readonly ProxyState[]>> = {
-  accepting: ['cache-wait', 'checking-out', 'answered', 'done'],
+  accepting: ['finding-file', 'cache-wait', 'checking-out', 'answered', 'done'],
+  // No file there: the cache and the app, as from accepting.
+  'finding-file': ['sending-file', 'cache-wait', 'checking-out', 'answered', 'done'],
+  'sending-file': ['answered', 'done'],
   'cache-wait': ['checking-out', 'answered', 'done'],
   'checking-out': ['forwarding', 'answered', 'done'],
   // Back to checking-out: the process refused the connection, the request goes to another one.
@@ -65,6 +72,8 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   session: Session | undefined;
   body: ExchangeBody | undefined;
   upstream: UpstreamExchange | undefined;
+  /** The file from public/ being sent (stages/static.ts), in `sending-file`. */
+  file: { resume(): void; close(): void } | undefined;
   /** The head for the app, built once (a retry sends the same). */
   upstreamHeaders: string[] | undefined;
   /** The status the client got (for the counters). */
@@ -98,7 +107,8 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   }
 
   onDrain(): void {
-    onClientDrain(this);
+    if (this.state === 'sending-file') this.file?.resume();
+    else onClientDrain(this);
   }
 
   onDone(outcome: ExchangeOutcome): void {

@@ -112,6 +112,7 @@ async function proxy(setup: Setup = {}): Promise<{ url: string; port: number; ct
     maxBodyBytes: 0,
     websocketIdleTimeoutMs: 60_000,
     tunnels: new Set(),
+    statics: undefined,
   };
   const front = await startFront(stageHandler(ctx), { onRefused: (status, exchange) => countRefusal(ctx, status, exchange) });
   return { url: `http://127.0.0.1:${front.to as number}`, port: front.to as number, ctx };

@@ -129,6 +129,7 @@ async function proxy(setup: Setup = {}): Promise<{ front: Front; ctx: StageConte
     cache: undefined,
     health: undefined,
     maxBodyBytes: 0,
+    statics: undefined,
     websocketIdleTimeoutMs: config.websocketIdleTimeoutMs,
     tunnels: new Set(),
   };
