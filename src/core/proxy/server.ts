@@ -20,6 +20,7 @@ import { bodyTooLargeAnswer, clientErrorAnswer, isBodyTooLarge, serverLimitOptio
 import { requestClientAddress, showsSpawnDetails } from './error-page-audience.js';
 import { endConnection, nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent } from './forward.js';
+import { acceptFaultAnswer } from './injected-faults.js';
 import { chooseRequestId, type ForwardingFacts } from './headers.js';
 import { readCookie } from '../turbocache/http-fields.js';
 import { checkoutRefusal } from './checkout-refusal.js';
@@ -83,11 +84,6 @@ interface ConnectionState {
 
 /** Tries per request when app processes refuse connections (Passenger tries up to 10). */
 const MAX_ATTEMPTS = 3;
-
-/** The accept fault's answer: a connection Ferry could not take, as a client should see it. */
-function acceptFaultAnswer(requestId: string): ErrorResponse {
-  return { status: 503, reason: 'The server could not take this connection (injected fault: accept). Please try again.', requestId, retryAfterS: 1, close: true };
-}
 
 /**
  * A pipelined request's response waits for the one before it; when that one closes the connection

@@ -1,10 +1,12 @@
 // Stage 4, forward: the request goes to the checked-out process over its upstream pool, with the
 // head built once (headers.ts: hop-by-hop fields dropped, Ferry's forwarded fields added) and the
 // body streamed from the client as the app's socket takes it. max-request-time starts here: it
-// times the app, and stops when the app has answered.
+// times the app, and stops when the app has answered. The upstream-connect fault stands in for a
+// refused connection here.
 
 import type { Session } from '../../pool/session.js';
 import { buildUpstreamHeaders } from '../headers.js';
+import { injectedRefusal } from '../injected-faults.js';
 import type { ProxyRequest } from './proxy-request.js';
 
 export function forward(request: ProxyRequest, session: Session): void {
@@ -37,6 +39,11 @@ export function forward(request: ProxyRequest, session: Session): void {
       void group.replaceStuck(worker, request.requestId).catch((err: unknown) => ctx.log.error('could not replace a stuck process', { err }));
       request.upstream?.abort(new Error('max-request-time exceeded'));
     }, maxRequestTimeMs);
+  }
+  if (ctx.faults?.fails('upstream-connect', { reqId: request.requestId, appPid: session.worker.pid })) {
+    // Asynchronously, as the pool reports a refused connection; from here on it is one.
+    process.nextTick(() => request.onError(injectedRefusal(session)));
+    return;
   }
   request.upstream = session.worker.upstream.dispatch(
     { method: exchange.method, path: origin?.target ?? exchange.path, headers: request.upstreamHeaders, body: request.body ?? null },

@@ -5,6 +5,7 @@
 // README ("FERRY_ENGINE=front").
 
 import type { Exchange, FrontHandler } from '../../front/exchange.js';
+import type { FrontConnection } from '../../front/connection.js';
 import { createFrontServer } from '../../front/server.js';
 import { nextRequestId } from '../error-responses.js';
 import { RequestTracker } from '../request-tracker.js';
@@ -36,8 +37,18 @@ export function countRefusal(ctx: StageContext, status: number, exchange: Exchan
   if (status !== 408) ctx.tracker.countAnswered(status);
 }
 
+/** The accept fault point (FERRY_FAULTS): a connection it falls on gets its first request answered 503. */
+export function acceptFault(ctx: StageContext): ((connection: FrontConnection) => void) | undefined {
+  const { faults, faultedConnections } = ctx;
+  if (!faults || !faultedConnections) return undefined;
+  return (connection) => {
+    if (faults.fails('accept', { remoteAddress: connection.remoteAddress })) faultedConnections.add(connection);
+  };
+}
+
 export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
   const tracker = new RequestTracker();
+  const { responseBufferHighWatermarkBytes } = opts.buffering;
   const ctx: StageContext = {
     pool: opts.pool,
     log: opts.log,
@@ -46,6 +57,12 @@ export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
     cache: opts.cache,
     health: opts.health,
     maxBodyBytes: opts.limits.maxBodyBytes,
+    bufferUploads: opts.buffering.bufferUploads,
+    bufferDir: opts.bufferDir,
+    responseBuffer: responseBufferHighWatermarkBytes > 0 ? { highWatermarkBytes: responseBufferHighWatermarkBytes, dir: opts.bufferDir } : undefined,
+    accessLog: opts.accessLog,
+    faults: opts.faults,
+    faultedConnections: opts.faults ? new WeakSet() : undefined,
   };
   const front = createFrontServer({
     limits: opts.limits,
@@ -54,6 +71,7 @@ export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
     log: opts.log,
     handler: stageHandler(ctx),
     onRefused: (status, exchange) => countRefusal(ctx, status, exchange),
+    onConnection: acceptFault(ctx),
   });
   return {
     server: front.server,

@@ -1,0 +1,205 @@
+// The stage proxy in process, for what the old engine does around a request besides forwarding
+// it: fault injection (the accept and upstream-connect points), the access log (a line per answer
+// of every kind), upload buffering (a slow upload holds no process) and response buffering (a slow
+// reader holds no process). The front harness on 127.0.0.1:0, a real Pool over the FakeSpawner,
+// whose processes "listen" on an in-process node:http app on a unix socket.
+
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AccessLog } from '../../../../../src/core/access-log/access-log.js';
+import { FaultInjector, type FaultPoint } from '../../../../../src/core/faults.js';
+import { Logger } from '../../../../../src/core/log.js';
+import { Pool } from '../../../../../src/core/pool/pool.js';
+import { BufferDir } from '../../../../../src/core/proxy/buffer-dir.js';
+import { RequestTracker } from '../../../../../src/core/proxy/request-tracker.js';
+import type { StageContext } from '../../../../../src/core/proxy/stages/context.js';
+import { acceptFault, countRefusal, stageHandler } from '../../../../../src/core/proxy/stages/front-proxy.js';
+import { FakeSpawner } from '../../../../../src/core/spawn/fake-spawner.js';
+import { CacheFront } from '../../../../../src/core/turbocache/cache-front.js';
+import { Turbocache } from '../../../../../src/core/turbocache/turbocache.js';
+import { DEFAULT_LIMITS, type FerryConfig, type PoolLimits } from '../../../../../src/lib/config.js';
+import { TEST_APP, TEST_BUFFERING, TEST_CLIENT_LIMITS, TEST_TURBOCACHE } from '../../../../helpers/app-config.js';
+import { closeClients, closeFronts, connectClient, startFront, type RawClient } from '../../../../helpers/front-harness.js';
+
+let dir: string;
+let appSocket: string;
+let app: http.Server;
+/** What the app saw of each request, in order. */
+const seen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer; atMs: number }[] = [];
+/** When the app wrote the last byte of each /big answer. */
+const bigDone: number[] = [];
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-slow-'));
+  appSocket = path.join(dir, 'app.sock');
+  app = http.createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(parts);
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, atMs: Date.now() });
+      if (req.url === '/big') {
+        // 8 MiB as fast as the proxy takes it.
+        res.writeHead(200, { 'Content-Length': String(8 * 1024 * 1024) });
+        res.end(Buffer.alloc(8 * 1024 * 1024, 0x62), () => bigDone.push(Date.now()));
+      } else if (req.url === '/cached') {
+        res.writeHead(200, { 'Cache-Control': 'public, max-age=60' });
+        res.end('cached');
+      } else if (req.url?.startsWith('/slow')) {
+        setTimeout(() => res.end('slow'), 300);
+      } else {
+        res.end(`${req.method} ${req.url} ${body.length}`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => app.listen(appSocket, resolve));
+});
+
+afterAll(async () => {
+  app.closeAllConnections();
+  await new Promise((resolve) => app.close(resolve));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const spawner = new FakeSpawner();
+spawner.addressFor = () => ({ socketPath: appSocket });
+const pools: Pool[] = [];
+const accessLogs: AccessLog[] = [];
+
+afterEach(async () => {
+  closeClients();
+  await closeFronts();
+  for (const p of pools.splice(0)) {
+    const stopped = p.stop(Date.now() + 500);
+    spawner.exitAll();
+    await stopped;
+  }
+  for (const log of accessLogs.splice(0)) log.close();
+  seen.length = 0;
+  bigDone.length = 0;
+});
+
+interface Setup {
+  limits?: Partial<PoolLimits>;
+  cache?: boolean;
+  faults?: Partial<Record<FaultPoint, number>>;
+  accessLog?: boolean;
+  bufferUploads?: boolean;
+  /** Bytes held for a slow client before the app is slowed down; 0 = plain backpressure. */
+  highWatermarkBytes?: number;
+}
+
+interface Proxy {
+  port: number;
+  ctx: StageContext;
+  bufferDir: BufferDir;
+  bufferFiles(): string[];
+  /** The access log's lines so far (flushed first), as JSON objects. */
+  accessLines(): Record<string, unknown>[];
+}
+
+async function proxy(setup: Setup = {}): Promise<Proxy> {
+  const config: FerryConfig = {
+    listen: { kind: 'tcp', address: '127.0.0.1', port: 0 },
+    maxPoolSize: 4,
+    logLevel: 'info',
+    shutdownTimeoutMs: 1000,
+    apps: [{ ...TEST_APP, name: 'hello', limits: { ...DEFAULT_LIMITS, ...setup.limits } }],
+    turbocache: TEST_TURBOCACHE,
+    clientLimits: TEST_CLIENT_LIMITS,
+    buffering: TEST_BUFFERING,
+    websocketIdleTimeoutMs: 60_000,
+  };
+  const log = new Logger({ level: 'info', format: 'json', sink: { write: () => undefined } });
+  const pool = new Pool(config, spawner, log);
+  pools.push(pool);
+  await pool.start();
+  const instanceDir = fs.mkdtempSync(path.join(dir, 'instance-'));
+  const bufferDir = BufferDir.prepare(instanceDir);
+  const accessFile = path.join(instanceDir, 'access.jsonl');
+  let accessLog: AccessLog | undefined;
+  if (setup.accessLog) {
+    accessLog = new AccessLog({ target: { path: accessFile, appUids: [] }, format: 'json', clientOf: (address) => address });
+    accessLogs.push(accessLog);
+  }
+  const faults = setup.faults ? new FaultInjector({ probabilities: setup.faults, seed: 1, seedChosen: false }) : undefined;
+  faults?.arm();
+  const highWatermarkBytes = setup.highWatermarkBytes ?? 0;
+  const ctx: StageContext = {
+    pool,
+    log,
+    tracker: new RequestTracker(),
+    trustForwarded: false,
+    cache: setup.cache ? new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true }) : undefined,
+    health: undefined,
+    maxBodyBytes: 0,
+    bufferUploads: setup.bufferUploads === true,
+    bufferDir,
+    responseBuffer: highWatermarkBytes > 0 ? { highWatermarkBytes, dir: bufferDir } : undefined,
+    accessLog,
+    faults,
+    faultedConnections: faults ? new WeakSet() : undefined,
+  };
+  const front = await startFront(stageHandler(ctx), { onRefused: (status, exchange) => countRefusal(ctx, status, exchange), onConnection: acceptFault(ctx) });
+  const buffersDir = bufferDir.dir;
+  return {
+    port: front.to as number,
+    ctx,
+    bufferDir,
+    bufferFiles: () => fs.readdirSync(buffersDir),
+    accessLines: () => {
+      accessLog?.flushSync();
+      if (!fs.existsSync(accessFile)) return [];
+      return fs.readFileSync(accessFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+  };
+}
+
+/** Sends `text` on a new connection and waits until the server closes it. */
+async function exchangeUntilClosed(port: number, text: string): Promise<RawClient> {
+  const client = await connectClient(port);
+  client.write(text);
+  await client.waitClosed();
+  return client;
+}
+
+describe('stage proxy: fault injection', () => {
+  it('accept: the first request of a faulted connection gets 503 with Retry-After and a request id, and nothing behind it is taken', async () => {
+    const { port, ctx } = await proxy({ faults: { accept: 1 } });
+    const client = await exchangeUntilClosed(port, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [answer, ...more] = client.responses();
+    expect(more).toEqual([]);
+    expect(answer?.status).toBe(503);
+    expect(answer?.headers['retry-after']).toBe('1');
+    expect(answer?.headers.connection).toBe('close');
+    expect(answer?.body).toContain('injected fault: accept');
+    expect(answer?.body).toContain(`Request id: ${answer?.headers['x-request-id'] as string}`);
+    // A body announced behind the refusal is never read for the app either.
+    const post = await exchangeUntilClosed(port, 'POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
+    expect(post.responses()[0]?.status).toBe(503);
+    expect(seen).toEqual([]);
+    expect(ctx.faults?.fired.accept).toBe(2);
+    expect(ctx.tracker.unrouted.byClass[4]).toBe(2);
+  });
+
+  it('accept: a connection the fault did not fall on is served as usual', async () => {
+    const { port } = await proxy({ faults: { accept: 0 } });
+    const client = await connectClient(port);
+    client.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [answer] = await client.answers(1);
+    expect(answer?.status).toBe(200);
+  });
+
+  it('upstream-connect: the request is tried on 3 processes, each "refusing", then gets 502', async () => {
+    const { port, ctx } = await proxy({ faults: { 'upstream-connect': 1 } });
+    const client = await connectClient(port);
+    client.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [answer] = await client.answers(1);
+    expect(answer?.status).toBe(502);
+    expect(ctx.faults?.fired['upstream-connect']).toBe(3);
+    expect(seen).toEqual([]);
+  });
+});
