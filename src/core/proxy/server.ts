@@ -6,7 +6,8 @@ import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BufferingConfig, ClientLimits } from '../../lib/config.js';
 import { hasErrorCode } from '../../lib/error-codes.js';
-import { accessEntryOf, type AccessLog } from '../access-log/access-log.js';
+import type { AccessLog } from '../access-log/access-log.js';
+import { accessEntryOf, beginNodeAccess } from '../access-log/node-http-entry.js';
 import { CoreError } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
 import { throttledWarn, type Logger } from '../log.js';
@@ -231,7 +232,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     // First, so that every answer below (refusals, static files, cache hits) gets its line.
-    const access = accessLog?.begin(req, res);
+    const access = accessLog && beginNodeAccess(accessLog, req, res);
     const connection = connections.get(req.socket);
     if (connection) {
       connection.busy++;
@@ -507,7 +508,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const answer = clientErrorAnswer(err.code, nextRequestId());
     log.debug('client request refused', { reqId: answer.requestId, status: answer.status, code: err.code });
     const raw = rawErrorResponse(answer);
-    accessLog?.refusedByParser(socket as Socket, answer.status, answer.requestId, Buffer.byteLength(raw));
+    accessLog?.refusedByParser((socket as Socket).remoteAddress, answer.status, answer.requestId, Buffer.byteLength(raw));
     endConnection(socket, raw);
   });
 

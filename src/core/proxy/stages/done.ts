@@ -1,8 +1,10 @@
 // Stage 6, done: the exchange is over, however it ended. A request still at the app is stopped
 // (the client went, or its body was refused), its session closed, and it is counted as server.ts
-// counts it: the tracker (`ferry status`), the app's status counts and latency, 5xx per process.
+// counts it: the tracker (`ferry status`), the app's status counts and latency, 5xx per process;
+// and its access line is written.
 
 import type { ExchangeOutcome } from '../../front/exchange.js';
+import { endAccess } from './access.js';
 import type { ProxyRequest } from './proxy-request.js';
 
 export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
@@ -23,6 +25,7 @@ export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
     }
   }
   request.session?.close();
+  endAccess(request);
   if (!tracked || !group) return;
   ctx.tracker.end(tracked);
   // node:http reports 200 for a response cut before its head; so does this, for the same counters.

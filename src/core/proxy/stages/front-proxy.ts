@@ -5,12 +5,13 @@
 // README ("FERRY_ENGINE=front").
 
 import type { Exchange, FrontHandler } from '../../front/exchange.js';
-import type { FrontConnection } from '../../front/connection.js';
+import type { FrontConnection, FrontRefusal } from '../../front/connection.js';
 import { createFrontServer } from '../../front/server.js';
 import { nextRequestId } from '../error-responses.js';
 import { RequestTracker } from '../request-tracker.js';
 import type { ProxyServer, ProxyServerOptions } from '../server.js';
 import { accept } from './accept.js';
+import { beginAccess } from './access.js';
 import type { StageContext } from './context.js';
 import { ProxyRequest } from './proxy-request.js';
 
@@ -19,6 +20,7 @@ export function stageHandler(ctx: StageContext): FrontHandler {
   return (exchange) => {
     const request = new ProxyRequest(ctx, exchange);
     exchange.listener = request;
+    beginAccess(request);
     accept(request);
   };
 }
@@ -26,15 +28,19 @@ export function stageHandler(ctx: StageContext): FrontHandler {
 /**
  * The front's own refusals, counted as server.ts counts its door's: a request refused before it
  * was routed in `unrouted` (node:http's parser refusals and header timeouts are not counted today,
- * so 408 is not); one already at a stage (a body over the limit) gets the status for its counts.
+ * so 408 is not); one already at a stage (a body over the limit) gets the status for its counts
+ * and its access line.
  */
-export function countRefusal(ctx: StageContext, status: number, exchange: Exchange | undefined): void {
+export function countRefusal(ctx: StageContext, status: number, exchange: Exchange | undefined, refusal?: FrontRefusal): void {
   const request = exchange?.listener;
   if (request instanceof ProxyRequest) {
-    if (request.tracked !== undefined) request.status = status;
+    // Its access line (written when the exchange is done) shows the refusal too.
+    request.status = status;
     return;
   }
   if (status !== 408) ctx.tracker.countAnswered(status);
+  // No stage saw it: its line has no method or target, as the old engine's parser refusals.
+  if (refusal !== undefined) ctx.accessLog?.refusedByParser(refusal.remoteAddress, status, refusal.requestId, refusal.bytes);
 }
 
 /** The accept fault point (FERRY_FAULTS): a connection it falls on gets its first request answered 503. */
@@ -70,7 +76,7 @@ export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
     counts: tracker,
     log: opts.log,
     handler: stageHandler(ctx),
-    onRefused: (status, exchange) => countRefusal(ctx, status, exchange),
+    onRefused: (status, exchange, refusal) => countRefusal(ctx, status, exchange, refusal),
     onConnection: acceptFault(ctx),
   });
   return {

@@ -6,6 +6,7 @@
 // done, each in its own file) need no closures per request.
 
 import type { IncomingHttpHeaders } from 'node:http';
+import type { AccessEntry } from '../../access-log/access-log.js';
 import type { ResponseHead } from '../../engine/response-head.js';
 import type { Exchange, ExchangeListener, ExchangeOutcome } from '../../front/exchange.js';
 import type { AppGroup } from '../../pool/app-group.js';
@@ -70,6 +71,8 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   deadlineTimer: NodeJS.Timeout | undefined;
   /** The app was told to stop: the client went, or its body was refused. */
   clientGone = false;
+  /** Its access line as the stages fill it (--access-log only). */
+  access: AccessEntry | undefined;
   private closers: (() => void)[] | undefined;
 
   constructor(
@@ -132,6 +135,7 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   answer(hit: CacheHit): void {
     const { exchange } = this;
     this.status = hit.status;
+    if (this.access) this.access.cache = 'hit';
     this.to('answered');
     exchange.writeRaw(cacheHitBytes(hit, exchange.head.version, exchange.mustClose));
   }

@@ -45,8 +45,8 @@ beforeAll(async () => {
         // 8 MiB as fast as the proxy takes it.
         res.writeHead(200, { 'Content-Length': String(8 * 1024 * 1024) });
         res.end(Buffer.alloc(8 * 1024 * 1024, 0x62), () => bigDone.push(Date.now()));
-      } else if (req.url === '/cached') {
-        res.writeHead(200, { 'Cache-Control': 'public, max-age=60' });
+      } else if (req.url?.startsWith('/cached')) {
+        res.writeHead(200, { 'Cache-Control': 'public, max-age=60', 'Content-Length': '6' });
         res.end('cached');
       } else if (req.url?.startsWith('/slow')) {
         setTimeout(() => res.end('slow'), 300);
@@ -143,7 +143,7 @@ async function proxy(setup: Setup = {}): Promise<Proxy> {
     faults,
     faultedConnections: faults ? new WeakSet() : undefined,
   };
-  const front = await startFront(stageHandler(ctx), { onRefused: (status, exchange) => countRefusal(ctx, status, exchange), onConnection: acceptFault(ctx) });
+  const front = await startFront(stageHandler(ctx), { onRefused: (status, exchange, refusal) => countRefusal(ctx, status, exchange, refusal), onConnection: acceptFault(ctx) });
   const buffersDir = bufferDir.dir;
   return {
     port: front.to as number,
@@ -201,5 +201,53 @@ describe('stage proxy: fault injection', () => {
     expect(answer?.status).toBe(502);
     expect(ctx.faults?.fired['upstream-connect']).toBe(3);
     expect(seen).toEqual([]);
+  });
+});
+
+describe('stage proxy: the access log', () => {
+  it('writes one line per answer: proxied (miss), cache hit, door refusal, parser refusal, OPTIONS *, and a client that left (499)', async () => {
+    const { port, accessLines } = await proxy({ accessLog: true, cache: true });
+    const client = await connectClient(port);
+    client.write('GET /cached?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: ua "1"\r\nReferer: http://ref/\r\n\r\nGET /cached?x=1 HTTP/1.1\r\nHost: x\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n');
+    const answers = await client.answers(3);
+    expect(answers.map((a) => [a.status, a.headers['x-ferry-cache']])).toEqual([[200, 'miss'], [200, 'hit'], [200, undefined]]);
+    const refused = await exchangeUntilClosed(port, 'POST /ferry/oob-work HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n');
+    const malformed = await exchangeUntilClosed(port, 'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+    const leaving = await connectClient(port);
+    leaving.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await vi.waitFor(() => expect(seen.some((s) => s.url === '/slow')).toBe(true));
+    leaving.close();
+
+    await vi.waitFor(() => expect(accessLines()).toHaveLength(6));
+    const lines = accessLines();
+    const pid = (lines[0] as { pid: number }).pid;
+    expect(pid).toEqual(expect.any(Number));
+    expect(lines.map((l) => [l.method, l.target, l.status, l.app, l.cache])).toEqual([
+      ['GET', '/cached?x=1', 200, 'hello', 'miss'],
+      ['GET', '/cached?x=1', 200, 'hello', 'hit'],
+      ['OPTIONS', '*', 200, undefined, undefined],
+      ['POST', '/ferry/oob-work', 404, undefined, undefined],
+      [undefined, undefined, 400, undefined, undefined],
+      ['GET', '/slow', 499, 'hello', 'miss'],
+    ]);
+    expect(lines[0]).toMatchObject({ client: '127.0.0.1', protocol: 'HTTP/1.1', referer: 'http://ref/', userAgent: 'ua "1"', reqId: expect.any(String) });
+    expect(lines[1]).not.toHaveProperty('pid');
+    expect(lines[5]).toMatchObject({ pid, bytes: 0 });
+    // Bytes sent, the head included: each pipelined answer its own.
+    const raw = client.received;
+    const sizes = [raw.indexOf('HTTP/1.1', 1), raw.indexOf('HTTP/1.1', raw.indexOf('HTTP/1.1', 1) + 1)];
+    expect(lines[0]!.bytes).toBe(sizes[0]);
+    expect(lines[1]!.bytes).toBe(sizes[1]! - sizes[0]!);
+    expect(lines[2]!.bytes).toBe(raw.length - sizes[1]!);
+    expect(lines[3]!.bytes).toBe(refused.received.length);
+    expect(lines[4]!.bytes).toBe(malformed.received.length);
+    expect(new Set(lines.map((l) => l.reqId)).size).toBe(6);
+  });
+
+  it('logs the answer to a connection the accept fault fell on', async () => {
+    const { port, accessLines } = await proxy({ accessLog: true, faults: { accept: 1 } });
+    await exchangeUntilClosed(port, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+    await vi.waitFor(() => expect(accessLines()).toHaveLength(1));
+    expect(accessLines()[0]).toMatchObject({ method: 'GET', target: '/a', status: 503 });
   });
 });
