@@ -26,7 +26,7 @@ import { chooseRequestId, type ForwardingFacts } from './headers.js';
 import { readCookie } from '../turbocache/http-fields.js';
 import { checkoutRefusal } from './checkout-refusal.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
-import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } from './request-body.js';
+import { bufferNodeBody, ClientGoneError, hasRequestBody, type RequestBodyBuffer, shouldBufferBody } from './request-body.js';
 import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';
 import { doorVerdict, SERVER_OPTIONS_ALLOW } from './request-door.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
@@ -352,7 +352,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       return;
     }
     // Upload buffering: the whole body first, so a slow uploader holds no process.
-    const body = new RequestBodyBuffer(req, opts.bufferDir, maxBodyBytes);
+    const body = bufferNodeBody(req, opts.bufferDir, maxBodyBytes);
     tracked.requestBody = body;
     tracked.state = 'receiving';
     res.once('close', () => body.dispose());

@@ -4,6 +4,7 @@
 // and its access line is written.
 
 import type { ExchangeOutcome } from '../../front/exchange.js';
+import { ClientGoneError } from '../request-body.js';
 import { endAccess } from './access.js';
 import type { ProxyRequest } from './proxy-request.js';
 
@@ -19,12 +20,15 @@ export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
   } else {
     const why = new Error(outcome === 'body-refused' ? 'the request body was refused' : 'client closed the connection');
     request.body?.fail(why);
+    request.upload?.fail(new ClientGoneError());
     if (atApp) {
       request.clientGone = true;
       request.upstream?.abort(why);
     }
   }
   request.session?.close();
+  // A buffered body's memory and file go with the request, however it ended.
+  request.upload?.dispose();
   endAccess(request);
   if (!tracked || !group) return;
   ctx.tracker.end(tracked);

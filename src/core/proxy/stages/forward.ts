@@ -21,14 +21,20 @@ export function forward(request: ProxyRequest, session: Session): void {
     tracked.state = 'forwarding';
   }
   const origin = request.origin;
-  request.upstreamHeaders ??= buildUpstreamHeaders(request.rawHeaders, {
-    remoteAddress: exchange.remoteAddress,
-    trustForwarded: ctx.trustForwarded,
-    requestId: request.requestId,
-    scheme: origin?.scheme ?? 'http',
-    host: origin?.host?.text,
-    forwardedHost: origin?.forwardedHost?.text,
-  });
+  const { upload } = request;
+  if (request.upstreamHeaders === undefined) {
+    const headers = buildUpstreamHeaders(request.rawHeaders, {
+      remoteAddress: exchange.remoteAddress,
+      trustForwarded: ctx.trustForwarded,
+      requestId: request.requestId,
+      scheme: origin?.scheme ?? 'http',
+      host: origin?.host?.text,
+      forwardedHost: origin?.forwardedHost?.text,
+    });
+    // A buffered chunked body goes with its length (Transfer-Encoding is dropped with the hop-by-hop fields).
+    if (upload?.needsLength === true) headers.push('Content-Length', String(upload.length));
+    request.upstreamHeaders = headers;
+  }
   const { maxRequestTimeMs } = group.app.limits;
   if (maxRequestTimeMs > 0) {
     const worker = session.worker;
@@ -46,7 +52,7 @@ export function forward(request: ProxyRequest, session: Session): void {
     return;
   }
   request.upstream = session.worker.upstream.dispatch(
-    { method: exchange.method, path: origin?.target ?? exchange.path, headers: request.upstreamHeaders, body: request.body ?? null },
+    { method: exchange.method, path: origin?.target ?? exchange.path, headers: request.upstreamHeaders, body: upload ? upload.upstreamBody() : (request.body ?? null) },
     request,
   );
 }

@@ -14,6 +14,7 @@ import type { Session } from '../../pool/session.js';
 import type { CacheClient, CacheHit, CacheTransaction } from '../../turbocache/cache-front.js';
 import type { UpstreamExchange, UpstreamHandler } from '../../upstream/upstream-exchange.js';
 import type { RequestOrigin } from '../authority.js';
+import type { RequestBodyBuffer } from '../request-body.js';
 import type { TrackedRequest } from '../request-tracker.js';
 import { cacheHitBytes } from './answers.js';
 import type { StageContext } from './context.js';
@@ -26,6 +27,8 @@ export type ProxyState =
   | 'accepting'
   /** Waiting for another request's fill of the same cache entry. */
   | 'cache-wait'
+  /** Upload buffering: the body is read whole from the client before a process is checked out. */
+  | 'receiving'
   /** Waiting for a process (group.checkout). */
   | 'checking-out'
   /** Sent to the app; no answer yet. */
@@ -38,8 +41,9 @@ export type ProxyState =
   | 'done';
 
 const NEXT: Readonly<Record<ProxyState, readonly ProxyState[]>> = {
-  accepting: ['cache-wait', 'checking-out', 'answered', 'done'],
-  'cache-wait': ['checking-out', 'answered', 'done'],
+  accepting: ['cache-wait', 'receiving', 'checking-out', 'answered', 'done'],
+  'cache-wait': ['receiving', 'checking-out', 'answered', 'done'],
+  receiving: ['checking-out', 'answered', 'done'],
   'checking-out': ['forwarding', 'answered', 'done'],
   // Back to checking-out: the process refused the connection, the request goes to another one.
   forwarding: ['checking-out', 'responding', 'answered', 'done'],
@@ -59,7 +63,10 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   tracked: TrackedRequest | undefined;
   cache: CacheTransaction | undefined;
   session: Session | undefined;
+  /** The body streamed to the app as the client sends it ... */
   body: ExchangeBody | undefined;
+  /** ... or read whole first (upload buffering). */
+  upload: RequestBodyBuffer | undefined;
   upstream: UpstreamExchange | undefined;
   /** The head for the app, built once (a retry sends the same). */
   upstreamHeaders: string[] | undefined;
@@ -88,11 +95,11 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   // --- the exchange's listener ---
 
   onBodyData(chunk: Buffer): void {
-    this.body?.push(chunk);
+    (this.upload ?? this.body)?.push(chunk);
   }
 
   onBodyEnd(): void {
-    this.body?.end();
+    (this.upload ?? this.body)?.end();
   }
 
   onDrain(): void {

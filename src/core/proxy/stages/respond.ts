@@ -61,6 +61,8 @@ export function onAppComplete(request: ProxyRequest): void {
   // The app is done with it: free the session now, even if a slow client is still reading.
   request.session?.close();
   request.cache?.onComplete();
+  // The app has answered, so it has had all of the body it wanted: the buffered copy can go.
+  request.upload?.dispose();
   if (request.state !== 'responding') return;
   request.to('answered');
   request.exchange.end();

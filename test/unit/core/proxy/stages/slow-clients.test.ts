@@ -251,3 +251,66 @@ describe('stage proxy: the access log', () => {
     expect(accessLines()[0]).toMatchObject({ method: 'GET', target: '/a', status: 503 });
   });
 });
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('stage proxy: upload buffering', () => {
+  it('reads a slow chunked upload whole before the process of concurrency 1 sees it, then sends it with Content-Length', async () => {
+    const { port, ctx, bufferFiles } = await proxy({ limits: { concurrency: 1 } });
+    const client = await connectClient(port);
+    client.write('POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const slice = Buffer.alloc(50_000, 0x75);
+    for (let i = 0; i < 4; i++) {
+      client.write(`${slice.length.toString(16)}\r\n`);
+      client.write(slice);
+      client.write('\r\n');
+      await sleep(60);
+      // Midway: held by the core (past 64 KiB, in a file), no process given, the app has seen nothing.
+      if (i === 2) {
+        await vi.waitFor(() => expect(ctx.tracker.inspect()).toMatchObject([{ path: '/up', state: 'receiving', pid: null }]));
+        expect(ctx.tracker.inspect()[0]!.bufferedDiskBytes).toBeGreaterThan(64 * 1024);
+        expect(bufferFiles().filter((f) => f.endsWith('.request'))).toHaveLength(1);
+        expect(seen).toEqual([]);
+      }
+    }
+    const lastSentMs = Date.now();
+    client.write('0\r\n\r\n');
+    const [answer] = await client.answers(1);
+    expect(answer?.body).toBe('POST /up 200000');
+    const got = seen[0]!;
+    expect(got.atMs).toBeGreaterThanOrEqual(lastSentMs);
+    expect(got.headers['content-length']).toBe('200000');
+    expect(got.headers['transfer-encoding']).toBeUndefined();
+    expect(got.body.equals(Buffer.alloc(200_000, 0x75))).toBe(true);
+    await vi.waitFor(() => expect(bufferFiles()).toEqual([]));
+    expect(client.closed).toBe(false);
+  });
+
+  it('streams the body to a process of unlimited concurrency, and buffers it with --buffer-uploads', async () => {
+    const streamed = await proxy();
+    const a = await connectClient(streamed.port);
+    a.write('POST /s HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello');
+    await vi.waitFor(() => expect(streamed.ctx.tracker.inspect()).toMatchObject([{ state: 'forwarding' }]));
+    a.write('world');
+    expect((await a.answers(1))[0]?.body).toBe('POST /s 10');
+
+    const buffered = await proxy({ bufferUploads: true });
+    const b = await connectClient(buffered.port);
+    b.write('POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello');
+    await vi.waitFor(() => expect(buffered.ctx.tracker.inspect()).toMatchObject([{ state: 'receiving' }]));
+    b.write('world');
+    expect((await b.answers(1))[0]?.body).toBe('POST /b 10');
+  });
+
+  it('removes the file of a client that leaves mid-upload; the app never sees the request', async () => {
+    const { port, ctx, bufferFiles } = await proxy({ limits: { concurrency: 1 } });
+    const client = await connectClient(port);
+    client.write('POST /gone HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n');
+    client.write(Buffer.alloc(200_000, 0x67));
+    await vi.waitFor(() => expect(bufferFiles()).toHaveLength(1));
+    client.close();
+    await vi.waitFor(() => expect(bufferFiles()).toEqual([]));
+    await vi.waitFor(() => expect(ctx.tracker.inFlight).toBe(0));
+    expect(seen).toEqual([]);
+  });
+});
