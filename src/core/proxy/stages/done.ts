@@ -27,8 +27,9 @@ export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
     }
   }
   request.session?.close();
-  // A buffered body's memory and file go with the request, however it ended.
+  // Buffered bodies and answers: their memory and files go with the request, however it ended.
   request.upload?.dispose();
+  request.held?.buffer.dispose();
   endAccess(request);
   if (!tracked || !group) return;
   ctx.tracker.end(tracked);

@@ -20,6 +20,7 @@ import { cacheHitBytes } from './answers.js';
 import type { StageContext } from './context.js';
 import { finish } from './done.js';
 import type { ExchangeBody } from './request-body.js';
+import type { HeldAnswer } from './response-buffering.js';
 import { onAppComplete, onAppData, onAppError, onAppHead, onClientDrain } from './respond.js';
 
 export type ProxyState =
@@ -35,6 +36,8 @@ export type ProxyState =
   | 'forwarding'
   /** The app's answer is streaming to the client. */
   | 'responding'
+  /** The app is done (its session freed); a slow client still takes the rest from the response buffer. */
+  | 'draining'
   /** Ferry or the cache answered (or the app's answer is all written); the exchange is not over yet. */
   | 'answered'
   /** The exchange is over: counted, session closed. */
@@ -47,7 +50,8 @@ const NEXT: Readonly<Record<ProxyState, readonly ProxyState[]>> = {
   'checking-out': ['forwarding', 'answered', 'done'],
   // Back to checking-out: the process refused the connection, the request goes to another one.
   forwarding: ['checking-out', 'responding', 'answered', 'done'],
-  responding: ['answered', 'done'],
+  responding: ['draining', 'answered', 'done'],
+  draining: ['answered', 'done'],
   answered: ['done'],
   done: [],
 };
@@ -67,6 +71,8 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   body: ExchangeBody | undefined;
   /** ... or read whole first (upload buffering). */
   upload: RequestBodyBuffer | undefined;
+  /** What a slow client has not taken yet of the app's answer (response buffering). */
+  held: HeldAnswer | undefined;
   upstream: UpstreamExchange | undefined;
   /** The head for the app, built once (a retry sends the same). */
   upstreamHeaders: string[] | undefined;

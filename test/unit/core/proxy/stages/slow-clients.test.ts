@@ -6,6 +6,7 @@
 
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -41,10 +42,11 @@ beforeAll(async () => {
     req.on('end', () => {
       const body = Buffer.concat(parts);
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, atMs: Date.now() });
-      if (req.url === '/big') {
-        // 8 MiB as fast as the proxy takes it.
-        res.writeHead(200, { 'Content-Length': String(8 * 1024 * 1024) });
-        res.end(Buffer.alloc(8 * 1024 * 1024, 0x62), () => bigDone.push(Date.now()));
+      if (req.url?.startsWith('/big')) {
+        // ?mb=N MiB (8 by default) as fast as the proxy takes it.
+        const bytes = Number(new URL(req.url, 'http://x').searchParams.get('mb') ?? 8) * 1024 * 1024;
+        res.writeHead(200, { 'Content-Length': String(bytes) });
+        res.end(Buffer.alloc(bytes, 0x62), () => bigDone.push(Date.now()));
       } else if (req.url?.startsWith('/cached')) {
         res.writeHead(200, { 'Cache-Control': 'public, max-age=60', 'Content-Length': '6' });
         res.end('cached');
@@ -312,5 +314,83 @@ describe('stage proxy: upload buffering', () => {
     await vi.waitFor(() => expect(bufferFiles()).toEqual([]));
     await vi.waitFor(() => expect(ctx.tracker.inFlight).toBe(0));
     expect(seen).toEqual([]);
+  });
+});
+
+/** A client that sends one request and reads nothing until told to; it counts what it gets. */
+class PausedReader {
+  readonly socket: net.Socket;
+  chunks: Buffer[] = [];
+  received = 0;
+  ended: Promise<void>;
+
+  constructor(port: number, text: string) {
+    this.socket = net.connect(port, '127.0.0.1');
+    this.socket.on('data', (chunk: Buffer) => {
+      this.chunks.push(chunk);
+      this.received += chunk.length;
+    });
+    this.ended = new Promise((resolve) => this.socket.once('close', () => resolve()));
+    this.socket.write(text);
+    this.socket.pause();
+  }
+
+  body(): Buffer {
+    const all = Buffer.concat(this.chunks);
+    return all.subarray(all.indexOf('\r\n\r\n') + 4);
+  }
+}
+
+const readers: PausedReader[] = [];
+afterEach(() => {
+  for (const reader of readers.splice(0)) reader.socket.destroy();
+});
+
+describe('stage proxy: response buffering', () => {
+  it('takes a 24 MiB answer as fast as the app writes it and frees the session while the client has not read it; the client then gets every byte', async () => {
+    const { port, ctx, bufferFiles } = await proxy({ highWatermarkBytes: 64 * 1024 * 1024 });
+    const reader = new PausedReader(port, 'GET /big?mb=24 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    readers.push(reader);
+    await vi.waitFor(() => expect(bigDone).toHaveLength(1), { timeout: 5_000 });
+    const worker = ctx.pool.groups[0]!.workers[0]!;
+    await vi.waitFor(() => expect(worker.sessions).toBe(0));
+    // The rest is held for the client: mostly on disk (past 1 MiB in memory), shown in status.
+    const [draining] = ctx.tracker.inspect();
+    expect(draining).toMatchObject({ path: '/big?mb=24', state: 'draining' });
+    expect(draining!.bufferedMemoryBytes + draining!.bufferedDiskBytes).toBeGreaterThan(8 * 1024 * 1024);
+    expect(bufferFiles().filter((f) => f.endsWith('.response'))).toHaveLength(1);
+    expect(reader.received).toBeLessThan(16 * 1024 * 1024);
+
+    reader.socket.resume();
+    await reader.ended;
+    const body = reader.body();
+    expect(body.length).toBe(24 * 1024 * 1024);
+    expect(body.every((b) => b === 0x62)).toBe(true);
+    expect(bufferFiles()).toEqual([]);
+    await vi.waitFor(() => expect(ctx.tracker.inFlight).toBe(0));
+  });
+
+  it('without response buffering, a client that does not read holds the session (plain backpressure)', async () => {
+    const { port, ctx } = await proxy({ highWatermarkBytes: 0 });
+    const reader = new PausedReader(port, 'GET /big?mb=24 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    readers.push(reader);
+    await vi.waitFor(() => expect(ctx.tracker.inspect()).toMatchObject([{ state: 'responding' }]));
+    await sleep(300);
+    expect(bigDone).toEqual([]);
+    expect(ctx.pool.groups[0]!.workers[0]!.sessions).toBe(1);
+    reader.socket.resume();
+    await reader.ended;
+    expect(reader.body().length).toBe(24 * 1024 * 1024);
+  });
+
+  it('removes the spill file of a client that leaves mid-download', async () => {
+    const { port, ctx, bufferFiles } = await proxy({ highWatermarkBytes: 64 * 1024 * 1024 });
+    const reader = new PausedReader(port, 'GET /big?mb=24 HTTP/1.1\r\nHost: x\r\n\r\n');
+    readers.push(reader);
+    await vi.waitFor(() => expect(bufferFiles().some((f) => f.endsWith('.response'))).toBe(true));
+    reader.socket.destroy();
+    await vi.waitFor(() => expect(bufferFiles()).toEqual([]));
+    await vi.waitFor(() => expect(ctx.tracker.inFlight).toBe(0));
+    expect(ctx.pool.groups[0]!.workers[0]!.sessions).toBe(0);
   });
 });
