@@ -256,6 +256,16 @@ describe('stage proxy: the access log', () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+describe('stage proxy: the access log, upgrades', () => {
+  it('logs the answer to an Upgrade request (refused by this engine for now) with its status and bytes', async () => {
+    const { port, accessLines } = await proxy({ accessLog: true });
+    const client = await exchangeUntilClosed(port, 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    const status = client.responses()[0]?.status;
+    await vi.waitFor(() => expect(accessLines()).toHaveLength(1));
+    expect(accessLines()[0]).toMatchObject({ method: 'GET', target: '/ws', status, bytes: client.received.length });
+  });
+});
+
 describe('stage proxy: upload buffering', () => {
   it('reads a slow chunked upload whole before the process of concurrency 1 sees it, then sends it with Content-Length', async () => {
     const { port, ctx, bufferFiles } = await proxy({ limits: { concurrency: 1 } });
