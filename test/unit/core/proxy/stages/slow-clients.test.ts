@@ -15,6 +15,7 @@ import { FaultInjector, type FaultPoint } from '../../../../../src/core/faults.j
 import { Logger } from '../../../../../src/core/log.js';
 import { Pool } from '../../../../../src/core/pool/pool.js';
 import { BufferDir } from '../../../../../src/core/proxy/buffer-dir.js';
+import { HealthState } from '../../../../../src/core/proxy/health-check.js';
 import { RequestTracker } from '../../../../../src/core/proxy/request-tracker.js';
 import type { StageContext } from '../../../../../src/core/proxy/stages/context.js';
 import { acceptFault, countRefusal, stageHandler } from '../../../../../src/core/proxy/stages/front-proxy.js';
@@ -92,6 +93,8 @@ interface Setup {
   bufferUploads?: boolean;
   /** Bytes held for a slow client before the app is slowed down; 0 = plain backpressure. */
   highWatermarkBytes?: number;
+  /** --health-check-path /health. */
+  health?: boolean;
 }
 
 interface Proxy {
@@ -136,7 +139,7 @@ async function proxy(setup: Setup = {}): Promise<Proxy> {
     tracker: new RequestTracker(),
     trustForwarded: false,
     cache: setup.cache ? new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true }) : undefined,
-    health: undefined,
+    health: setup.health ? { path: '/health', state: Object.assign(new HealthState(), { serving: true }) } : undefined,
     maxBodyBytes: 0,
     bufferUploads: setup.bufferUploads === true,
     bufferDir,
@@ -256,7 +259,22 @@ describe('stage proxy: the access log', () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('stage proxy: the access log, upgrades', () => {
+describe('stage proxy: the access log, upgrades and health checks', () => {
+  it('logs a health check answered by the core, without a request id or an app', async () => {
+    const { port, accessLines } = await proxy({ accessLog: true, health: true });
+    const client = await connectClient(port);
+    client.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [answer] = await client.answers(1);
+    expect(answer?.status).toBe(200);
+    await vi.waitFor(() => expect(accessLines()).toHaveLength(1));
+    const [line] = accessLines();
+    expect(line).toMatchObject({ method: 'GET', target: '/health', status: 200, bytes: client.received.length });
+    expect(line).not.toHaveProperty('app');
+    expect(line).not.toHaveProperty('reqId');
+    expect(seen).toEqual([]);
+  });
+
+
   it('logs the answer to an Upgrade request (refused by this engine for now) with its status and bytes', async () => {
     const { port, accessLines } = await proxy({ accessLog: true });
     const client = await exchangeUntilClosed(port, 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
