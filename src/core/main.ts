@@ -143,7 +143,7 @@ async function main(): Promise<void> {
       accessLog = new AccessLog({
         target: { path: config.accessLog.path, appUids: appUserIds(config) },
         format: config.accessLog.format,
-        clientOf: (req) => requestClientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustForwarded),
+        clientOf: (address, forwardedFor) => requestClientAddress(address, forwardedFor, trustForwarded),
         onError: (err) => warnAccess('could not write the access log; lines lost', { logFile: config.accessLog?.path, code: err.code, err: err.message }),
         onDropped: (lines) => warnAccess('the access log could not keep up; lines dropped', { logFile: config.accessLog?.path, lines }),
       });

@@ -89,7 +89,7 @@ describe('--access-log (combined)', () => {
     expect(second).toMatchObject({ target: '/hello.txt', status: 200, app: 'pid-app', pid: '-', cache: '-' });
     expect(second.bytes).toBeGreaterThan(staticFile.bytes);
     expect(third).toMatchObject({ method: 'POST', target: '/ferry/oob-work', status: 404, app: '-', pid: '-', cache: '-' });
-    expect(parser).toMatchObject({ client: '127.0.0.1', method: '-', target: '-', status: 400, bytes: Buffer.byteLength(malformed.received), app: '-', pid: '-' });
+    expect(parser).toMatchObject({ client: '127.0.0.1', method: '-', target: '-', status: 400, bytes: Buffer.byteLength(malformed.received, 'latin1'), app: '-', pid: '-' });
     expect(fourth).toMatchObject({ target: '/slow?ms=400', status: 499, bytes: 0, app: 'pid-app', pid: appPid });
     expect(fourth.seconds).toBeGreaterThanOrEqual(0.05);
     expect(new Set(lines.map((l) => l.rid)).size).toBe(5);

@@ -5,7 +5,6 @@
 // (a graceful stop, a crash through an exception and process.exit all flush first).
 
 import fs from 'node:fs';
-import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { openOwnFile } from '../../lib/own-files.js';
 import { accessLineFormatter, type AccessLogFormat, type AccessRecord, type CacheVerdict } from './format.js';
@@ -129,39 +128,39 @@ export class BatchedWriter {
   }
 }
 
-/** What the front knows of one request as it goes: set by the stages that learn it. */
+/**
+ * One request's line as it fills in, whichever engine serves it: the times and the client at its
+ * arrival, then what the stages learn (request id, app, the process that answered, the cache's
+ * verdict); the engine adds the request's own fields and the answer's status and bytes at the end.
+ */
 export interface AccessEntry {
   startMs: number;
   startPerf: number;
   /** Bytes the connection had sent before this answer began. */
   startBytes: number;
-  /** Taken at arrival: once a request with a body is done, node:http has let go of its socket. */
-  socket: { bytesWritten: number };
   client: string | undefined;
-  requestId?: string;
-  app?: string;
+  requestId?: string | undefined;
+  app?: string | undefined;
   /** The proxied request (its worker is the process that answered). */
-  tracked?: { worker?: { pid: number } };
-  cache?: CacheVerdict;
+  tracked?: { worker?: { pid: number } | undefined } | undefined;
+  cache?: CacheVerdict | undefined;
 }
 
-/**
- * Where a request's entry rides: a property of its response, not a WeakMap (measured: a WeakMap
- * entry per request cost ~2 us in the garbage collector's ephemeron work, more than the line).
- */
-const ENTRY = Symbol('ferry.accessEntry');
-type WithEntry = http.ServerResponse & { [ENTRY]?: AccessEntry };
-
-/** The entry of a request the access log follows (undefined when it is off). */
-export function accessEntryOf(res: http.ServerResponse): AccessEntry | undefined {
-  return (res as WithEntry)[ENTRY];
+/** The request as it was read, for its line. */
+export interface AccessRequestFacts {
+  method: string;
+  /** In origin-form once the door admitted it; as sent otherwise. */
+  target: string;
+  httpVersion: string;
+  referer: string | undefined;
+  userAgent: string | undefined;
 }
 
 export interface AccessLogOptions {
   target: AccessLogTarget;
   format: AccessLogFormat;
   /** The client's address as Ferry sees it (behind a trusted front: the one it names). */
-  clientOf: (req: http.IncomingMessage) => string | undefined;
+  clientOf: (remoteAddress: string | undefined, forwardedFor: string | string[] | undefined) => string | undefined;
   onError?: (err: NodeJS.ErrnoException) => void;
   onDropped?: (lines: number) => void;
 }
@@ -189,34 +188,57 @@ export class AccessLog {
     this.writer.replaceFd(fd);
   }
 
+  /** Writes what is pending now (tests read the file right after). */
+  flushSync(): void {
+    this.writer.flushSync();
+  }
+
   close(): void {
     process.off('exit', this.exitFlush);
     this.writer.close();
   }
 
-  /** Follows one request from its arrival; its line is written when its answer closes. */
-  begin(req: http.IncomingMessage, res: http.ServerResponse): AccessEntry {
-    const socket = req.socket;
-    const entry: AccessEntry = { startMs: Date.now(), startPerf: performance.now(), startBytes: socket.bytesWritten, socket, client: this.opts.clientOf(req) };
-    // Pipelined behind another answer: its own bytes start when the connection is its turn.
-    if (res.socket === null) res.once('socket', () => (entry.startBytes = socket.bytesWritten));
-    (res as WithEntry)[ENTRY] = entry;
-    res.once('close', () => {
-      // A line is not worth a core: a bug here is reported, not thrown into node:http.
-      try {
-        this.writer.write(this.format(this.record(req, res, entry)));
-      } catch (err) {
-        this.opts.onError?.(err as NodeJS.ErrnoException);
-      }
-    });
-    return entry;
+  /** The client's address as the line shows it. */
+  clientOf(remoteAddress: string | undefined, forwardedFor: string | string[] | undefined): string | undefined {
+    return this.opts.clientOf(remoteAddress, forwardedFor);
   }
 
-  /** A request node:http's parser refused (malformed, too large, too slow): no method or target to tell. */
-  refusedByParser(socket: { remoteAddress?: string }, status: number, requestId: string, bytes: number): void {
+  /** An entry for a request that has just arrived: its line is written by end(). */
+  begin(startBytes: number, client: string | undefined): AccessEntry {
+    return { startMs: Date.now(), startPerf: performance.now(), startBytes, client };
+  }
+
+  /** The request's line, once its answer is over; `answered` false: nothing of an answer was sent (logged 499, as nginx). */
+  end(entry: AccessEntry, request: AccessRequestFacts, answered: boolean, status: number, bytes: number): void {
+    const record: AccessRecord = {
+      timeMs: entry.startMs,
+      client: entry.client,
+      method: request.method,
+      target: request.target,
+      httpVersion: request.httpVersion,
+      status: answered ? status : 499,
+      bytes: Math.max(0, bytes),
+      durationMs: performance.now() - entry.startPerf,
+      app: entry.app,
+      pid: entry.tracked?.worker?.pid,
+      cache: entry.cache,
+      requestId: entry.requestId,
+      referer: request.referer,
+      userAgent: request.userAgent,
+    };
+    // A line is not worth a core: a bug here is reported, not thrown into the front.
+    try {
+      this.writer.write(this.format(record));
+    } catch (err) {
+      this.opts.onError?.(err as NodeJS.ErrnoException);
+    }
+  }
+
+  /** A request the parser refused (malformed, too large, too slow): no method or target to tell. */
+  refusedByParser(remoteAddress: string | undefined, status: number, requestId: string, bytes: number): void {
     const record: AccessRecord = {
       timeMs: Date.now(),
-      client: socket.remoteAddress,
+      client: remoteAddress,
       method: undefined,
       target: undefined,
       httpVersion: undefined,
@@ -231,27 +253,5 @@ export class AccessLog {
       userAgent: undefined,
     };
     this.writer.write(this.format(record));
-  }
-
-  private record(req: http.IncomingMessage, res: http.ServerResponse, entry: AccessEntry): AccessRecord {
-    const referer = req.headers.referer;
-    const userAgent = req.headers['user-agent'];
-    return {
-      timeMs: entry.startMs,
-      client: entry.client,
-      method: req.method ?? '-',
-      target: req.url ?? '-',
-      httpVersion: req.httpVersion,
-      // Nothing was sent: the client left first (nginx says 499).
-      status: res.headersSent ? res.statusCode : 499,
-      bytes: Math.max(0, entry.socket.bytesWritten - entry.startBytes),
-      durationMs: performance.now() - entry.startPerf,
-      app: entry.app,
-      pid: entry.tracked?.worker?.pid,
-      cache: entry.cache,
-      requestId: entry.requestId,
-      referer,
-      userAgent,
-    };
   }
 }

@@ -47,6 +47,14 @@ export interface FrontSettings {
   lingerMs: number;
 }
 
+/** A refusal the front answered itself, for the access log. */
+export interface FrontRefusal {
+  requestId: string;
+  /** The answer's bytes, all of what the connection sent for it. */
+  bytes: number;
+  remoteAddress: string | undefined;
+}
+
 /** What a connection shares with the others of its server. */
 export interface ConnectionContext {
   readonly settings: FrontSettings;
@@ -57,7 +65,7 @@ export interface ConnectionContext {
   readonly handingOver: boolean;
   connectionClosed(connection: FrontConnection): void;
   /** The front answered a refusal itself (the exchange, if the handler had the request). */
-  refused?(status: number, exchange: Exchange | undefined): void;
+  refused?(status: number, exchange: Exchange | undefined, refusal: FrontRefusal): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -396,9 +404,10 @@ export class FrontConnection implements ExchangeHost {
     } else {
       const requestId = this.context.nextRequestId();
       this.context.log?.debug('client request refused', { reqId: requestId, status, reason });
-      this.socket.write(refusalBytes(status, reason, requestId));
+      const answer = refusalBytes(status, reason, requestId);
+      this.socket.write(answer);
       this.close();
-      this.context.refused?.(status, exchange);
+      this.context.refused?.(status, exchange, { requestId, bytes: answer.length, remoteAddress: this.remoteAddress });
     }
     exchange?.finish(outcome);
   }

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import type { ClientLimits } from '../../lib/config.js';
 import type { Logger } from '../log.js';
-import { FrontConnection, type ConnectionContext, type FrontSettings } from './connection.js';
+import { FrontConnection, type ConnectionContext, type FrontRefusal, type FrontSettings } from './connection.js';
 import type { Exchange, FrontHandler } from './exchange.js';
 
 /** The counters `ferry status` shows; RequestTracker has them. */
@@ -39,7 +39,7 @@ export interface FrontServerOptions {
   /** Called for every accepted connection (fault injection, tests). */
   onConnection?: (connection: FrontConnection) => void;
   /** Called for every refusal the front answers itself (for the counters of `ferry status`). */
-  onRefused?: (status: number, exchange: Exchange | undefined) => void;
+  onRefused?: (status: number, exchange: Exchange | undefined, refusal: FrontRefusal) => void;
 }
 
 export interface FrontServer {

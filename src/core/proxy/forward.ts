@@ -17,6 +17,7 @@ import { sendErrorResponse } from './error-responses.js';
 import { buildDownstreamHeaders, buildUpstreamHeaders, type ForwardingFacts } from './headers.js';
 import type { TrackedRequest } from './request-tracker.js';
 import type { BufferDir } from './buffer-dir.js';
+import { injectedRefusal } from './injected-faults.js';
 import { hasRequestBody, type RequestBodyBuffer } from './request-body.js';
 import { ResponseBuffer } from './response-buffer.js';
 import { CACHE_HEADER, type CacheTransaction } from '../turbocache/cache-front.js';
@@ -275,11 +276,6 @@ export interface ResponseBufferOptions {
   /** Bytes held for the client before the app is slowed down; 0 = plain backpressure. */
   highWatermarkBytes: number;
   dir: BufferDir;
-}
-
-/** What the upstream pool reports when nothing listens on the process's socket: the request was never sent. */
-function injectedRefusal(session: Session): Error & { code: string } {
-  return Object.assign(new Error(`connect ECONNREFUSED (injected fault: upstream-connect, app pid ${session.worker.pid})`), { code: 'ECONNREFUSED' });
 }
 
 export function forwardRequest(

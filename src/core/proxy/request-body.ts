@@ -45,7 +45,17 @@ export class ClientGoneError extends Error {
   }
 }
 
-/** One request's body, read from the client as fast as it sends it. */
+/** What a buffer asks of its body's source: stop, and go on, while the disk is slower than the client. */
+export interface BodyFlow {
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * One request's body, read from the client as fast as it sends it, whichever front reads it: the
+ * front pushes its chunks, then says it ended or that the client went (bufferNodeBody does it
+ * for node:http).
+ */
 export class RequestBodyBuffer implements BufferUsage {
   memoryBytes = 0;
   diskBytes = 0;
@@ -55,71 +65,77 @@ export class RequestBodyBuffer implements BufferUsage {
   private file: fs.WriteStream | undefined;
   private filePath: string | undefined;
   private disposed = false;
+  private settled = false;
+  /** The file as the app is sent it: closed with the buffer, so its descriptor never waits for the garbage collector. */
+  private reader: Readable | undefined;
+  private resolve: () => void = () => undefined;
+  private reject: (err: Error) => void = () => undefined;
 
   constructor(
-    private readonly req: http.IncomingMessage,
     private readonly dir: BufferDir,
     private readonly maxBodyBytes: number,
+    private readonly flow: BodyFlow,
+    /** The body came without a Content-Length (chunked): it needs one of its own before it goes to the app. */
+    readonly needsLength: boolean,
   ) {
-    this.received = new Promise((resolve, reject) => this.read(resolve, reject));
+    this.received = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
   }
 
   get length(): number {
     return this.memoryBytes + this.diskBytes;
   }
 
-  private read(resolve: () => void, reject: (err: Error) => void): void {
-    const { req } = this;
-    let settled = false;
-    const fail = (err: Error): void => {
-      if (settled) return;
-      settled = true;
-      req.off('data', onData);
-      this.dispose();
-      reject(err);
-    };
-    const onData = (chunk: Buffer): void => {
-      if (this.maxBodyBytes > 0 && this.length + chunk.length > this.maxBodyBytes) {
-        fail(new BodyTooLargeError(this.maxBodyBytes));
-        return;
-      }
-      if (this.file === undefined && this.memoryBytes + chunk.length <= REQUEST_MEMORY_BYTES) {
-        this.chunks.push(chunk);
-        this.memoryBytes += chunk.length;
-        return;
-      }
-      const file = this.file ?? this.spill(fail);
-      this.diskBytes += chunk.length;
-      // The disk is slower than the client: read no faster than it writes.
-      if (!file.write(chunk)) {
-        req.pause();
-        file.once('drain', () => req.resume());
-      }
-    };
-    req.on('data', onData);
-    req.once('end', () => {
-      if (settled) return;
-      if (this.file === undefined) {
-        settled = true;
-        resolve();
-        return;
-      }
-      // Closed, not just flushed: from here on dispose() removes the file at once.
-      this.file.once('close', () => {
-        if (settled) return;
-        settled = true;
-        resolve();
-      });
-      this.file.end();
+  /** The client went away (or its body broke) before the body was complete. */
+  fail(err: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.dispose();
+    this.reject(err);
+  }
+
+  push(chunk: Buffer): void {
+    if (this.settled) return;
+    if (this.maxBodyBytes > 0 && this.length + chunk.length > this.maxBodyBytes) {
+      this.fail(new BodyTooLargeError(this.maxBodyBytes));
+      return;
+    }
+    if (this.file === undefined && this.memoryBytes + chunk.length <= REQUEST_MEMORY_BYTES) {
+      this.chunks.push(chunk);
+      this.memoryBytes += chunk.length;
+      return;
+    }
+    const file = this.file ?? this.spill();
+    this.diskBytes += chunk.length;
+    // The disk is slower than the client: read no faster than it writes.
+    if (!file.write(chunk)) {
+      this.flow.pause();
+      file.once('drain', () => this.flow.resume());
+    }
+  }
+
+  /** The whole body has arrived. */
+  end(): void {
+    if (this.settled) return;
+    const { file } = this;
+    if (file === undefined) {
+      this.settled = true;
+      this.resolve();
+      return;
+    }
+    // Closed, not just flushed: from here on dispose() removes the file at once.
+    file.once('close', () => {
+      if (this.settled) return;
+      this.settled = true;
+      this.resolve();
     });
-    req.once('error', () => fail(new ClientGoneError()));
-    req.once('close', () => {
-      if (!req.complete) fail(new ClientGoneError());
-    });
+    file.end();
   }
 
   /** Moves what is in memory to a new file; the rest of the body follows it there. */
-  private spill(fail: (err: Error) => void): fs.WriteStream {
+  private spill(): fs.WriteStream {
     const filePath = this.dir.nextPath('request');
     const file = fs.createWriteStream(filePath, { flags: 'wx', mode: 0o600 });
     // Removed only once the stream is closed: it creates the file asynchronously, and a removal
@@ -127,7 +143,7 @@ export class RequestBodyBuffer implements BufferUsage {
     file.once('close', () => {
       if (this.disposed) fs.rm(filePath, { force: true }, () => undefined);
     });
-    file.on('error', (err) => fail(err));
+    file.on('error', (err) => this.fail(err));
     this.file = file;
     this.filePath = filePath;
     for (const chunk of this.chunks) file.write(chunk);
@@ -137,14 +153,14 @@ export class RequestBodyBuffer implements BufferUsage {
     return file;
   }
 
-  /** Whether a chunked body needs a Content-Length of its own before it goes to the app. */
-  get needsLength(): boolean {
-    return this.req.headers['content-length'] === undefined;
-  }
-
   /** The body as the upstream pool sends it; a new one each time, so a request refused by one process can go to another. */
   upstreamBody(): Buffer | Readable {
-    if (this.filePath !== undefined) return fs.createReadStream(this.filePath);
+    if (this.filePath !== undefined) {
+      // The one before went to a process that refused it: nobody reads it any more.
+      this.reader?.destroy();
+      this.reader = fs.createReadStream(this.filePath);
+      return this.reader;
+    }
     return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.memoryBytes);
   }
 
@@ -155,10 +171,26 @@ export class RequestBodyBuffer implements BufferUsage {
     this.chunks = [];
     this.memoryBytes = 0;
     this.diskBytes = 0;
+    this.reader?.destroy();
     const { file, filePath } = this;
     if (file === undefined || filePath === undefined) return;
     // One unlink, done before the client hears the answer, so no one ever sees the file linger.
     if (file.closed) fs.rmSync(filePath, { force: true });
     else file.destroy(); // its 'close' removes the file
   }
+}
+
+/** A node:http request's body into a buffer (the old engine's front). */
+export function bufferNodeBody(req: http.IncomingMessage, dir: BufferDir, maxBodyBytes: number): RequestBodyBuffer {
+  const body = new RequestBodyBuffer(dir, maxBodyBytes, req, req.headers['content-length'] === undefined);
+  const onData = (chunk: Buffer): void => body.push(chunk);
+  req.on('data', onData);
+  req.once('end', () => body.end());
+  req.once('error', () => body.fail(new ClientGoneError()));
+  req.once('close', () => {
+    if (!req.complete) body.fail(new ClientGoneError());
+  });
+  // Refused or failed: what the client still sends is not the buffer's.
+  body.received.catch(() => req.off('data', onData));
+  return body;
 }

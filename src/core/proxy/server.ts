@@ -6,7 +6,8 @@ import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BufferingConfig, ClientLimits } from '../../lib/config.js';
 import { hasErrorCode } from '../../lib/error-codes.js';
-import { accessEntryOf, type AccessLog } from '../access-log/access-log.js';
+import type { AccessLog } from '../access-log/access-log.js';
+import { accessEntryOf, beginNodeAccess } from '../access-log/node-http-entry.js';
 import { CoreError } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
 import type { Logger } from '../log.js';
@@ -20,10 +21,11 @@ import { bodyTooLargeAnswer, clientErrorAnswer, isBodyTooLarge, serverLimitOptio
 import { requestClientAddress, showsSpawnDetails } from './error-page-audience.js';
 import { endConnection, nextRequestId, rawErrorResponse, sendErrorResponse, sendSpawnErrorPage, type ErrorResponse, type SpawnFacts } from './error-responses.js';
 import { forwardRequest, isNeverSent } from './forward.js';
+import { acceptFaultAnswer } from './injected-faults.js';
 import { chooseRequestId, type ForwardingFacts } from './headers.js';
 import { checkoutRefusal } from './checkout-refusal.js';
 import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
-import { ClientGoneError, hasRequestBody, RequestBodyBuffer, shouldBufferBody } from './request-body.js';
+import { bufferNodeBody, ClientGoneError, hasRequestBody, type RequestBodyBuffer, shouldBufferBody } from './request-body.js';
 import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';
 import { doorVerdict, SERVER_OPTIONS_ALLOW } from './request-door.js';
 import { RequestTracker, type TrackedRequest } from './request-tracker.js';
@@ -84,11 +86,6 @@ interface ConnectionState {
 
 /** Tries per request when app processes refuse connections (Passenger tries up to 10). */
 const MAX_ATTEMPTS = 3;
-
-/** The accept fault's answer: a connection Ferry could not take, as a client should see it. */
-function acceptFaultAnswer(requestId: string): ErrorResponse {
-  return { status: 503, reason: 'The server could not take this connection (injected fault: accept). Please try again.', requestId, retryAfterS: 1, close: true };
-}
 
 /**
  * A pipelined request's response waits for the one before it; when that one closes the connection
@@ -222,7 +219,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     // First, so that every answer below (refusals, static files, cache hits) gets its line.
-    const access = accessLog?.begin(req, res);
+    const access = accessLog && beginNodeAccess(accessLog, req, res);
     const connection = connections.get(req.socket);
     if (connection) {
       connection.busy++;
@@ -342,7 +339,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       return;
     }
     // Upload buffering: the whole body first, so a slow uploader holds no process.
-    const body = new RequestBodyBuffer(req, opts.bufferDir, maxBodyBytes);
+    const body = bufferNodeBody(req, opts.bufferDir, maxBodyBytes);
     tracked.requestBody = body;
     tracked.state = 'receiving';
     res.once('close', () => body.dispose());
@@ -498,7 +495,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const answer = clientErrorAnswer(err.code, nextRequestId());
     log.debug('client request refused', { reqId: answer.requestId, status: answer.status, code: err.code });
     const raw = rawErrorResponse(answer);
-    accessLog?.refusedByParser(socket as Socket, answer.status, answer.requestId, Buffer.byteLength(raw));
+    accessLog?.refusedByParser((socket as Socket).remoteAddress, answer.status, answer.requestId, Buffer.byteLength(raw));
     endConnection(socket, raw);
   });
 

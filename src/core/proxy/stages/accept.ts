@@ -1,13 +1,14 @@
-// Stage 1, accept: the health check, the door (request-door.ts's verdicts over the engine's
-// head), `OPTIONS *`, and routing to an app group; then static files, then the cache stage (an
-// upgrade: checkout). The front has already refused what the engine's parser refuses (framing,
-// sizes, timeouts); the door adds Ferry's own rules (Host, reserved paths, an announced body over
-// --max-body-size, X-Forwarded-* when trusted).
+// Stage 1, accept: the health check, the accept fault, the door (request-door.ts's verdicts over
+// the engine's head), `OPTIONS *`, and routing to an app group; then static files, then the cache
+// stage (an upgrade: checkout). The front has already refused what the engine's parser refuses
+// (framing, sizes, timeouts); the door adds Ferry's own rules (Host, reserved paths, an announced
+// body over --max-body-size, X-Forwarded-* when trusted).
 
 import type { RequestHead } from '../../engine/request-head.js';
 import { nextRequestId } from '../error-responses.js';
 import { chooseRequestId } from '../headers.js';
 import { healthVerdict, isHealthCheckRequest } from '../health-check.js';
+import { acceptFaultAnswer } from '../injected-faults.js';
 import { doorVerdict, type DoorRequest, type DoorVerdict } from '../request-door.js';
 import { writeError, writeHealth, writeServerOptions } from './answers.js';
 import { toApp } from './checkout.js';
@@ -38,6 +39,11 @@ export function accept(request: ProxyRequest): void {
   request.headers = headersObject(head.fields);
   const given = request.headers['x-request-id'];
   request.requestId = chooseRequestId(given, ctx.trustForwarded, nextRequestId);
+  // The accept fault (FERRY_FAULTS): the connection's first request is answered 503, then it closes.
+  if (ctx.faultedConnections?.delete(exchange.host) === true) {
+    refuse(request, acceptFaultAnswer(request.requestId));
+    return;
+  }
   const verdict = doorVerdict(doorRequestOf(head, request.rawHeaders, request.headers), { trustForwarded: ctx.trustForwarded, maxBodyBytes: ctx.maxBodyBytes });
   if (!verdict.admitted) {
     refuse(request, { ...verdict.refusal, requestId: request.requestId });

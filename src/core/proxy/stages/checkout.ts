@@ -1,12 +1,14 @@
 // Stage 3, checkout: the request is tracked (`ferry status`), its body (if any) readied to stream
-// to the app, and a process checked out of the group (sticky by cookie when the app asks for it);
+// to the app or read whole first (upload.ts), and a process checked out of the group (sticky by cookie when the app asks for it);
 // then forward.
 
 import { stickyIdOf } from '../sticky-session.js';
 import { checkoutFailed } from './errors.js';
 import { forward } from './forward.js';
 import type { ProxyRequest } from './proxy-request.js';
+import { shouldBufferBody } from '../request-body.js';
 import { ExchangeBody } from './request-body.js';
+import { receiveUpload } from './upload.js';
 
 export function toApp(request: ProxyRequest): void {
   if (request.state === 'done') return;
@@ -14,7 +16,13 @@ export function toApp(request: ProxyRequest): void {
   const group = request.group;
   if (!group) throw new Error('toApp before routing');
   request.tracked = ctx.tracker.begin(request.requestId, exchange.method, request.origin?.target ?? exchange.path, group.name);
-  if (exchange.body !== 'complete') request.body = new ExchangeBody(exchange);
+  if (exchange.body !== 'complete') {
+    if (ctx.bufferDir !== undefined && shouldBufferBody(true, group.app.limits.concurrency, ctx.bufferUploads === true)) {
+      receiveUpload(request);
+      return;
+    }
+    request.body = new ExchangeBody(exchange);
+  }
   checkoutSession(request);
 }
 

@@ -1,8 +1,11 @@
 // Stage 6, done: the exchange is over, however it ended. A request still at the app is stopped
 // (the client went, or its body was refused), its session closed, and it is counted as server.ts
-// counts it: the tracker (`ferry status`), the app's status counts and latency, 5xx per process.
+// counts it: the tracker (`ferry status`), the app's status counts and latency, 5xx per process;
+// and its access line is written.
 
 import type { ExchangeOutcome } from '../../front/exchange.js';
+import { ClientGoneError } from '../request-body.js';
+import { endAccess } from './access.js';
 import type { ProxyRequest } from './proxy-request.js';
 
 export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
@@ -18,6 +21,7 @@ export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
   } else {
     const why = new Error(outcome === 'body-refused' ? 'the request body was refused' : 'client closed the connection');
     request.body?.fail(why);
+    request.upload?.fail(new ClientGoneError());
     if (atApp) {
       request.clientGone = true;
       request.upstream?.abort(why);
@@ -26,6 +30,10 @@ export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
   request.session?.close();
   // A file from public/ still being read (a client gone mid-way): its descriptor closes.
   request.file?.close();
+  // Buffered bodies and answers: their memory and files go with the request, however it ended.
+  request.upload?.dispose();
+  request.held?.buffer.dispose();
+  endAccess(request);
   if (!tracked || !group) return;
   ctx.tracker.end(tracked);
   // node:http reports 200 for a response cut before its head; so does this, for the same counters.

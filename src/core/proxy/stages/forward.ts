@@ -3,10 +3,12 @@
 // body streamed from the client as the app's socket takes it. max-request-time starts here: it
 // times the app, and stops when the app has answered. An upgrade keeps its Connection and Upgrade
 // fields, and its wait is --websocket-idle-timeout instead, until the app's head: an app that
-// never answers a handshake is idle (504), not stuck (its process is not replaced).
+// never answers a handshake is idle (504), not stuck (its process is not replaced). The
+// upstream-connect fault stands in for a refused connection here.
 
 import type { Session } from '../../pool/session.js';
 import { buildUpstreamHeaders } from '../headers.js';
+import { injectedRefusal } from '../injected-faults.js';
 import type { ProxyRequest } from './proxy-request.js';
 
 export function forward(request: ProxyRequest, session: Session): void {
@@ -22,15 +24,21 @@ export function forward(request: ProxyRequest, session: Session): void {
   }
   const origin = request.origin;
   const upgrade = exchange.upgrade;
-  request.upstreamHeaders ??= buildUpstreamHeaders(request.rawHeaders, {
-    remoteAddress: exchange.remoteAddress,
-    trustForwarded: ctx.trustForwarded,
-    requestId: request.requestId,
-    scheme: origin?.scheme ?? 'http',
-    host: origin?.host?.text,
-    forwardedHost: origin?.forwardedHost?.text,
-    upgrade,
-  });
+  const { upload } = request;
+  if (request.upstreamHeaders === undefined) {
+    const headers = buildUpstreamHeaders(request.rawHeaders, {
+      remoteAddress: exchange.remoteAddress,
+      trustForwarded: ctx.trustForwarded,
+      requestId: request.requestId,
+      scheme: origin?.scheme ?? 'http',
+      host: origin?.host?.text,
+      forwardedHost: origin?.forwardedHost?.text,
+      upgrade,
+    });
+    // A buffered chunked body goes with its length (Transfer-Encoding is dropped with the hop-by-hop fields).
+    if (upload?.needsLength === true) headers.push('Content-Length', String(upload.length));
+    request.upstreamHeaders = headers;
+  }
   const { maxRequestTimeMs } = group.app.limits;
   if (upgrade) {
     waitForUpgradeAnswer(request, session);
@@ -44,8 +52,13 @@ export function forward(request: ProxyRequest, session: Session): void {
       request.upstream?.abort(new Error('max-request-time exceeded'));
     }, maxRequestTimeMs);
   }
+  if (ctx.faults?.fails('upstream-connect', { reqId: request.requestId, appPid: session.worker.pid })) {
+    // Asynchronously, as the pool reports a refused connection; from here on it is one.
+    process.nextTick(() => request.onError(injectedRefusal(session)));
+    return;
+  }
   request.upstream = session.worker.upstream.dispatch(
-    { method: exchange.method, path: origin?.target ?? exchange.path, headers: request.upstreamHeaders, body: request.body ?? null, upgrade },
+    { method: exchange.method, path: origin?.target ?? exchange.path, headers: request.upstreamHeaders, body: upload ? upload.upstreamBody() : (request.body ?? null), upgrade },
     request,
   );
 }

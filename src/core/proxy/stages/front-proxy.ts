@@ -5,12 +5,14 @@
 // closeTunnels); what it does not serve yet is in docs/architecture.md ("FERRY_ENGINE=front").
 
 import type { Exchange, FrontHandler } from '../../front/exchange.js';
+import type { FrontConnection, FrontRefusal } from '../../front/connection.js';
 import { createFrontServer } from '../../front/server.js';
 import { nextRequestId } from '../error-responses.js';
 import { RequestTracker } from '../request-tracker.js';
 import { publicDirsFor, staticOutcomes } from '../static-files.js';
 import type { ProxyServer, ProxyServerOptions } from '../server.js';
 import { accept } from './accept.js';
+import { beginAccess } from './access.js';
 import type { StageContext } from './context.js';
 import { ProxyRequest } from './proxy-request.js';
 
@@ -19,6 +21,7 @@ export function stageHandler(ctx: StageContext): FrontHandler {
   return (exchange) => {
     const request = new ProxyRequest(ctx, exchange);
     exchange.listener = request;
+    beginAccess(request);
     accept(request);
   };
 }
@@ -26,19 +29,33 @@ export function stageHandler(ctx: StageContext): FrontHandler {
 /**
  * The front's own refusals, counted as server.ts counts its door's: a request refused before it
  * was routed in `unrouted` (node:http's parser refusals and header timeouts are not counted today,
- * so 408 is not); one already at a stage (a body over the limit) gets the status for its counts.
+ * so 408 is not); one already at a stage (a body over the limit) gets the status for its counts
+ * and its access line.
  */
-export function countRefusal(ctx: StageContext, status: number, exchange: Exchange | undefined): void {
+export function countRefusal(ctx: StageContext, status: number, exchange: Exchange | undefined, refusal?: FrontRefusal): void {
   const request = exchange?.listener;
   if (request instanceof ProxyRequest) {
-    if (request.tracked !== undefined) request.status = status;
+    // Its access line (written when the exchange is done) shows the refusal too.
+    request.status = status;
     return;
   }
   if (status !== 408) ctx.tracker.countAnswered(status);
+  // No stage saw it: its line has no method or target, as the old engine's parser refusals.
+  if (refusal !== undefined) ctx.accessLog?.refusedByParser(refusal.remoteAddress, status, refusal.requestId, refusal.bytes);
+}
+
+/** The accept fault point (FERRY_FAULTS): a connection it falls on gets its first request answered 503. */
+export function acceptFault(ctx: StageContext): ((connection: FrontConnection) => void) | undefined {
+  const { faults, faultedConnections } = ctx;
+  if (!faults || !faultedConnections) return undefined;
+  return (connection) => {
+    if (faults.fails('accept', { remoteAddress: connection.remoteAddress })) faultedConnections.add(connection);
+  };
 }
 
 export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
   const tracker = new RequestTracker();
+  const { responseBufferHighWatermarkBytes } = opts.buffering;
   const ctx: StageContext = {
     pool: opts.pool,
     log: opts.log,
@@ -50,6 +67,12 @@ export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
     websocketIdleTimeoutMs: opts.websocketIdleTimeoutMs,
     tunnels: new Set(),
     statics: { dirs: publicDirsFor(opts.pool.groups), outcome: staticOutcomes(opts.log) },
+    bufferUploads: opts.buffering.bufferUploads,
+    bufferDir: opts.bufferDir,
+    responseBuffer: responseBufferHighWatermarkBytes > 0 ? { highWatermarkBytes: responseBufferHighWatermarkBytes, dir: opts.bufferDir } : undefined,
+    accessLog: opts.accessLog,
+    faults: opts.faults,
+    faultedConnections: opts.faults ? new WeakSet() : undefined,
   };
   const front = createFrontServer({
     limits: opts.limits,
@@ -57,7 +80,8 @@ export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
     counts: tracker,
     log: opts.log,
     handler: stageHandler(ctx),
-    onRefused: (status, exchange) => countRefusal(ctx, status, exchange),
+    onRefused: (status, exchange, refusal) => countRefusal(ctx, status, exchange, refusal),
+    onConnection: acceptFault(ctx),
   });
   return {
     server: front.server,

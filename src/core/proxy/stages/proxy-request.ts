@@ -7,6 +7,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
+import type { AccessEntry } from '../../access-log/access-log.js';
 import type { ResponseHead } from '../../engine/response-head.js';
 import type { Exchange, ExchangeListener, ExchangeOutcome } from '../../front/exchange.js';
 import type { AppGroup } from '../../pool/app-group.js';
@@ -14,11 +15,13 @@ import type { Session } from '../../pool/session.js';
 import type { CacheClient, CacheHit, CacheTransaction } from '../../turbocache/cache-front.js';
 import type { UpstreamExchange, UpstreamHandler } from '../../upstream/upstream-exchange.js';
 import type { RequestOrigin } from '../authority.js';
+import type { RequestBodyBuffer } from '../request-body.js';
 import type { TrackedRequest } from '../request-tracker.js';
 import { cacheHitBytes } from './answers.js';
 import type { StageContext } from './context.js';
 import { finish } from './done.js';
 import type { ExchangeBody } from './request-body.js';
+import type { HeldAnswer } from './response-buffering.js';
 import { onAppComplete, onAppData, onAppError, onAppHead, onClientDrain } from './respond.js';
 import { openTunnel } from './tunnel.js';
 
@@ -31,6 +34,8 @@ export type ProxyState =
   | 'sending-file'
   /** Waiting for another request's fill of the same cache entry. */
   | 'cache-wait'
+  /** Upload buffering: the body is read whole from the client before a process is checked out. */
+  | 'receiving'
   /** Waiting for a process (group.checkout). */
   | 'checking-out'
   /** Sent to the app; no answer yet. */
@@ -39,21 +44,25 @@ export type ProxyState =
   | 'responding'
   /** The app answered an upgrade with 101: the client and the app are spliced until either closes. */
   | 'tunnel'
+  /** The app is done (its session freed); a slow client still takes the rest from the response buffer. */
+  | 'draining'
   /** Ferry or the cache answered (or the app's answer is all written); the exchange is not over yet. */
   | 'answered'
   /** The exchange is over: counted, session closed. */
   | 'done';
 
 const NEXT: Readonly<Record<ProxyState, readonly ProxyState[]>> = {
-  accepting: ['finding-file', 'cache-wait', 'checking-out', 'answered', 'done'],
+  accepting: ['finding-file', 'cache-wait', 'receiving', 'checking-out', 'answered', 'done'],
   // No file there: the cache and the app, as from accepting.
-  'finding-file': ['sending-file', 'cache-wait', 'checking-out', 'answered', 'done'],
+  'finding-file': ['sending-file', 'cache-wait', 'receiving', 'checking-out', 'answered', 'done'],
   'sending-file': ['answered', 'done'],
-  'cache-wait': ['checking-out', 'answered', 'done'],
+  'cache-wait': ['receiving', 'checking-out', 'answered', 'done'],
+  receiving: ['checking-out', 'answered', 'done'],
   'checking-out': ['forwarding', 'answered', 'done'],
   // Back to checking-out: the process refused the connection, the request goes to another one.
   forwarding: ['checking-out', 'responding', 'tunnel', 'answered', 'done'],
-  responding: ['answered', 'done'],
+  responding: ['draining', 'answered', 'done'],
+  draining: ['answered', 'done'],
   tunnel: ['done'],
   answered: ['done'],
   done: [],
@@ -70,7 +79,12 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   tracked: TrackedRequest | undefined;
   cache: CacheTransaction | undefined;
   session: Session | undefined;
+  /** The body streamed to the app as the client sends it ... */
   body: ExchangeBody | undefined;
+  /** ... or read whole first (upload buffering). */
+  upload: RequestBodyBuffer | undefined;
+  /** What a slow client has not taken yet of the app's answer (response buffering). */
+  held: HeldAnswer | undefined;
   upstream: UpstreamExchange | undefined;
   /** The file from public/ being sent (stages/static.ts), in `sending-file`. */
   file: { resume(): void; close(): void } | undefined;
@@ -84,6 +98,8 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   deadlineTimer: NodeJS.Timeout | undefined;
   /** The app was told to stop: the client went, or its body was refused. */
   clientGone = false;
+  /** Its access line as the stages fill it (--access-log only). */
+  access: AccessEntry | undefined;
   private closers: (() => void)[] | undefined;
 
   constructor(
@@ -99,11 +115,11 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   // --- the exchange's listener ---
 
   onBodyData(chunk: Buffer): void {
-    this.body?.push(chunk);
+    (this.upload ?? this.body)?.push(chunk);
   }
 
   onBodyEnd(): void {
-    this.body?.end();
+    (this.upload ?? this.body)?.end();
   }
 
   onDrain(): void {
@@ -151,6 +167,7 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   answer(hit: CacheHit): void {
     const { exchange } = this;
     this.status = hit.status;
+    if (this.access) this.access.cache = 'hit';
     this.to('answered');
     exchange.writeRaw(cacheHitBytes(hit, exchange.head.version, exchange.mustClose));
   }

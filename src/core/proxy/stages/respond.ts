@@ -1,8 +1,9 @@
 // Stage 5, respond: the app's answer to the client as it comes. The head: the app's fields
 // without hop-by-hop ones, the out-of-band work request taken out, X-Ferry-Cache and the sticky
 // cookie added; the body: each decoded piece written through the exchange (which frames it:
-// Content-Length as the app gave it, else chunked), with backpressure both ways (a full client
-// socket stops reading the app until the client drains). Failures before the head: a refused
+// Content-Length as the app gave it, else chunked), with backpressure both ways: a full client
+// socket stops reading the app until the client drains, unless response buffering holds what the
+// client cannot take yet (response-buffering.ts), so that the app is done as soon as it can be. Failures before the head: a refused
 // connection is retried on another process, max-request-time is 504, anything else 502; after
 // the head, the client's connection is cut so that it sees a broken answer.
 
@@ -16,6 +17,7 @@ import { canAnswer, writeError } from './answers.js';
 import { checkoutSession } from './checkout.js';
 import type { ProxyRequest } from './proxy-request.js';
 import { flatFields } from './request-fields.js';
+import { drainHeld, hold, startHolding } from './response-buffering.js';
 
 /** Tries per request when app processes refuse connections (as server.ts). */
 export const MAX_ATTEMPTS = 3;
@@ -48,12 +50,19 @@ export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
 
 export function onAppData(request: ProxyRequest, chunk: Buffer): boolean {
   request.cache?.onData(chunk);
+  const { held } = request;
+  if (held !== undefined && held.mode === 'holding') return hold(request, held, chunk);
+  // The common case, a client that keeps up: straight through, as it comes.
+  if (request.exchange.write(chunk)) return true;
+  // The client is slower than the app: hold what it cannot take yet (response-buffering.ts), or
   // false: the upstream exchange stops reading the app until onClientDrain resumes it.
-  return request.exchange.write(chunk);
+  return startHolding(request);
 }
 
 export function onClientDrain(request: ProxyRequest): void {
-  request.upstream?.resume();
+  const { held } = request;
+  if (held !== undefined && held.mode === 'holding') drainHeld(request, held);
+  else request.upstream?.resume();
 }
 
 export function onAppComplete(request: ProxyRequest): void {
@@ -61,7 +70,15 @@ export function onAppComplete(request: ProxyRequest): void {
   // The app is done with it: free the session now, even if a slow client is still reading.
   request.session?.close();
   request.cache?.onComplete();
+  // The app has answered, so it has had all of the body it wanted: the buffered copy can go.
+  request.upload?.dispose();
   if (request.state !== 'responding') return;
+  if (request.held?.mode === 'holding') {
+    // A slow client still takes the rest from the buffer; the answer ends when it has all of it.
+    request.to('draining');
+    if (request.tracked) request.tracked.state = 'draining';
+    return;
+  }
   request.to('answered');
   request.exchange.end();
 }
