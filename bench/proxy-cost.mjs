@@ -1,15 +1,15 @@
 #!/usr/bin/env node
-// The stage proxy's cost per request, in numbers that do not move with the machine's load: the
-// proxy (front, pool, turbocache, upstream client from dist/) runs alone in one process, with 2
-// hello app processes on unix sockets and a client process keeping C connections busy, and we
-// read what the proxy process alone spent on N requests after a warm-up:
-//   - CPU time (user and system) per request: always;
-//   - with --callgrind, instructions per request, counted by valgrind (run once per build: the
-//     same code and inputs give the same count whatever else the machine is doing; ~1 min).
-// A/B: run it in two checkouts (each built) and compare. Everything it starts is stopped.
+// The stage proxy's cost per request: the proxy (front, pool, turbocache, upstream client from
+// dist/) runs alone in one process, with 2 hello app processes on unix sockets and a client
+// process keeping C connections busy, and we read what the proxy process alone spent (CPU time,
+// user and system) on N requests after a warm-up, and optionally its V8 CPU profile. Less moved
+// by the machine's load than req/s, not immune to it (a busier machine batches more events per
+// turn): A/B in alternation. Everything it starts is stopped.
 //
 // Usage: node bench/proxy-cost.mjs [--requests 20000] [--warmup 5000] [--connections 50]
-//          [--path /] [--no-cache] [--callgrind] [--tree OTHER_CHECKOUT]
+//          [--path /] [--no-cache] [--tree OTHER_CHECKOUT] [--cpu-prof-dir DIR]
+// (--callgrind counts instructions with valgrind instead: minutes per run, and ±6% between runs
+// of the same build even with V8's background threads off, so not better than CPU time.)
 
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,6 +32,8 @@ const { values: opts } = parseArgs({
     callgrind: { type: 'boolean', default: false },
     // With --callgrind: keep the counts of the measured requests here (for callgrind_annotate).
     'callgrind-out': { type: 'string' },
+    // Write the proxy process's V8 CPU profile (--cpu-prof) into this directory.
+    'cpu-prof-dir': { type: 'string' },
     // Internal: the proxy process.
     serve: { type: 'string' },
   },
@@ -115,7 +117,7 @@ async function main() {
   const cgOut = path.join(dir, 'callgrind.out');
   const proxy = opts.callgrind
     ? spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${cgOut}`, process.execPath, ...PREDICTABLE, ...serveArgs], { stdio: ['pipe', 'pipe', 'pipe'] })
-    : spawn(process.execPath, serveArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
+    : spawn(process.execPath, [...(opts['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof-dir']}`] : []), ...serveArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(proxy);
   let stderr = '';
   proxy.stderr?.on('data', (d) => (stderr += d));
@@ -163,6 +165,10 @@ async function main() {
   ];
   if (instructions !== undefined) parts.push(`instructions per request: ${Math.round(instructions / requests)}`);
   console.log(parts.join('; '));
+  if (!opts['cpu-prof-dir']) process.exit(0);
+  // The profile is written when the proxy exits on its own (stdin closed).
+  proxy.stdin.end();
+  await new Promise((resolve) => proxy.once('exit', resolve));
   process.exit(0);
 }
 
