@@ -42,9 +42,35 @@ export interface CacheHit {
   status: number;
   statusText: string | undefined;
   /** Flat [name, value, ...]: the stored fields, Content-Length (not on a 304), Age, X-Ferry-Cache. */
-  headers: string[];
+  readonly headers: string[];
   /** undefined for HEAD and 304. */
   body: Buffer | undefined;
+  /**
+   * A full hit (not a 304): the entry and the fields that differ per hit, so that a writer can
+   * keep the entry's head ready and patch only these (`headers` is the same answer, made on use).
+   */
+  stored?: { entry: CacheEntry; ageS: string; debugHeader: boolean };
+}
+
+/** A full hit; its flat field list is made only if a writer asks for it (node:http's does). */
+class StoredHit implements CacheHit {
+  readonly statusText: string;
+  readonly status: number;
+
+  constructor(
+    readonly stored: { entry: CacheEntry; ageS: string; debugHeader: boolean },
+    readonly body: Buffer | undefined,
+  ) {
+    this.status = stored.entry.status;
+    this.statusText = stored.entry.statusText;
+  }
+
+  get headers(): string[] {
+    const { entry, ageS, debugHeader } = this.stored;
+    const headers = entry.headers.concat('Content-Length', String(entry.body.length), 'Age', ageS);
+    if (debugHeader) headers.push(CACHE_HEADER, 'hit');
+    return headers;
+  }
 }
 
 /** The client side of a lookup, whatever front it is on. */
@@ -178,9 +204,7 @@ export class CacheFront {
       if (this.options.debugHeader) headers.push(CACHE_HEADER, 'hit');
       return { status: 304, statusText: undefined, headers, body: undefined };
     }
-    const headers = entry.headers.concat('Content-Length', String(entry.body.length), 'Age', age);
-    if (this.options.debugHeader) headers.push(CACHE_HEADER, 'hit');
-    return { status: entry.status, statusText: entry.statusText, headers, body: req.method === 'HEAD' ? undefined : entry.body };
+    return new StoredHit({ entry, ageS: age, debugHeader: this.options.debugHeader }, req.method === 'HEAD' ? undefined : entry.body);
   }
 }
 

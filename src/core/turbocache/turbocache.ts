@@ -29,6 +29,12 @@ export interface CacheEntry {
   initialAgeMs: number;
   lifetimeMs: number;
   size: number;
+  /**
+   * The stage proxy's wire form of the status line, the stored fields and Content-Length, made on
+   * the first hit (proxy/stages/answers.ts): later hits copy it and add only Age and Connection.
+   * Entries are never changed once stored; one that were (a revalidation) must drop it.
+   */
+  wireHead?: Buffer;
 }
 
 /** Keys of expired or invalidated entries remembered (for request collapsing), at most. */

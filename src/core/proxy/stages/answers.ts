@@ -4,6 +4,8 @@
 
 import type { Exchange } from '../../front/exchange.js';
 import type { CacheHit } from '../../turbocache/cache-front.js';
+import type { CacheEntry } from '../../turbocache/turbocache.js';
+import { writeLatin1 } from '../../engine/syntax.js';
 import { errorAnswerParts, spawnErrorPageBody, type ErrorResponse, type SpawnFacts } from '../error-responses.js';
 import type { HealthVerdict } from '../health-check.js';
 import { SERVER_OPTIONS_ALLOW } from '../request-door.js';
@@ -49,19 +51,41 @@ const STATUS_TEXT: Record<number, string> = { 200: 'OK', 203: 'Non-Authoritative
 /**
  * A cache hit as one buffer: status line, the stored fields (Content-Length and Age already
  * among them), the connection field the front would write, and the body. Stored fields came from
- * the app through the engine's parser, so they are valid field lines.
+ * the app through the engine's parser, so they are valid field lines. A full hit copies the
+ * entry's head, rendered on its first hit, and writes only Age (and X-Ferry-Cache) after it.
  */
 export function cacheHitBytes(hit: CacheHit, version: '1.0' | '1.1', close: boolean): Buffer {
-  let text = `HTTP/1.1 ${hit.status} ${hit.statusText ?? STATUS_TEXT[hit.status] ?? ''}\r\n`;
+  const connection = close ? 'Connection: close\r\n' : version === '1.0' ? 'Connection: keep-alive\r\n' : '';
+  const { stored, body } = hit;
+  if (stored !== undefined) {
+    const head = (stored.entry.wireHead ??= storedHead(stored.entry));
+    const tail = `Age: ${stored.ageS}\r\n${stored.debugHeader ? 'X-Ferry-Cache: hit\r\n' : ''}${connection}\r\n`;
+    const out = Buffer.allocUnsafe(head.length + tail.length + (body?.length ?? 0));
+    head.copy(out, 0);
+    writeLatin1(out, tail, head.length);
+    body?.copy(out, head.length + tail.length);
+    return out;
+  }
+  let text = statusLine(hit.status, hit.statusText);
   const { headers } = hit;
   for (let i = 0; i < headers.length; i += 2) text += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
-  if (close) text += 'Connection: close\r\n';
-  else if (version === '1.0') text += 'Connection: keep-alive\r\n';
-  text += '\r\n';
-  const body = hit.body;
+  text += `${connection}\r\n`;
   const headLength = Buffer.byteLength(text, 'latin1');
   const out = Buffer.allocUnsafe(headLength + (body?.length ?? 0));
   out.write(text, 0, 'latin1');
   body?.copy(out, headLength);
   return out;
+}
+
+function statusLine(status: number, statusText: string | undefined): string {
+  return `HTTP/1.1 ${status} ${statusText ?? STATUS_TEXT[status] ?? ''}\r\n`;
+}
+
+/** An entry's status line, stored fields and Content-Length, as they go on the wire. */
+function storedHead(entry: CacheEntry): Buffer {
+  let text = statusLine(entry.status, entry.statusText);
+  const { headers } = entry;
+  for (let i = 0; i < headers.length; i += 2) text += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
+  text += `Content-Length: ${entry.body.length}\r\n`;
+  return Buffer.from(text, 'latin1');
 }

@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { RequestHeadParser, type RequestHead } from '../../../../../src/core/engine/request-head.js';
 import { cacheHitBytes } from '../../../../../src/core/proxy/stages/answers.js';
+import type { CacheHit } from '../../../../../src/core/turbocache/cache-front.js';
+import type { CacheEntry } from '../../../../../src/core/turbocache/turbocache.js';
 import { engineDoorVerdict } from '../../../../../src/core/proxy/stages/accept.js';
 import { flatFields, headersObject } from '../../../../../src/core/proxy/stages/request-fields.js';
 
@@ -51,5 +53,28 @@ describe('cacheHitBytes', () => {
     expect(cacheHitBytes(hit, '1.0', false).toString('latin1')).toContain('Age: 3\r\nConnection: keep-alive\r\n\r\nhi');
     expect(cacheHitBytes(hit, '1.1', true).toString('latin1')).toContain('Age: 3\r\nConnection: close\r\n\r\nhi');
     expect(cacheHitBytes({ status: 304, statusText: undefined, headers: ['Age', '0'], body: undefined }, '1.1', false).toString('latin1')).toBe('HTTP/1.1 304 Not Modified\r\nAge: 0\r\n\r\n');
+  });
+});
+
+describe('cacheHitBytes of a stored entry', () => {
+  const entry = { key: 'k', url: 'u', status: 200, statusText: 'OK', headers: ['Content-Type', 'text/plain'], body: Buffer.from('hi'), responseTimeMs: 0, initialAgeMs: 0, lifetimeMs: 60_000, size: 0 } as CacheEntry;
+  const hit = (ageS: string, debugHeader = false, headRequest = false): CacheHit => ({
+    status: 200,
+    statusText: 'OK',
+    headers: [],
+    body: headRequest ? undefined : entry.body,
+    stored: { entry, ageS, debugHeader },
+  });
+
+  it('renders the entry head once and patches only Age, X-Ferry-Cache and Connection per hit', () => {
+    expect(cacheHitBytes(hit('3'), '1.1', false).toString('latin1')).toBe('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nAge: 3\r\n\r\nhi');
+    const rendered = entry.wireHead;
+    expect(rendered?.toString('latin1')).toBe('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n');
+    expect(cacheHitBytes(hit('7', true), '1.0', false).toString('latin1')).toBe('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nAge: 7\r\nX-Ferry-Cache: hit\r\nConnection: keep-alive\r\n\r\nhi');
+    expect(entry.wireHead).toBe(rendered);
+  });
+
+  it('sends the head of a HEAD hit with the stored length and no body; closes when asked', () => {
+    expect(cacheHitBytes(hit('0', false, true), '1.1', true).toString('latin1')).toBe('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nAge: 0\r\nConnection: close\r\n\r\n');
   });
 });
