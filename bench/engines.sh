@@ -1,7 +1,7 @@
 #!/bin/bash
 # Paired comparison of Ferry's two proxy engines on this checkout: the hello app direct, Ferry
-# with the node:http proxy (default) and Ferry with the stage proxy on its own front
-# (FERRY_ENGINE=front), each with 2 app processes, wrk in interleaved rounds so that the machine's
+# with the previous node:http proxy (FERRY_ENGINE=node) and Ferry with the stage proxy on its own
+# front (the default), each with 2 app processes, wrk in interleaved rounds so that the machine's
 # drift hits all three alike. Prints one line per run and the medians; stops all it started.
 #
 # Usage: bench/engines.sh [DURATION_S] [ROUNDS] [PATH]   (after npm run build)
@@ -33,7 +33,7 @@ declare -A PORTS=([direct]=$P_DIRECT)
 for side in node front; do
   port=$(free_port)
   mkdir -p "$TMP/$side"
-  engine=; [ "$side" = front ] && engine=front
+  engine=; [ "$side" = node ] && engine=node
   FERRY_ENGINE=$engine node "$ROOT/bin/run.js" start "$ROOT/bench/apps/hello" --daemonize --address 127.0.0.1 --port "$port" \
     --min-instances 2 --max-pool-size 2 -e production --log-file "$TMP/$side.log" --instance-registry-dir "$TMP/$side" >/dev/null
   PORTS[$side]=$port

@@ -154,9 +154,10 @@ async function main(): Promise<void> {
     }
   }
   const proxyOptions = { pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog };
-  // FERRY_ENGINE=front: the stage proxy on Ferry's own front (opt-in until it covers all; see docs/architecture.md).
-  const frontEngine = process.env.FERRY_ENGINE === 'front';
-  if (frontEngine) log.info("serving with the stage proxy on Ferry's own front (FERRY_ENGINE=front)");
+  // The stage proxy on Ferry's own front by default; FERRY_ENGINE=node falls back to the node:http
+  // proxy for one release, in case an app meets a difference (docs/architecture.md).
+  const frontEngine = process.env.FERRY_ENGINE !== 'node';
+  if (!frontEngine) log.warn('serving with the previous node:http proxy (FERRY_ENGINE=node); it will be removed');
   const proxy = frontEngine ? createFrontProxyServer(proxyOptions) : createProxyServer(proxyOptions);
   const { server, tracker, handOver, closeTunnels, closeIdle, closeAll } = proxy;
   // The exposition code (and prom-client after it) is loaded on the first scrape.

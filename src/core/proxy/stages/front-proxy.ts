@@ -1,8 +1,8 @@
 // createFrontProxyServer: the proxy built from stages over Ferry's own front (src/core/front) and
-// upstream client (src/core/upstream), chosen with FERRY_ENGINE=front. Each request becomes one
+// upstream client (src/core/upstream), the default engine (FERRY_ENGINE=node: the old one). Each request becomes one
 // ProxyRequest that goes through accept → static → cache → checkout → forward → respond (or
 // tunnel) → done. It has the ProxyServer shape main.ts drives (listen, handOver, stop,
-// closeTunnels); what it does not serve yet is in docs/architecture.md ("FERRY_ENGINE=front").
+// closeTunnels); docs/architecture.md ("The stage proxy") describes it.
 
 import type { Exchange, FrontHandler } from '../../front/exchange.js';
 import type { FrontConnection, FrontRefusal } from '../../front/connection.js';
