@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import { dumpBacktraces, GdbError, parseBacktraces, parseExitCode, parseStopSignal, runUnderGdb, watchForCrash, type NativeThread } from '../lib/diagnostics/crash-dump.js';
-import { captureJsStack, findInspectorUrl, formatFrames, type InspectorState, type JsFrame } from '../lib/diagnostics/js-stack.js';
+import { captureJsStack, closeInspectorsOpenedSince, findInspectorUrl, formatFrames, listeningPorts, type InspectorState, type JsFrame } from '../lib/diagnostics/js-stack.js';
 import { isProcessRunning } from '../lib/process-groups.js';
 import { ROLE_ARG, type ProcessRole } from '../lib/paths.js';
 import { CliError } from './errors.js';
@@ -22,6 +22,8 @@ export interface CrashWatchResult {
   jsStackNote?: string;
   /** The Node inspector crash-watch used for the JS stack, and whether it is closed again. */
   inspector?: InspectorState;
+  /** Other inspector ports of the process, opened while crash-watch worked, that it closed too. */
+  inspectorStraysClosed?: number[];
   /** gdb's own output, for the text view. */
   output: string;
 }
@@ -73,8 +75,12 @@ export async function dumpProcess(pid: number, timeoutMs: number): Promise<Crash
   // The JS stack first: pausing through the inspector does not need the process stopped by gdb,
   // and the inspector (open to every local user) closes before gdb's seconds, not after.
   if (isNodeProcess(pid)) {
+    const before = new Set(listeningPorts(pid));
     const url = await findInspectorUrl(pid);
     const { frames, idle, inspector } = url ? await captureJsStack(pid, () => url) : {};
+    // Seen on a loaded machine: an inspector listening again after the capture closed its own.
+    const strays = await closeInspectorsOpenedSince(pid, before);
+    if (strays.length > 0) result.inspectorStraysClosed = strays;
     if (inspector) result.inspector = inspector;
     if (frames) result.jsStack = frames;
     else if (idle) result.jsStackNote = 'its inspector opened, but no JavaScript was running to pause: the process is idle, waiting for I/O or timers (the native backtraces below show where)';
@@ -135,6 +141,7 @@ export function formatCrashWatch(result: CrashWatchResult): string {
   }
   if (result.jsStack) lines.push('', '########### JavaScript stack ###########', formatFrames(result.jsStack));
   else if (result.jsStackNote) lines.push('', `*** No JavaScript stack: ${result.jsStackNote}`);
+  if (result.inspectorStraysClosed) lines.push(`*** Also closed: inspector ports ${result.inspectorStraysClosed.join(', ')} that opened while crash-watch worked`);
   if (result.inspector?.closed) lines.push(`*** The inspector on 127.0.0.1:${result.inspector.port} is closed again`);
   else if (result.inspector) {
     lines.push(

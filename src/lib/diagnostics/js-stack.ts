@@ -314,6 +314,21 @@ export async function findInspectorUrl(pid: number, timeoutMs = 2000): Promise<s
   return undefined;
 }
 
+/**
+ * Closes every inspector of `pid` listening on a loopback port that was not in `before`: whatever
+ * went wrong on the way (a session that timed out on a loaded machine, a second opening), the
+ * caller that sent SIGUSR1 leaves no inspector open behind it. Returns the ports it closed.
+ */
+export async function closeInspectorsOpenedSince(pid: number, before: ReadonlySet<number>): Promise<number[]> {
+  const closed: number[] = [];
+  for (const port of listeningPorts(pid)) {
+    if (before.has(port)) continue;
+    const url = await debuggerUrlAt(port);
+    if (url && (await closeInspectorAt(url)) === 'closed') closed.push(port);
+  }
+  return closed;
+}
+
 /** The debugger URL the inspector on this port lists, if it is one. node:http, not fetch: fetch's first use loads undici's copy inside Node, while the inspector is open. */
 function debuggerUrlAt(port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
