@@ -35,7 +35,12 @@ export interface CacheEntry {
    * Entries are never changed once stored; one that were (a revalidation) must drop it.
    */
   wireHead?: Buffer;
+  /** When a hit last moved it to the recent end of the LRU order. */
+  touchedMs?: number;
 }
+
+/** An entry hit again within this long keeps its place in the LRU order. */
+const TOUCH_INTERVAL_MS = 1000;
 
 /** Keys of expired or invalidated entries remembered (for request collapsing), at most. */
 const MAX_REMEMBERED_KEYS = 10_000;
@@ -85,8 +90,13 @@ export class Turbocache {
       this.counters.misses++;
       return undefined;
     }
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    // Least recently used first: moved to the end at most once a second, not on every hit (a
+    // delete and a set of a long key cost more than the rest of a hit's lookup).
+    if (nowMs - (entry.touchedMs ?? 0) >= TOUCH_INTERVAL_MS) {
+      entry.touchedMs = nowMs;
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    }
     this.counters.hits++;
     return entry;
   }

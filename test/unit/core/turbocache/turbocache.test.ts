@@ -47,6 +47,24 @@ describe('Turbocache', () => {
     expect(stats.bytes).toBe(3 * one);
   });
 
+  it('moves a hit entry to the recent end at most once a second (the LRU order is that coarse)', () => {
+    const one = entry('http://a/1', 400).size;
+    const c = cache(one * 2 + 10, one * 2);
+    c.store(entry('http://a/1', 400));
+    c.store(entry('http://a/2', 400));
+    c.lookup('http://a/1', NOW); // moved: 2 is the least recently used
+    c.lookup('http://a/2', NOW + 100); // moved: 1 is
+    c.lookup('http://a/1', NOW + 500); // within a second of its last move: stays where it is
+    c.store(entry('http://a/3', 400));
+    expect(c.lookup('http://a/1', NOW + 600)).toBeUndefined();
+    expect(c.lookup('http://a/2', NOW + 600)).toBeDefined();
+    c.lookup('http://a/2', NOW + 1200); // a second after its last move: it moves again
+    c.lookup('http://a/3', NOW + 1300);
+    c.store(entry('http://a/4', 400));
+    expect(c.lookup('http://a/2', NOW + 1400)).toBeUndefined();
+    expect(c.lookup('http://a/3', NOW + 1400)).toBeDefined();
+  });
+
   it('remembers keys whose entry lapsed (expired, swept, invalidated, evicted), not keys never stored', () => {
     const one = entry('http://a/1', 400).size;
     const c = cache(one * 2 + 10, one * 2);
