@@ -16,10 +16,11 @@ import { bodyTooLargeAnswer, isBodyTooLarge, limitedBody } from './client-limits
 import { sendErrorResponse } from './error-responses.js';
 import { buildDownstreamHeaders, buildUpstreamHeaders, type ForwardingFacts } from './headers.js';
 import type { TrackedRequest } from './request-tracker.js';
-import type { BufferDir } from './buffer-dir.js';
 import { injectedRefusal } from './injected-faults.js';
 import { hasRequestBody, type RequestBodyBuffer } from './request-body.js';
-import { ResponseBuffer } from './response-buffer.js';
+import { ResponseBuffer, type ResponseBufferOptions } from './response-buffer.js';
+import { neverSent } from './never-sent.js';
+import { takeOobRequest } from './oob-request.js';
 import { CACHE_HEADER, type CacheTransaction } from '../turbocache/cache-front.js';
 import type { UpstreamExchange, UpstreamHandler } from '../upstream/upstream-exchange.js';
 
@@ -219,19 +220,6 @@ class ForwardHandler implements UpstreamHandler {
   }
 }
 
-/** Removes the app's out-of-band work request headers (ours and Passenger's); true if one was there. */
-export function takeOobRequest(headers: string[]): boolean {
-  let found = false;
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
-    const name = (headers[i] as string).toLowerCase();
-    if (name === 'x-ferry-request-oob-work' || name === 'x-passenger-request-oob-work') {
-      headers.splice(i, 2);
-      found = true;
-    }
-  }
-  return found;
-}
-
 /** max-request-time: when a request has run too long, and what to do with its process. */
 export interface RequestDeadline {
   maxRequestTimeMs: number;
@@ -244,11 +232,6 @@ export interface RequestDeadline {
  */
 export function isNeverSent(err: Error & { code?: string }, req: http.IncomingMessage, bodyBuffered = false): boolean {
   return neverSent(err.code, bodyBuffered || !hasRequestBody(req) || !req.readableDidRead);
-}
-
-/** isNeverSent for any front: the connection was never made, and the body (if any) can be sent again. */
-export function neverSent(code: string | undefined, bodyIntact: boolean): boolean {
-  return (code === 'ECONNREFUSED' || code === 'ENOENT') && bodyIntact;
 }
 
 /** What a forwarded request may do besides streaming: each optional. */
@@ -270,12 +253,6 @@ export interface ForwardOptions {
   body?: RequestBodyBuffer | undefined;
   /** Real-time response buffering for slow clients; without it, plain backpressure. */
   responseBuffer?: ResponseBufferOptions | undefined;
-}
-
-export interface ResponseBufferOptions {
-  /** Bytes held for the client before the app is slowed down; 0 = plain backpressure. */
-  highWatermarkBytes: number;
-  dir: BufferDir;
 }
 
 export function forwardRequest(

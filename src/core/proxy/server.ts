@@ -4,18 +4,13 @@
 import http from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { BufferingConfig, ClientLimits } from '../../lib/config.js';
 import { hasErrorCode } from '../../lib/error-codes.js';
-import type { AccessLog } from '../access-log/access-log.js';
 import { accessEntryOf, beginNodeAccess } from '../access-log/node-http-entry.js';
 import { CoreError } from '../errors.js';
-import type { FaultInjector } from '../faults.js';
 import type { Logger } from '../log.js';
-import type { Pool } from '../pool/pool.js';
 import type { AppGroup } from '../pool/app-group.js';
 import type { Session } from '../pool/session.js';
 import type { WorkerProcess } from '../pool/worker.js';
-import type { BufferDir } from './buffer-dir.js';
 import type { RequestOrigin } from './authority.js';
 import { bodyTooLargeAnswer, clientErrorAnswer, isBodyTooLarge, serverLimitOptions } from './client-limits.js';
 import { requestClientAddress, showsSpawnDetails } from './error-page-audience.js';
@@ -24,7 +19,7 @@ import { forwardRequest, isNeverSent } from './forward.js';
 import { acceptFaultAnswer } from './injected-faults.js';
 import { chooseRequestId, type ForwardingFacts } from './headers.js';
 import { checkoutRefusal } from './checkout-refusal.js';
-import type { CacheFront, CacheTransaction } from '../turbocache/cache-front.js';
+import type { CacheTransaction } from '../turbocache/cache-front.js';
 import { bufferNodeBody, ClientGoneError, hasRequestBody, type RequestBodyBuffer, shouldBufferBody } from './request-body.js';
 import { answerHealthCheck, healthVerdict, isHealthCheckRequest, type HealthState } from './health-check.js';
 import { doorVerdict, SERVER_OPTIONS_ALLOW } from './request-door.js';
@@ -33,47 +28,7 @@ import { stickyCookieFor, stickyIdOf } from './sticky-session.js';
 import { publicDirsFor, serveStatic, staticOutcomes } from './static-files.js';
 import type { Tunnel } from './socket-tunnel.js';
 import { forwardUpgrade } from './tunnel.js';
-
-export interface ProxyServerOptions {
-  pool: Pool;
-  log: Logger;
-  /** Behind a trusted front server (unix socket): keep its X-Forwarded-* headers. */
-  trustForwarded: boolean;
-  /** The turbocache, unless it is disabled. */
-  cache?: CacheFront;
-  /** What clients may send (header size, time to send, body size). */
-  limits: ClientLimits;
-  /** Fault injection (accept, upstream-connect), when FERRY_FAULTS is set. */
-  faults?: FaultInjector;
-  /** Upload and response buffering for slow clients, and where they spill to disk. */
-  buffering: BufferingConfig;
-  bufferDir: BufferDir;
-  /** --health-check-path: answered here, before the turbocache and the apps. */
-  health?: { path: string; state: HealthState };
-  /** --websocket-idle-timeout: a tunnel with no byte either way for this long is closed (0 = never). */
-  websocketIdleTimeoutMs: number;
-  /** --access-log: one line per answered request. */
-  accessLog?: AccessLog;
-}
-
-export interface ProxyServer {
-  /** Not listening yet: main.ts listens. */
-  server: net.Server;
-  tracker: RequestTracker;
-  /**
-   * Hands the clients over to another core on the same listening socket (`ferry restart`), or to
-   * other hosts after a drain (a stop behind a load balancer): stop accepting, answer every further
-   * request with `Connection: close`, close connections once they have been idle for a while, and
-   * resolve when none is left (or at the deadline).
-   */
-  handOver(deadlineMs: number): Promise<void>;
-  /** Closes every open tunnel (WebSocket), for a stop: they would otherwise hold it to its deadline. */
-  closeTunnels(): void;
-  /** A stop: idle kept-alive connections close now, busy ones after their answer. */
-  closeIdle(): void;
-  /** The end of a stop: every connection is closed. */
-  closeAll(): void;
-}
+import type { ProxyServer, ProxyServerOptions } from './proxy-server.js';
 
 /** A kept-alive connection idle this long while handing over is closed (its client reconnects to the new core). */
 const HANDOVER_IDLE_CLOSE_MS = 1_000;

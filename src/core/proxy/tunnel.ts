@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { Session } from '../pool/session.js';
 import type { UpstreamAddress } from '../spawn/spawner.js';
 import { endConnection, rawErrorResponse, type ErrorResponse } from './error-responses.js';
-import { takeOobRequest } from './forward.js';
+import { takeOobRequest } from './oob-request.js';
 import { buildDownstreamHeaders, buildUpstreamHeaders, type ForwardingFacts } from './headers.js';
 import type { TrackedRequest } from './request-tracker.js';
 import { responseHead, Tunnel } from './socket-tunnel.js';

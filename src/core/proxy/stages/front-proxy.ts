@@ -10,7 +10,7 @@ import { createFrontServer } from '../../front/server.js';
 import { nextRequestId } from '../error-responses.js';
 import { RequestTracker } from '../request-tracker.js';
 import { publicDirsFor, staticOutcomes } from '../static-files.js';
-import type { ProxyServer, ProxyServerOptions } from '../server.js';
+import type { ProxyServer, ProxyServerOptions } from '../proxy-server.js';
 import { accept } from './accept.js';
 import { beginAccess } from './access.js';
 import type { StageContext } from './context.js';

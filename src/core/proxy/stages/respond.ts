@@ -10,7 +10,8 @@
 import type { ResponseHead } from '../../engine/response-head.js';
 import { CACHE_HEADER } from '../../turbocache/cache-front.js';
 import { bodyTooLargeAnswer, isBodyTooLarge } from '../client-limits.js';
-import { neverSent, takeOobRequest } from '../forward.js';
+import { neverSent } from '../never-sent.js';
+import { takeOobRequest } from '../oob-request.js';
 import { buildDownstreamHeaders } from '../headers.js';
 import { stickyCookieFor } from '../sticky-session.js';
 import { canAnswer, writeError } from './answers.js';
