@@ -3,7 +3,6 @@
 // upload buffering). In memory up to REQUEST_MEMORY_BYTES, then in a 0600 file of the BufferDir.
 
 import fs from 'node:fs';
-import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { BufferDir } from './buffer-dir.js';
 import { BodyTooLargeError } from './client-limits.js';
@@ -19,12 +18,6 @@ export const REQUEST_MEMORY_BYTES = 64 * 1024;
 export interface BufferUsage {
   readonly memoryBytes: number;
   readonly diskBytes: number;
-}
-
-/** A request carries a body when it says so (RFC 9112 §6.3): Content-Length > 0 or Transfer-Encoding. */
-export function hasRequestBody(req: http.IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**
@@ -52,9 +45,8 @@ export interface BodyFlow {
 }
 
 /**
- * One request's body, read from the client as fast as it sends it, whichever front reads it: the
- * front pushes its chunks, then says it ended or that the client went (bufferNodeBody does it
- * for node:http).
+ * One request's body, read from the client as fast as it sends it: the front pushes its chunks,
+ * then says it ended or that the client went (stages/upload.ts).
  */
 export class RequestBodyBuffer implements BufferUsage {
   memoryBytes = 0;
@@ -178,19 +170,4 @@ export class RequestBodyBuffer implements BufferUsage {
     if (file.closed) fs.rmSync(filePath, { force: true });
     else file.destroy(); // its 'close' removes the file
   }
-}
-
-/** A node:http request's body into a buffer (the old engine's front). */
-export function bufferNodeBody(req: http.IncomingMessage, dir: BufferDir, maxBodyBytes: number): RequestBodyBuffer {
-  const body = new RequestBodyBuffer(dir, maxBodyBytes, req, req.headers['content-length'] === undefined);
-  const onData = (chunk: Buffer): void => body.push(chunk);
-  req.on('data', onData);
-  req.once('end', () => body.end());
-  req.once('error', () => body.fail(new ClientGoneError()));
-  req.once('close', () => {
-    if (!req.complete) body.fail(new ClientGoneError());
-  });
-  // Refused or failed: what the client still sends is not the buffer's.
-  body.received.catch(() => req.off('data', onData));
-  return body;
 }
