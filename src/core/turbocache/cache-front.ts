@@ -27,7 +27,7 @@ export interface CacheFrontOptions {
   now?: () => number;
 }
 
-/** What the cache reads of a request, whatever front received it. */
+/** What the cache reads of a request. */
 export interface CacheRequest {
   method: string;
   /** Lower-case names, as node:http joins them (the fields policy.ts reads). */
@@ -72,7 +72,7 @@ class StoredHit implements CacheHit {
   }
 }
 
-/** The client side of a lookup, whatever front it is on. */
+/** The client side of a lookup (the stage proxy's ProxyRequest). */
 export interface CacheClient {
   /** The client went (or its answer was cut): nothing more is written for it. */
   readonly gone: boolean;

@@ -20,7 +20,7 @@ import type { ProxyRequest } from './proxy-request.js';
 import { flatFields } from './request-fields.js';
 import { drainHeld, hold, startHolding } from './response-buffering.js';
 
-/** Tries per request when app processes refuse connections (as server.ts). */
+/** Tries per request when app processes refuse connections (Passenger tries up to 10). */
 export const MAX_ATTEMPTS = 3;
 
 export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
