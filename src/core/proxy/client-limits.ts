@@ -28,19 +28,3 @@ export function announcesTooLargeBody(req: { headers: IncomingHttpHeaders }, max
 export function bodyTooLargeRefusal(maxBodyBytes: number): Omit<ErrorResponse, 'requestId'> {
   return { status: 413, reason: `The request body is larger than the ${maxBodyBytes} bytes this server accepts.`, close: true };
 }
-
-export function bodyTooLargeAnswer(requestId: string, maxBodyBytes: number): ErrorResponse {
-  return { ...bodyTooLargeRefusal(maxBodyBytes), requestId };
-}
-
-/** A body without Content-Length grew past the limit (request-body.ts's buffer says so). */
-export class BodyTooLargeError extends Error {
-  readonly code = 'FERRY_BODY_TOO_LARGE';
-  constructor(readonly maxBodyBytes: number) {
-    super(`request body larger than ${maxBodyBytes} bytes (max-body-size)`);
-  }
-}
-
-export function isBodyTooLarge(err: unknown): err is BodyTooLargeError {
-  return err instanceof BodyTooLargeError;
-}

@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { BufferDir } from './buffer-dir.js';
-import { BodyTooLargeError } from './client-limits.js';
 
 /**
  * Bodies up to this size stay in memory. 64 KiB holds the form posts and JSON bodies most apps
@@ -51,7 +50,7 @@ export interface BodyFlow {
 export class RequestBodyBuffer implements BufferUsage {
   memoryBytes = 0;
   diskBytes = 0;
-  /** Resolves once the whole body is held; rejects with BodyTooLargeError, ClientGoneError or a file error. */
+  /** Resolves once the whole body is held; rejects with ClientGoneError or a file error. */
   readonly received: Promise<void>;
   private chunks: Buffer[] = [];
   private file: fs.WriteStream | undefined;
@@ -65,7 +64,6 @@ export class RequestBodyBuffer implements BufferUsage {
 
   constructor(
     private readonly dir: BufferDir,
-    private readonly maxBodyBytes: number,
     private readonly flow: BodyFlow,
     /** The body came without a Content-Length (chunked): it needs one of its own before it goes to the app. */
     readonly needsLength: boolean,
@@ -90,10 +88,6 @@ export class RequestBodyBuffer implements BufferUsage {
 
   push(chunk: Buffer): void {
     if (this.settled) return;
-    if (this.maxBodyBytes > 0 && this.length + chunk.length > this.maxBodyBytes) {
-      this.fail(new BodyTooLargeError(this.maxBodyBytes));
-      return;
-    }
     if (this.file === undefined && this.memoryBytes + chunk.length <= REQUEST_MEMORY_BYTES) {
       this.chunks.push(chunk);
       this.memoryBytes += chunk.length;

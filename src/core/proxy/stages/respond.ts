@@ -9,7 +9,6 @@
 
 import type { ResponseHead } from '../../engine/response-head.js';
 import { CACHE_HEADER } from '../../turbocache/cache-front.js';
-import { bodyTooLargeAnswer, isBodyTooLarge } from '../client-limits.js';
 import { neverSent } from '../never-sent.js';
 import { takeOobRequest } from '../oob-request.js';
 import { buildDownstreamHeaders } from '../headers.js';
@@ -89,11 +88,6 @@ export function onAppError(request: ProxyRequest, err: Error & { code?: string }
   if (request.clientGone || request.state === 'done') return;
   const { ctx, exchange, group, session } = request;
   const answering = canAnswer(exchange) && request.state === 'forwarding';
-  if (isBodyTooLarge(err)) {
-    request.to('answered');
-    writeError(exchange, bodyTooLargeAnswer(request.requestId, err.maxBodyBytes));
-    return;
-  }
   if (request.timedOut) {
     clearTimeout(request.deadlineTimer);
     request.status = 504;
