@@ -2,7 +2,7 @@
 // Benchmark: which HTTP client should the core use for its upstream connections to app
 // processes over unix sockets: node:http with a keep-alive Agent, undici 7 (Pool.request /
 // Pool.dispatch, what the core used until issue 17), or Ferry's own pool over node:net
-// (src/core/upstream, what forward.ts uses now; F needs `npm run build` first)?
+// (src/core/upstream, what the proxy uses now; F needs `npm run build` first)?
 //
 // Usage:
 //   node bench/upstream-client.mjs [--rounds 3] [--duration 5] [--connections 50] [--warmup 1]
@@ -10,12 +10,12 @@
 //
 // Configs:
 //   baseline  the hello app itself on a TCP port (no proxy)
-//   A         proxy with node:http + keep-alive Agent (same shape as forward.ts)
+//   A         proxy with node:http + keep-alive Agent (the shape of the removed node:http proxy)
 //   B         proxy with undici Pool.request(), body piped to res
 //   C         proxy with undici Pool.dispatch() and a raw handler writing straight to res
 //   S         (optional) proxy with undici Pool.stream(), factory returns res
 //   F         proxy with Ferry's UpstreamPool.dispatch() (dist/core/upstream) and a handler
-//             writing straight to res, as forward.ts does
+//             writing straight to res, as the removed node:http proxy did
 //
 // The same file is re-executed as the child proxies (`--role proxy --variant X --socket P`).
 // Every child is spawned by this process, tracked by pid and killed at the end (also on error
@@ -67,7 +67,7 @@ function connectionTokens(raw) {
 
 /**
  * Upstream request headers as a flat [name, value, ...] array. node:http keeps
- * Transfer-Encoding (it re-frames the body itself, as forward.ts relies on); undici refuses a
+ * Transfer-Encoding (it re-frames the body itself); undici refuses a
  * Transfer-Encoding header (it frames the body itself: Content-Length if given, else chunked),
  * so the undici variants drop it.
  */
@@ -168,7 +168,7 @@ async function runProxy(variant, socketPath) {
   } else if (variant === 'F') {
     const { UpstreamPool } = await import('../dist/core/upstream/upstream-pool.js');
     const pool = new UpstreamPool({ socketPath });
-    // One handler object per request, as forward.ts has: no closures per request.
+    // One handler object per request, as the proxy has: no closures per request.
     class Relay {
       constructor(res) { this.res = res; this.exchange = undefined; this.drainListened = false; }
       onHead(head) {

@@ -17,7 +17,6 @@ import { createLogger, ReopenableFileSink, throttledWarn } from './log.js';
 import { OOM_ENV, restoreOomScore } from './oom-score.js';
 import { Pool } from './pool/pool.js';
 import { BufferDir } from './proxy/buffer-dir.js';
-import { createProxyServer } from './proxy/server.js';
 import { createFrontProxyServer } from './proxy/stages/front-proxy.js';
 import { requestClientAddress } from './proxy/error-page-audience.js';
 import { HealthState } from './proxy/health-check.js';
@@ -154,11 +153,7 @@ async function main(): Promise<void> {
     }
   }
   const proxyOptions = { pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog };
-  // The stage proxy on Ferry's own front by default; FERRY_ENGINE=node falls back to the node:http
-  // proxy for one release, in case an app meets a difference (docs/architecture.md).
-  const frontEngine = process.env.FERRY_ENGINE !== 'node';
-  if (!frontEngine) log.warn('serving with the previous node:http proxy (FERRY_ENGINE=node); it will be removed');
-  const proxy = frontEngine ? createFrontProxyServer(proxyOptions) : createProxyServer(proxyOptions);
+  const proxy = createFrontProxyServer(proxyOptions);
   const { server, tracker, handOver, closeTunnels, closeIdle, closeAll } = proxy;
   // The exposition code (and prom-client after it) is loaded on the first scrape.
   let metricsRenderer: Promise<() => Promise<string>> | undefined;

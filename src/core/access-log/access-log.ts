@@ -129,9 +129,9 @@ export class BatchedWriter {
 }
 
 /**
- * One request's line as it fills in, whichever engine serves it: the times and the client at its
- * arrival, then what the stages learn (request id, app, the process that answered, the cache's
- * verdict); the engine adds the request's own fields and the answer's status and bytes at the end.
+ * One request's line as it fills in: the times and the client at its arrival, then what the
+ * stages learn (request id, app, the process that answered, the cache's verdict); the stage proxy
+ * adds the request's own fields and the answer's status and bytes at the end (stages/access.ts).
  */
 export interface AccessEntry {
   startMs: number;

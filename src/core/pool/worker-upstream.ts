@@ -1,6 +1,6 @@
 // The pool's only calls on a worker's upstream client, in one place: the out-of-band work
 // request, and closing (handover) or destroying (exit) its connections. The proxy's own
-// forwarding lives in src/core/proxy/forward.ts.
+// forwarding lives in src/core/proxy/stages/forward.ts.
 
 import type { WorkerProcess } from './worker.js';
 

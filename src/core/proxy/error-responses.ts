@@ -1,9 +1,7 @@
 // The answers Ferry itself gives when it cannot get one from the app: honest status, a reason,
 // a request id to find the log line, and never the environment or a stack.
 
-import type http from 'node:http';
 import crypto from 'node:crypto';
-import type { Duplex } from 'node:stream';
 
 const PREFIX = crypto.randomBytes(3).toString('hex');
 let counter = 0;
@@ -39,78 +37,25 @@ export interface ErrorResponse {
   retryAfterS?: number;
   /** Close the connection after the answer (the rest of the request will not be read). */
   close?: boolean;
-  /** Headers the status calls for (416: Content-Range). */
-  headers?: http.OutgoingHttpHeaders;
+  /** Header fields the status calls for (416: Content-Range), written before the others. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 function errorBody(error: ErrorResponse): string {
   return `${error.status} ${REASONS[error.status]}\n\n${error.reason}\nRequest id: ${error.requestId}\n`;
 }
 
-/** The reason phrase of an error status, for an answer written by other means than node:http. */
-export function reasonPhrase(status: ErrorStatus): string {
-  return REASONS[status] as string;
-}
-
 /**
- * The answer as a status, a flat field list [name, value, ...] and its body, for a front that
- * writes its own heads (Connection is the writer's): the fields sendErrorResponse writes, in its
- * order, Content-Length included (a HEAD's answer carries it too, as node:http's does).
+ * The answer as a status, a flat field list [name, value, ...] and its body, for the front to
+ * write (Connection is the writer's), Content-Length included (a HEAD's answer carries it too).
  */
 export function errorAnswerParts(error: ErrorResponse): { reason: string; fields: string[]; body: string } {
   const body = errorBody(error);
   const fields: string[] = [];
-  for (const [name, value] of Object.entries(error.headers ?? {})) {
-    if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) fields.push(name, String(one));
-  }
+  for (const [name, value] of Object.entries(error.headers ?? {})) fields.push(name, value);
   fields.push('Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store', 'X-Request-Id', error.requestId);
   if (error.retryAfterS !== undefined) fields.push('Retry-After', String(error.retryAfterS));
   return { reason: REASONS[error.status] as string, fields, body };
-}
-
-export function sendErrorResponse(req: http.IncomingMessage, res: http.ServerResponse, error: ErrorResponse): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = errorBody(error);
-  const headers: http.OutgoingHttpHeaders = {
-    ...error.headers,
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-    'X-Request-Id': error.requestId,
-  };
-  if (error.retryAfterS !== undefined) headers['Retry-After'] = String(error.retryAfterS);
-  if (error.close) headers.Connection = 'close';
-  res.writeHead(error.status, REASONS[error.status], headers);
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
-
-/**
- * The same answer as raw bytes, for a connection that has no ServerResponse (a request the parser
- * refused, an Upgrade request); the connection is closed after it.
- */
-export function rawErrorResponse(error: Omit<ErrorResponse, 'close' | 'headers'>): string {
-  const body = errorBody(error);
-  const retryAfter = error.retryAfterS === undefined ? '' : `Retry-After: ${error.retryAfterS}\r\n`;
-  return (
-    `HTTP/1.1 ${error.status} ${REASONS[error.status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    `Cache-Control: no-store\r\nX-Request-Id: ${error.requestId}\r\n${retryAfter}Connection: close\r\n\r\n${body}`
-  );
-}
-
-/** How long a connection Ferry has ended may linger, so its client reads the answer before the close. */
-const END_LINGER_MS = 1_000;
-
-/**
- * Ends a connection that has no ServerResponse, after `answer` (raw bytes) if given; a client that
- * never closes its side must not hold it for ever, so it is destroyed after a short linger.
- */
-export function endConnection(socket: Duplex, answer?: string): void {
-  socket.end(answer);
-  setTimeout(() => socket.destroy(), END_LINGER_MS).unref();
 }
 
 function escapeHtml(text: string): string {
@@ -134,30 +79,6 @@ export interface SpawnFacts {
  * and what it printed, for a client allowed to see it (error-page-audience.ts); for any other, a
  * page saying where those details are. Never the environment, never Ferry's own stack.
  */
-export function sendSpawnErrorPage(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  facts: SpawnFacts,
-  requestId: string,
-  retryAfterS: number,
-  showDetails: boolean,
-): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = spawnErrorPageBody(facts, requestId, showDetails);
-  res.writeHead(503, REASONS[503], {
-    'Content-Type': 'text/html; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-    'Retry-After': String(retryAfterS),
-    'X-Request-Id': requestId,
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
-
-/** The spawn error page's HTML (sendSpawnErrorPage's body), for any front. */
 export function spawnErrorPageBody(facts: SpawnFacts, requestId: string, showDetails: boolean): string {
   const row = (name: string, value: unknown): string =>
     value === undefined || value === null || value === '' ? '' : `<tr><th>${name}</th><td>${escapeHtml(String(value))}</td></tr>`;

@@ -2,8 +2,6 @@
 // public port, before the turbocache and the apps, so a balancer learns whether this host can
 // serve and, during a graceful stop, that it should send its traffic elsewhere.
 
-import type http from 'node:http';
-
 /**
  * ready: serving, and every app can serve (a process takes requests, or one is starting).
  * starting: the core listens but its app processes are not up yet.
@@ -42,10 +40,4 @@ export function isHealthCheckRequest(url: string | undefined, healthPath: string
 export class HealthState {
   serving = false;
   draining = false;
-}
-
-export function answerHealthCheck(req: http.IncomingMessage, res: http.ServerResponse, verdict: HealthVerdict): void {
-  const text = JSON.stringify(verdict.body);
-  res.writeHead(verdict.httpStatus, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
-  res.end(req.method === 'HEAD' ? undefined : text);
 }

@@ -1,5 +1,5 @@
 // What the proxy's fault points (faults.ts) do to a request, as the client and the retry logic see
-// them, for either engine: the accept fault's answer, and the refusal an upstream-connect fault
+// them: the accept fault's answer, and the refusal an upstream-connect fault
 // stands in for.
 
 import type { Session } from '../pool/session.js';

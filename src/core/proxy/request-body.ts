@@ -3,10 +3,8 @@
 // upload buffering). In memory up to REQUEST_MEMORY_BYTES, then in a 0600 file of the BufferDir.
 
 import fs from 'node:fs';
-import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { BufferDir } from './buffer-dir.js';
-import { BodyTooLargeError } from './client-limits.js';
 
 /**
  * Bodies up to this size stay in memory. 64 KiB holds the form posts and JSON bodies most apps
@@ -19,12 +17,6 @@ export const REQUEST_MEMORY_BYTES = 64 * 1024;
 export interface BufferUsage {
   readonly memoryBytes: number;
   readonly diskBytes: number;
-}
-
-/** A request carries a body when it says so (RFC 9112 §6.3): Content-Length > 0 or Transfer-Encoding. */
-export function hasRequestBody(req: http.IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**
@@ -52,14 +44,13 @@ export interface BodyFlow {
 }
 
 /**
- * One request's body, read from the client as fast as it sends it, whichever front reads it: the
- * front pushes its chunks, then says it ended or that the client went (bufferNodeBody does it
- * for node:http).
+ * One request's body, read from the client as fast as it sends it: the front pushes its chunks,
+ * then says it ended or that the client went (stages/upload.ts).
  */
 export class RequestBodyBuffer implements BufferUsage {
   memoryBytes = 0;
   diskBytes = 0;
-  /** Resolves once the whole body is held; rejects with BodyTooLargeError, ClientGoneError or a file error. */
+  /** Resolves once the whole body is held; rejects with ClientGoneError or a file error. */
   readonly received: Promise<void>;
   private chunks: Buffer[] = [];
   private file: fs.WriteStream | undefined;
@@ -73,7 +64,6 @@ export class RequestBodyBuffer implements BufferUsage {
 
   constructor(
     private readonly dir: BufferDir,
-    private readonly maxBodyBytes: number,
     private readonly flow: BodyFlow,
     /** The body came without a Content-Length (chunked): it needs one of its own before it goes to the app. */
     readonly needsLength: boolean,
@@ -98,10 +88,6 @@ export class RequestBodyBuffer implements BufferUsage {
 
   push(chunk: Buffer): void {
     if (this.settled) return;
-    if (this.maxBodyBytes > 0 && this.length + chunk.length > this.maxBodyBytes) {
-      this.fail(new BodyTooLargeError(this.maxBodyBytes));
-      return;
-    }
     if (this.file === undefined && this.memoryBytes + chunk.length <= REQUEST_MEMORY_BYTES) {
       this.chunks.push(chunk);
       this.memoryBytes += chunk.length;
@@ -178,19 +164,4 @@ export class RequestBodyBuffer implements BufferUsage {
     if (file.closed) fs.rmSync(filePath, { force: true });
     else file.destroy(); // its 'close' removes the file
   }
-}
-
-/** A node:http request's body into a buffer (the old engine's front). */
-export function bufferNodeBody(req: http.IncomingMessage, dir: BufferDir, maxBodyBytes: number): RequestBodyBuffer {
-  const body = new RequestBodyBuffer(dir, maxBodyBytes, req, req.headers['content-length'] === undefined);
-  const onData = (chunk: Buffer): void => body.push(chunk);
-  req.on('data', onData);
-  req.once('end', () => body.end());
-  req.once('error', () => body.fail(new ClientGoneError()));
-  req.once('close', () => {
-    if (!req.complete) body.fail(new ClientGoneError());
-  });
-  // Refused or failed: what the client still sends is not the buffer's.
-  body.received.catch(() => req.off('data', onData));
-  return body;
 }

@@ -1,17 +1,25 @@
 // The public front's door (pure): whether a request is let in, and as what. Every check a request
 // passes before it is routed, answered from the cache or forwarded, in one place, so plain
-// requests, Expect: 100-continue and upgrades are refused alike, and a later HTTP engine of
-// Ferry's own can take the same decisions.
+// requests, Expect: 100-continue and upgrades are refused alike.
 
-import type http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { OOB_WORK_PATH } from '../pool/app-group.js';
 import { requestOrigin, type RequestOrigin } from './authority.js';
 import { announcesTooLargeBody, bodyTooLargeRefusal, hasTooManyFields, TOO_MANY_FIELDS_REASON } from './client-limits.js';
 import type { ErrorResponse } from './error-responses.js';
 import { framingVerdict } from './message-framing.js';
 
-/** What the door looks at: a node:http request has it all. */
-export type DoorRequest = Pick<http.IncomingMessage, 'method' | 'url' | 'httpVersion' | 'rawHeaders' | 'headers'>;
+/** What the door looks at (stages/accept.ts makes it from the engine's head). */
+export interface DoorRequest {
+  method: string;
+  /** The request target as sent. */
+  url: string;
+  httpVersion: string;
+  /** Flat [name, value, ...], as sent. */
+  rawHeaders: string[];
+  /** Lower-case names, repeated fields joined. */
+  headers: IncomingHttpHeaders;
+}
 
 export interface DoorOptions {
   /** Behind a trusted front server (--socket): its X-Forwarded-Host and -Proto count. */
@@ -39,7 +47,7 @@ export function doorVerdict(req: DoorRequest, opts: DoorOptions): DoorVerdict {
   const framing = framingVerdict(req.httpVersion, req.rawHeaders);
   if (framing !== undefined) return refuse(400, framing);
   if (hasTooManyFields(req.rawHeaders)) return refuse(431, TOO_MANY_FIELDS_REASON);
-  const verdict = requestOrigin({ method: req.method ?? '', target: req.url ?? '', httpVersion: req.httpVersion, rawHeaders: req.rawHeaders, trustForwarded: opts.trustForwarded });
+  const verdict = requestOrigin({ method: req.method, target: req.url, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders, trustForwarded: opts.trustForwarded });
   if (!verdict.ok) return refuse(400, verdict.reason);
   // As nginx answers a client's request for an internal location.
   if (isReservedPath(verdict.origin.target)) return refuse(404, 'There is no page at this address.');

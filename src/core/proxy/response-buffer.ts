@@ -11,6 +11,13 @@ import fs from 'node:fs';
 import type { BufferDir } from './buffer-dir.js';
 import type { BufferUsage } from './request-body.js';
 
+/** Real-time response buffering as the proxy is configured with it (--response-buffer-high-watermark). */
+export interface ResponseBufferOptions {
+  /** Bytes held for the client before the app is slowed down; 0 = plain backpressure. */
+  highWatermarkBytes: number;
+  dir: BufferDir;
+}
+
 /**
  * Bytes of one response kept in memory before the rest goes to disk. 1 MiB absorbs the typical
  * page or JSON answer outright, and keeps a hundred slow downloads at 100 MiB of heap at most.

@@ -1,19 +1,18 @@
 // Static files from the app's public/ directory, answered by the core without waking the app
 // (as Passenger and nginx's try_files do): GET and HEAD, ETag and Last-Modified, conditional GET
 // (304, 412) and single byte ranges (206, 416), streamed from the descriptor public-dir.ts opened
-// and checked, so what is sent is the file that was checked. What to answer is decided here for
-// both engines (decideFileAnswer is pure; findStaticAnswer opens the file and decides); only the
-// writing differs: serveStatic below for node:http, stages/static.ts for the front's Exchange.
+// and checked, so what is sent is the file that was checked. What to answer is decided here
+// (decideFileAnswer is pure; findStaticAnswer opens the file and decides); stages/static.ts writes
+// it through the front's Exchange.
 
 import fs from 'node:fs';
-import type http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
-import { pipeline } from 'node:stream';
 import type mimeTypes from 'mime-types';
 import type { FileUser } from '../../lib/file-access.js';
 import { throttledWarn, type Logger } from '../log.js';
 import { evaluatePreconditions, fileValidators, parseRange, rangeStillApplies, type ByteRange } from './conditional-get.js';
-import { sendErrorResponse, type ErrorResponse } from './error-responses.js';
+import type { ErrorResponse } from './error-responses.js';
 import { openPublicFile, requestedFile, resolvePublicDir, type PublicDir, type PublicFile } from './public-dir.js';
 
 export type { PublicDir };
@@ -83,10 +82,10 @@ export function staticOutcomes(log: Logger): (app: string, requestId: string) =>
   });
 }
 
-/** What the static decision reads of a request, from either engine. */
+/** What the static decision reads of a request. */
 export interface StaticRequest {
   method: string;
-  headers: http.IncomingHttpHeaders;
+  headers: IncomingHttpHeaders;
 }
 
 /**
@@ -175,42 +174,4 @@ export async function findStaticAnswer(dir: PublicDir, relative: string, req: St
 /** The answer's open descriptor closed: its request went before the answer could be written. */
 export function discardStaticAnswer(answer: StaticAnswer): void {
   if (answer.kind === 'file' && answer.body !== undefined) fs.closeSync(answer.body.fd);
-}
-
-/** A flat field list as node:http's headers object (the order kept). */
-function headersOf(fields: readonly string[]): http.OutgoingHttpHeaders {
-  const headers: http.OutgoingHttpHeaders = {};
-  for (let i = 0; i < fields.length; i += 2) headers[fields[i] as string] = fields[i + 1] as string;
-  return headers;
-}
-
-/**
- * node:http's writer: serves GET/HEAD for a file under `dir`; calls `next()` when the request
- * names no file there (a directory, a dotfile, a path that does not exist), so the app answers.
- */
-export function serveStatic(req: http.IncomingMessage, res: http.ServerResponse, dir: PublicDir, requestId: string, outcome: StaticOutcome, next: () => void): void {
-  const method = req.method ?? 'GET';
-  const relative = staticFileOf(method, req.url ?? '/');
-  if (relative === undefined) {
-    next();
-    return;
-  }
-  void findStaticAnswer(dir, relative, { method, headers: req.headers }, requestId, outcome).then((answer) => {
-    if (answer.kind === 'absent') return next();
-    if (res.destroyed) return discardStaticAnswer(answer);
-    switch (answer.kind) {
-      case 'error':
-        return sendErrorResponse(req, res, answer.error);
-      case 'not-modified':
-        res.writeHead(304, headersOf(answer.fields));
-        return res.end();
-      case 'file': {
-        res.writeHead(answer.status, headersOf(answer.fields));
-        if (answer.body === undefined) return res.end();
-        // A read error or a client gone mid-way destroys both ends; the stream closes the descriptor.
-        const { fd, start, end } = answer.body;
-        pipeline(fs.createReadStream('', { fd, start, end }), res, () => undefined);
-      }
-    }
-  });
 }

@@ -1,5 +1,5 @@
 // --sticky-sessions (pure): the process a client's cookie names, and the cookie that sends it back
-// to the process that served it, for plain requests and upgrades alike and for either engine.
+// to the process that served it, for plain requests and upgrades alike.
 
 import type { AppConfig } from '../../lib/config.js';
 import { readCookie } from '../turbocache/http-fields.js';

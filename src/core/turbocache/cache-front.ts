@@ -1,7 +1,6 @@
 // Where the turbocache meets the proxy: answers a request from the cache, or follows the app's
 // answer to it (store it, invalidate what it changed) and says what happened in X-Ferry-Cache.
 
-import type http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestOrigin } from '../engine/authority.js';
 import { readCookie } from './http-fields.js';
@@ -28,7 +27,7 @@ export interface CacheFrontOptions {
   now?: () => number;
 }
 
-/** What the cache reads of a request, whatever front received it. */
+/** What the cache reads of a request. */
 export interface CacheRequest {
   method: string;
   /** Lower-case names, as node:http joins them (the fields policy.ts reads). */
@@ -52,7 +51,7 @@ export interface CacheHit {
   stored?: { entry: CacheEntry; ageS: string; debugHeader: boolean };
 }
 
-/** A full hit; its flat field list is made only if a writer asks for it (node:http's does). */
+/** A full hit; its flat field list is made only if a writer asks for it (the stage proxy writes `stored`). */
 class StoredHit implements CacheHit {
   readonly statusText: string;
   readonly status: number;
@@ -73,29 +72,13 @@ class StoredHit implements CacheHit {
   }
 }
 
-/** The client side of a lookup, whatever front it is on. */
+/** The client side of a lookup (the stage proxy's ProxyRequest). */
 export interface CacheClient {
   /** The client went (or its answer was cut): nothing more is written for it. */
   readonly gone: boolean;
   /** Called once the client's answer is over, however it ended. */
   onClose(listener: () => void): void;
   answer(hit: CacheHit): void;
-}
-
-/** node:http's side of a lookup. */
-function nodeClient(res: http.ServerResponse): CacheClient {
-  return {
-    get gone() {
-      return res.destroyed;
-    },
-    onClose: (listener) => void res.once('close', listener),
-    answer: (hit) => {
-      if (hit.statusText === undefined) res.writeHead(hit.status, hit.headers);
-      else res.writeHead(hit.status, hit.statusText, hit.headers);
-      // HEAD: Node sends the headers (with the body's length) and no body.
-      res.end(hit.body);
-    },
-  };
 }
 
 export class CacheFront {
@@ -128,14 +111,10 @@ export class CacheFront {
    * Answers the request from the cache and returns undefined, or returns the transaction that
    * follows the app's answer to it; or, while another request for the same entry is at the app,
    * a promise of either once that one has its answer. The key comes from the request's origin
-   * as the door parsed it (the Host and X-Forwarded-* the app gets), never from header text.
+   * as the door parsed it (the Host and X-Forwarded-* the app gets), never from header text;
+   * a hit goes to `client`.
    */
-  begin(req: http.IncomingMessage, res: http.ServerResponse, origin: RequestOrigin): CacheTransaction | undefined | Promise<CacheTransaction | undefined> {
-    return this.beginFor({ method: req.method ?? 'GET', headers: req.headers, origin }, nodeClient(res));
-  }
-
-  /** begin() for any front: the request as the cache reads it, and where a hit goes. */
-  beginFor(req: CacheRequest, client: CacheClient, collapse = true): CacheTransaction | undefined | Promise<CacheTransaction | undefined> {
+  begin(req: CacheRequest, client: CacheClient, collapse = true): CacheTransaction | undefined | Promise<CacheTransaction | undefined> {
     const { method, origin } = req;
     const verdict = requestVerdict(method, req.headers);
     const { scheme, target } = origin;
@@ -185,7 +164,7 @@ export class CacheFront {
         clearTimeout(timer);
         // Stored: answered from the cache now. Not stored (personal, uncacheable, failed): to the
         // app, each on its own, with no second round of waiting.
-        resolve(client.gone ? undefined : this.beginFor(req, client, outcome === 'stored'));
+        resolve(client.gone ? undefined : this.begin(req, client, outcome === 'stored'));
       };
       const timer = setTimeout(() => wake('not-stored'), COLLAPSE_WAIT_MS);
       waiters.push(wake);

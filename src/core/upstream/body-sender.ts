@@ -1,8 +1,8 @@
-// Sends a streamed request body to the app: a Readable (the client's request, a buffered body's
-// file) by its events, any other async iterable (a counted body, limitedBody) by iteration, each
-// with backpressure (the socket refuses, the source waits for 'drain'), chunked when the head
-// said so. The source is never destroyed here: the client's request is also the client's
-// connection, which still gets its answer (413, 502, 504) after the app's side has failed.
+// Sends a streamed request body to the app: a Readable (a buffered body's file) by its events,
+// any other async iterable (the client's body as the front reads it, stages/request-body.ts) by
+// iteration, each with backpressure (the socket refuses, the source waits for 'drain'), chunked
+// when the head said so. The source is never destroyed here: the client's request is also the
+// client's connection, which still gets its answer (413, 502, 504) after the app's side has failed.
 
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';

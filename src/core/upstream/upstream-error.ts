@@ -1,7 +1,6 @@
 // Why an exchange with an app process failed, when Node's own error does not say it: the codes
-// stay inside the core (the proxy turns them into 502s; they never reach the CLI), like
-// BodyTooLargeError's. A refused or missing socket keeps Node's ECONNREFUSED / ENOENT, which the
-// proxy reads as "never sent" (forward.ts isNeverSent).
+// stay inside the core (the proxy turns them into 502s; they never reach the CLI). A refused or missing socket keeps Node's ECONNREFUSED / ENOENT, which the
+// proxy reads as "never sent" (proxy/never-sent.ts).
 
 export type UpstreamErrorCode =
   /** The app closed the connection before its answer was complete. */

@@ -1,8 +1,8 @@
 // One request to an app process and its answer, on one kept-alive connection: the head written
 // once, the body after it (a Buffer with the head, a stream once connected, with backpressure),
 // then the answer read by its framing (engine/response-head.ts, engine/body.ts) and handed to the
-// handler piece by piece as it comes. The handler sees no node:http type, so that any front can
-// drive it.
+// handler piece by piece as it comes. The handler sees no front type, so that the proxy and the pool
+// (an out-of-band work request) drive it alike.
 //
 // A request written to a reused connection may meet the app closing that connection as it was
 // idle (the kept-alive race, RFC 9112 §9.3.1): when no byte of the answer came and the request can
@@ -142,7 +142,7 @@ export class UpstreamExchange implements BodySenderOwner, ConnectionRider {
     }
     this.sender = new BodySender(socket, body, this.framing === 'chunked', this);
     // A stream is read only once the connection is made: a refused one leaves it unread, and the
-    // request may go to another process (forward.ts isNeverSent).
+    // request may go to another process (proxy/never-sent.ts).
     if (connection.connected) this.sender.start();
   }
 

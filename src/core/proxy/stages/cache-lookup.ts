@@ -13,7 +13,7 @@ export function lookUpCache(request: ProxyRequest): void {
     toApp(request);
     return;
   }
-  const begun = ctx.cache.beginFor({ method: request.exchange.method, headers: request.headers, origin: request.origin }, request);
+  const begun = ctx.cache.begin({ method: request.exchange.method, headers: request.headers, origin: request.origin }, request);
   if (begun instanceof Promise) {
     request.to('cache-wait');
     begun.then(

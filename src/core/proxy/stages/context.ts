@@ -8,7 +8,7 @@ import type { AppGroup } from '../../pool/app-group.js';
 import type { Pool } from '../../pool/pool.js';
 import type { CacheFront } from '../../turbocache/cache-front.js';
 import type { BufferDir } from '../buffer-dir.js';
-import type { ResponseBufferOptions } from '../forward.js';
+import type { ResponseBufferOptions } from '../response-buffer.js';
 import type { HealthState } from '../health-check.js';
 import type { RequestTracker } from '../request-tracker.js';
 import type { Tunnel } from '../socket-tunnel.js';

@@ -1,6 +1,5 @@
 // Stage 6, done: the exchange is over, however it ended. A request still at the app is stopped
-// (the client went, or its body was refused), its session closed, and it is counted as server.ts
-// counts it: the tracker (`ferry status`), the app's status counts and latency, 5xx per process;
+// (the client went, or its body was refused), its session closed, and it is counted: the tracker (`ferry status`), the app's status counts and latency, 5xx per process;
 // and its access line is written.
 
 import type { ExchangeOutcome } from '../../front/exchange.js';
@@ -36,7 +35,7 @@ export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
   endAccess(request);
   if (!tracked || !group) return;
   ctx.tracker.end(tracked);
-  // node:http reports 200 for a response cut before its head; so does this, for the same counters.
+  // A response cut before its head counts as 200 (as node:http reports it, which the counters always had).
   const status = request.status === 0 ? 200 : request.status;
   ctx.tracker.countStatus(status);
   group.stats.responses.count(status);

@@ -1,7 +1,6 @@
-// createFrontProxyServer: the proxy built from stages over Ferry's own front (src/core/front) and
-// upstream client (src/core/upstream), the default engine (FERRY_ENGINE=node: the old one). Each request becomes one
-// ProxyRequest that goes through accept → static → cache → checkout → forward → respond (or
-// tunnel) → done. It has the ProxyServer shape main.ts drives (listen, handOver, stop,
+// createFrontProxyServer: Ferry's proxy, built from stages over its own front (src/core/front)
+// and upstream client (src/core/upstream). Each request becomes one ProxyRequest that goes
+// through accept → static → cache → checkout → forward → respond (or tunnel) → done. It has the ProxyServer shape main.ts drives (listen, handOver, stop,
 // closeTunnels); docs/architecture.md ("The stage proxy") describes it.
 
 import type { Exchange, FrontHandler } from '../../front/exchange.js';
@@ -10,7 +9,7 @@ import { createFrontServer } from '../../front/server.js';
 import { nextRequestId } from '../error-responses.js';
 import { RequestTracker } from '../request-tracker.js';
 import { publicDirsFor, staticOutcomes } from '../static-files.js';
-import type { ProxyServer, ProxyServerOptions } from '../server.js';
+import type { ProxyServer, ProxyServerOptions } from '../proxy-server.js';
 import { accept } from './accept.js';
 import { beginAccess } from './access.js';
 import type { StageContext } from './context.js';
@@ -27,10 +26,9 @@ export function stageHandler(ctx: StageContext): FrontHandler {
 }
 
 /**
- * The front's own refusals, counted as server.ts counts its door's: a request refused before it
- * was routed in `unrouted` (node:http's parser refusals and header timeouts are not counted today,
- * so 408 is not); one already at a stage (a body over the limit) gets the status for its counts
- * and its access line.
+ * The front's own refusals, counted as the door's are: a request refused before it was routed in
+ * `unrouted` (not a 408, a request not received in time: those were never counted); one already
+ * at a stage (a body over the limit) gets the status for its counts and its access line.
  */
 export function countRefusal(ctx: StageContext, status: number, exchange: Exchange | undefined, refusal?: FrontRefusal): void {
   const request = exchange?.listener;
@@ -40,7 +38,7 @@ export function countRefusal(ctx: StageContext, status: number, exchange: Exchan
     return;
   }
   if (status !== 408) ctx.tracker.countAnswered(status);
-  // No stage saw it: its line has no method or target, as the old engine's parser refusals.
+  // No stage saw it: its line has no method or target.
   if (refusal !== undefined) ctx.accessLog?.refusedByParser(refusal.remoteAddress, status, refusal.requestId, refusal.bytes);
 }
 

@@ -9,8 +9,8 @@
 
 import type { ResponseHead } from '../../engine/response-head.js';
 import { CACHE_HEADER } from '../../turbocache/cache-front.js';
-import { bodyTooLargeAnswer, isBodyTooLarge } from '../client-limits.js';
-import { neverSent, takeOobRequest } from '../forward.js';
+import { neverSent } from '../never-sent.js';
+import { takeOobRequest } from '../oob-request.js';
 import { buildDownstreamHeaders } from '../headers.js';
 import { stickyCookieFor } from '../sticky-session.js';
 import { canAnswer, writeError } from './answers.js';
@@ -19,7 +19,7 @@ import type { ProxyRequest } from './proxy-request.js';
 import { flatFields } from './request-fields.js';
 import { drainHeld, hold, startHolding } from './response-buffering.js';
 
-/** Tries per request when app processes refuse connections (as server.ts). */
+/** Tries per request when app processes refuse connections (Passenger tries up to 10). */
 export const MAX_ATTEMPTS = 3;
 
 export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
@@ -88,11 +88,6 @@ export function onAppError(request: ProxyRequest, err: Error & { code?: string }
   if (request.clientGone || request.state === 'done') return;
   const { ctx, exchange, group, session } = request;
   const answering = canAnswer(exchange) && request.state === 'forwarding';
-  if (isBodyTooLarge(err)) {
-    request.to('answered');
-    writeError(exchange, bodyTooLargeAnswer(request.requestId, err.maxBodyBytes));
-    return;
-  }
   if (request.timedOut) {
     clearTimeout(request.deadlineTimer);
     request.status = 504;

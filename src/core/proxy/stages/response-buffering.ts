@@ -4,8 +4,7 @@
 // drains at its own pace (the request is then 'draining'). The app is slowed down only past the
 // high watermark; without response buffering, plain backpressure (respond.ts).
 
-import { ResponseBuffer } from '../response-buffer.js';
-import type { ResponseBufferOptions } from '../forward.js';
+import { ResponseBuffer, type ResponseBufferOptions } from '../response-buffer.js';
 import type { ProxyRequest } from './proxy-request.js';
 
 /** What a slow client has not taken yet, for one answer. */

@@ -1,6 +1,6 @@
 // Stage 2, static files: a GET/HEAD for a file under the app's public/ is answered by the core
-// without waking the app, before the cache as server.ts orders them. static-files.ts decides the
-// answer for both engines (which file, status, fields, byte range; public-dir.ts opens and checks
+// without waking the app, before the cache. static-files.ts decides the
+// answer (which file, status, fields, byte range; public-dir.ts opens and checks
 // it); this stage only writes it through the exchange. The file is read as the client's socket
 // takes it: a ReadStream paused while the socket is full, so a slow client never makes the core
 // hold a whole large file. A request that names no file there goes on to the cache stage.
@@ -79,7 +79,7 @@ class FileSender {
     this.stream = fs.createReadStream('', { fd: bytes.fd, start: bytes.start, end: bytes.end, highWaterMark: READ_AHEAD_BYTES });
     this.stream.on('data', (chunk) => this.onData(chunk as Buffer));
     this.stream.on('end', () => this.onEnd());
-    // A read error: the client sees the answer cut, as server.ts's pipeline leaves it.
+    // A read error: the client sees the answer cut (its length promised more).
     this.stream.on('error', () => request.exchange.destroy());
   }
 

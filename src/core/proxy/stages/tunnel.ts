@@ -1,8 +1,8 @@
 // Stage 5 after a 101, tunnel: the app agreed to switch protocols, so the connection becomes a
 // tunnel (socket-tunnel.ts) and only now: the client's socket is taken from the front with the
 // bytes it sent behind the handshake (held until now, never sent to the app before its 101), the
-// 101 goes to the client, then bytes flow both ways untouched. Counted at the 101 as server.ts
-// counts it (a tunnel's lifetime is no latency); listed in status as `tunnel`, holding its
+// 101 goes to the client, then bytes flow both ways untouched. Counted at the 101 (a tunnel's
+// lifetime is no latency); listed in status as `tunnel`, holding its
 // session, until either side closes, the idle timeout, or a stop (ctx.tunnels).
 
 import type { Socket } from 'node:net';

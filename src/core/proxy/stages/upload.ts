@@ -15,7 +15,7 @@ export function receiveUpload(request: ProxyRequest): void {
   if (!dir) throw new Error('upload buffering without a buffer directory');
   // No limit of its own: the front refuses a body over --max-body-size before it gets here.
   const flow = { pause: () => exchange.pauseBody(), resume: () => exchange.resumeBody() };
-  const upload = new RequestBodyBuffer(dir, 0, flow, exchange.field('content-length') === undefined);
+  const upload = new RequestBodyBuffer(dir, flow, exchange.field('content-length') === undefined);
   request.upload = upload;
   request.to('receiving');
   if (tracked) {

@@ -1,4 +1,4 @@
-// The sticky-session cookie (--sticky-sessions), read and written for either engine.
+// The sticky-session cookie (--sticky-sessions), read and written.
 
 import { describe, expect, it } from 'vitest';
 import { stickyCookieFor, stickyIdOf } from '../../../../src/core/proxy/sticky-session.js';

@@ -1,13 +1,14 @@
-// CacheFront's request collapsing, over a real HTTP server on port 0 whose "app" is a gate the
-// test opens: while one request refills an entry that expired, the others for it wait instead of
-// stampeding. A clock of the test's own makes entries expire.
+// CacheFront's request collapsing, over a real HTTP server on port 0 (node:http, the test's own
+// client of the cache) whose "app" is a gate the test opens: while one request refills an entry
+// that expired, the others for it wait instead of stampeding. A clock of the test's own makes
+// entries expire.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { requestOrigin, type RequestOrigin } from '../../../../src/core/proxy/authority.js';
-import { CacheFront, type CacheTransaction } from '../../../../src/core/turbocache/cache-front.js';
+import { CacheFront, type CacheClient, type CacheTransaction } from '../../../../src/core/turbocache/cache-front.js';
 import { Turbocache } from '../../../../src/core/turbocache/turbocache.js';
 
 interface Harness {
@@ -39,6 +40,20 @@ function originOf(req: http.IncomingMessage): RequestOrigin {
   return verdict.origin;
 }
 
+/** Where the cache's hits go: the test server's response. */
+function clientOf(res: http.ServerResponse): CacheClient {
+  return {
+    get gone() {
+      return res.destroyed;
+    },
+    onClose: (listener) => void res.once('close', listener),
+    answer: (hit) => {
+      res.writeHead(hit.status, hit.headers);
+      res.end(hit.body);
+    },
+  };
+}
+
 async function start(): Promise<Harness> {
   let nowMs = Date.now();
   const front = new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true, now: () => nowMs });
@@ -64,7 +79,7 @@ async function start(): Promise<Harness> {
   };
   const server = http.createServer((req, res) => {
     received++;
-    const begun = front.begin(req, res, originOf(req));
+    const begun = front.begin({ method: req.method ?? 'GET', headers: req.headers, origin: originOf(req) }, clientOf(res));
     if (begun instanceof Promise) void begun.then((tx) => tx && answer(res, tx));
     else if (begun) answer(res, begun);
   });

@@ -1,4 +1,4 @@
-// The stage proxy in process, for what the old engine does around a request besides forwarding
+// The stage proxy in process, for what it does around a request besides forwarding
 // it: fault injection (the accept and upstream-connect points), the access log (a line per answer
 // of every kind), upload buffering (a slow upload holds no process) and response buffering (a slow
 // reader holds no process). The front harness on 127.0.0.1:0, a real Pool over the FakeSpawner,
