@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Client, request } from 'undici';
 import { readWorkerRecords } from '../../src/lib/instance-registry.js';
 import { isProcessRunning } from '../../src/lib/process-groups.js';
-import { daemonLogLines, fixture, runFerry, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
+import { daemonLogLines, fixture, processesMentioning, runFerry, startDaemon, waitFor, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
 
@@ -74,6 +74,17 @@ function appPids(inst: TestInstance): number[] {
 
 function corePid(inst: TestInstance): number {
   return inst.refresh().properties.core_pid as number;
+}
+
+/** The instance's core processes running now (the serving one, and any other). */
+function coreProcesses(inst: TestInstance): number[] {
+  return processesMentioning(inst.registryDir).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('ferry-core');
+    } catch {
+      return false;
+    }
+  });
 }
 
 function logOf(inst: TestInstance): string {
@@ -177,6 +188,11 @@ describe('self-healing', () => {
     expect(corePid(instance)).toBe(oldCore);
     expect(isProcessRunning(oldCore)).toBe(true);
     expect((await request(`${instance.url}/pid`)).statusCode).toBe(200);
+    // The failed core's exit is no crash of the serving one: no other core is started beside it
+    // (one was, whenever its failure message came before its exit, and served as a second core).
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(logOf(instance)).not.toMatch(/core crashed/);
+    expect(coreProcesses(instance)).toEqual([oldCore]);
     // The old core manages its processes again: one that dies is replaced.
     process.kill(pidsBefore[0] as number, 'SIGKILL');
     await waitFor(() => appPids(instance!).length === 2 && !appPids(instance!).includes(pidsBefore[0] as number), 'a replacement by the old core');

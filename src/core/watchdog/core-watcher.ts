@@ -59,6 +59,11 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
   private crashedAtMs: number | undefined;
   /** Cores handed over to a successor: their exit is expected. */
   private readonly retiring = new Set<ChildProcess>();
+  /**
+   * New cores of a failed restart: their exit may come after the failure was settled (its
+   * 'startup-failed' message first, or our SIGKILL), and is no crash of the serving core.
+   */
+  private readonly discarded = new Set<ChildProcess>();
   /** The successor being started in a handover, and what it says first. */
   private successor: { child: ChildProcess; settle: (outcome: 'ready' | ErrorPayload) => void } | undefined;
   private handingOver = false;
@@ -141,6 +146,7 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
     if (this.child === child) this.child = undefined;
     // The core's own group: the core alone (app processes lead groups of their own).
     signalQuietly(-(child.pid as number), 'SIGKILL');
+    if (this.discarded.delete(child)) return;
     if (this.retiring.delete(child)) {
       this.log.info('previous core exited after the handover', { corePid: child.pid, exit: describeExit(code, signal) });
       return;
@@ -269,6 +275,9 @@ export class CoreWatcher extends EventEmitter<CoreWatcherEvents> {
             this.everReady = true;
             this.emit('ready', child.pid as number);
           } else if (child.exitCode === null && child.signalCode === null) {
+            // Its exit comes later: onExit must not take it for the serving core crashing (it
+            // would start yet another core beside the one that goes on serving).
+            this.discarded.add(child);
             signalQuietly(-(child.pid as number), 'SIGKILL');
           }
           resolve({ pid: child.pid, outcome });
