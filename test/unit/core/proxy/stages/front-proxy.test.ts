@@ -7,17 +7,12 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Logger } from '../../../../../src/core/log.js';
-import { Pool } from '../../../../../src/core/pool/pool.js';
-import { RequestTracker } from '../../../../../src/core/proxy/request-tracker.js';
 import type { StageContext } from '../../../../../src/core/proxy/stages/context.js';
-import { countRefusal, stageHandler } from '../../../../../src/core/proxy/stages/front-proxy.js';
-import { FakeSpawner } from '../../../../../src/core/spawn/fake-spawner.js';
 import { CacheFront } from '../../../../../src/core/turbocache/cache-front.js';
 import { Turbocache } from '../../../../../src/core/turbocache/turbocache.js';
-import { DEFAULT_LIMITS, type FerryConfig, type PoolLimits } from '../../../../../src/lib/config.js';
-import { TEST_APP, TEST_BUFFERING, TEST_CLIENT_LIMITS, TEST_TURBOCACHE } from '../../../../helpers/app-config.js';
-import { closeClients, closeFronts, connectClient, startFront } from '../../../../helpers/front-harness.js';
+import { type PoolLimits } from '../../../../../src/lib/config.js';
+import { connectClient } from '../../../../helpers/front-harness.js';
+import { StageProxies, stopAppServer } from '../../../../helpers/stage-proxy.js';
 
 let dir: string;
 let appSocket: string;
@@ -58,24 +53,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  app.closeAllConnections();
-  await new Promise((resolve) => app.close(resolve));
-  fs.rmSync(dir, { recursive: true, force: true });
+  await stopAppServer(app, dir);
 });
 
-const spawner = new FakeSpawner();
-const pools: Pool[] = [];
+const proxies = new StageProxies(() => appSocket);
+const { spawner } = proxies;
 const logLines: string[] = [];
 
 afterEach(async () => {
-  closeClients();
-  await closeFronts();
-  for (const p of pools.splice(0)) {
-    const stopped = p.stop(Date.now() + 500);
-    spawner.exitAll();
-    await stopped;
-  }
-  spawner.addressFor = () => ({ socketPath: appSocket });
+  await proxies.stopAll();
   seen.length = 0;
 });
 
@@ -86,39 +72,13 @@ interface Setup {
 }
 
 async function proxy(setup: Setup = {}): Promise<{ url: string; port: number; ctx: StageContext }> {
-  if (spawner.addressFor.length === 2 && !fs.existsSync(appSocket)) throw new Error('app not up');
-  const config: FerryConfig = {
-    listen: { kind: 'tcp', address: '127.0.0.1', port: 0 },
-    maxPoolSize: 4,
-    logLevel: 'debug',
-    shutdownTimeoutMs: 1000,
-    apps: [{ ...TEST_APP, name: 'hello', stickySessions: setup.sticky === true, limits: { ...DEFAULT_LIMITS, ...setup.limits } }],
-    turbocache: TEST_TURBOCACHE,
-    clientLimits: TEST_CLIENT_LIMITS,
-    buffering: TEST_BUFFERING,
-    websocketIdleTimeoutMs: 60_000,
-  };
-  const log = new Logger({ level: 'info', format: 'json', sink: { write: (l) => logLines.push(l) } });
-  const pool = new Pool(config, spawner, log);
-  pools.push(pool);
-  await pool.start();
-  const ctx: StageContext = {
-    pool,
-    log,
-    tracker: new RequestTracker(),
-    trustForwarded: false,
-    cache: setup.cache ? new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true }) : undefined,
-    health: undefined,
-    maxBodyBytes: 0,
-    websocketIdleTimeoutMs: 60_000,
-    tunnels: new Set(),
-    statics: undefined,
-  };
-  const front = await startFront(stageHandler(ctx), { onRefused: (status, exchange) => countRefusal(ctx, status, exchange) });
-  return { url: `http://127.0.0.1:${front.to as number}`, port: front.to as number, ctx };
+  return proxies.start({
+    app: { stickySessions: setup.sticky === true, limits: setup.limits },
+    config: { logLevel: 'debug' },
+    context: () => ({ cache: setup.cache ? new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true }) : undefined }),
+    logLines,
+  });
 }
-
-spawner.addressFor = () => ({ socketPath: appSocket });
 
 describe('stage proxy: forwarding', () => {
   it('forwards a GET with the forwarded headers and answers with the app body; tracked and counted', async () => {

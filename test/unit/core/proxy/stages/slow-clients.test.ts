@@ -12,19 +12,14 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AccessLog } from '../../../../../src/core/access-log/access-log.js';
 import { FaultInjector, type FaultPoint } from '../../../../../src/core/faults.js';
-import { Logger } from '../../../../../src/core/log.js';
-import { Pool } from '../../../../../src/core/pool/pool.js';
 import { BufferDir } from '../../../../../src/core/proxy/buffer-dir.js';
 import { HealthState } from '../../../../../src/core/proxy/health-check.js';
-import { RequestTracker } from '../../../../../src/core/proxy/request-tracker.js';
 import type { StageContext } from '../../../../../src/core/proxy/stages/context.js';
-import { acceptFault, countRefusal, stageHandler } from '../../../../../src/core/proxy/stages/front-proxy.js';
-import { FakeSpawner } from '../../../../../src/core/spawn/fake-spawner.js';
 import { CacheFront } from '../../../../../src/core/turbocache/cache-front.js';
 import { Turbocache } from '../../../../../src/core/turbocache/turbocache.js';
-import { DEFAULT_LIMITS, type FerryConfig, type PoolLimits } from '../../../../../src/lib/config.js';
-import { TEST_APP, TEST_BUFFERING, TEST_CLIENT_LIMITS, TEST_TURBOCACHE } from '../../../../helpers/app-config.js';
-import { closeClients, closeFronts, connectClient, startFront, type RawClient } from '../../../../helpers/front-harness.js';
+import { type PoolLimits } from '../../../../../src/lib/config.js';
+import { connectClient, type RawClient } from '../../../../helpers/front-harness.js';
+import { StageProxies, stopAppServer } from '../../../../helpers/stage-proxy.js';
 
 let dir: string;
 let appSocket: string;
@@ -62,24 +57,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  app.closeAllConnections();
-  await new Promise((resolve) => app.close(resolve));
-  fs.rmSync(dir, { recursive: true, force: true });
+  await stopAppServer(app, dir);
 });
 
-const spawner = new FakeSpawner();
-spawner.addressFor = () => ({ socketPath: appSocket });
-const pools: Pool[] = [];
+const proxies = new StageProxies(() => appSocket);
 const accessLogs: AccessLog[] = [];
 
 afterEach(async () => {
-  closeClients();
-  await closeFronts();
-  for (const p of pools.splice(0)) {
-    const stopped = p.stop(Date.now() + 500);
-    spawner.exitAll();
-    await stopped;
-  }
+  await proxies.stopAll();
   for (const log of accessLogs.splice(0)) log.close();
   seen.length = 0;
   bigDone.length = 0;
@@ -107,21 +92,6 @@ interface Proxy {
 }
 
 async function proxy(setup: Setup = {}): Promise<Proxy> {
-  const config: FerryConfig = {
-    listen: { kind: 'tcp', address: '127.0.0.1', port: 0 },
-    maxPoolSize: 4,
-    logLevel: 'info',
-    shutdownTimeoutMs: 1000,
-    apps: [{ ...TEST_APP, name: 'hello', limits: { ...DEFAULT_LIMITS, ...setup.limits } }],
-    turbocache: TEST_TURBOCACHE,
-    clientLimits: TEST_CLIENT_LIMITS,
-    buffering: TEST_BUFFERING,
-    websocketIdleTimeoutMs: 60_000,
-  };
-  const log = new Logger({ level: 'info', format: 'json', sink: { write: () => undefined } });
-  const pool = new Pool(config, spawner, log);
-  pools.push(pool);
-  await pool.start();
   const instanceDir = fs.mkdtempSync(path.join(dir, 'instance-'));
   const bufferDir = BufferDir.prepare(instanceDir);
   const accessFile = path.join(instanceDir, 'access.jsonl');
@@ -133,28 +103,22 @@ async function proxy(setup: Setup = {}): Promise<Proxy> {
   const faults = setup.faults ? new FaultInjector({ probabilities: setup.faults, seed: 1, seedChosen: false }) : undefined;
   faults?.arm();
   const highWatermarkBytes = setup.highWatermarkBytes ?? 0;
-  const ctx: StageContext = {
-    pool,
-    log,
-    tracker: new RequestTracker(),
-    trustForwarded: false,
-    cache: setup.cache ? new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true }) : undefined,
-    health: setup.health ? { path: '/health', state: Object.assign(new HealthState(), { serving: true }) } : undefined,
-    maxBodyBytes: 0,
-    bufferUploads: setup.bufferUploads === true,
-    bufferDir,
-    responseBuffer: highWatermarkBytes > 0 ? { highWatermarkBytes, dir: bufferDir } : undefined,
-    accessLog,
-    faults,
-    faultedConnections: faults ? new WeakSet() : undefined,
-    websocketIdleTimeoutMs: 60_000,
-    tunnels: new Set(),
-    statics: undefined,
-  };
-  const front = await startFront(stageHandler(ctx), { onRefused: (status, exchange, refusal) => countRefusal(ctx, status, exchange, refusal), onConnection: acceptFault(ctx) });
+  const { port, ctx } = await proxies.start({
+    app: { limits: setup.limits },
+    context: () => ({
+      cache: setup.cache ? new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: true }) : undefined,
+      health: setup.health ? { path: '/health', state: Object.assign(new HealthState(), { serving: true }) } : undefined,
+      bufferUploads: setup.bufferUploads === true,
+      bufferDir,
+      responseBuffer: highWatermarkBytes > 0 ? { highWatermarkBytes, dir: bufferDir } : undefined,
+      accessLog,
+      faults,
+      faultedConnections: faults ? new WeakSet() : undefined,
+    }),
+  });
   const buffersDir = bufferDir.dir;
   return {
-    port: front.to as number,
+    port,
     ctx,
     bufferDir,
     bufferFiles: () => fs.readdirSync(buffersDir),

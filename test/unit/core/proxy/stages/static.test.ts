@@ -10,16 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FrontConnection } from '../../../../../src/core/front/connection.js';
-import { Logger } from '../../../../../src/core/log.js';
-import { Pool } from '../../../../../src/core/pool/pool.js';
-import { RequestTracker } from '../../../../../src/core/proxy/request-tracker.js';
 import type { StageContext } from '../../../../../src/core/proxy/stages/context.js';
-import { countRefusal, stageHandler } from '../../../../../src/core/proxy/stages/front-proxy.js';
 import { preloadStatic, publicDirsFor, staticOutcomes } from '../../../../../src/core/proxy/static-files.js';
-import { FakeSpawner } from '../../../../../src/core/spawn/fake-spawner.js';
-import { DEFAULT_LIMITS, type FerryConfig } from '../../../../../src/lib/config.js';
-import { TEST_APP, TEST_BUFFERING, TEST_CLIENT_LIMITS, TEST_TURBOCACHE } from '../../../../helpers/app-config.js';
-import { closeClients, closeFronts, connectClient, startFront, type Front } from '../../../../helpers/front-harness.js';
+import { connectClient, type Front } from '../../../../helpers/front-harness.js';
+import { StageProxies, stopAppServer } from '../../../../helpers/stage-proxy.js';
 
 const HELLO = 'static hello from public/\n';
 const BIG_BYTES = 16 * 1024 * 1024;
@@ -60,58 +54,26 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  app.closeAllConnections();
-  await new Promise((resolve) => app.close(resolve));
-  fs.rmSync(dir, { recursive: true, force: true });
+  await stopAppServer(app, dir);
 });
 
-const spawner = new FakeSpawner();
-spawner.addressFor = () => ({ socketPath: appSocket });
-const pools: Pool[] = [];
+const proxies = new StageProxies(() => appSocket);
 const logLines: string[] = [];
 
 afterEach(async () => {
-  closeClients();
-  await closeFronts();
-  for (const p of pools.splice(0)) {
-    const stopped = p.stop(Date.now() + 500);
-    spawner.exitAll();
-    await stopped;
-  }
+  await proxies.stopAll();
   seen.length = 0;
   logLines.length = 0;
 });
 
 async function proxy(opts: { unix?: boolean } = {}): Promise<{ front: Front; ctx: StageContext }> {
-  const config: FerryConfig = {
-    listen: { kind: 'tcp', address: '127.0.0.1', port: 0 },
-    maxPoolSize: 2,
-    logLevel: 'info',
-    shutdownTimeoutMs: 1000,
-    apps: [{ ...TEST_APP, name: 'hello', root: appRoot, limits: DEFAULT_LIMITS }],
-    turbocache: TEST_TURBOCACHE,
-    clientLimits: TEST_CLIENT_LIMITS,
-    buffering: TEST_BUFFERING,
-    websocketIdleTimeoutMs: 60_000,
-  };
-  const log = new Logger({ level: 'info', format: 'json', sink: { write: (l) => logLines.push(l) } });
-  const pool = new Pool(config, spawner, log);
-  pools.push(pool);
-  await pool.start();
-  const ctx: StageContext = {
-    pool,
-    log,
-    tracker: new RequestTracker(),
-    trustForwarded: false,
-    cache: undefined,
-    health: undefined,
-    maxBodyBytes: 0,
-    statics: { dirs: publicDirsFor(pool.groups), outcome: staticOutcomes(log) },
-    websocketIdleTimeoutMs: 60_000,
-    tunnels: new Set(),
-  };
-  const front = await startFront(stageHandler(ctx), { unix: opts.unix, onRefused: (status, exchange) => countRefusal(ctx, status, exchange) });
-  return { front, ctx };
+  return proxies.start({
+    app: { root: appRoot },
+    config: { maxPoolSize: 2 },
+    context: (pool, log) => ({ statics: { dirs: publicDirsFor(pool.groups), outcome: staticOutcomes(log) } }),
+    front: { unix: opts.unix },
+    logLines,
+  });
 }
 
 interface Answer {

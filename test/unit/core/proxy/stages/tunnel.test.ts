@@ -9,15 +9,10 @@ import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Logger } from '../../../../../src/core/log.js';
-import { Pool } from '../../../../../src/core/pool/pool.js';
-import { RequestTracker } from '../../../../../src/core/proxy/request-tracker.js';
 import type { StageContext } from '../../../../../src/core/proxy/stages/context.js';
-import { countRefusal, stageHandler } from '../../../../../src/core/proxy/stages/front-proxy.js';
-import { FakeSpawner } from '../../../../../src/core/spawn/fake-spawner.js';
-import { DEFAULT_LIMITS, type FerryConfig, type PoolLimits } from '../../../../../src/lib/config.js';
-import { TEST_APP, TEST_BUFFERING, TEST_CLIENT_LIMITS, TEST_TURBOCACHE } from '../../../../helpers/app-config.js';
-import { closeClients, closeFronts, connectClient, startFront, type Front, type RawClient } from '../../../../helpers/front-harness.js';
+import { type PoolLimits } from '../../../../../src/lib/config.js';
+import { connectClient, type Front, type RawClient } from '../../../../helpers/front-harness.js';
+import { StageProxies, stopAppServer } from '../../../../helpers/stage-proxy.js';
 
 let dir: string;
 let appSocket: string;
@@ -76,23 +71,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const socket of appSockets) socket.destroy();
-  app.closeAllConnections();
-  await new Promise((resolve) => app.close(resolve));
-  fs.rmSync(dir, { recursive: true, force: true });
+  await stopAppServer(app, dir);
 });
 
-const spawner = new FakeSpawner();
-spawner.addressFor = () => ({ socketPath: appSocket });
-const pools: Pool[] = [];
+const proxies = new StageProxies(() => appSocket);
 
 afterEach(async () => {
-  closeClients();
-  await closeFronts();
-  for (const p of pools.splice(0)) {
-    const stopped = p.stop(Date.now() + 500);
-    spawner.exitAll();
-    await stopped;
-  }
+  await proxies.stopAll();
   seen.length = 0;
   for (const socket of appSockets) socket.destroy();
   appSockets.clear();
@@ -106,35 +91,11 @@ interface Setup {
 }
 
 async function proxy(setup: Setup = {}): Promise<{ front: Front; ctx: StageContext }> {
-  const config: FerryConfig = {
-    listen: { kind: 'tcp', address: '127.0.0.1', port: 0 },
-    maxPoolSize: 4,
-    logLevel: 'info',
-    shutdownTimeoutMs: 1000,
-    apps: [{ ...TEST_APP, minInstances: setup.minInstances ?? 1, stickySessions: setup.sticky === true, limits: { ...DEFAULT_LIMITS, ...setup.limits } }],
-    turbocache: TEST_TURBOCACHE,
-    clientLimits: TEST_CLIENT_LIMITS,
-    buffering: TEST_BUFFERING,
-    websocketIdleTimeoutMs: setup.websocketIdleTimeoutMs ?? 60_000,
-  };
-  const log = new Logger({ level: 'info', format: 'json', sink: { write: () => undefined } });
-  const pool = new Pool(config, spawner, log);
-  pools.push(pool);
-  await pool.start();
-  const ctx: StageContext = {
-    pool,
-    log,
-    tracker: new RequestTracker(),
-    trustForwarded: false,
-    cache: undefined,
-    health: undefined,
-    maxBodyBytes: 0,
-    statics: undefined,
-    websocketIdleTimeoutMs: config.websocketIdleTimeoutMs,
-    tunnels: new Set(),
-  };
-  const front = await startFront(stageHandler(ctx), { handoverIdleCloseMs: 100, onRefused: (status, exchange) => countRefusal(ctx, status, exchange) });
-  return { front, ctx };
+  return proxies.start({
+    app: { minInstances: setup.minInstances ?? 1, stickySessions: setup.sticky === true, limits: setup.limits },
+    config: { websocketIdleTimeoutMs: setup.websocketIdleTimeoutMs ?? 60_000 },
+    front: { handoverIdleCloseMs: 100 },
+  });
 }
 
 const handshake = (target: string, extra = ''): string => `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n${extra}\r\n`;
