@@ -18,7 +18,7 @@ export function toApp(request: ProxyRequest): void {
   request.tracked = ctx.tracker.begin(request.requestId, exchange.method, request.origin?.target ?? exchange.path, group.name);
   if (exchange.body !== 'complete') {
     if (ctx.bufferDir !== undefined && shouldBufferBody(true, group.app.limits.concurrency, ctx.bufferUploads === true)) {
-      receiveUpload(request);
+      receiveUpload(request, checkoutSession);
       return;
     }
     request.body = new ExchangeBody(exchange);

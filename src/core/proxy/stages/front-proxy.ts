@@ -1,7 +1,8 @@
 // createFrontProxyServer: Ferry's proxy, built from stages over its own front (src/core/front)
 // and upstream client (src/core/upstream). Each request becomes one ProxyRequest that goes
-// through accept → static → cache → checkout → forward → respond (or tunnel) → done. It has the ProxyServer shape main.ts drives (listen, handOver, stop,
-// closeTunnels); docs/architecture.md ("The stage proxy") describes it.
+// through accept → static → cache → checkout → forward → respond (or tunnel) → done. It has the
+// ProxyServer shape main.ts drives (listen, handOver, stop, closeTunnels); docs/architecture.md
+// ("The stage proxy") describes it.
 
 import type { Exchange, FrontHandler } from '../../front/exchange.js';
 import type { FrontConnection, FrontRefusal } from '../../front/connection.js';
@@ -13,12 +14,26 @@ import type { ProxyServer, ProxyServerOptions } from '../proxy-server.js';
 import { accept } from './accept.js';
 import { beginAccess } from './access.js';
 import type { StageContext } from './context.js';
-import { ProxyRequest } from './proxy-request.js';
+import { finish } from './done.js';
+import { ProxyRequest, type RequestStages } from './proxy-request.js';
+import { onAppComplete, onAppData, onAppError, onAppHead, onClientDrain } from './respond.js';
+import { openTunnel } from './tunnel.js';
+
+/** What each request's events go to (respond → done, or tunnel after a 101). */
+const STAGES: RequestStages = {
+  appHead: onAppHead,
+  appData: onAppData,
+  appComplete: onAppComplete,
+  appError: onAppError,
+  appUpgrade: openTunnel,
+  clientDrain: onClientDrain,
+  done: finish,
+};
 
 /** The front's handler: one ProxyRequest per exchange, into the first stage. */
 export function stageHandler(ctx: StageContext): FrontHandler {
   return (exchange) => {
-    const request = new ProxyRequest(ctx, exchange);
+    const request = new ProxyRequest(ctx, exchange, STAGES);
     exchange.listener = request;
     beginAccess(request);
     accept(request);

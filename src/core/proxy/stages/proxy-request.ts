@@ -19,11 +19,8 @@ import type { RequestBodyBuffer } from '../request-body.js';
 import type { TrackedRequest } from '../request-tracker.js';
 import { cacheHitBytes } from './answers.js';
 import type { StageContext } from './context.js';
-import { finish } from './done.js';
 import type { ExchangeBody } from './request-body.js';
-import type { HeldAnswer } from './response-buffering.js';
-import { onAppComplete, onAppData, onAppError, onAppHead, onClientDrain } from './respond.js';
-import { openTunnel } from './tunnel.js';
+import type { HeldAnswer } from './held-answer.js';
 
 export type ProxyState =
   /** The door, the health check, routing. */
@@ -68,6 +65,21 @@ const NEXT: Readonly<Record<ProxyState, readonly ProxyState[]>> = {
   done: [],
 };
 
+/**
+ * Where a request's events go: the stages (front-proxy.ts wires respond.ts, tunnel.ts and
+ * done.ts in), so that this file, which every stage reads, imports none of them.
+ */
+export interface RequestStages {
+  appHead(request: ProxyRequest, head: ResponseHead): void;
+  /** false: stop reading the app until the client drains. */
+  appData(request: ProxyRequest, chunk: Buffer): boolean;
+  appComplete(request: ProxyRequest): void;
+  appError(request: ProxyRequest, err: Error & { code?: string }): void;
+  appUpgrade(request: ProxyRequest, head: ResponseHead, socket: Socket, rest: Buffer): void;
+  clientDrain(request: ProxyRequest): void;
+  done(request: ProxyRequest, outcome: ExchangeOutcome): void;
+}
+
 export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheClient {
   state: ProxyState = 'accepting';
   requestId = '';
@@ -105,6 +117,7 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   constructor(
     readonly ctx: StageContext,
     readonly exchange: Exchange,
+    private readonly stages: RequestStages,
   ) {}
 
   to(next: ProxyState): void {
@@ -124,34 +137,34 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
 
   onDrain(): void {
     if (this.state === 'sending-file') this.file?.resume();
-    else onClientDrain(this);
+    else this.stages.clientDrain(this);
   }
 
   onDone(outcome: ExchangeOutcome): void {
-    finish(this, outcome);
+    this.stages.done(this, outcome);
     for (const close of this.closers?.splice(0) ?? []) close();
   }
 
   // --- the upstream exchange's handler ---
 
   onHead(head: ResponseHead): void {
-    onAppHead(this, head);
+    this.stages.appHead(this, head);
   }
 
   onData(chunk: Buffer): boolean {
-    return onAppData(this, chunk);
+    return this.stages.appData(this, chunk);
   }
 
   onComplete(): void {
-    onAppComplete(this);
+    this.stages.appComplete(this);
   }
 
   onError(err: Error & { code?: string }): void {
-    onAppError(this, err);
+    this.stages.appError(this, err);
   }
 
   onUpgrade(head: ResponseHead, socket: Socket, rest: Buffer): void {
-    openTunnel(this, head, socket, rest);
+    this.stages.appUpgrade(this, head, socket, rest);
   }
 
   // --- the cache's client ---

@@ -4,21 +4,8 @@
 // drains at its own pace (the request is then 'draining'). The app is slowed down only past the
 // high watermark; without response buffering, plain backpressure (respond.ts).
 
-import { ResponseBuffer, type ResponseBufferOptions } from '../response-buffer.js';
+import { HeldAnswer } from './held-answer.js';
 import type { ProxyRequest } from './proxy-request.js';
-
-/** What a slow client has not taken yet, for one answer. */
-export class HeldAnswer {
-  readonly buffer: ResponseBuffer;
-  /** holding: the app's chunks go to the buffer until the client has taken all of it; passing: straight to the client. */
-  mode: 'holding' | 'passing' = 'holding';
-  /** The buffer reached the high watermark: the upstream exchange stopped reading the app until resume(). */
-  appPaused = false;
-
-  constructor(readonly options: ResponseBufferOptions) {
-    this.buffer = new ResponseBuffer(options.dir);
-  }
-}
 
 /**
  * The client's socket refused a chunk (it was still taken): with response buffering on, hold

@@ -6,10 +6,10 @@
 
 import { ClientGoneError, RequestBodyBuffer } from '../request-body.js';
 import { writeError } from './answers.js';
-import { checkoutSession } from './checkout.js';
 import type { ProxyRequest } from './proxy-request.js';
 
-export function receiveUpload(request: ProxyRequest): void {
+/** Reads the body whole, then `then(request)` (the checkout), unless the request ended meanwhile. */
+export function receiveUpload(request: ProxyRequest, then: (request: ProxyRequest) => void): void {
   const { ctx, exchange, tracked } = request;
   const dir = ctx.bufferDir;
   if (!dir) throw new Error('upload buffering without a buffer directory');
@@ -24,7 +24,7 @@ export function receiveUpload(request: ProxyRequest): void {
   }
   upload.received.then(
     () => {
-      if (request.state === 'receiving') checkoutSession(request);
+      if (request.state === 'receiving') then(request);
     },
     (err: unknown) => uploadFailed(request, err),
   );
