@@ -76,7 +76,7 @@ export async function dumpProcess(pid: number, timeoutMs: number): Promise<Crash
   // and the inspector (open to every local user) closes before gdb's seconds, not after.
   if (isNodeProcess(pid)) {
     const before = new Set(listeningPorts(pid));
-    const url = await findInspectorUrl(pid);
+    const url = await findInspectorUrl(pid, undefined, before);
     const { frames, idle, inspector } = url ? await captureJsStack(pid, () => url) : {};
     // Seen on a loaded machine: an inspector listening again after the capture closed its own.
     const strays = await closeInspectorsOpenedSince(pid, before);

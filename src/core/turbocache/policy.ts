@@ -72,14 +72,14 @@ export function requestVerdict(method: string, headers: IncomingHttpHeaders): Re
   if (headers.authorization !== undefined) return storableBypass('authorization', head);
   const cacheControl = headers['cache-control'];
   const pragma = headers.pragma;
+  const lookup = head ? LOOKUP_HEAD : LOOKUP_GET;
   // Most requests say nothing about caching: one verdict object, no parsing.
-  if (cacheControl === undefined && pragma === undefined) return head ? LOOKUP_HEAD : LOOKUP_GET;
+  if (cacheControl === undefined && pragma === undefined) return lookup;
   const cc = cacheControl === undefined ? undefined : parseCacheControl(cacheControl);
   if (cc?.directives.has('no-store')) return notStoredBypass('request-no-cache', head, 'request-no-store');
   if (cc?.directives.has('no-cache') || (pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma))) return storableBypass('request-no-cache', head);
   const maxAge = parseDeltaSeconds(cc?.directives.get('max-age'));
-  if (maxAge === undefined) return head ? LOOKUP_HEAD : LOOKUP_GET;
-  return { ...(head ? LOOKUP_HEAD : LOOKUP_GET), maxAgeMs: maxAge * 1000 };
+  return maxAge === undefined ? lookup : { ...lookup, maxAgeMs: maxAge * 1000 };
 }
 
 /** A GET or HEAD looked up with nothing else to say (shared: verdicts are never changed). */

@@ -296,11 +296,11 @@ export function listeningPorts(pid: number): number[] {
 
 /**
  * The inspector URL of any Node process: opens its inspector with SIGUSR1 if needed, finds the
- * port it listens on, and asks /json/list for the debugger URL.
+ * port it listens on, and asks /json/list for the debugger URL. `before`: the ports it listened on
+ * before (its own servers), which the caller may have read already.
  */
-export async function findInspectorUrl(pid: number, timeoutMs = 2000): Promise<string | undefined> {
+export async function findInspectorUrl(pid: number, timeoutMs = 2000, before: ReadonlySet<number> = new Set(listeningPorts(pid))): Promise<string | undefined> {
   await webSocketClass();
-  const before = new Set(listeningPorts(pid));
   signalQuietly(pid, 'SIGUSR1');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -66,10 +66,7 @@ export function cacheHitBytes(hit: CacheHit, version: '1.0' | '1.1', close: bool
     body?.copy(out, head.length + tail.length);
     return out;
   }
-  let text = statusLine(hit.status, hit.statusText);
-  const { headers } = hit;
-  for (let i = 0; i < headers.length; i += 2) text += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
-  text += `${connection}\r\n`;
+  const text = `${statusLine(hit.status, hit.statusText)}${fieldLines(hit.headers)}${connection}\r\n`;
   const headLength = Buffer.byteLength(text, 'latin1');
   const out = Buffer.allocUnsafe(headLength + (body?.length ?? 0));
   out.write(text, 0, 'latin1');
@@ -81,11 +78,14 @@ function statusLine(status: number, statusText: string | undefined): string {
   return `HTTP/1.1 ${status} ${statusText ?? STATUS_TEXT[status] ?? ''}\r\n`;
 }
 
+/** Flat [name, value, ...] as field lines. */
+function fieldLines(headers: readonly string[]): string {
+  let text = '';
+  for (let i = 0; i < headers.length; i += 2) text += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
+  return text;
+}
+
 /** An entry's status line, stored fields and Content-Length, as they go on the wire. */
 function storedHead(entry: CacheEntry): Buffer {
-  let text = statusLine(entry.status, entry.statusText);
-  const { headers } = entry;
-  for (let i = 0; i < headers.length; i += 2) text += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
-  text += `Content-Length: ${entry.body.length}\r\n`;
-  return Buffer.from(text, 'latin1');
+  return Buffer.from(`${statusLine(entry.status, entry.statusText)}${fieldLines(entry.headers)}Content-Length: ${entry.body.length}\r\n`, 'latin1');
 }
