@@ -3,9 +3,10 @@
 // cookie added; the body: each decoded piece written through the exchange (which frames it:
 // Content-Length as the app gave it, else chunked), with backpressure both ways: a full client
 // socket stops reading the app until the client drains, unless response buffering holds what the
-// client cannot take yet (response-buffering.ts), so that the app is done as soon as it can be. Failures before the head: a refused
-// connection is retried on another process, max-request-time is 504, anything else 502; after
-// the head, the client's connection is cut so that it sees a broken answer.
+// client cannot take yet (response-buffering.ts), so that the app is done as soon as it can be.
+// Failures before the head: a refused connection is retried on another process, max-request-time
+// is 504, anything else 502; after the head, the client's connection is cut so that it sees a
+// broken answer.
 
 import type { ResponseHead } from '../../engine/response-head.js';
 import { CACHE_HEADER } from '../../turbocache/cache-front.js';
