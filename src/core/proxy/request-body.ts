@@ -55,6 +55,12 @@ export class RequestBodyBuffer implements BufferUsage {
   private chunks: Buffer[] = [];
   private file: fs.WriteStream | undefined;
   private filePath: string | undefined;
+  /**
+   * The whole body's file, open and already gone from the directory: what is in a buffer
+   * directory is only ever bodies still arriving, so none is seen there after its answer (the
+   * client can read the answer's last byte before the core has run another line).
+   */
+  private anchor: number | undefined;
   private disposed = false;
   private settled = false;
   /** The file as the app is sent it: closed with the buffer, so its descriptor never waits for the garbage collector. */
@@ -111,9 +117,16 @@ export class RequestBodyBuffer implements BufferUsage {
       this.resolve();
       return;
     }
-    // Closed, not just flushed: from here on dispose() removes the file at once.
+    // Closed, not just flushed: then held open by its descriptor alone, and unlinked.
     file.once('close', () => {
-      if (this.settled) return;
+      if (this.settled || this.disposed) return;
+      try {
+        this.anchor = fs.openSync(this.filePath as string, 'r');
+        fs.rmSync(this.filePath as string, { force: true });
+      } catch (err) {
+        this.fail(err as Error);
+        return;
+      }
       this.settled = true;
       this.resolve();
     });
@@ -141,10 +154,11 @@ export class RequestBodyBuffer implements BufferUsage {
 
   /** The body as the upstream pool sends it; a new one each time, so a request refused by one process can go to another. */
   upstreamBody(): Buffer | Readable {
-    if (this.filePath !== undefined) {
+    if (this.anchor !== undefined) {
       // The one before went to a process that refused it: nobody reads it any more.
       this.reader?.destroy();
-      this.reader = fs.createReadStream(this.filePath);
+      // A description of its own (Linux reopens an unlinked file through /proc), read from the start.
+      this.reader = fs.createReadStream(`/proc/self/fd/${this.anchor}`);
       return this.reader;
     }
     return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.memoryBytes);
@@ -157,10 +171,16 @@ export class RequestBodyBuffer implements BufferUsage {
     this.chunks = [];
     this.memoryBytes = 0;
     this.diskBytes = 0;
-    this.reader?.destroy();
-    const { file, filePath } = this;
+    const { anchor, file, filePath, reader } = this;
+    reader?.destroy();
+    if (anchor !== undefined) {
+      // Closed once the reader has let go: a reader still opening its /proc path must not find
+      // the descriptor's number given to another file.
+      if (reader === undefined || reader.closed) fs.closeSync(anchor);
+      else reader.once('close', () => fs.close(anchor, () => undefined));
+      return;
+    }
     if (file === undefined || filePath === undefined) return;
-    // One unlink, done before the client hears the answer, so no one ever sees the file linger.
     if (file.closed) fs.rmSync(filePath, { force: true });
     else file.destroy(); // its 'close' removes the file
   }
