@@ -117,7 +117,7 @@ async function main() {
   const cgOut = path.join(dir, 'callgrind.out');
   const proxy = opts.callgrind
     ? spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${cgOut}`, process.execPath, ...PREDICTABLE, ...serveArgs], { stdio: ['pipe', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [...(opts['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof-dir']}`] : []), ...serveArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
+    : spawn(process.execPath, [...(opts['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof-dir']}`, '--cpu-prof-interval=50'] : []), ...serveArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(proxy);
   let stderr = '';
   proxy.stderr?.on('data', (d) => (stderr += d));

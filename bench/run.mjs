@@ -51,15 +51,20 @@ const HELLO_CONFIGS = ['direct', 'ferry', 'passenger'];
 // cache): not on /cached.
 const PROXY_CONFIGS = [...HELLO_CONFIGS, 'ferry-direct', 'nginx'];
 const FORUM_CONFIGS = ['ferry-nocache', 'ferry-cache', 'passenger-forum'];
+// The ceilings of a JavaScript front on this machine (bench/prototypes, measurement only): the
+// least a proxy over node:net can do per request (js-proxy, on / and /slow), and a cache hit with
+// Ferry's strict parser and nothing else (js-hit, on /cached). Ferry is held to them, and they to
+// nginx and Passenger, in the same run.
+const PROTOTYPES_DIR = path.join(ROOT, 'bench', 'prototypes');
 const ANONYMOUS = ['Cookie: _ga=bench']; // a tracker cookie only: an anonymous forum visitor
 // /cached goes first in each round: Passenger switches its turbocache off for 10 s after any 2 s
 // with a hit ratio under 50% (TurboCaching.h), which a preceding run of / or /slow causes; this
 // order leaves it ~25 s to recover, so it is measured at its best. `cacheable` routes get their
 // hits counted (requests sent minus requests the app processed).
 const ROUTES = [
-  { id: '/cached', path: '/cached', headers: [], configs: HELLO_CONFIGS, cacheable: true },
-  { id: '/', path: '/', headers: [], configs: PROXY_CONFIGS },
-  { id: '/slow', path: '/slow', headers: [], configs: PROXY_CONFIGS },
+  { id: '/cached', path: '/cached', headers: [], configs: [...HELLO_CONFIGS, 'js-hit'], cacheable: true },
+  { id: '/', path: '/', headers: [], configs: [...PROXY_CONFIGS, 'js-proxy'] },
+  { id: '/slow', path: '/slow', headers: [], configs: [...PROXY_CONFIGS, 'js-proxy'] },
   { id: 'forum /', path: '/', headers: ANONYMOUS, configs: FORUM_CONFIGS, cacheable: true },
 ];
 const WARMUP_S = 1;
@@ -587,6 +592,48 @@ ${sockets.map((socket) => `    server unix:${socket};`).join('\n')}
 `;
 }
 
+/** The hello app's processes (as many as every pool has) on unix sockets in `server.dir`, for a proxy of the bench's own. */
+async function startSocketApps(run, server) {
+  const sockets = [];
+  for (let i = 1; i <= POOL_SIZE; i++) {
+    const socket = path.join(server.dir, `hello-${i}.sock`);
+    const app = spawn(process.execPath, [path.join(HELLO_DIR, 'app.js')], {
+      cwd: HELLO_DIR,
+      env: { ...process.env, BENCH_SOCKET: socket, [run.markerName]: run.tmpDir },
+      stdio: 'ignore',
+      detached: true,
+    });
+    track(app.pid, server.name, `node bench/apps/hello/app.js (behind ${server.name}, ${socket})`);
+    server.pids.push(app.pid);
+    sockets.push(socket);
+  }
+  await waitFor(() => sockets.every((f) => fs.existsSync(f)), 15_000, 20, `the app processes behind ${server.name} to listen`);
+  return sockets;
+}
+
+/**
+ * A prototype of bench/prototypes on a free port: js-proxy in front of hello app processes of
+ * its own (as nginx has), js-hit alone (it answers every target as a stored hit).
+ */
+async function startPrototype(run, name) {
+  const dir = path.join(run.tmpDir, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const server = { name, kind: 'prototype', port, dir, pids: [] };
+  server.stop = async () => {
+    for (const pid of server.pids) { const entry = tracked.get(pid); if (entry) signalTracked(entry, 'SIGTERM'); }
+    await ensureGone(name, 2000, run);
+  };
+  run.servers.push(server);
+  const script = name === 'js-proxy' ? 'bare-proxy.mjs' : 'strict-hit.mjs';
+  const args = [path.join(PROTOTYPES_DIR, script), String(port), ...(name === 'js-proxy' ? await startSocketApps(run, server) : [])];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, [run.markerName]: run.tmpDir }, stdio: 'ignore', detached: true });
+  track(child.pid, name, `node bench/prototypes/${script}`);
+  server.pids.push(child.pid);
+  await waitForHttp(server, '/', [], 15_000);
+  return server;
+}
+
 /** The hello app's processes (as many as every pool has) on unix sockets, behind nginx. */
 async function startNginx(run) {
   const dir = path.join(run.tmpDir, 'nginx');
@@ -595,20 +642,7 @@ async function startNginx(run) {
   const server = { name: 'nginx', kind: 'nginx', port, dir, pids: [] };
   server.stop = () => stopNginx(run, server);
   run.servers.push(server);
-  const sockets = [];
-  for (let i = 1; i <= POOL_SIZE; i++) {
-    const socket = path.join(dir, `hello-${i}.sock`);
-    const app = spawn(process.execPath, [path.join(HELLO_DIR, 'app.js')], {
-      cwd: HELLO_DIR,
-      env: { ...process.env, BENCH_SOCKET: socket, [run.markerName]: run.tmpDir },
-      stdio: 'ignore',
-      detached: true,
-    });
-    track(app.pid, 'nginx', `node bench/apps/hello/app.js (behind nginx, ${socket})`);
-    server.pids.push(app.pid);
-    sockets.push(socket);
-  }
-  await waitFor(() => sockets.every((f) => fs.existsSync(f)), 15_000, 20, 'the app processes behind nginx to listen');
+  const sockets = await startSocketApps(run, server);
   const conf = path.join(dir, 'nginx.conf');
   fs.writeFileSync(conf, nginxConfig(dir, port, sockets));
   const master = spawn(run.tools.nginx, ['-c', conf, '-p', dir, '-e', path.join(dir, 'error.log')], {
@@ -665,6 +699,8 @@ async function startServers(run) {
   byName['ferry-cache'] = await startFerry(run, 'ferry-cache', FORUM_DIR, ['--vary-turbocache-by-cookie', 'user_id'], forumProbe);
   byName['passenger-forum'] = await startPassenger(run, 'passenger-forum', FORUM_DIR, forumProbe);
   if (run.tools.nginx) byName.nginx = await startNginx(run);
+  byName['js-proxy'] = await startPrototype(run, 'js-proxy');
+  byName['js-hit'] = await startPrototype(run, 'js-hit');
   for (const s of Object.values(byName)) console.log(`  ${s.name.padEnd(16)} http://127.0.0.1:${s.port}/${s.instance ? `  (instance ${s.instance})` : ''}`);
   return byName;
 }
@@ -714,7 +750,7 @@ async function runWrk(server, route, seconds, connections) {
  */
 async function measureRun(run, server, route) {
   const { duration, connections } = run.options;
-  const countHits = route.cacheable && server.kind !== 'direct';
+  const countHits = route.cacheable && (server.kind === 'ferry' || server.kind === 'passenger');
   const processedBefore = countHits ? await appProcessed(run, server) : undefined;
   const cpuBefore = cpuSnapshot(run);
   const result = await runWrk(server, route, duration, connections);
@@ -788,7 +824,7 @@ function supervisors(run, server) {
 function measureSupervisorMemory(run, byName) {
   const out = [];
   for (const server of Object.values(byName)) {
-    if (server.kind === 'direct') continue;
+    if (server.kind === 'direct' || server.kind === 'prototype') continue;
     for (const [role, pid] of supervisors(run, server)) out.push({ server: server.name, role, ...(pid ? memoryOf(pid) : { pid: null, rssKb: NaN, privateDirtyKb: NaN }) });
   }
   return out;
@@ -995,6 +1031,12 @@ function computeRatios(summary) {
   } else {
     out.push({ name: 'ferry / nginx', value: NaN, unit: 'x', target: 'nginx not installed' });
   }
+  // The ceilings: what no JavaScript front can beat on this machine, and where they stand.
+  out.push({ name: 'ferry / js-proxy (bare JS proxy), / req/s', value: ratio(get('/', 'ferry').rps, get('/', 'js-proxy').rps), unit: 'x', target: '' });
+  out.push({ name: 'js-proxy / direct, / req/s', value: ratio(get('/', 'js-proxy').rps, get('/', 'direct').rps), unit: 'x', target: 'the ceiling of ferry / direct' });
+  if (get('/', 'nginx')) out.push({ name: 'js-proxy / nginx, / req/s', value: ratio(get('/', 'js-proxy').rps, get('/', 'nginx').rps), unit: 'x', target: 'the ceiling of ferry / nginx' });
+  out.push({ name: 'ferry / js-hit (strict JS hit), /cached req/s', value: ratio(get('/cached', 'ferry').rps, get('/cached', 'js-hit').rps), unit: 'x', target: '' });
+  out.push({ name: 'js-hit / passenger, /cached req/s', value: ratio(get('/cached', 'js-hit').rps, get('/cached', 'passenger').rps), unit: 'x', target: 'the ceiling of ferry / passenger' });
   out.push({ name: '/slow p99: ferry − direct', value: get('/slow', 'ferry').p99Ms - get('/slow', 'direct').p99Ms, unit: 'ms', target: '' });
   out.push({ name: 'ferry --direct / direct, / req/s', value: ratio(get('/', 'ferry-direct').rps, get('/', 'direct').rps), unit: 'x', target: '>= PM2 cluster (~1.2x)' });
   out.push({ name: 'ferry --direct / passenger, / req/s', value: ratio(get('/', 'ferry-direct').rps, get('/', 'passenger').rps), unit: 'x', target: '' });
