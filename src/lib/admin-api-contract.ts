@@ -151,6 +151,9 @@ export interface TurbocacheStats {
   evictions: number;
   /** Misses that waited for another request's fill of the same entry instead of going to the app. */
   collapsed: number;
+  /** Conditional requests sent to the app for stale entries (RFC 9111 §4.3), and how many it answered 304. */
+  revalidations: number;
+  revalidated: number;
   entries: number;
   bytes: number;
   maxBytes: number;

@@ -67,6 +67,8 @@ export const SERVER: ServerResponse = {
     invalidations: 1,
     evictions: 0,
     collapsed: 4,
+    revalidations: 3,
+    revalidated: 2,
     entries: 7,
     bytes: 3 * 1024 * 1024,
     maxBytes: 64 * 1024 * 1024,

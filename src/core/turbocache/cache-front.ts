@@ -48,7 +48,14 @@ export interface CacheHit {
    * A full hit (not a 304): the entry and the fields that differ per hit, so that a writer can
    * keep the entry's head ready and patch only these (`headers` is the same answer, made on use).
    */
-  stored?: { entry: CacheEntry; ageS: string; debugHeader: boolean };
+  stored?: StoredAnswer;
+}
+
+/** A stored entry as one hit sends it: its age now, and the X-Ferry-Cache value (debug header on). */
+export interface StoredAnswer {
+  entry: CacheEntry;
+  ageS: string;
+  mark: 'hit' | 'revalidated' | undefined;
 }
 
 /** A full hit; its flat field list is made only if a writer asks for it (the stage proxy writes `stored`). */
@@ -57,7 +64,7 @@ class StoredHit implements CacheHit {
   readonly status: number;
 
   constructor(
-    readonly stored: { entry: CacheEntry; ageS: string; debugHeader: boolean },
+    readonly stored: StoredAnswer,
     readonly body: Buffer | undefined,
   ) {
     this.status = stored.entry.status;
@@ -65,9 +72,9 @@ class StoredHit implements CacheHit {
   }
 
   get headers(): string[] {
-    const { entry, ageS, debugHeader } = this.stored;
+    const { entry, ageS, mark } = this.stored;
     const headers = entry.headers.concat('Content-Length', String(entry.body.length), 'Age', ageS);
-    if (debugHeader) headers.push(CACHE_HEADER, 'hit');
+    if (mark !== undefined) headers.push(CACHE_HEADER, mark);
     return headers;
   }
 }
@@ -125,6 +132,7 @@ export class CacheFront {
     const key = variantKey(url, cookieName === undefined ? undefined : { value: readCookie(req.headers.cookie, cookieName) }, otherHost);
     const now = this.now();
     let fill: ((outcome: FillOutcome) => void) | undefined;
+    let stale: CacheEntry | undefined;
     if (verdict.lookup) {
       const entry = this.cache.lookup(key, now, verdict.maxAgeMs);
       if (entry) {
@@ -133,11 +141,14 @@ export class CacheFront {
       }
       const waiting = this.fills.get(key);
       if (waiting && collapse) return this.waitForFill(waiting, req, client);
-      if (!waiting && verdict.mayStore && this.cache.hadEntry(key)) fill = this.startFill(key);
+      // A client's own conditional request goes to the app as it is: its validators, not ours.
+      if (verdict.mayStore && !isConditional(req.headers)) stale = this.cache.stale(key, now);
+      // One refill (or revalidation) at a time; the others for the key wait for it.
+      if (!waiting && verdict.mayStore && (stale !== undefined || this.cache.hadEntry(key))) fill = this.startFill(key);
     } else if (verdict.bypass) {
       this.cache.countBypass(verdict.bypass);
     }
-    const tx = new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, fill);
+    const tx = new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, fill, stale);
     // An answer cut short (app died, client left) ends the fill too: the waiters go to the app.
     if (fill) client.onClose(() => tx.settle('not-stored'));
     return tx;
@@ -183,8 +194,39 @@ export class CacheFront {
       if (this.options.debugHeader) headers.push(CACHE_HEADER, 'hit');
       return { status: 304, statusText: undefined, headers, body: undefined };
     }
-    return new StoredHit({ entry, ageS: age, debugHeader: this.options.debugHeader }, req.method === 'HEAD' ? undefined : entry.body);
+    return new StoredHit({ entry, ageS: age, mark: this.options.debugHeader ? 'hit' : undefined }, req.method === 'HEAD' ? undefined : entry.body);
   }
+}
+
+/** Request fields that make a request conditional (RFC 9110 §13.1). */
+const CONDITIONAL_FIELDS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'] as const;
+
+function isConditional(headers: IncomingHttpHeaders): boolean {
+  for (const name of CONDITIONAL_FIELDS) if (headers[name] !== undefined) return true;
+  return false;
+}
+
+/**
+ * Fields a 304 does not update in the stored answer (RFC 9111 §3.2): the framing, and what never
+ * is stored; with the hop-by-hop ones already gone from the app's headers.
+ */
+const NOT_UPDATED_HEADERS = new Set(['content-length', 'transfer-encoding', 'content-range', 'age', 'x-request-id']);
+
+/** The stored fields freshened by a 304's (RFC 9111 §4.3.4): the 304's replace those of the same names. */
+export function freshenedHeaders(stored: readonly string[], notModified: readonly string[]): string[] {
+  const replaced = new Set<string>();
+  const fresh: string[] = [];
+  for (let i = 0; i < notModified.length; i += 2) {
+    const lower = (notModified[i] as string).toLowerCase();
+    if (NOT_UPDATED_HEADERS.has(lower)) continue;
+    replaced.add(lower);
+    fresh.push(notModified[i] as string, notModified[i + 1] as string);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < stored.length; i += 2) {
+    if (!replaced.has((stored[i] as string).toLowerCase())) out.push(stored[i] as string, stored[i + 1] as string);
+  }
+  return out.concat(fresh);
 }
 
 interface RequestKey {
@@ -211,7 +253,25 @@ export class CacheTransaction {
     private readonly now: () => number,
     /** This request fills the entry others wait on: tell them how it went. */
     private fill?: (outcome: FillOutcome) => void,
+    /** The stale entry the app is asked to confirm (a conditional request with its validators). */
+    private readonly revalidating?: CacheEntry,
   ) {}
+
+  /**
+   * The stored answer the client gets instead of the app's 304 to Ferry's conditional request
+   * (the app confirmed it): the respond stage writes this, not the 304.
+   */
+  instead: CacheHit | undefined;
+
+  /** The fields that make the request conditional on the stale entry's validators, for the app. */
+  conditionalFields(): string[] | undefined {
+    const entry = this.revalidating;
+    if (entry === undefined) return undefined;
+    const fields: string[] = [];
+    if (entry.etag !== undefined) fields.push('If-None-Match', entry.etag);
+    if (entry.lastModified !== undefined) fields.push('If-Modified-Since', entry.lastModified);
+    return fields;
+  }
 
   /** The cache was asked (a miss, as it reaches the app), rather than bypassed (method, no-cache, ...). */
   get lookedUp(): boolean {
@@ -241,12 +301,48 @@ export class CacheTransaction {
       }
       for (const url of invalidatedUrls(status, this.request.scheme, this.request.host, this.request.target, location, contentLocation)) this.cache.invalidate(url);
     }
+    if (this.revalidating !== undefined) {
+      this.cache.countRevalidation(status === 304);
+      if (status === 304) return this.confirmed(this.revalidating, headers);
+    }
     const outcome = this.decide(status, statusText, headers);
     // Not storable: the waiting requests need not wait for the body; they go to the app.
     if (!this.chunks) this.settle('not-stored');
     if (!this.debugHeader) return undefined;
     if (!verdict.lookup) return `bypass (${verdict.bypass ?? 'method'})`;
     return outcome === undefined ? 'miss' : `miss (${outcome})`;
+  }
+
+  /**
+   * The app answered 304 to Ferry's conditional request: the stored answer with the 304's fields
+   * is what the client gets (`instead`), and what is stored from now on if it still may be;
+   * else the entry goes, and only this client gets it.
+   */
+  private confirmed(entry: CacheEntry, notModified: readonly string[]): string | undefined {
+    const headers = freshenedHeaders(entry.headers, notModified);
+    const responseTimeMs = this.now();
+    const facts = collectResponseFacts(headers);
+    const decision = storeVerdict({
+      status: entry.status,
+      facts,
+      authorization: this.request.authorization,
+      varyByCookie: this.cache.options.varyByCookie !== undefined,
+      requestTimeMs: this.requestTimeMs,
+      responseTimeMs,
+    });
+    let answered: CacheEntry = { ...entry, headers, etag: facts.etag, lastModified: facts.lastModified, wireHead: undefined, touchedMs: undefined };
+    if (decision.store) {
+      answered = { ...answered, responseTimeMs, initialAgeMs: decision.initialAgeMs, lifetimeMs: decision.lifetimeMs, size: entrySize(entry.key, headers, entry.body) };
+      this.cache.store(answered);
+      this.settle('stored');
+    } else {
+      this.cache.countNotStored(decision.reason);
+      this.cache.drop(entry);
+      this.settle('not-stored');
+    }
+    const age = String(Math.floor(Math.max(0, currentAgeMs(answered, responseTimeMs)) / 1000));
+    this.instead = new StoredHit({ entry: answered, ageS: age, mark: this.debugHeader ? 'revalidated' : undefined }, answered.body);
+    return undefined;
   }
 
   /** Starts collecting the body when the answer may be stored; returns why not otherwise. */
@@ -287,6 +383,7 @@ export class CacheTransaction {
       statusText,
       headers: stored,
       ...(facts.etag !== undefined ? { etag: facts.etag } : {}),
+      ...(facts.lastModified !== undefined ? { lastModified: facts.lastModified } : {}),
       responseTimeMs,
       initialAgeMs: decision.initialAgeMs,
       lifetimeMs: decision.lifetimeMs,

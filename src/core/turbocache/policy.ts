@@ -210,12 +210,19 @@ export function storeVerdict(ctx: StoreContext): StoreVerdict {
   if (cc.directives.has('no-store')) return { store: false, reason: 'no-store' };
   // Also the qualified forms (private="Set-Cookie"): storing what is left is not worth the risk.
   if (cc.directives.has('private')) return { store: false, reason: 'private' };
-  if (cc.directives.has('no-cache')) return { store: false, reason: 'no-cache' };
+  // Stored only to be revalidated on every use (RFC 9111 §5.2.2.4): with a validator to ask with.
+  const revalidateAlways = cc.directives.has('no-cache');
+  if (revalidateAlways && facts.etag === undefined && facts.lastModified === undefined) return { store: false, reason: 'no-cache' };
   if (facts.setCookie) return { store: false, reason: 'set-cookie' };
   if (parseVary(facts.vary).some((name) => !(ctx.varyByCookie && name === 'cookie'))) return { store: false, reason: 'vary' };
   // RFC 9111 §3.5: a shared cache keeps an answer to an authorized request only when told to.
   if (ctx.authorization && !cc.directives.has('public') && !cc.directives.has('s-maxage')) return { store: false, reason: 'authorization' };
   if (facts.wwwAuthenticate) return { store: false, reason: 'www-authenticate' };
+  if (revalidateAlways) {
+    const dateMs = parseHttpDate(facts.date);
+    const initialAge = initialAgeMs(facts.age, dateMs ?? ctx.responseTimeMs, ctx.requestTimeMs, ctx.responseTimeMs);
+    return { store: true, lifetimeMs: 0, initialAgeMs: initialAge, dateMs };
+  }
   // No freshness given: decided before the Date is parsed (most answers end here).
   if (!cc.directives.has('s-maxage') && !cc.directives.has('max-age') && facts.expires.length === 0) return { store: false, reason: 'no-freshness' };
   const parsedDate = parseHttpDate(facts.date);

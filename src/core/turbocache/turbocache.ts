@@ -4,7 +4,7 @@
 
 import type { TurbocacheStats } from '../../lib/admin-api-contract.js';
 import type { BypassReason, NotStoredReason } from './policy.js';
-import { isFresh } from './policy.js';
+import { currentAgeMs, isFresh } from './policy.js';
 
 export interface TurbocacheOptions {
   /** Total bytes of all entries (bodies, headers, keys). */
@@ -23,7 +23,9 @@ export interface CacheEntry {
   /** The app's headers, ready for writeHead: without hop-by-hop, Age, Content-Length, X-Request-Id. */
   headers: string[];
   body: Buffer;
+  /** Its validators (RFC 9110 §8.8): with one, a stale entry is revalidated rather than refetched. */
   etag?: string;
+  lastModified?: string;
   /** When the response arrived, and the age and freshness it had then (ms). */
   responseTimeMs: number;
   initialAgeMs: number;
@@ -37,6 +39,23 @@ export interface CacheEntry {
   wireHead?: Buffer;
   /** When a hit last moved it to the recent end of the LRU order. */
   touchedMs?: number;
+}
+
+/**
+ * A stale entry with a validator is kept this long past its freshness, for the app to confirm
+ * with a 304 (RFC 9111 §4.3); without one it goes as soon as it is stale. LRU eviction still
+ * bounds the bytes.
+ */
+export const STALE_KEEP_MS = 10 * 60_000;
+
+/** An entry the app can be asked about with a conditional request. */
+export function hasValidator(entry: { etag?: string; lastModified?: string }): boolean {
+  return entry.etag !== undefined || entry.lastModified !== undefined;
+}
+
+/** Kept for revalidation: it has a validator and has not been stale for STALE_KEEP_MS yet. */
+function keptStale(entry: CacheEntry, nowMs: number): boolean {
+  return hasValidator(entry) && currentAgeMs(entry, nowMs) < entry.lifetimeMs + STALE_KEEP_MS;
 }
 
 /** An entry hit again within this long keeps its place in the LRU order. */
@@ -60,7 +79,7 @@ export class Turbocache {
   /** The entries of each URL (its cookie variants), so one change invalidates them all. */
   private readonly variants = new Map<string, Set<string>>();
   private bytes = 0;
-  private readonly counters = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, collapsed: 0 };
+  private readonly counters = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, collapsed: 0, revalidations: 0, revalidated: 0 };
   private readonly bypassed: Partial<Record<BypassReason, number>> = {};
   private readonly notStoredCounts: Partial<Record<NotStoredReason, number>> = {};
   /**
@@ -81,7 +100,9 @@ export class Turbocache {
     }
     if (!isFresh(entry, nowMs, requestMaxAgeMs)) {
       // Too old for this request only (its own max-age): keep it for others.
-      if (isFresh(entry, nowMs)) {
+      // Too old for this request only (its own max-age), or stale but confirmable by the app
+      // (stale()): kept for the revalidation that follows.
+      if (isFresh(entry, nowMs) || keptStale(entry, nowMs)) {
         this.counters.misses++;
         return undefined;
       }
@@ -99,6 +120,28 @@ export class Turbocache {
     }
     this.counters.hits++;
     return entry;
+  }
+
+  /**
+   * The entry a request that lookup() missed can be revalidated with: one with a validator, stale
+   * (or too old for that request) but kept; undefined otherwise.
+   */
+  stale(key: string, nowMs: number): CacheEntry | undefined {
+    const entry = this.entries.get(key);
+    return entry !== undefined && keptStale(entry, nowMs) ? entry : undefined;
+  }
+
+  /** A conditional request went to the app for a stale entry; `confirmed`: it answered 304. */
+  countRevalidation(confirmed: boolean): void {
+    this.counters.revalidations++;
+    if (confirmed) this.counters.revalidated++;
+  }
+
+  /** Drops one entry (a revalidation found it no longer storable). */
+  drop(entry: CacheEntry): void {
+    if (this.entries.get(entry.key) !== entry) return;
+    this.remove(entry);
+    this.rememberLapsed(entry.key);
   }
 
   /** Stores an entry (replacing the key's old one); false when it is larger than one entry may be. */
@@ -145,7 +188,7 @@ export class Turbocache {
   sweep(nowMs: number): number {
     let dropped = 0;
     for (const entry of [...this.entries.values()]) {
-      if (!isFresh(entry, nowMs)) {
+      if (!isFresh(entry, nowMs) && !keptStale(entry, nowMs)) {
         this.remove(entry);
         this.rememberLapsed(entry.key);
         dropped++;

@@ -59,7 +59,7 @@ export function cacheHitBytes(hit: CacheHit, version: '1.0' | '1.1', close: bool
   const { stored, body } = hit;
   if (stored !== undefined) {
     const head = (stored.entry.wireHead ??= storedHead(stored.entry));
-    const tail = `Age: ${stored.ageS}\r\n${stored.debugHeader ? 'X-Ferry-Cache: hit\r\n' : ''}${connection}\r\n`;
+    const tail = `Age: ${stored.ageS}\r\n${stored.mark !== undefined ? `X-Ferry-Cache: ${stored.mark}\r\n` : ''}${connection}\r\n`;
     const out = Buffer.allocUnsafe(head.length + tail.length + (body?.length ?? 0));
     head.copy(out, 0);
     writeLatin1(out, tail, head.length);

@@ -37,6 +37,9 @@ export function forward(request: ProxyRequest, session: Session): void {
     });
     // A buffered chunked body goes with its length (Transfer-Encoding is dropped with the hop-by-hop fields).
     if (upload?.needsLength === true) headers.push('Content-Length', String(upload.length));
+    // A stale cache entry: the app is asked whether it still holds (RFC 9111 §4.3.1).
+    const conditional = request.cache?.conditionalFields();
+    if (conditional !== undefined) headers.push(...conditional);
     request.upstreamHeaders = headers;
   }
   const { maxRequestTimeMs } = group.app.limits;

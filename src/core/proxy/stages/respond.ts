@@ -37,6 +37,9 @@ export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
   if (takeOobRequest(headers)) group.requestOobWork(session.worker);
   // Decided on the app's own headers, before Ferry adds its sticky-session cookie.
   const cacheStatus = request.cache?.onHeaders(head.status, head.reason, headers);
+  // The app confirmed the cache's stale copy (304 to Ferry's conditional request): the client
+  // gets that copy once the app's answer is complete (onAppComplete), not the 304.
+  if (request.cache?.instead !== undefined) return;
   if (cacheStatus !== undefined) headers.push(CACHE_HEADER, cacheStatus);
   const setCookie = stickyCookieFor(group.app, request.headers.cookie, session.worker.stickyId);
   if (setCookie !== undefined) headers.push('Set-Cookie', setCookie);
@@ -78,6 +81,11 @@ export function onAppComplete(request: ProxyRequest): void {
     // A slow client still takes the rest from the buffer; the answer ends when it has all of it.
     request.to('draining');
     if (request.tracked) request.tracked.state = 'draining';
+    return;
+  }
+  const instead = request.cache?.instead;
+  if (instead !== undefined) {
+    request.answer(instead);
     return;
   }
   request.to('answered');

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { requestOrigin, type RequestOrigin } from '../../../../src/core/proxy/authority.js';
-import { CacheFront, type CacheClient, type CacheTransaction } from '../../../../src/core/turbocache/cache-front.js';
+import { CacheFront, freshenedHeaders, type CacheClient, type CacheTransaction } from '../../../../src/core/turbocache/cache-front.js';
 import { Turbocache } from '../../../../src/core/turbocache/turbocache.js';
 
 interface Harness {
@@ -212,5 +212,16 @@ describe('CacheFront request collapsing', () => {
     expect(harness.appCalls()).toBe(3);
     harness.open(PUBLIC);
     expect((await waiter).body).toBe('render 3');
+  });
+});
+
+describe('freshenedHeaders (RFC 9111 §4.3.4)', () => {
+  it("replaces the stored fields the 304 names, keeps the others, and never takes the 304's framing", () => {
+    const stored = ['Content-Type', 'text/html', 'ETag', '"1"', 'Cache-Control', 'max-age=60', 'Date', 'Mon, 30 Nov 2026 10:00:00 GMT', 'Link', '</a>', 'Link', '</b>'];
+    const notModified = ['ETag', '"1"', 'Date', 'Tue, 01 Dec 2026 10:00:00 GMT', 'Content-Length', '0', 'Link', '</c>', 'Age', '5'];
+    expect(freshenedHeaders(stored, notModified)).toEqual([
+      'Content-Type', 'text/html', 'Cache-Control', 'max-age=60',
+      'ETag', '"1"', 'Date', 'Tue, 01 Dec 2026 10:00:00 GMT', 'Link', '</c>',
+    ]);
   });
 });

@@ -98,9 +98,17 @@ describe('storeVerdict: what is stored', () => {
     expect(reason(verdict(['Cache-Control', 'no-store, max-age=60']))).toBe('no-store');
   });
 
-  it('never stores no-cache answers, including the qualified no-cache="field" form', () => {
+  it('never stores no-cache answers without a validator, including the qualified no-cache="field" form', () => {
     expect(reason(verdict(['Cache-Control', 'no-cache, max-age=60']))).toBe('no-cache');
     expect(reason(verdict(['Cache-Control', 'max-age=60, no-cache="Set-Cookie"']))).toBe('no-cache');
+  });
+
+  it('stores a no-cache answer with a validator as stale at once (lifetime 0), to be revalidated on every use', () => {
+    expect(verdict(['Cache-Control', 'no-cache', 'ETag', '"a"'])).toMatchObject({ store: true, lifetimeMs: 0 });
+    expect(verdict(['Cache-Control', 'no-cache, max-age=60', 'Last-Modified', 'Tue, 01 Dec 2026 10:00:00 GMT'])).toMatchObject({ store: true, lifetimeMs: 0 });
+    // The rules that keep personal answers out still come first.
+    expect(reason(verdict(['Cache-Control', 'no-cache', 'ETag', '"a"', 'Set-Cookie', 's=1']))).toBe('set-cookie');
+    expect(reason(verdict(['Cache-Control', 'no-cache, private', 'ETag', '"a"']))).toBe('private');
   });
 
   it('never stores an answer that sets a cookie, even a public one (Passenger replayed it to everyone)', () => {

@@ -63,7 +63,7 @@ describe('cacheHitBytes of a stored entry', () => {
     statusText: 'OK',
     headers: [],
     body: headRequest ? undefined : entry.body,
-    stored: { entry, ageS, debugHeader },
+    stored: { entry, ageS, mark: debugHeader ? 'hit' : undefined },
   });
 
   it('renders the entry head once and patches only Age, X-Ferry-Cache and Connection per hit', () => {

@@ -1,0 +1,218 @@
+// The turbocache's revalidation through the stage proxy in process (RFC 9111 §4.3): a stale entry
+// with a validator is kept, the app is asked about it with a conditional request, and its 304
+// freshens the entry and sends the client the stored answer; a 200 replaces it. The app is an
+// in-process node:http server whose answers each test sets; the cache's clock is the test's.
+
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CacheFront } from '../../../../../src/core/turbocache/cache-front.js';
+import { STALE_KEEP_MS, Turbocache } from '../../../../../src/core/turbocache/turbocache.js';
+import { StageProxies, stopAppServer } from '../../../../helpers/stage-proxy.js';
+
+let dir: string;
+let appSocket: string;
+let app: http.Server;
+/** The requests the app saw. */
+const seen: http.IncomingHttpHeaders[] = [];
+/** How the app answers; each test sets it. */
+let answer: (req: http.IncomingMessage, res: http.ServerResponse) => void = (_req, res) => res.end();
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-revalidate-'));
+  appSocket = path.join(dir, 'app.sock');
+  app = http.createServer((req, res) => {
+    seen.push(req.headers);
+    // The app's clock is the cache's: ages come out as the test moves time on.
+    res.setHeader('Date', new Date(nowMs).toUTCString());
+    answer(req, res);
+  });
+  await new Promise<void>((resolve) => app.listen(appSocket, resolve));
+});
+
+afterAll(async () => {
+  await stopAppServer(app, dir);
+});
+
+const proxies = new StageProxies(() => appSocket);
+
+afterEach(async () => {
+  await proxies.stopAll();
+  seen.length = 0;
+});
+
+let nowMs = 0;
+
+async function proxy(): Promise<{ url: string; cache: Turbocache }> {
+  nowMs = Date.now();
+  const cache = new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 });
+  const { url } = await proxies.start({ context: () => ({ cache: new CacheFront(cache, { debugHeader: true, now: () => nowMs }) }) });
+  return { url, cache };
+}
+
+async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; cache: string | null; body: string; headers: Headers }> {
+  const res = await fetch(url, { headers });
+  return { status: res.status, cache: res.headers.get('x-ferry-cache'), body: await res.text(), headers: res.headers };
+}
+
+/** An app whose page has version `version.n` and ETag "v<n>", public for 60 s; 304 to a matching If-None-Match. */
+function versionedApp(version: { n: number }, extra304: Record<string, string> = {}): typeof answer {
+  return (req, res) => {
+    const etag = `"v${version.n}"`;
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { ETag: etag, 'Cache-Control': 'public, max-age=60', ...extra304 });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'text/plain', ETag: etag, 'Cache-Control': 'public, max-age=60', 'X-Version': String(version.n) });
+    res.end(`page ${version.n}`);
+  };
+}
+
+describe('turbocache revalidation', () => {
+  it('asks the app about a stale entry with its ETag; a 304 sends the client the stored page and makes it fresh again', async () => {
+    const { url, cache } = await proxy();
+    const version = { n: 1 };
+    answer = versionedApp(version, { 'X-Checked': 'yes' });
+    expect(await get(`${url}/page`)).toMatchObject({ status: 200, cache: 'miss', body: 'page 1' });
+    nowMs += 61_000;
+    const revalidated = await get(`${url}/page`);
+    expect(revalidated).toMatchObject({ status: 200, cache: 'revalidated', body: 'page 1' });
+    // The stored fields, freshened by the 304's.
+    expect(revalidated.headers.get('x-version')).toBe('1');
+    expect(revalidated.headers.get('x-checked')).toBe('yes');
+    expect(revalidated.headers.get('content-length')).toBe('6');
+    expect(seen).toHaveLength(2);
+    expect(seen[1]!['if-none-match']).toBe('"v1"');
+    // Fresh for another 60 s: a hit, the app not asked.
+    nowMs += 5_000;
+    const hit = await get(`${url}/page`);
+    expect(hit).toMatchObject({ status: 200, cache: 'hit', body: 'page 1' });
+    expect(hit.headers.get('x-checked')).toBe('yes');
+    expect(Number(hit.headers.get('age'))).toBeLessThan(10);
+    expect(seen).toHaveLength(2);
+    expect(cache.inspect()).toMatchObject({ revalidations: 1, revalidated: 1 });
+  });
+
+  it('stores the new page when the app answers the conditional request with 200', async () => {
+    const { url, cache } = await proxy();
+    const version = { n: 1 };
+    answer = versionedApp(version);
+    await get(`${url}/page`);
+    nowMs += 61_000;
+    version.n = 2;
+    expect(await get(`${url}/page`)).toMatchObject({ status: 200, cache: 'miss', body: 'page 2' });
+    expect(seen[1]!['if-none-match']).toBe('"v1"');
+    expect(await get(`${url}/page`)).toMatchObject({ cache: 'hit', body: 'page 2' });
+    expect(seen).toHaveLength(2);
+    expect(cache.inspect()).toMatchObject({ revalidations: 1, revalidated: 0 });
+  });
+
+  it('uses Last-Modified when there is no ETag', async () => {
+    const { url } = await proxy();
+    const lastModified = 'Tue, 01 Dec 2026 10:00:00 GMT';
+    answer = (req, res) => {
+      if (req.headers['if-modified-since'] === lastModified) {
+        res.writeHead(304);
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'Last-Modified': lastModified, 'Cache-Control': 'max-age=10' });
+      res.end('dated');
+    };
+    await get(`${url}/dated`);
+    nowMs += 11_000;
+    expect(await get(`${url}/dated`)).toMatchObject({ status: 200, cache: 'revalidated', body: 'dated' });
+    expect(seen[1]!['if-modified-since']).toBe(lastModified);
+    expect(seen[1]!['if-none-match']).toBeUndefined();
+  });
+
+  it('stores a no-cache answer with a validator and revalidates it on every request', async () => {
+    const { url } = await proxy();
+    answer = (req, res) => {
+      if (req.headers['if-none-match'] === '"same"') {
+        res.writeHead(304, { ETag: '"same"' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { ETag: '"same"', 'Cache-Control': 'no-cache' });
+      res.end('always checked');
+    };
+    expect(await get(`${url}/nc`)).toMatchObject({ cache: 'miss', body: 'always checked' });
+    for (let i = 0; i < 3; i++) expect(await get(`${url}/nc`)).toMatchObject({ status: 200, cache: 'revalidated', body: 'always checked' });
+    expect(seen).toHaveLength(4);
+    expect(seen.slice(1).every((h) => h['if-none-match'] === '"same"')).toBe(true);
+  });
+
+  it("passes a client's own conditional request through untouched, with the app's 304 for it", async () => {
+    const { url } = await proxy();
+    const version = { n: 1 };
+    answer = versionedApp(version);
+    await get(`${url}/page`);
+    nowMs += 61_000;
+    const mine = await get(`${url}/page`, { 'If-None-Match': '"v1"' });
+    expect(mine.status).toBe(304);
+    expect(seen[1]!['if-none-match']).toBe('"v1"');
+    // An If-Modified-Since of the client's own: not replaced by Ferry's validators either.
+    await get(`${url}/page`, { 'If-Modified-Since': 'Tue, 01 Dec 2026 10:00:00 GMT' });
+    expect(seen[2]!['if-modified-since']).toBe('Tue, 01 Dec 2026 10:00:00 GMT');
+    expect(seen[2]!['if-none-match']).toBeUndefined();
+  });
+
+  it('never stores a 304 that sets a cookie: that client gets it, the next one goes to the app', async () => {
+    const { url } = await proxy();
+    const version = { n: 1 };
+    answer = versionedApp(version, { 'Set-Cookie': 'session=abc' });
+    await get(`${url}/page`);
+    nowMs += 61_000;
+    const first = await get(`${url}/page`);
+    expect(first).toMatchObject({ status: 200, body: 'page 1' });
+    expect(first.headers.get('set-cookie')).toBe('session=abc');
+    const next = await get(`${url}/page`);
+    expect(next.headers.get('set-cookie')).toBeNull();
+    expect(next.cache).toBe('miss');
+    expect(seen).toHaveLength(3);
+    expect(seen[2]!['if-none-match']).toBeUndefined();
+  });
+
+  it('sends one conditional request for a stale entry however many clients ask at once; they all get the page', async () => {
+    const { url, cache } = await proxy();
+    const version = { n: 1 };
+    const plain = versionedApp(version);
+    answer = plain;
+    await get(`${url}/page`);
+    nowMs += 61_000;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    answer = (req, res) => void held.then(() => plain(req, res));
+    const asks = Array.from({ length: 5 }, () => get(`${url}/page`));
+    await expect.poll(() => seen.length).toBe(2);
+    // The others wait for it (collapsed), none at the app.
+    await expect.poll(() => cache.inspect().collapsed).toBe(4);
+    release();
+    const answers = await Promise.all(asks);
+    expect(answers.map((a) => a.body)).toEqual(Array(5).fill('page 1'));
+    expect(answers.map((a) => a.cache).sort()).toEqual(['hit', 'hit', 'hit', 'hit', 'revalidated']);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('keeps a stale entry without a validator no longer, and one with a validator only for STALE_KEEP_MS', async () => {
+    const { url } = await proxy();
+    answer = (req, res) => {
+      res.writeHead(200, { 'Cache-Control': 'max-age=1', ...(req.url === '/tagged' ? { ETag: '"t"' } : {}) });
+      res.end('x');
+    };
+    await get(`${url}/plain`);
+    await get(`${url}/tagged`);
+    nowMs += 2_000;
+    await get(`${url}/plain`);
+    await get(`${url}/tagged`);
+    expect(seen[2]!['if-none-match']).toBeUndefined();
+    expect(seen[3]!['if-none-match']).toBe('"t"');
+    nowMs += STALE_KEEP_MS + 2_000;
+    await get(`${url}/tagged`);
+    expect(seen[4]!['if-none-match']).toBeUndefined();
+  });
+});
