@@ -50,6 +50,7 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'vary-turbocache-by-cookie': 'string',
   'turbocache-max-bytes': 'size',
   'turbocache-max-entry-bytes': 'size',
+  'turbocache-serve-stale-on-error': 'integer',
   'turbocache-debug-header': 'boolean',
   'max-header-size': 'integer',
   'client-header-timeout': 'integer',
@@ -84,6 +85,7 @@ const INSTANCE_ONLY = new Set([
   'vary-turbocache-by-cookie',
   'turbocache-max-bytes',
   'turbocache-max-entry-bytes',
+  'turbocache-serve-stale-on-error',
   'turbocache-debug-header',
   // One HTTP front serves every app, with one set of limits on what clients send.
   'max-header-size',

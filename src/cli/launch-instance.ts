@@ -63,6 +63,8 @@ export interface StartOptions {
     /** Sizes as given (bytes, or with a k/m/g suffix). */
     maxBytes: string;
     maxEntryBytes: string;
+    /** --turbocache-serve-stale-on-error, in seconds (0: off). */
+    serveStaleOnErrorS?: number;
     /** Undefined: on in development only. */
     debugHeader?: boolean;
   };
@@ -242,6 +244,7 @@ function buildTurbocache(opts: StartOptions): TurbocacheConfig {
     ...(t.varyByCookie !== undefined ? { varyByCookie: t.varyByCookie } : {}),
     maxBytes,
     maxEntryBytes,
+    ...(t.serveStaleOnErrorS !== undefined && t.serveStaleOnErrorS > 0 ? { staleOnErrorMs: t.serveStaleOnErrorS * 1000 } : {}),
     debugHeader: t.debugHeader ?? opts.environment === 'development',
   };
 }

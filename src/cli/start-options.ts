@@ -78,6 +78,7 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
       varyByCookie: str('vary-turbocache-by-cookie'),
       maxBytes: String(f['turbocache-max-bytes']),
       maxEntryBytes: String(f['turbocache-max-entry-bytes']),
+      serveStaleOnErrorS: (f['turbocache-serve-stale-on-error'] as number | undefined) ?? 0,
       debugHeader: f['turbocache-debug-header'] as boolean | undefined,
     },
     metricsAddress: str('metrics-address'),

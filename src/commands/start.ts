@@ -85,6 +85,11 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
     }),
     'turbocache-max-bytes': Flags.string({ summary: 'Memory for cached answers, in bytes or with k/m/g; least recently used go first.', default: '64m' }),
     'turbocache-max-entry-bytes': Flags.string({ summary: 'Largest answer the turbocache keeps (body and headers), in bytes or with k/m/g.', default: '1m' }),
+    'turbocache-serve-stale-on-error': Flags.integer({
+      summary: 'When an app fails (5xx, no answer, cannot start), answer with a cached page up to this many seconds stale instead of the error. 0 = only where the app says stale-if-error.',
+      default: 0,
+      min: 0,
+    }),
     'turbocache-debug-header': Flags.boolean({
       summary: 'Add X-Ferry-Cache: hit, miss or bypass, with the reason, to every answer (default: only with --environment development).',
       allowNo: true,

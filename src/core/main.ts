@@ -132,7 +132,7 @@ async function main(): Promise<void> {
   const trustForwarded = config.listen.kind === 'unix';
   const { turbocache } = config;
   const cache = turbocache.enabled
-    ? new CacheFront(new Turbocache({ maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, varyByCookie: turbocache.varyByCookie }), { debugHeader: turbocache.debugHeader })
+    ? new CacheFront(new Turbocache({ maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, varyByCookie: turbocache.varyByCookie, staleOnErrorMs: turbocache.staleOnErrorMs }), { debugHeader: turbocache.debugHeader })
     : undefined;
   const bufferDir = BufferDir.prepare(instance.dir);
   const health = config.healthCheck ? { ...config.healthCheck, state: new HealthState() } : undefined;

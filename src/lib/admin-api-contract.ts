@@ -154,6 +154,9 @@ export interface TurbocacheStats {
   /** Conditional requests sent to the app for stale entries (RFC 9111 §4.3), and how many it answered 304. */
   revalidations: number;
   revalidated: number;
+  /** Stale entries served: at once while one refresh runs (stale-while-revalidate), and in place of a failing app's error (stale-if-error). */
+  staleWhileRevalidate: number;
+  staleOnError: number;
   entries: number;
   bytes: number;
   maxBytes: number;

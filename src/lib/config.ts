@@ -191,6 +191,8 @@ export interface TurbocacheConfig {
   varyByCookie?: string;
   maxBytes: number;
   maxEntryBytes: number;
+  /** --turbocache-serve-stale-on-error: a failing app's page served up to this stale (ms); absent: only by stale-if-error. */
+  staleOnErrorMs?: number;
   /** Say hit/miss/bypass and why in X-Ferry-Cache on every answer. */
   debugHeader: boolean;
 }

@@ -69,6 +69,8 @@ export const SERVER: ServerResponse = {
     collapsed: 4,
     revalidations: 3,
     revalidated: 2,
+    staleWhileRevalidate: 5,
+    staleOnError: 1,
     entries: 7,
     bytes: 3 * 1024 * 1024,
     maxBytes: 64 * 1024 * 1024,

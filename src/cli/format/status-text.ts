@@ -142,6 +142,7 @@ function formatTurbocache(t: TurbocacheStats): string[] {
     `Hits / misses : ${t.hits} / ${t.misses} (hit ratio ${ratio}); ${t.collapsed} waited for another's fill`,
     `Stored        : ${t.stores} stored, ${t.invalidations} invalidated, ${t.evictions} evicted`,
     `Revalidated   : ${t.revalidated} of ${t.revalidations} stale entries confirmed by the app (304)`,
+    `Served stale  : ${t.staleWhileRevalidate} while refreshing, ${t.staleOnError} in place of an app error`,
     `Entries       : ${t.entries} (${formatMegabytes(t.bytes)} of ${formatMegabytes(t.maxBytes)})`,
     `Not looked up : ${reasons(t.bypassed)}`,
     `Not stored    : ${reasons(t.notStored)}`,

@@ -130,6 +130,14 @@ async function buildRegistry(sources: MetricsSources, snapshot: () => PoolRespon
     counter('ferry_turbocache_not_stored_total', 'Answers the turbocache did not store, by reason.', ['reason'], () =>
       Object.entries(stats().notStored).map(([reason, value]) => ({ labels: { reason }, value })),
     );
+    counter('ferry_turbocache_revalidations_total', 'Conditional requests sent to the app for stale turbocache entries, by outcome (304: confirmed; changed: a new answer).', ['outcome'], () => [
+      { labels: { outcome: '304' }, value: stats().revalidated },
+      { labels: { outcome: 'changed' }, value: stats().revalidations - stats().revalidated },
+    ]);
+    counter('ferry_turbocache_stale_served_total', 'Stale turbocache entries served, by reason (stale-while-revalidate, or in place of an app error).', ['reason'], () => [
+      { labels: { reason: 'while-revalidate' }, value: stats().staleWhileRevalidate },
+      { labels: { reason: 'error' }, value: stats().staleOnError },
+    ]);
     gauge('ferry_turbocache_entries', 'Answers held in the turbocache.', [], () => [{ labels: {}, value: stats().entries }]);
     gauge('ferry_turbocache_bytes', 'Memory held by the turbocache entries.', [], () => [{ labels: {}, value: stats().bytes }]);
   }

@@ -3,9 +3,9 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestOrigin } from '../engine/authority.js';
-import { readCookie } from './http-fields.js';
-import { collectResponseFacts, currentAgeMs, etagMatches, invalidatedUrls, requestVerdict, storeVerdict, urlKey, variantKey, type NotStoredReason, type RequestVerdict } from './policy.js';
-import { entrySize, Turbocache, type CacheEntry } from './turbocache.js';
+import { parseCacheControl, readCookie } from './http-fields.js';
+import { collectResponseFacts, currentAgeMs, etagMatches, invalidatedUrls, requestVerdict, staleAllowance, storeVerdict, urlKey, variantKey, type NotStoredReason, type RequestVerdict } from './policy.js';
+import { entrySize, hasValidator, staleServingMs, stalenessMs, Turbocache, type CacheEntry } from './turbocache.js';
 
 export const CACHE_HEADER = 'X-Ferry-Cache';
 
@@ -55,7 +55,16 @@ export interface CacheHit {
 export interface StoredAnswer {
   entry: CacheEntry;
   ageS: string;
-  mark: 'hit' | 'revalidated' | undefined;
+  mark: StoredMark | undefined;
+}
+
+/** X-Ferry-Cache of an answer from a stored entry. */
+export type StoredMark = 'hit' | 'revalidated' | 'stale (revalidating)' | 'stale (error)';
+
+/** A stored entry as a full answer now (a body unless HEAD). */
+function storedHit(entry: CacheEntry, nowMs: number, mark: StoredMark | undefined, head: boolean): CacheHit {
+  const age = String(Math.floor(Math.max(0, currentAgeMs(entry, nowMs)) / 1000));
+  return new StoredHit({ entry, ageS: age, mark }, head ? undefined : entry.body);
 }
 
 /** A full hit; its flat field list is made only if a writer asks for it (the stage proxy writes `stored`). */
@@ -86,6 +95,8 @@ export interface CacheClient {
   /** Called once the client's answer is over, however it ended. */
   onClose(listener: () => void): void;
   answer(hit: CacheHit): void;
+  /** Send `tx`'s request to the app on its own, for the cache (stale-while-revalidate). */
+  refresh(tx: CacheTransaction): void;
 }
 
 export class CacheFront {
@@ -133,22 +144,35 @@ export class CacheFront {
     const now = this.now();
     let fill: ((outcome: FillOutcome) => void) | undefined;
     let stale: CacheEntry | undefined;
+    let kept: CacheEntry | undefined;
     if (verdict.lookup) {
       const entry = this.cache.lookup(key, now, verdict.maxAgeMs);
       if (entry) {
         client.answer(this.hit(req, entry, now));
         return undefined;
       }
+      kept = verdict.mayStore ? this.cache.stale(key, now) : undefined;
+      // stale-while-revalidate: the stale page at once, one refresh behind it; not for a request
+      // that asked for a younger one (its own max-age).
+      if (kept !== undefined && verdict.maxAgeMs === undefined && stalenessMs(kept, now) > 0 && stalenessMs(kept, now) < staleServingMs(kept, 'while-revalidate')) {
+        this.cache.countStale('while-revalidate');
+        client.answer(this.hit(req, kept, now, 'stale (revalidating)'));
+        if (!this.fills.has(key)) {
+          const refill = this.startFill(key);
+          client.refresh(new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, refill, hasValidator(kept) ? kept : undefined));
+        }
+        return undefined;
+      }
       const waiting = this.fills.get(key);
       if (waiting && collapse) return this.waitForFill(waiting, req, client);
       // A client's own conditional request goes to the app as it is: its validators, not ours.
-      if (verdict.mayStore && !isConditional(req.headers)) stale = this.cache.stale(key, now);
+      if (kept !== undefined && hasValidator(kept) && !isConditional(req.headers)) stale = kept;
       // One refill (or revalidation) at a time; the others for the key wait for it.
       if (!waiting && verdict.mayStore && (stale !== undefined || this.cache.hadEntry(key))) fill = this.startFill(key);
     } else if (verdict.bypass) {
       this.cache.countBypass(verdict.bypass);
     }
-    const tx = new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, fill, stale);
+    const tx = new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, fill, stale, kept);
     // An answer cut short (app died, client left) ends the fill too: the waiters go to the app.
     if (fill) client.onClose(() => tx.settle('not-stored'));
     return tx;
@@ -182,7 +206,7 @@ export class CacheFront {
     });
   }
 
-  private hit(req: CacheRequest, entry: CacheEntry, now: number): CacheHit {
+  private hit(req: CacheRequest, entry: CacheEntry, now: number, mark: StoredMark = 'hit'): CacheHit {
     const age = String(Math.floor(currentAgeMs(entry, now) / 1000));
     const ifNoneMatch = req.headers['if-none-match'];
     if (ifNoneMatch !== undefined && entry.etag !== undefined && etagMatches(ifNoneMatch, entry.etag)) {
@@ -191,10 +215,10 @@ export class CacheFront {
         if (NOT_MODIFIED_HEADERS.has((entry.headers[i] as string).toLowerCase())) headers.push(entry.headers[i] as string, entry.headers[i + 1] as string);
       }
       headers.push('Age', age);
-      if (this.options.debugHeader) headers.push(CACHE_HEADER, 'hit');
+      if (this.options.debugHeader) headers.push(CACHE_HEADER, mark);
       return { status: 304, statusText: undefined, headers, body: undefined };
     }
-    return new StoredHit({ entry, ageS: age, mark: this.options.debugHeader ? 'hit' : undefined }, req.method === 'HEAD' ? undefined : entry.body);
+    return new StoredHit({ entry, ageS: age, mark: this.options.debugHeader ? mark : undefined }, req.method === 'HEAD' ? undefined : entry.body);
   }
 }
 
@@ -255,11 +279,30 @@ export class CacheTransaction {
     private fill?: (outcome: FillOutcome) => void,
     /** The stale entry the app is asked to confirm (a conditional request with its validators). */
     private readonly revalidating?: CacheEntry,
+    /** The stale entry kept for this key: what the client may get if the app fails (stale-if-error). */
+    private fallback?: CacheEntry,
   ) {}
 
   /**
-   * The stored answer the client gets instead of the app's 304 to Ferry's conditional request
-   * (the app confirmed it): the respond stage writes this, not the 304.
+   * The app failed (a 5xx, no answer, no process): the stale entry, if it may still be served
+   * for that (stale-if-error, --turbocache-serve-stale-on-error) and nothing removed it meanwhile.
+   */
+  staleOnError(head: boolean): CacheHit | undefined {
+    const entry = this.fallback;
+    this.fallback = undefined;
+    if (entry === undefined || !this.cache.holds(entry)) return undefined;
+    const now = this.now();
+    if (stalenessMs(entry, now) >= staleServingMs(entry, 'if-error', this.cache.options.staleOnErrorMs)) return undefined;
+    this.cache.countStale('if-error');
+    this.settle('not-stored');
+    this.instead = storedHit(entry, now, this.debugHeader ? 'stale (error)' : undefined, head);
+    return this.instead;
+  }
+
+  /**
+   * The stored answer the client gets instead of the app's: the app's 304 to Ferry's conditional
+   * request confirmed it, or the app failed and it may be served stale (staleOnError). The
+   * respond stage writes this, not the app's answer.
    */
   instead: CacheHit | undefined;
 
@@ -330,7 +373,7 @@ export class CacheTransaction {
       requestTimeMs: this.requestTimeMs,
       responseTimeMs,
     });
-    let answered: CacheEntry = { ...entry, headers, etag: facts.etag, lastModified: facts.lastModified, wireHead: undefined, touchedMs: undefined };
+    let answered: CacheEntry = { ...entry, headers, etag: facts.etag, lastModified: facts.lastModified, stale: staleAllowance(parseCacheControl(facts.cacheControl)), wireHead: undefined, touchedMs: undefined };
     if (decision.store) {
       answered = { ...answered, responseTimeMs, initialAgeMs: decision.initialAgeMs, lifetimeMs: decision.lifetimeMs, size: entrySize(entry.key, headers, entry.body) };
       this.cache.store(answered);
@@ -340,8 +383,7 @@ export class CacheTransaction {
       this.cache.drop(entry);
       this.settle('not-stored');
     }
-    const age = String(Math.floor(Math.max(0, currentAgeMs(answered, responseTimeMs)) / 1000));
-    this.instead = new StoredHit({ entry: answered, ageS: age, mark: this.debugHeader ? 'revalidated' : undefined }, answered.body);
+    this.instead = storedHit(answered, responseTimeMs, this.debugHeader ? 'revalidated' : undefined, false);
     return undefined;
   }
 
@@ -384,6 +426,7 @@ export class CacheTransaction {
       headers: stored,
       ...(facts.etag !== undefined ? { etag: facts.etag } : {}),
       ...(facts.lastModified !== undefined ? { lastModified: facts.lastModified } : {}),
+      stale: staleAllowance(parseCacheControl(facts.cacheControl)),
       responseTimeMs,
       initialAgeMs: decision.initialAgeMs,
       lifetimeMs: decision.lifetimeMs,

@@ -234,6 +234,26 @@ export function storeVerdict(ctx: StoreContext): StoreVerdict {
   return { store: true, lifetimeMs: lifetime, initialAgeMs: initialAge, dateMs: parsedDate };
 }
 
+/** What an answer allows a cache to do with it once stale (RFC 5861; RFC 9111 §4.2.4). */
+export interface StaleAllowance {
+  /** stale-while-revalidate: served at once while one refresh runs in the background. */
+  whileRevalidateMs: number;
+  /** stale-if-error: served when the app fails (5xx, no answer, no process). */
+  ifErrorMs: number;
+  /**
+   * must-revalidate, proxy-revalidate, no-cache, or s-maxage (which means proxy-revalidate for a
+   * shared cache, RFC 9111 §5.2.2.10): never served stale, whatever else says so.
+   */
+  neverStale: boolean;
+}
+
+export function staleAllowance(cc: CacheControl): StaleAllowance {
+  const d = cc.directives;
+  const neverStale = d.has('must-revalidate') || d.has('proxy-revalidate') || d.has('no-cache') || d.has('s-maxage');
+  const ms = (name: string): number => (neverStale || cc.repeated.has(name) ? 0 : (parseDeltaSeconds(d.get(name)) ?? 0) * 1000);
+  return { whileRevalidateMs: ms('stale-while-revalidate'), ifErrorMs: ms('stale-if-error'), neverStale };
+}
+
 /** Whether a stored entry may answer a request now. */
 export function isFresh(entry: { initialAgeMs: number; responseTimeMs: number; lifetimeMs: number }, nowMs: number, requestMaxAgeMs?: number): boolean {
   const age = currentAgeMs(entry, nowMs);

@@ -3,7 +3,7 @@
 // long as their freshness says, not 2 s. What may be stored is decided in policy.ts.
 
 import type { TurbocacheStats } from '../../lib/admin-api-contract.js';
-import type { BypassReason, NotStoredReason } from './policy.js';
+import type { BypassReason, NotStoredReason, StaleAllowance } from './policy.js';
 import { currentAgeMs, isFresh } from './policy.js';
 
 export interface TurbocacheOptions {
@@ -13,6 +13,11 @@ export interface TurbocacheOptions {
   maxEntryBytes: number;
   /** Cookie whose value splits entries (--vary-turbocache-by-cookie). */
   varyByCookie?: string;
+  /**
+   * --turbocache-serve-stale-on-error S: when the app fails, an entry stale for less than this is
+   * served (as stale-if-error, for every entry that does not forbid it). 0 = off.
+   */
+  staleOnErrorMs?: number;
 }
 
 export interface CacheEntry {
@@ -26,6 +31,8 @@ export interface CacheEntry {
   /** Its validators (RFC 9110 §8.8): with one, a stale entry is revalidated rather than refetched. */
   etag?: string;
   lastModified?: string;
+  /** What it allows once stale (policy.ts staleAllowance); absent: nothing. */
+  stale?: StaleAllowance;
   /** When the response arrived, and the age and freshness it had then (ms). */
   responseTimeMs: number;
   initialAgeMs: number;
@@ -53,9 +60,17 @@ export function hasValidator(entry: { etag?: string; lastModified?: string }): b
   return entry.etag !== undefined || entry.lastModified !== undefined;
 }
 
-/** Kept for revalidation: it has a validator and has not been stale for STALE_KEEP_MS yet. */
-function keptStale(entry: CacheEntry, nowMs: number): boolean {
-  return hasValidator(entry) && currentAgeMs(entry, nowMs) < entry.lifetimeMs + STALE_KEEP_MS;
+/** How long past its freshness a stale entry is served, when it is: 0 if never. */
+export function staleServingMs(entry: CacheEntry, why: 'while-revalidate' | 'if-error', operatorOnErrorMs = 0): number {
+  const allowance = entry.stale;
+  if (allowance?.neverStale === true) return 0;
+  if (why === 'while-revalidate') return allowance?.whileRevalidateMs ?? 0;
+  return Math.max(allowance?.ifErrorMs ?? 0, operatorOnErrorMs);
+}
+
+/** How long an entry is stale at `nowMs` (0 or less: fresh). */
+export function stalenessMs(entry: CacheEntry, nowMs: number): number {
+  return currentAgeMs(entry, nowMs) - entry.lifetimeMs;
 }
 
 /** An entry hit again within this long keeps its place in the LRU order. */
@@ -79,7 +94,7 @@ export class Turbocache {
   /** The entries of each URL (its cookie variants), so one change invalidates them all. */
   private readonly variants = new Map<string, Set<string>>();
   private bytes = 0;
-  private readonly counters = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, collapsed: 0, revalidations: 0, revalidated: 0 };
+  private readonly counters = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, collapsed: 0, revalidations: 0, revalidated: 0, staleWhileRevalidate: 0, staleOnError: 0 };
   private readonly bypassed: Partial<Record<BypassReason, number>> = {};
   private readonly notStoredCounts: Partial<Record<NotStoredReason, number>> = {};
   /**
@@ -89,6 +104,15 @@ export class Turbocache {
   private readonly lapsed = new Set<string>();
 
   constructor(readonly options: TurbocacheOptions) {}
+
+  /**
+   * Kept although stale: to be revalidated (it has a validator: STALE_KEEP_MS), or to be served
+   * stale while it is refreshed or when the app fails (as long as it allows).
+   */
+  private keptStale(entry: CacheEntry, nowMs: number): boolean {
+    const keepMs = Math.max(hasValidator(entry) ? STALE_KEEP_MS : 0, staleServingMs(entry, 'while-revalidate'), staleServingMs(entry, 'if-error', this.options.staleOnErrorMs));
+    return stalenessMs(entry, nowMs) < keepMs;
+  }
 
   /** A fresh entry for the key, or undefined (a stale one is dropped). */
   lookup(key: string, nowMs: number, requestMaxAgeMs?: number): CacheEntry | undefined {
@@ -102,7 +126,7 @@ export class Turbocache {
       // Too old for this request only (its own max-age): keep it for others.
       // Too old for this request only (its own max-age), or stale but confirmable by the app
       // (stale()): kept for the revalidation that follows.
-      if (isFresh(entry, nowMs) || keptStale(entry, nowMs)) {
+      if (isFresh(entry, nowMs) || this.keptStale(entry, nowMs)) {
         this.counters.misses++;
         return undefined;
       }
@@ -128,13 +152,24 @@ export class Turbocache {
    */
   stale(key: string, nowMs: number): CacheEntry | undefined {
     const entry = this.entries.get(key);
-    return entry !== undefined && keptStale(entry, nowMs) ? entry : undefined;
+    return entry !== undefined && this.keptStale(entry, nowMs) ? entry : undefined;
   }
 
   /** A conditional request went to the app for a stale entry; `confirmed`: it answered 304. */
   countRevalidation(confirmed: boolean): void {
     this.counters.revalidations++;
     if (confirmed) this.counters.revalidated++;
+  }
+
+  /** Whether this very entry is still the one stored for its key (not replaced, invalidated or evicted). */
+  holds(entry: CacheEntry): boolean {
+    return this.entries.get(entry.key) === entry;
+  }
+
+  /** A stale entry was served: while it is refreshed, or because the app failed. */
+  countStale(why: 'while-revalidate' | 'if-error'): void {
+    if (why === 'while-revalidate') this.counters.staleWhileRevalidate++;
+    else this.counters.staleOnError++;
   }
 
   /** Drops one entry (a revalidation found it no longer storable). */
@@ -188,7 +223,7 @@ export class Turbocache {
   sweep(nowMs: number): number {
     let dropped = 0;
     for (const entry of [...this.entries.values()]) {
-      if (!isFresh(entry, nowMs) && !keptStale(entry, nowMs)) {
+      if (!isFresh(entry, nowMs) && !this.keptStale(entry, nowMs)) {
         this.remove(entry);
         this.rememberLapsed(entry.key);
         dropped++;

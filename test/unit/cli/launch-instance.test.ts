@@ -175,6 +175,12 @@ describe('buildConfig', () => {
     expect(buildConfig(options({ turbocache: { ...turbocache, disabled: true } })).turbocache.enabled).toBe(false);
   });
 
+  it('turns --turbocache-serve-stale-on-error seconds into the cache option, 0 meaning off', () => {
+    const turbocache = { disabled: false, maxBytes: '8m', maxEntryBytes: '512k' };
+    expect(buildConfig(options({ turbocache: { ...turbocache, serveStaleOnErrorS: 300 } })).turbocache.staleOnErrorMs).toBe(300_000);
+    expect(buildConfig(options({ turbocache: { ...turbocache, serveStaleOnErrorS: 0 } })).turbocache).not.toHaveProperty('staleOnErrorMs');
+  });
+
   it('rejects bad turbocache sizes and cookie names, naming the flag', () => {
     const turbocache = { disabled: false, maxBytes: '64m', maxEntryBytes: '1m' };
     expect(cliErrorOf(() => buildConfig(options({ turbocache: { ...turbocache, maxBytes: 'lots' } }))).message).toBe("--turbocache-max-bytes 'lots' is not a size");

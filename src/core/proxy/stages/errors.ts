@@ -8,9 +8,12 @@ import { requestClientAddress, showsSpawnDetails } from '../error-page-audience.
 import type { SpawnFacts } from '../error-responses.js';
 import { writeError, writeSpawnErrorPage } from './answers.js';
 import type { ProxyRequest } from './proxy-request.js';
+import { answerStale } from './stale-answer.js';
 
 export function checkoutFailed(request: ProxyRequest, err: unknown): void {
   if (request.state === 'done') return;
+  // No process for it: the cache's stale copy, if it may stand in (stale-if-error).
+  if (answerStale(request)) return;
   const { ctx, exchange, group } = request;
   const refusal = checkoutRefusal(err, request.requestId, ctx.log);
   request.status = refusal.status;

@@ -7,6 +7,7 @@
 // upstream-connect fault stands in for a refused connection here.
 
 import type { Session } from '../../pool/session.js';
+import type { CacheTransaction } from '../../turbocache/cache-front.js';
 import { buildUpstreamHeaders } from '../headers.js';
 import { injectedRefusal } from '../injected-faults.js';
 import type { ProxyRequest } from './proxy-request.js';
@@ -26,20 +27,9 @@ export function forward(request: ProxyRequest, session: Session): void {
   const upgrade = exchange.upgrade;
   const { upload } = request;
   if (request.upstreamHeaders === undefined) {
-    const headers = buildUpstreamHeaders(request.rawHeaders, {
-      remoteAddress: exchange.remoteAddress,
-      trustForwarded: ctx.trustForwarded,
-      requestId: request.requestId,
-      scheme: origin?.scheme ?? 'http',
-      host: origin?.host?.text,
-      forwardedHost: origin?.forwardedHost?.text,
-      upgrade,
-    });
+    const headers = upstreamHeadersOf(request, request.requestId, request.cache);
     // A buffered chunked body goes with its length (Transfer-Encoding is dropped with the hop-by-hop fields).
     if (upload?.needsLength === true) headers.push('Content-Length', String(upload.length));
-    // A stale cache entry: the app is asked whether it still holds (RFC 9111 §4.3.1).
-    const conditional = request.cache?.conditionalFields();
-    if (conditional !== undefined) headers.push(...conditional);
     request.upstreamHeaders = headers;
   }
   const { maxRequestTimeMs } = group.app.limits;
@@ -64,6 +54,27 @@ export function forward(request: ProxyRequest, session: Session): void {
     { method: exchange.method, path: origin?.target ?? exchange.path, headers: request.upstreamHeaders, body: upload ? upload.upstreamBody() : (request.body ?? null), upgrade },
     request,
   );
+}
+
+/**
+ * The head's fields for the app: the client's without hop-by-hop ones, Ferry's forwarded fields
+ * under `requestId`, and, for a stale cache entry, the validators the app is asked about (RFC
+ * 9111 §4.3.1).
+ */
+export function upstreamHeadersOf(request: ProxyRequest, requestId: string, cache: CacheTransaction | undefined): string[] {
+  const { ctx, exchange, origin } = request;
+  const headers = buildUpstreamHeaders(request.rawHeaders, {
+    remoteAddress: exchange.remoteAddress,
+    trustForwarded: ctx.trustForwarded,
+    requestId,
+    scheme: origin?.scheme ?? 'http',
+    host: origin?.host?.text,
+    forwardedHost: origin?.forwardedHost?.text,
+    upgrade: exchange.upgrade,
+  });
+  const conditional = cache?.conditionalFields();
+  if (conditional !== undefined) headers.push(...conditional);
+  return headers;
 }
 
 /** --websocket-idle-timeout for the app's answer to a handshake; onAppHead and the tunnel stop it. */

@@ -13,6 +13,7 @@ import { publicDirsFor, staticOutcomes } from '../static-files.js';
 import type { ProxyServer, ProxyServerOptions } from '../proxy-server.js';
 import { accept } from './accept.js';
 import { beginAccess } from './access.js';
+import { refreshInBackground } from './background-refresh.js';
 import type { StageContext } from './context.js';
 import { finish } from './done.js';
 import { ProxyRequest, type RequestStages } from './proxy-request.js';
@@ -28,6 +29,7 @@ const STAGES: RequestStages = {
   appUpgrade: openTunnel,
   clientDrain: onClientDrain,
   done: finish,
+  refresh: refreshInBackground,
 };
 
 /** The front's handler: one ProxyRequest per exchange, into the first stage. */

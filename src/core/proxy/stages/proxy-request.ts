@@ -78,6 +78,8 @@ export interface RequestStages {
   appUpgrade(request: ProxyRequest, head: ResponseHead, socket: Socket, rest: Buffer): void;
   clientDrain(request: ProxyRequest): void;
   done(request: ProxyRequest, outcome: ExchangeOutcome): void;
+  /** The cache's refresh of a stale entry, sent to the app apart from this request (background-refresh.ts). */
+  refresh(request: ProxyRequest, tx: CacheTransaction): void;
 }
 
 export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheClient {
@@ -175,6 +177,10 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
 
   onClose(listener: () => void): void {
     (this.closers ??= []).push(listener);
+  }
+
+  refresh(tx: CacheTransaction): void {
+    this.stages.refresh(this, tx);
   }
 
   answer(hit: CacheHit): void {

@@ -19,6 +19,7 @@ import { checkoutSession } from './checkout.js';
 import type { ProxyRequest } from './proxy-request.js';
 import { flatFields } from './request-fields.js';
 import { drainHeld, hold, startHolding } from './response-buffering.js';
+import { answerStale, SERVER_ERRORS } from './stale-answer.js';
 
 /** Tries per request when app processes refuse connections (Passenger tries up to 10). */
 export const MAX_ATTEMPTS = 3;
@@ -35,6 +36,8 @@ export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
   const headers = buildDownstreamHeaders(flatFields(head.fields));
   // The app asks for out-of-band work: a note for Ferry, not for the client.
   if (takeOobRequest(headers)) group.requestOobWork(session.worker);
+  // The app failed, and the cache may answer with its stale copy instead (stale-if-error).
+  if (SERVER_ERRORS.has(head.status) && request.cache?.staleOnError(exchange.method === 'HEAD') !== undefined) return;
   // Decided on the app's own headers, before Ferry adds its sticky-session cookie.
   const cacheStatus = request.cache?.onHeaders(head.status, head.reason, headers);
   // The app confirmed the cache's stale copy (304 to Ferry's conditional request): the client
@@ -53,6 +56,8 @@ export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
 }
 
 export function onAppData(request: ProxyRequest, chunk: Buffer): boolean {
+  // The body of an answer the client does not get (the cache answers instead): dropped.
+  if (request.cache?.instead !== undefined) return true;
   request.cache?.onData(chunk);
   const { held } = request;
   if (held !== undefined && held.mode === 'holding') return hold(request, held, chunk);
@@ -96,9 +101,17 @@ export function onAppError(request: ProxyRequest, err: Error & { code?: string }
   request.session?.close();
   if (request.clientGone || request.state === 'done') return;
   const { ctx, exchange, group, session } = request;
+  // The app failed in the middle of an answer the client was not to get anyway (a 5xx the cache answers instead).
+  const instead = request.cache?.instead;
+  if (instead !== undefined && request.state === 'responding') {
+    clearTimeout(request.deadlineTimer);
+    request.answer(instead);
+    return;
+  }
   const answering = canAnswer(exchange) && request.state === 'forwarding';
   if (request.timedOut) {
     clearTimeout(request.deadlineTimer);
+    if (answering && answerStale(request)) return;
     request.status = 504;
     request.to('answered');
     const reason = exchange.upgrade ? 'The application did not answer this upgrade request in time.' : 'The application took too long to answer this request.';
@@ -126,6 +139,7 @@ export function onAppError(request: ProxyRequest, err: Error & { code?: string }
     return;
   }
   ctx.log.warn('app process failed during a request', { reqId: request.requestId, appPid: session?.worker.pid, err: err.message, code: err.code });
+  if (answerStale(request)) return;
   request.status = 502;
   request.to('answered');
   writeError(exchange, { status: 502, reason: 'The application process failed while handling this request.', requestId: request.requestId });

@@ -51,6 +51,8 @@ function clientOf(res: http.ServerResponse): CacheClient {
       res.writeHead(hit.status, hit.headers);
       res.end(hit.body);
     },
+    // No background refreshes here (no stale-while-revalidate answers): whoever waits is told.
+    refresh: (tx) => tx.settle('not-stored'),
   };
 }
 

@@ -1,7 +1,9 @@
-// The turbocache's revalidation through the stage proxy in process (RFC 9111 §4.3): a stale entry
-// with a validator is kept, the app is asked about it with a conditional request, and its 304
-// freshens the entry and sends the client the stored answer; a 200 replaces it. The app is an
-// in-process node:http server whose answers each test sets; the cache's clock is the test's.
+// The turbocache's stale entries through the stage proxy in process: revalidation (RFC 9111
+// §4.3: a stale entry with a validator is kept, the app is asked about it with a conditional
+// request, its 304 freshens the entry and sends the client the stored answer, a 200 replaces it),
+// stale-while-revalidate and stale-if-error (RFC 5861, and --turbocache-serve-stale-on-error).
+// The app is an in-process node:http server whose answers each test sets; the cache's clock is
+// the test's.
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -45,10 +47,13 @@ afterEach(async () => {
 
 let nowMs = 0;
 
-async function proxy(): Promise<{ url: string; cache: Turbocache }> {
+async function proxy(options: { staleOnErrorMs?: number; maxRequestTimeMs?: number } = {}): Promise<{ url: string; cache: Turbocache }> {
   nowMs = Date.now();
-  const cache = new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 });
-  const { url } = await proxies.start({ context: () => ({ cache: new CacheFront(cache, { debugHeader: true, now: () => nowMs }) }) });
+  const cache = new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000, ...(options.staleOnErrorMs !== undefined ? { staleOnErrorMs: options.staleOnErrorMs } : {}) });
+  const { url } = await proxies.start({
+    app: { limits: { maxRequestTimeMs: options.maxRequestTimeMs ?? 0 } },
+    context: () => ({ cache: new CacheFront(cache, { debugHeader: true, now: () => nowMs }) }),
+  });
   return { url, cache };
 }
 
@@ -214,5 +219,116 @@ describe('turbocache revalidation', () => {
     nowMs += STALE_KEEP_MS + 2_000;
     await get(`${url}/tagged`);
     expect(seen[4]!['if-none-match']).toBeUndefined();
+  });
+});
+
+/** A page fresh for 10 s with `extra` Cache-Control directives, its body and ETag from `version`; then `failure` once set. */
+function pageApp(version: { n: number }, extra: string, failure: { mode?: '503' | 'drop' | 'hang' } = {}): typeof answer {
+  return (req, res) => {
+    if (failure.mode === '503') {
+      res.writeHead(503, { 'Content-Type': 'text/plain' });
+      res.end('down for maintenance');
+      return;
+    }
+    if (failure.mode === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    if (failure.mode === 'hang') return;
+    const etag = `"v${version.n}"`;
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { ETag: etag });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ETag: etag, 'Cache-Control': `max-age=10${extra}` });
+    res.end(`page ${version.n}`);
+  };
+}
+
+describe('stale-while-revalidate', () => {
+  it('answers with the stale page at once and refreshes it behind the client, once', async () => {
+    const { url, cache } = await proxy();
+    const version = { n: 1 };
+    answer = pageApp(version, ', stale-while-revalidate=30');
+    await get(`${url}/page`);
+    nowMs += 15_000;
+    version.n = 2;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const changed = answer;
+    answer = (req, res) => void held.then(() => changed(req, res));
+    // The app is holding the refresh: the clients are answered anyway, from the stale page.
+    const stale = await Promise.all([get(`${url}/page`), get(`${url}/page`)]);
+    expect(stale.map((a) => [a.status, a.cache, a.body])).toEqual([[200, 'stale (revalidating)', 'page 1'], [200, 'stale (revalidating)', 'page 1']]);
+    await expect.poll(() => seen.length).toBe(2);
+    expect(seen[1]!['if-none-match']).toBe('"v1"');
+    release();
+    await expect.poll(() => cache.inspect().stores).toBe(2);
+    expect(await get(`${url}/page`)).toMatchObject({ cache: 'hit', body: 'page 2' });
+    expect(seen).toHaveLength(2);
+    expect(cache.inspect()).toMatchObject({ staleWhileRevalidate: 2 });
+  });
+
+  it('goes to the app as usual once the window has passed, or when the page says must-revalidate', async () => {
+    const { url } = await proxy();
+    const version = { n: 1 };
+    answer = pageApp(version, ', stale-while-revalidate=30');
+    await get(`${url}/late`);
+    nowMs += 45_000;
+    expect(await get(`${url}/late`)).toMatchObject({ cache: 'revalidated', body: 'page 1' });
+    answer = pageApp(version, ', stale-while-revalidate=30, must-revalidate');
+    await get(`${url}/strict`);
+    nowMs += 15_000;
+    expect(await get(`${url}/strict`)).toMatchObject({ cache: 'revalidated' });
+  });
+});
+
+describe('stale-if-error', () => {
+  it('answers with the stale page when the app answers 503, drops the connection, or takes too long', async () => {
+    const { url, cache } = await proxy({ maxRequestTimeMs: 300 });
+    const version = { n: 1 };
+    const failure: { mode?: '503' | 'drop' | 'hang' } = {};
+    answer = pageApp(version, ', stale-if-error=60', failure);
+    await get(`${url}/page`);
+    nowMs += 15_000;
+    for (const mode of ['503', 'drop', 'hang'] as const) {
+      failure.mode = mode;
+      expect(await get(`${url}/page`), mode).toMatchObject({ status: 200, cache: 'stale (error)', body: 'page 1' });
+    }
+    expect(cache.inspect().staleOnError).toBe(3);
+    // Past the window: the error as it is.
+    nowMs += 60_000;
+    failure.mode = '503';
+    expect(await get(`${url}/page`)).toMatchObject({ status: 503, body: 'down for maintenance' });
+  });
+
+  it('with --turbocache-serve-stale-on-error, for pages that do not say stale-if-error, but never for must-revalidate or an invalidated page', async () => {
+    const failure: { mode?: '503' | 'drop' | 'hang' } = {};
+    const version = { n: 1 };
+    const plain = await proxy();
+    answer = pageApp(version, '', failure);
+    await get(`${plain.url}/page`);
+    nowMs += 15_000;
+    failure.mode = '503';
+    expect((await get(`${plain.url}/page`)).status).toBe(503);
+    await proxies.stopAll();
+
+    const { url } = await proxy({ staleOnErrorMs: 300_000 });
+    failure.mode = undefined;
+    await get(`${url}/page`);
+    answer = pageApp(version, ', must-revalidate', failure);
+    await get(`${url}/strict`);
+    answer = pageApp(version, '', failure);
+    await get(`${url}/changed`);
+    nowMs += 15_000;
+    failure.mode = '503';
+    expect(await get(`${url}/page`)).toMatchObject({ status: 200, cache: 'stale (error)', body: 'page 1' });
+    expect((await get(`${url}/strict`)).status).toBe(503);
+    // A POST that succeeds drops the URL's entries: nothing stale of it is kept to stand in.
+    failure.mode = undefined;
+    expect((await fetch(`${url}/changed`, { method: 'POST' })).status).toBe(200);
+    failure.mode = '503';
+    expect((await get(`${url}/changed`)).status).toBe(503);
   });
 });
