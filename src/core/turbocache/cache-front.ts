@@ -9,11 +9,29 @@ import { entrySize, Turbocache, type CacheEntry } from './turbocache.js';
 
 export const CACHE_HEADER = 'X-Ferry-Cache';
 
-/** Headers kept from the stored response on a 304 (RFC 9110 §15.4.5). */
-const NOT_MODIFIED_HEADERS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified']);
+/**
+ * Headers kept from the stored response on a 304 (RFC 9110 §15.4.5); CDN-Cache-Control too, so
+ * that a CDN revalidating with Ferry refreshes its own rule with the entry.
+ */
+const NOT_MODIFIED_HEADERS = new Set(['cache-control', 'cdn-cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified']);
 
-/** Per-request fields that must not be replayed to other clients from a stored answer. */
-const NOT_STORED_HEADERS = new Set(['age', 'content-length', 'x-request-id']);
+/**
+ * Per-request fields that must not be replayed to other clients from a stored answer, and
+ * Ferry-Cache-Control, which is for Ferry alone.
+ */
+const NOT_STORED_HEADERS = new Set(['age', 'content-length', 'x-request-id', 'ferry-cache-control']);
+
+/**
+ * Takes Ferry-Cache-Control out of an answer before the client gets it: it speaks to Ferry only
+ * (RFC 9213's targeted field for this cache), after the cache has read it. CDN-Cache-Control
+ * stays: a CDN in front of Ferry obeys it.
+ */
+export function dropFerryCacheControl(headers: string[]): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    const name = headers[i] as string;
+    if (name.length === 19 && name.toLowerCase() === 'ferry-cache-control') headers.splice(i, 2);
+  }
+}
 
 /** How a fill (the first miss of a key, gone to the app) ended, as the requests waiting on it learn. */
 type FillOutcome = 'stored' | 'not-stored';

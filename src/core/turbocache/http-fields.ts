@@ -65,6 +65,99 @@ export function parseCacheControl(values: readonly string[] | string | undefined
   return { directives, repeated };
 }
 
+/**
+ * A targeted cache field (CDN-Cache-Control, Ferry-Cache-Control: RFC 9213 §2.1), a Structured
+ * Fields Dictionary (RFC 8941 §4.2.2), as the directives Cache-Control parsing gives; undefined
+ * when it is empty or does not parse, and so is to be ignored as if absent. Unlike Cache-Control,
+ * the grammar is strict (lowercase keys, no space around `=`). Parameters are ignored. An Integer
+ * keeps its digits; any other value keeps its source text (`"60"`, `1.5`, `?0`), so that no
+ * delta-seconds is read from what is not an Integer (RFC 9213 §2.1: values are not coerced).
+ */
+export function parseTargetedCacheControl(values: readonly string[]): CacheControl | undefined {
+  if (values.length === 0) return undefined;
+  const text = values.join(', ');
+  const directives = new Map<string, string | true>();
+  const repeated = new Set<string>();
+  const p = { text, i: 0 };
+  skip(p, ' ');
+  if (p.i === text.length) return undefined;
+  for (;;) {
+    const key = sfKey(p);
+    if (key === undefined) return undefined;
+    let value: string | true = true;
+    if (text[p.i] === '=') {
+      p.i++;
+      const start = p.i;
+      if (text[p.i] === '(' ? !sfInnerList(p) : !sfBareItem(p)) return undefined;
+      const raw = text.slice(start, p.i);
+      value = raw === '?1' ? true : raw;
+    }
+    if (!sfParameters(p)) return undefined;
+    // A repeated key counts as repeated (invalid freshness), not last-wins: less is stored.
+    if (directives.has(key)) repeated.add(key);
+    else directives.set(key, value);
+    skip(p, ' \t');
+    if (p.i === text.length) return { directives, repeated };
+    if (text[p.i] !== ',') return undefined;
+    p.i++;
+    skip(p, ' \t');
+    if (p.i === text.length) return undefined;
+  }
+}
+
+interface Cursor {
+  text: string;
+  i: number;
+}
+
+function skip(p: Cursor, chars: string): void {
+  while (p.i < p.text.length && chars.includes(p.text[p.i] as string)) p.i++;
+}
+
+/** key = ( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" ) */
+function sfKey(p: Cursor): string | undefined {
+  const match = /^[a-z*][a-z0-9_\-.*]*/.exec(p.text.slice(p.i));
+  if (!match) return undefined;
+  p.i += match[0].length;
+  return match[0];
+}
+
+/** Integer, Decimal, String, Token, Byte Sequence or Boolean (RFC 8941 §3.3); false when none. */
+function sfBareItem(p: Cursor): boolean {
+  const match = /^(?:-?[0-9]{1,12}\.[0-9]{1,3}(?![0-9])|-?[0-9]{1,15}(?![0-9.])|"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*"|[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*|:[A-Za-z0-9+/=]*:|\?[01])/.exec(p.text.slice(p.i));
+  if (!match) return false;
+  p.i += match[0].length;
+  return true;
+}
+
+/** *( ";" *SP key [ "=" bare-item ] ) */
+function sfParameters(p: Cursor): boolean {
+  while (p.text[p.i] === ';') {
+    p.i++;
+    skip(p, ' ');
+    if (sfKey(p) === undefined) return false;
+    if (p.text[p.i] === '=') {
+      p.i++;
+      if (!sfBareItem(p)) return false;
+    }
+  }
+  return true;
+}
+
+/** "(" *SP [ item *( 1*SP item ) *SP ] ")" parameters */
+function sfInnerList(p: Cursor): boolean {
+  p.i++;
+  for (;;) {
+    skip(p, ' ');
+    if (p.text[p.i] === ')') {
+      p.i++;
+      return sfParameters(p);
+    }
+    if (!sfBareItem(p) || !sfParameters(p)) return false;
+    if (p.text[p.i] !== ' ' && p.text[p.i] !== ')') return false;
+  }
+}
+
 /** delta-seconds (RFC 9111 §1.2.2): digits only; undefined when not. Huge values saturate. */
 export function parseDeltaSeconds(value: string | true | undefined): number | undefined {
   if (typeof value !== 'string' || !/^[0-9]+$/.test(value)) return undefined;

@@ -10,7 +10,7 @@
 // maxAge() serve as an oracle in the unit tests instead.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { parseCacheControl, parseDeltaSeconds, parseHttpDate, parseVary, type CacheControl } from './http-fields.js';
+import { parseCacheControl, parseDeltaSeconds, parseHttpDate, parseTargetedCacheControl, parseVary, type CacheControl } from './http-fields.js';
 
 /** Why a request is not answered from the cache. */
 export type BypassReason = 'method' | 'no-host' | 'request-no-cache' | 'authorization' | 'range' | 'request-body';
@@ -99,6 +99,9 @@ function storableBypass(bypass: BypassReason, head: boolean): RequestVerdict {
 /** The response fields the store decision reads, gathered in one pass over the raw headers. */
 export interface ResponseFacts {
   cacheControl: string[];
+  /** The targeted fields (RFC 9213): Ferry's own, and the one for CDNs. */
+  ferryCacheControl: string[];
+  cdnCacheControl: string[];
   expires: string[];
   date?: string;
   age?: string;
@@ -113,12 +116,18 @@ export interface ResponseFacts {
 }
 
 export function collectResponseFacts(raw: readonly string[]): ResponseFacts {
-  const facts: ResponseFacts = { cacheControl: [], expires: [], vary: [], setCookie: false, wwwAuthenticate: false, contentRange: false };
+  const facts: ResponseFacts = { cacheControl: [], ferryCacheControl: [], cdnCacheControl: [], expires: [], vary: [], setCookie: false, wwwAuthenticate: false, contentRange: false };
   for (let i = 0; i < raw.length; i += 2) {
     const value = raw[i + 1] as string;
     switch ((raw[i] as string).toLowerCase()) {
       case 'cache-control':
         facts.cacheControl.push(value);
+        break;
+      case 'ferry-cache-control':
+        facts.ferryCacheControl.push(value);
+        break;
+      case 'cdn-cache-control':
+        facts.cdnCacheControl.push(value);
         break;
       case 'expires':
         facts.expires.push(value);
@@ -171,16 +180,36 @@ export type StoreVerdict =
   | { store: true; lifetimeMs: number; initialAgeMs: number; dateMs: number | undefined }
   | { store: false; reason: NotStoredReason };
 
+/**
+ * The directives that decide storability and freshness (RFC 9213 §2.2): the most specific
+ * targeted field that parses, Ferry-Cache-Control (for Ferry alone) then CDN-Cache-Control, else
+ * Cache-Control. `targeted`: Cache-Control and Expires are then ignored. `ignored`: targeted
+ * fields that did not parse (RFC 9213 §2.1: ignored as if absent), read leniently.
+ */
+function decidingControl(facts: ResponseFacts): { cc: CacheControl; targeted: boolean; ignored?: CacheControl } {
+  let ignored: string[] | undefined;
+  for (const values of [facts.ferryCacheControl, facts.cdnCacheControl]) {
+    if (values.length === 0) continue;
+    const cc = parseTargetedCacheControl(values);
+    if (cc) return { cc, targeted: true, ...(ignored ? { ignored: parseCacheControl(ignored) } : {}) };
+    (ignored ??= []).push(...values);
+  }
+  return { cc: parseCacheControl(facts.cacheControl), targeted: false, ...(ignored ? { ignored: parseCacheControl(ignored) } : {}) };
+}
+
+/** What an ignored targeted field still decides: the app meant it, whatever its spelling. */
+const FORBIDDING = ['no-store', 'private', 'no-cache'] as const;
+
 /** Freshness lifetime (RFC 9111 §4.2.1): s-maxage, else max-age, else Expires - Date. */
-function freshnessLifetimeMs(cc: CacheControl, facts: ResponseFacts, dateMs: number): number | NotStoredReason {
+function freshnessLifetimeMs(cc: CacheControl, expiresValues: readonly string[], dateMs: number): number | NotStoredReason {
   for (const name of ['s-maxage', 'max-age']) {
     if (!cc.directives.has(name)) continue;
     // A repeated or malformed value is invalid freshness: treated as stale, so not stored.
     const seconds = cc.repeated.has(name) ? undefined : parseDeltaSeconds(cc.directives.get(name));
     return seconds === undefined ? 'invalid-freshness' : seconds * 1000;
   }
-  if (facts.expires.length === 0) return 'no-freshness';
-  const expires = facts.expires.length === 1 ? parseHttpDate(facts.expires[0]) : undefined;
+  if (expiresValues.length === 0) return 'no-freshness';
+  const expires = expiresValues.length === 1 ? parseHttpDate(expiresValues[0]) : undefined;
   return expires === undefined ? 'invalid-freshness' : expires - dateMs;
 }
 
@@ -206,21 +235,25 @@ export function storeVerdict(ctx: StoreContext): StoreVerdict {
   const { facts } = ctx;
   if (ctx.status === 206 || facts.contentRange) return { store: false, reason: 'partial' };
   if (!STORABLE_STATUSES.has(ctx.status)) return { store: false, reason: 'status' };
-  const cc = parseCacheControl(facts.cacheControl);
+  const { cc, targeted, ignored } = decidingControl(facts);
   if (cc.directives.has('no-store')) return { store: false, reason: 'no-store' };
   // Also the qualified forms (private="Set-Cookie"): storing what is left is not worth the risk.
   if (cc.directives.has('private')) return { store: false, reason: 'private' };
   if (cc.directives.has('no-cache')) return { store: false, reason: 'no-cache' };
+  const refusal = ignored && FORBIDDING.find((name) => ignored.directives.has(name));
+  if (refusal) return { store: false, reason: refusal };
   if (facts.setCookie) return { store: false, reason: 'set-cookie' };
   if (parseVary(facts.vary).some((name) => !(ctx.varyByCookie && name === 'cookie'))) return { store: false, reason: 'vary' };
   // RFC 9111 §3.5: a shared cache keeps an answer to an authorized request only when told to.
   if (ctx.authorization && !cc.directives.has('public') && !cc.directives.has('s-maxage')) return { store: false, reason: 'authorization' };
   if (facts.wwwAuthenticate) return { store: false, reason: 'www-authenticate' };
   // No freshness given: decided before the Date is parsed (most answers end here).
-  if (!cc.directives.has('s-maxage') && !cc.directives.has('max-age') && facts.expires.length === 0) return { store: false, reason: 'no-freshness' };
+  // A targeted field that decides ignores Expires (RFC 9213 §2.2).
+  const expires = targeted ? [] : facts.expires;
+  if (!cc.directives.has('s-maxage') && !cc.directives.has('max-age') && expires.length === 0) return { store: false, reason: 'no-freshness' };
   const parsedDate = parseHttpDate(facts.date);
   const dateMs = parsedDate ?? ctx.responseTimeMs;
-  const lifetime = freshnessLifetimeMs(cc, facts, dateMs);
+  const lifetime = freshnessLifetimeMs(cc, expires, dateMs);
   if (typeof lifetime === 'string') return { store: false, reason: lifetime };
   const initialAge = initialAgeMs(facts.age, dateMs, ctx.requestTimeMs, ctx.responseTimeMs);
   if (lifetime <= initialAge) return { store: false, reason: 'stale' };

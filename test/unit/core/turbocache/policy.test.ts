@@ -178,6 +178,58 @@ describe('storeVerdict: what is stored', () => {
   });
 });
 
+describe('storeVerdict: targeted fields (RFC 9213)', () => {
+  it('never stores what CDN-Cache-Control forbids, whatever Cache-Control allows', () => {
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'CDN-Cache-Control', 'private']))).toBe('private');
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'CDN-Cache-Control', 'no-store']))).toBe('no-store');
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'CDN-Cache-Control', 'no-cache']))).toBe('no-cache');
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'Ferry-Cache-Control', 'private']))).toBe('private');
+  });
+
+  it('lets the most specific valid field alone decide: Ferry-Cache-Control, then CDN-Cache-Control, then Cache-Control', () => {
+    expect(lifetimeS(verdict(['Cache-Control', 'no-store', 'CDN-Cache-Control', 'max-age=120']))).toBe(120);
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=10', 'CDN-Cache-Control', 'max-age=120', 'Ferry-Cache-Control', 'max-age=300']))).toBe(300);
+    // The CDN's own rule does not bind Ferry once Ferry's field speaks.
+    expect(lifetimeS(verdict(['CDN-Cache-Control', 'no-store', 'Ferry-Cache-Control', 's-maxage=30']))).toBe(30);
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'Ferry-Cache-Control', 'no-store']))).toBe('no-store');
+  });
+
+  it('ignores Cache-Control and Expires when a targeted field decides: without freshness of its own, nothing is stored', () => {
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'public']))).toBe('no-freshness');
+    expect(reason(verdict(['Expires', new Date(NOW + 60_000).toUTCString(), 'CDN-Cache-Control', 'none']))).toBe('no-freshness');
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'max-age=-1']))).toBe('invalid-freshness');
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'max-age=1.5']))).toBe('invalid-freshness');
+    // A valid Dictionary whose max-age is no Integer (RFC 9213 §2.1: not to be coerced).
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'Ferry-Cache-Control', 'max-age="120"']))).toBe('invalid-freshness');
+  });
+
+  it('reads a targeted field as a Structured Fields Dictionary, ignoring parameters', () => {
+    expect(lifetimeS(verdict(['CDN-Cache-Control', 'max-age=60;x=1, x-note="a, b", y=(a b), z=?1, w=:AQ==:']))).toBe(60);
+    expect(lifetimeS(verdict(['CDN-Cache-Control', 'x-a', 'CDN-Cache-Control', 'max-age=60']))).toBe(60);
+    expect(reason(verdict(['CDN-Cache-Control', 'max-age=60, private="set-cookie"']))).toBe('private');
+  });
+
+  it('ignores an invalid targeted field as if it were absent, but still never stores when it says private, no-store or no-cache', () => {
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'Max-Age=120']))).toBe(60);
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'max-age = 120']))).toBe(60);
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'max-age=120,']))).toBe(60);
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=60', 'Ferry-Cache-Control', '']))).toBe(60);
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=60', 'Ferry-Cache-Control', 'max-age=120 x', 'CDN-Cache-Control', 'max-age=90']))).toBe(90);
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'CDN-Cache-Control', 'Private']))).toBe('private');
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'Ferry-Cache-Control', 'no-store;']))).toBe('no-store');
+  });
+
+  it('keeps the personal rules: Set-Cookie, Vary, WWW-Authenticate; Authorization unless the deciding field says public or s-maxage', () => {
+    expect(reason(verdict(['CDN-Cache-Control', 'max-age=60', 'Set-Cookie', 'a=b']))).toBe('set-cookie');
+    expect(reason(verdict(['CDN-Cache-Control', 'max-age=60', 'Vary', 'Accept']))).toBe('vary');
+    expect(reason(verdict(['CDN-Cache-Control', 'max-age=60', 'WWW-Authenticate', 'Basic']))).toBe('www-authenticate');
+    expect(reason(verdict(['Cache-Control', 'public', 'CDN-Cache-Control', 'max-age=60'], { authorization: true }))).toBe('authorization');
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'CDN-Cache-Control', 'max-age=60'], { authorization: true }))).toBe('authorization');
+    expect(reason(verdict(['CDN-Cache-Control', 'public, max-age=60'], { authorization: true }))).toBe('stored');
+    expect(reason(verdict(['Ferry-Cache-Control', 's-maxage=60'], { authorization: true }))).toBe('stored');
+  });
+});
+
 describe('age (RFC 9111 §4.2.3)', () => {
   it('takes the larger of the age by Date and the Age header plus the time the request took', () => {
     // Date says 20 s old, Age says 5 s, the app took 2 s: 20 s.

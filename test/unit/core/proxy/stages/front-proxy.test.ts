@@ -20,6 +20,8 @@ let app: http.Server;
 /** Requests the app saw, by path. */
 const seen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
 let renders = 0;
+/** Answers a test gives a path: its status (200) and fields, and `render N` as the body (none for 204). */
+const scripted = new Map<string, { status?: number; headers: Record<string, string> }>();
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-stages-'));
@@ -30,7 +32,12 @@ beforeAll(async () => {
     req.on('end', () => {
       const body = Buffer.concat(parts).toString('latin1');
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      if (req.url === '/cached') {
+      const script = scripted.get(req.url ?? '');
+      if (script) {
+        renders++;
+        res.writeHead(script.status ?? 200, script.headers);
+        res.end(script.status === 204 ? undefined : `render ${renders}`);
+      } else if (req.url === '/cached') {
         renders++;
         res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'public, max-age=60' });
         res.end(`render ${renders}`);
@@ -63,6 +70,7 @@ const logLines: string[] = [];
 afterEach(async () => {
   await proxies.stopAll();
   seen.length = 0;
+  scripted.clear();
 });
 
 interface Setup {
@@ -235,6 +243,33 @@ describe('stage proxy: turbocache', () => {
     expect(b.headers.get('age')).toBe('0');
     expect(await b.text()).toBe(first);
     expect(renders).toBe(before + 1);
+  });
+
+  it('does not share an answer whose CDN-Cache-Control says private, though its Cache-Control says public (RFC 9213)', async () => {
+    scripted.set('/cdn-private', { headers: { 'Cache-Control': 'public, max-age=60', 'CDN-Cache-Control': 'private' } });
+    const { url } = await proxy({ cache: true });
+    const alice = await fetch(`${url}/cdn-private`, { headers: { cookie: 'user=alice' } });
+    expect(alice.headers.get('x-ferry-cache')).toBe('miss (private)');
+    const alicePage = await alice.text();
+    const bob = await fetch(`${url}/cdn-private`);
+    expect(bob.headers.get('x-ferry-cache')).toBe('miss (private)');
+    expect(await bob.text()).not.toBe(alicePage);
+    // For the CDN in front of Ferry, untouched.
+    expect(bob.headers.get('cdn-cache-control')).toBe('private');
+  });
+
+  it('obeys Ferry-Cache-Control over Cache-Control, and keeps it from the client and from the entry; CDN-Cache-Control reaches the client', async () => {
+    scripted.set('/ferry-cc', { headers: { 'Cache-Control': 'no-store', 'Ferry-Cache-Control': 'max-age=60', 'CDN-Cache-Control': 'max-age=30' } });
+    const { url } = await proxy({ cache: true });
+    const a = await fetch(`${url}/ferry-cc`);
+    const b = await fetch(`${url}/ferry-cc`);
+    expect([a.headers.get('x-ferry-cache'), b.headers.get('x-ferry-cache')]).toEqual(['miss', 'hit']);
+    expect(await b.text()).toBe(await a.text());
+    for (const res of [a, b]) {
+      expect(res.headers.get('ferry-cache-control')).toBeNull();
+      expect(res.headers.get('cdn-cache-control')).toBe('max-age=30');
+      expect(res.headers.get('cache-control')).toBe('no-store');
+    }
   });
 
   it('adds the sticky-session cookie to the app answer', async () => {
