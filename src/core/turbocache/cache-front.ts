@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestOrigin } from '../engine/authority.js';
 import { readCookie } from './http-fields.js';
 import { collectResponseFacts, currentAgeMs, etagMatches, invalidatedUrls, requestVerdict, storeVerdict, urlKey, variantKey, type NotStoredReason, type RequestVerdict } from './policy.js';
-import { entrySize, Turbocache, type CacheEntry } from './turbocache.js';
+import { entrySize, hitContentLength, Turbocache, type CacheEntry } from './turbocache.js';
 
 export const CACHE_HEADER = 'X-Ferry-Cache';
 
@@ -58,7 +58,7 @@ export interface CacheRequest {
 export interface CacheHit {
   status: number;
   statusText: string | undefined;
-  /** Flat [name, value, ...]: the stored fields, Content-Length (not on a 304), Age, X-Ferry-Cache. */
+  /** Flat [name, value, ...]: the stored fields, Content-Length (not on a 304 or 204), Age, X-Ferry-Cache. */
   readonly headers: string[];
   /** undefined for HEAD and 304. */
   body: Buffer | undefined;
@@ -84,7 +84,8 @@ class StoredHit implements CacheHit {
 
   get headers(): string[] {
     const { entry, ageS, debugHeader } = this.stored;
-    const headers = entry.headers.concat('Content-Length', String(entry.body.length), 'Age', ageS);
+    const length = hitContentLength(entry);
+    const headers = length === undefined ? entry.headers.concat('Age', ageS) : entry.headers.concat('Content-Length', length, 'Age', ageS);
     if (debugHeader) headers.push(CACHE_HEADER, 'hit');
     return headers;
   }

@@ -39,6 +39,14 @@ export interface CacheEntry {
   touchedMs?: number;
 }
 
+/**
+ * The Content-Length a full hit of the entry carries, or none: a 204 has no content, and a
+ * server must not send Content-Length with it (RFC 9110 §8.6).
+ */
+export function hitContentLength(entry: { status: number; body: Buffer }): string | undefined {
+  return entry.status === 204 ? undefined : String(entry.body.length);
+}
+
 /** An entry hit again within this long keeps its place in the LRU order. */
 const TOUCH_INTERVAL_MS = 1000;
 

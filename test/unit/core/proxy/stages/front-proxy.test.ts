@@ -272,6 +272,20 @@ describe('stage proxy: turbocache', () => {
     }
   });
 
+  it('sends a 204 hit without Content-Length, as the app sent the miss', async () => {
+    scripted.set('/no-content', { status: 204, headers: { 'Cache-Control': 'max-age=60' } });
+    const { port } = await proxy({ cache: true });
+    const client = await connectClient(port);
+    client.write('GET /no-content HTTP/1.1\r\nHost: x\r\n\r\n');
+    await client.until((c) => c.received.includes('\r\n\r\n'), 'the miss');
+    client.write('GET /no-content HTTP/1.1\r\nHost: x\r\n\r\n');
+    await client.until((c) => /X-Ferry-Cache: hit\r\n([^\r\n]+\r\n)*\r\n$/.test(c.received), 'the hit');
+    const [miss, hit] = client.received.split(/(?=HTTP\/1\.1 )/);
+    expect(miss).toMatch(/^HTTP\/1\.1 204 [\s\S]*X-Ferry-Cache: miss\r\n/);
+    expect(hit).toMatch(/^HTTP\/1\.1 204 No Content\r\n/);
+    expect(client.received).not.toMatch(/content-length|transfer-encoding/i);
+  });
+
   it('adds the sticky-session cookie to the app answer', async () => {
     const { url } = await proxy({ sticky: true });
     const res = await fetch(`${url}/s`);
