@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestOrigin } from '../engine/authority.js';
 import { readCookie } from './http-fields.js';
-import { collectResponseFacts, currentAgeMs, etagMatches, invalidatedUrls, requestVerdict, storeVerdict, urlKey, variantKey, type NotStoredReason, type RequestVerdict } from './policy.js';
+import { collectResponseFacts, currentAgeMs, invalidatedUrls, notModified, requestVerdict, storeVerdict, urlKey, variantKey, type NotStoredReason, type RequestVerdict } from './policy.js';
 import { entrySize, hitContentLength, Turbocache, type CacheEntry } from './turbocache.js';
 
 export const CACHE_HEADER = 'X-Ferry-Cache';
@@ -192,8 +192,7 @@ export class CacheFront {
 
   private hit(req: CacheRequest, entry: CacheEntry, now: number): CacheHit {
     const age = String(Math.floor(currentAgeMs(entry, now) / 1000));
-    const ifNoneMatch = req.headers['if-none-match'];
-    if (ifNoneMatch !== undefined && entry.etag !== undefined && etagMatches(ifNoneMatch, entry.etag)) {
+    if (notModified(req.headers, entry, now)) {
       const headers: string[] = [];
       for (let i = 0; i < entry.headers.length; i += 2) {
         if (NOT_MODIFIED_HEADERS.has((entry.headers[i] as string).toLowerCase())) headers.push(entry.headers[i] as string, entry.headers[i + 1] as string);
@@ -306,6 +305,7 @@ export class CacheTransaction {
       statusText,
       headers: stored,
       ...(facts.etag !== undefined ? { etag: facts.etag } : {}),
+      ...(facts.lastModified !== undefined ? { lastModified: facts.lastModified } : {}),
       responseTimeMs,
       initialAgeMs: decision.initialAgeMs,
       lifetimeMs: decision.lifetimeMs,

@@ -309,6 +309,24 @@ export function invalidatedUrls(status: number, scheme: string, host: string, ta
   return urls;
 }
 
+/**
+ * Whether a GET or HEAD gets a 304 from an entry. If-None-Match against its ETag when the request
+ * has one (RFC 9110 §13.1.2: it takes precedence, If-Modified-Since is then ignored); else
+ * If-Modified-Since against its Last-Modified (§13.1.3), when both dates parse and the request's
+ * is not later than now (a future date is invalid: the full answer is never wrong). Only for an
+ * entry answered 2xx (§13.2.1): a stored 404 or redirect stays what it is.
+ */
+export function notModified(headers: IncomingHttpHeaders, entry: { status: number; etag?: string; lastModified?: string }, nowMs: number): boolean {
+  if (entry.status < 200 || entry.status >= 300) return false;
+  const ifNoneMatch = headers['if-none-match'];
+  if (ifNoneMatch !== undefined) return entry.etag !== undefined && etagMatches(ifNoneMatch, entry.etag);
+  const ifModifiedSince = headers['if-modified-since'];
+  if (ifModifiedSince === undefined || entry.lastModified === undefined) return false;
+  const since = parseHttpDate(ifModifiedSince);
+  const modified = parseHttpDate(entry.lastModified);
+  return since !== undefined && modified !== undefined && since <= nowMs && modified <= since;
+}
+
 /** If-None-Match against a stored ETag, by weak comparison (RFC 9110 §13.1.2). */
 export function etagMatches(ifNoneMatch: string, etag: string): boolean {
   if (ifNoneMatch.trim() === '*') return true;

@@ -23,7 +23,9 @@ export interface CacheEntry {
   /** The app's headers, ready for writeHead: without hop-by-hop, Age, Content-Length, X-Request-Id. */
   headers: string[];
   body: Buffer;
+  /** Its validators, for the client's conditional requests (a 304 from the entry). */
   etag?: string;
+  lastModified?: string;
   /** When the response arrived, and the age and freshness it had then (ms). */
   responseTimeMs: number;
   initialAgeMs: number;

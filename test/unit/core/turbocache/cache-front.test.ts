@@ -217,6 +217,7 @@ describe('CacheFront request collapsing', () => {
 
 describe('CacheFront hits', () => {
   const NOW = Date.parse('2026-11-23T10:00:00Z');
+  const LAST_MODIFIED = 'Mon, 23 Nov 2026 09:00:00 GMT';
 
   /** A front whose cache holds one fresh entry for http://a/x, with these status and fields. */
   function frontWith(status: number, headers: string[], body = ''): CacheFront {
@@ -250,6 +251,14 @@ describe('CacheFront hits', () => {
   it('gives a 204 hit no Content-Length (RFC 9110 §8.6), a 200 hit its length', () => {
     expect(names(hitFor(frontWith(204, ['Cache-Control', 'max-age=60'])))).not.toContain('content-length');
     expect(hitFor(frontWith(200, ['Cache-Control', 'max-age=60'], 'hi'))?.headers).toEqual(['Cache-Control', 'max-age=60', 'Content-Length', '2', 'Age', '0']);
+  });
+
+  it('answers If-Modified-Since with 304 from an entry with Last-Modified, unless If-None-Match is there', () => {
+    const headers = ['Cache-Control', 'max-age=60', 'ETag', '"v1"', 'Last-Modified', LAST_MODIFIED];
+    expect(hitFor(frontWith(200, headers, 'hi'), ['If-Modified-Since', LAST_MODIFIED])?.status).toBe(304);
+    expect(hitFor(frontWith(200, headers, 'hi'), ['If-Modified-Since', LAST_MODIFIED], 'HEAD')?.status).toBe(304);
+    expect(hitFor(frontWith(200, headers, 'hi'), ['If-Modified-Since', 'Mon, 23 Nov 2026 08:00:00 GMT'])?.status).toBe(200);
+    expect(hitFor(frontWith(200, headers, 'hi'), ['If-Modified-Since', LAST_MODIFIED, 'If-None-Match', '"v0"'])?.status).toBe(200);
   });
 
   it('gives a 304 built from an entry no Content-Length', () => {

@@ -7,6 +7,7 @@ import {
   initialAgeMs,
   invalidatedUrls,
   isFresh,
+  notModified,
   requestVerdict,
   storeVerdict,
   urlKey,
@@ -298,6 +299,32 @@ describe('conditional requests', () => {
     expect(etagMatches('"x", "abc"', 'W/"abc"')).toBe(true);
     expect(etagMatches('*', '"abc"')).toBe(true);
     expect(etagMatches('"abd"', '"abc"')).toBe(false);
+  });
+});
+
+describe('notModified: a 304 from an entry (RFC 9110 §13.1, §13.2)', () => {
+  const LAST_MODIFIED = new Date(NOW - 3_600_000).toUTCString();
+  const entry = { status: 200, etag: '"v1"', lastModified: LAST_MODIFIED };
+  const at = (ms: number): string => new Date(ms).toUTCString();
+
+  it('answers If-Modified-Since with 304 when the entry was not modified since, and not when it was', () => {
+    expect(notModified({ 'if-modified-since': LAST_MODIFIED }, entry, NOW)).toBe(true);
+    expect(notModified({ 'if-modified-since': at(NOW - 60_000) }, entry, NOW)).toBe(true);
+    expect(notModified({ 'if-modified-since': at(NOW - 7_200_000) }, entry, NOW)).toBe(false);
+    expect(notModified({ 'if-modified-since': LAST_MODIFIED }, { status: 200 }, NOW)).toBe(false);
+  });
+
+  it('ignores If-Modified-Since that does not parse, or that is in the future, or when If-None-Match is there', () => {
+    expect(notModified({ 'if-modified-since': 'yesterday' }, entry, NOW)).toBe(false);
+    expect(notModified({ 'if-modified-since': at(NOW + 60_000) }, entry, NOW)).toBe(false);
+    expect(notModified({ 'if-none-match': '"v2"', 'if-modified-since': LAST_MODIFIED }, entry, NOW)).toBe(false);
+    expect(notModified({ 'if-none-match': '"v1"', 'if-modified-since': at(NOW - 7_200_000) }, entry, NOW)).toBe(true);
+    expect(notModified({ 'if-none-match': '"v1"', 'if-modified-since': LAST_MODIFIED }, { status: 200, lastModified: LAST_MODIFIED }, NOW)).toBe(false);
+  });
+
+  it('answers only for entries that are 2xx: a stored 404 or 301 stays what it is', () => {
+    expect(notModified({ 'if-none-match': '"v1"' }, { ...entry, status: 404 }, NOW)).toBe(false);
+    expect(notModified({ 'if-modified-since': LAST_MODIFIED }, { ...entry, status: 301 }, NOW)).toBe(false);
   });
 });
 

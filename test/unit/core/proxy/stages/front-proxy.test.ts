@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StageContext } from '../../../../../src/core/proxy/stages/context.js';
 import { CacheFront } from '../../../../../src/core/turbocache/cache-front.js';
@@ -284,6 +285,22 @@ describe('stage proxy: turbocache', () => {
     expect(miss).toMatch(/^HTTP\/1\.1 204 [\s\S]*X-Ferry-Cache: miss\r\n/);
     expect(hit).toMatch(/^HTTP\/1\.1 204 No Content\r\n/);
     expect(client.received).not.toMatch(/content-length|transfer-encoding/i);
+  });
+
+  it('answers If-Modified-Since from an entry with Last-Modified with 304, without the app', async () => {
+    scripted.set('/dated', { headers: { 'Cache-Control': 'max-age=60', 'Last-Modified': 'Mon, 02 Nov 2026 10:00:00 GMT' } });
+    const { url } = await proxy({ cache: true });
+    expect((await fetch(`${url}/dated`)).headers.get('x-ferry-cache')).toBe('miss');
+    // undici's request, not fetch: fetch adds Cache-Control: no-cache to a conditional request.
+    const since = await request(`${url}/dated`, { headers: { 'if-modified-since': 'Tue, 03 Nov 2026 10:00:00 GMT' } });
+    await since.body.dump();
+    expect(since.statusCode).toBe(304);
+    expect(since.headers['x-ferry-cache']).toBe('hit');
+    expect(since.headers['last-modified']).toBe('Mon, 02 Nov 2026 10:00:00 GMT');
+    const older = await request(`${url}/dated`, { headers: { 'if-modified-since': 'Sun, 01 Nov 2026 10:00:00 GMT' } });
+    expect(older.statusCode).toBe(200);
+    expect(await older.body.text()).toMatch(/^render /);
+    expect(seen.filter((r) => r.url === '/dated')).toHaveLength(1);
   });
 
   it('adds the sticky-session cookie to the app answer', async () => {
