@@ -141,7 +141,9 @@ export function collectResponseFacts(raw: readonly string[]): ResponseFacts {
       case 'vary':
         facts.vary.push(value);
         break;
+      // Set-Cookie2 is obsolete (RFC 6265 §9.4), but a client may still act on it: as personal.
       case 'set-cookie':
+      case 'set-cookie2':
         facts.setCookie = true;
         break;
       case 'www-authenticate':

@@ -108,6 +108,10 @@ describe('storeVerdict: what is stored', () => {
     expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'Set-Cookie', 'session=abc']))).toBe('set-cookie');
   });
 
+  it('never stores an answer that sets a cookie the obsolete way (Set-Cookie2)', () => {
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'Set-Cookie2', 'session=abc; Version=1']))).toBe('set-cookie');
+  });
+
   it('never stores an answer with Vary', () => {
     expect(reason(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Accept-Language']))).toBe('vary');
     expect(reason(verdict(['Cache-Control', 'max-age=60', 'Vary', '*']))).toBe('vary');

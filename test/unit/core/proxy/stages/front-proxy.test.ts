@@ -303,6 +303,15 @@ describe('stage proxy: turbocache', () => {
     expect(seen.filter((r) => r.url === '/dated')).toHaveLength(1);
   });
 
+  it('does not share an answer that sets a cookie with Set-Cookie2', async () => {
+    scripted.set('/cookie2', { headers: { 'Cache-Control': 'public, max-age=60', 'Set-Cookie2': 'session=alice; Version=1' } });
+    const { url } = await proxy({ cache: true });
+    const alice = await fetch(`${url}/cookie2`);
+    const bob = await fetch(`${url}/cookie2`);
+    expect([alice.headers.get('x-ferry-cache'), bob.headers.get('x-ferry-cache')]).toEqual(['miss (set-cookie)', 'miss (set-cookie)']);
+    expect(seen.filter((r) => r.url === '/cookie2')).toHaveLength(2);
+  });
+
   it('adds the sticky-session cookie to the app answer', async () => {
     const { url } = await proxy({ sticky: true });
     const res = await fetch(`${url}/s`);
