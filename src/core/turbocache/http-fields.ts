@@ -28,12 +28,17 @@ export function parseCacheControl(values: readonly string[] | string | undefined
       const start = i;
       while (i < n && TCHAR.test(value[i] as string)) i++;
       const name = value.slice(start, i).toLowerCase();
+      const spaceBefore = value[i] === ' ' || value[i] === '\t';
       while (i < n && (value[i] === ' ' || value[i] === '\t')) i++;
       let argument: string | true = true;
       if (value[i] === '=') {
         i++;
+        // No whitespace around "=" in the grammar (RFC 9111 §5.2): the directive counts (what
+        // forbids storing still does), but its argument is invalid ('', so no delta-seconds).
+        const spaced = spaceBefore || value[i] === ' ' || value[i] === '\t';
         while (i < n && (value[i] === ' ' || value[i] === '\t')) i++;
-        if (value[i] === '"') {
+        if (spaced) argument = '';
+        else if (value[i] === '"') {
           let text = '';
           i++;
           while (i < n && value[i] !== '"') {

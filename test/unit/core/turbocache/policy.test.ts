@@ -177,6 +177,20 @@ describe('storeVerdict: what is stored', () => {
     expect(lifetimeS(verdict(['Cache-Control', 'max-age="60"']))).toBe(60);
   });
 
+  it('treats whitespace around the "=" of a directive as malformed (RFC 9111 §5.2: no whitespace there)', () => {
+    expect(reason(verdict(['Cache-Control', 'max-age =3600']))).toBe('invalid-freshness');
+    expect(reason(verdict(['Cache-Control', 'max-age= 3600']))).toBe('invalid-freshness');
+    expect(reason(verdict(['Cache-Control', 's-maxage = 3600, max-age=60']))).toBe('invalid-freshness');
+    // The directive still counts: what forbids storing still does.
+    expect(reason(verdict(['Cache-Control', 'max-age=60, no-cache ="Set-Cookie"']))).toBe('no-cache');
+  });
+
+  it('ignores an invalid Age (Age = delta-seconds, RFC 9111 §5.1): the answer counts as new', () => {
+    expect(verdict(['Cache-Control', 'max-age=3600', 'Age', '7200;foo=bar'])).toMatchObject({ store: true, initialAgeMs: 0 });
+    expect(verdict(['Cache-Control', 'max-age=3600', 'Age', '-5'])).toMatchObject({ store: true, initialAgeMs: 0 });
+    expect(verdict(['Cache-Control', 'max-age=3600', 'Age', '7200'])).toMatchObject({ store: false, reason: 'stale' });
+  });
+
   it('does not store an answer already older than its freshness (Age header)', () => {
     expect(reason(verdict(['Cache-Control', 'max-age=60', 'Age', '60']))).toBe('stale');
     expect(verdict(['Cache-Control', 'max-age=60', 'Age', '50'])).toMatchObject({ store: true, initialAgeMs: 50_000 });
@@ -248,6 +262,8 @@ describe('age (RFC 9111 §4.2.3)', () => {
   it('uses the first member of a list-valued Age and ignores an invalid one', () => {
     expect(initialAgeMs('30, 40', NOW, NOW, NOW)).toBe(30_000);
     expect(initialAgeMs('soon', NOW, NOW, NOW)).toBe(0);
+    expect(initialAgeMs('7200;foo=bar', NOW, NOW, NOW)).toBe(0);
+    expect(initialAgeMs('7200 s', NOW, NOW, NOW)).toBe(0);
   });
 
   it('keeps an entry fresh until its age reaches its lifetime, and honours the request max-age', () => {
@@ -333,9 +349,9 @@ describe('notModified: a 304 from an entry (RFC 9110 §13.1, §13.2)', () => {
 });
 
 describe('field parsing', () => {
-  it('parses Cache-Control with quoted strings, escapes and odd spacing', () => {
+  it('parses Cache-Control with quoted strings, escapes and odd spacing; an argument after a spaced "=" is invalid', () => {
     const cc = parseCacheControl(['max-age = 5 , no-cache="a, \\"b\\"",,PUBLIC']);
-    expect(cc.directives.get('max-age')).toBe('5');
+    expect(cc.directives.get('max-age')).toBe('');
     expect(cc.directives.get('no-cache')).toBe('a, "b"');
     expect(cc.directives.get('public')).toBe(true);
     expect(cc.directives.size).toBe(3);

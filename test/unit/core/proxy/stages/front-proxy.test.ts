@@ -312,6 +312,17 @@ describe('stage proxy: turbocache', () => {
     expect(seen.filter((r) => r.url === '/cookie2')).toHaveLength(2);
   });
 
+  it('does not store an answer whose max-age has a space before "=", and ignores an Age that is no delta-seconds', async () => {
+    scripted.set('/spaced', { headers: { 'Cache-Control': 'max-age =3600' } });
+    scripted.set('/odd-age', { headers: { 'Cache-Control': 'max-age=3600', Age: '7200;foo=bar' } });
+    const { url } = await proxy({ cache: true });
+    expect((await fetch(`${url}/spaced`)).headers.get('x-ferry-cache')).toBe('miss (invalid-freshness)');
+    expect((await fetch(`${url}/spaced`)).headers.get('x-ferry-cache')).toBe('miss (invalid-freshness)');
+    expect((await fetch(`${url}/odd-age`)).headers.get('x-ferry-cache')).toBe('miss');
+    const hit = await fetch(`${url}/odd-age`);
+    expect([hit.headers.get('x-ferry-cache'), hit.headers.get('age')]).toEqual(['hit', '0']);
+  });
+
   it('adds the sticky-session cookie to the app answer', async () => {
     const { url } = await proxy({ sticky: true });
     const res = await fetch(`${url}/s`);
