@@ -98,6 +98,12 @@ export interface CacheClient {
   /** Called once the client's answer is over, however it ended. */
   onClose(listener: () => void): void;
   answer(hit: CacheHit): void;
+  /**
+   * The request said only-if-cached and the cache has no fresh answer for it: 504, and the app
+   * never sees it (RFC 9111 §5.2.1.7). `lookedUp`: it was a miss, not a bypass; `cacheStatus`:
+   * the X-Ferry-Cache value when the debug header is on.
+   */
+  notCached(lookedUp: boolean, cacheStatus: string | undefined): void;
 }
 
 export class CacheFront {
@@ -145,16 +151,23 @@ export class CacheFront {
     const now = this.now();
     let fill: ((outcome: FillOutcome) => void) | undefined;
     if (verdict.lookup) {
-      const entry = this.cache.lookup(key, now, verdict.maxAgeMs);
+      const entry = this.cache.lookup(key, now, verdict.maxAgeMs, verdict.minFreshMs);
       if (entry) {
         client.answer(this.hit(req, entry, now));
         return undefined;
       }
+    } else if (verdict.bypass) {
+      this.cache.countBypass(verdict.bypass);
+    }
+    if (verdict.onlyIfCached) {
+      // Nothing fresh for it here, and no waiting for a fill: only what is stored now counts.
+      client.notCached(verdict.lookup, this.options.debugHeader ? (verdict.lookup ? 'miss (only-if-cached)' : `bypass (${verdict.bypass ?? 'method'})`) : undefined);
+      return undefined;
+    }
+    if (verdict.lookup) {
       const waiting = this.fills.get(key);
       if (waiting && collapse) return this.waitForFill(waiting, req, client);
       if (!waiting && verdict.mayStore && this.cache.hadEntry(key)) fill = this.startFill(key);
-    } else if (verdict.bypass) {
-      this.cache.countBypass(verdict.bypass);
     }
     const tx = new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, fill);
     // An answer cut short (app died, client left) ends the fill too: the waiters go to the app.

@@ -52,6 +52,13 @@ export interface RequestVerdict {
   invalidates: boolean;
   /** The request's own Cache-Control max-age: an older entry is not good enough for it. */
   maxAgeMs?: number;
+  /** Its min-fresh: an entry must stay fresh this much longer to answer it (RFC 9111 §5.2.1.3). */
+  minFreshMs?: number;
+  /**
+   * Its only-if-cached: answered from the cache or with 504, never by the app (RFC 9111
+   * §5.2.1.7); on any request, since one the cache cannot answer gets the 504 too.
+   */
+  onlyIfCached?: true;
 }
 
 function hasBody(headers: IncomingHttpHeaders): boolean {
@@ -61,6 +68,14 @@ function hasBody(headers: IncomingHttpHeaders): boolean {
 
 /** What the cache may do with a request, from its method and headers alone. */
 export function requestVerdict(method: string, headers: IncomingHttpHeaders): RequestVerdict {
+  const cacheControl = headers['cache-control'];
+  // Most requests say nothing about caching: no parsing.
+  const cc = cacheControl === undefined ? undefined : parseCacheControl(cacheControl);
+  const verdict = verdictFor(method, headers, cc);
+  return cc?.directives.has('only-if-cached') ? { ...verdict, onlyIfCached: true } : verdict;
+}
+
+function verdictFor(method: string, headers: IncomingHttpHeaders, cc: CacheControl | undefined): RequestVerdict {
   if (method !== 'GET' && method !== 'HEAD') {
     return { lookup: false, bypass: 'method', mayStore: false, invalidates: !SAFE_METHODS.has(method) };
   }
@@ -70,16 +85,16 @@ export function requestVerdict(method: string, headers: IncomingHttpHeaders): Re
   if (hasBody(headers)) return notStoredBypass('request-body', head, 'request-no-store');
   // The answer may still be stored, if the app marks it public (decided on the response).
   if (headers.authorization !== undefined) return storableBypass('authorization', head);
-  const cacheControl = headers['cache-control'];
   const pragma = headers.pragma;
   const lookup = head ? LOOKUP_HEAD : LOOKUP_GET;
-  // Most requests say nothing about caching: one verdict object, no parsing.
-  if (cacheControl === undefined && pragma === undefined) return lookup;
-  const cc = cacheControl === undefined ? undefined : parseCacheControl(cacheControl);
+  // Most requests say nothing about caching: one verdict object.
+  if (cc === undefined && pragma === undefined) return lookup;
   if (cc?.directives.has('no-store')) return notStoredBypass('request-no-cache', head, 'request-no-store');
   if (cc?.directives.has('no-cache') || (pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma))) return storableBypass('request-no-cache', head);
   const maxAge = parseDeltaSeconds(cc?.directives.get('max-age'));
-  return maxAge === undefined ? lookup : { ...lookup, maxAgeMs: maxAge * 1000 };
+  const minFresh = parseDeltaSeconds(cc?.directives.get('min-fresh'));
+  if (maxAge === undefined && minFresh === undefined) return lookup;
+  return { ...lookup, ...(maxAge !== undefined ? { maxAgeMs: maxAge * 1000 } : {}), ...(minFresh !== undefined ? { minFreshMs: minFresh * 1000 } : {}) };
 }
 
 /** A GET or HEAD looked up with nothing else to say (shared: verdicts are never changed). */
@@ -262,10 +277,10 @@ export function storeVerdict(ctx: StoreContext): StoreVerdict {
   return { store: true, lifetimeMs: lifetime, initialAgeMs: initialAge, dateMs: parsedDate };
 }
 
-/** Whether a stored entry may answer a request now. */
-export function isFresh(entry: { initialAgeMs: number; responseTimeMs: number; lifetimeMs: number }, nowMs: number, requestMaxAgeMs?: number): boolean {
+/** Whether a stored entry may answer a request now: fresh, and within the request's max-age and min-fresh. */
+export function isFresh(entry: { initialAgeMs: number; responseTimeMs: number; lifetimeMs: number }, nowMs: number, requestMaxAgeMs?: number, requestMinFreshMs?: number): boolean {
   const age = currentAgeMs(entry, nowMs);
-  return age < entry.lifetimeMs && (requestMaxAgeMs === undefined || age <= requestMaxAgeMs);
+  return age + (requestMinFreshMs ?? 0) < entry.lifetimeMs && (requestMaxAgeMs === undefined || age <= requestMaxAgeMs);
 }
 
 /**

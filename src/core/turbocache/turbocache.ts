@@ -82,15 +82,15 @@ export class Turbocache {
   constructor(readonly options: TurbocacheOptions) {}
 
   /** A fresh entry for the key, or undefined (a stale one is dropped). */
-  lookup(key: string, nowMs: number, requestMaxAgeMs?: number): CacheEntry | undefined {
+  lookup(key: string, nowMs: number, requestMaxAgeMs?: number, requestMinFreshMs?: number): CacheEntry | undefined {
     this.counters.lookups++;
     const entry = this.entries.get(key);
     if (entry === undefined) {
       this.counters.misses++;
       return undefined;
     }
-    if (!isFresh(entry, nowMs, requestMaxAgeMs)) {
-      // Too old for this request only (its own max-age): keep it for others.
+    if (!isFresh(entry, nowMs, requestMaxAgeMs, requestMinFreshMs)) {
+      // Too old for this request only (its own max-age or min-fresh): keep it for others.
       if (isFresh(entry, nowMs)) {
         this.counters.misses++;
         return undefined;

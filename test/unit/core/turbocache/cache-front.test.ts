@@ -51,6 +51,10 @@ function clientOf(res: http.ServerResponse): CacheClient {
       res.writeHead(hit.status, hit.headers);
       res.end(hit.body);
     },
+    notCached: () => {
+      res.writeHead(504);
+      res.end();
+    },
   };
 }
 
@@ -239,7 +243,12 @@ describe('CacheFront hits', () => {
     const headers: http.IncomingHttpHeaders = {};
     for (let i = 0; i < rawHeaders.length; i += 2) headers[(rawHeaders[i] as string).toLowerCase()] = rawHeaders[i + 1];
     let hit: { status: number; headers: string[] } | undefined;
-    const client: CacheClient = { gone: false, onClose: () => undefined, answer: (h) => void (hit = { status: h.status, headers: h.headers }) };
+    const client: CacheClient = {
+      gone: false,
+      onClose: () => undefined,
+      answer: (h) => void (hit = { status: h.status, headers: h.headers }),
+      notCached: (lookedUp, cacheStatus) => void (hit = { status: 504, headers: [lookedUp ? 'looked-up' : 'bypassed', cacheStatus ?? ''] }),
+    };
     const begun = front.begin({ method, headers, origin: verdict.origin }, client);
     front.close();
     if (begun instanceof Promise) throw new Error('waited');
@@ -259,6 +268,19 @@ describe('CacheFront hits', () => {
     expect(hitFor(frontWith(200, headers, 'hi'), ['If-Modified-Since', LAST_MODIFIED], 'HEAD')?.status).toBe(304);
     expect(hitFor(frontWith(200, headers, 'hi'), ['If-Modified-Since', 'Mon, 23 Nov 2026 08:00:00 GMT'])?.status).toBe(200);
     expect(hitFor(frontWith(200, headers, 'hi'), ['If-Modified-Since', LAST_MODIFIED, 'If-None-Match', '"v0"'])?.status).toBe(200);
+  });
+
+  it('answers min-fresh only from an entry that stays fresh that long', () => {
+    const front = (): CacheFront => frontWith(200, ['Cache-Control', 'max-age=60'], 'hi');
+    expect(hitFor(front(), ['Cache-Control', 'min-fresh=59'])?.status).toBe(200);
+    expect(hitFor(front(), ['Cache-Control', 'min-fresh=60'])).toBeUndefined();
+  });
+
+  it('answers only-if-cached from the cache, or 504 without a transaction for the app (RFC 9111 §5.2.1.7)', () => {
+    expect(hitFor(frontWith(200, ['Cache-Control', 'max-age=60'], 'hi'), ['Cache-Control', 'only-if-cached'])?.status).toBe(200);
+    expect(hitFor(frontWith(200, ['Cache-Control', 'max-age=60'], 'hi'), ['Cache-Control', 'only-if-cached, min-fresh=120'])).toEqual({ status: 504, headers: ['looked-up', ''] });
+    expect(hitFor(frontWith(200, ['Cache-Control', 'max-age=60'], 'hi'), ['Cache-Control', 'only-if-cached', 'Authorization', 'Bearer x'])).toEqual({ status: 504, headers: ['bypassed', ''] });
+    expect(hitFor(frontWith(200, ['Cache-Control', 'max-age=60'], 'hi'), ['Cache-Control', 'only-if-cached'], 'POST')).toEqual({ status: 504, headers: ['bypassed', ''] });
   });
 
   it('gives a 304 built from an entry no Content-Length', () => {

@@ -64,6 +64,20 @@ describe('requestVerdict: which requests may be answered from the cache', () => 
     expect(requestVerdict('GET', {})).toMatchObject({ lookup: false, bypass: 'no-host' });
   });
 
+  it("honours the request's min-fresh (the entry must stay fresh that much longer)", () => {
+    expect(requestVerdict('GET', { host: 'a', 'cache-control': 'min-fresh=30' })).toMatchObject({ lookup: true, minFreshMs: 30_000 });
+    expect(requestVerdict('GET', { host: 'a', 'cache-control': 'min-fresh=x' }).minFreshMs).toBeUndefined();
+  });
+
+  it('marks only-if-cached on every request, looked up or not (RFC 9111 §5.2.1.7: the cache or 504)', () => {
+    expect(requestVerdict('GET', { host: 'a', 'cache-control': 'only-if-cached' })).toMatchObject({ lookup: true, onlyIfCached: true });
+    expect(requestVerdict('GET', { host: 'a', 'cache-control': 'only-if-cached, max-age=5' })).toMatchObject({ lookup: true, onlyIfCached: true, maxAgeMs: 5000 });
+    expect(requestVerdict('GET', { host: 'a', authorization: 'Bearer x', 'cache-control': 'only-if-cached' })).toMatchObject({ lookup: false, bypass: 'authorization', onlyIfCached: true });
+    expect(requestVerdict('GET', { host: 'a', 'cache-control': 'no-cache, only-if-cached' })).toMatchObject({ lookup: false, onlyIfCached: true });
+    expect(requestVerdict('POST', { host: 'a', 'cache-control': 'only-if-cached' })).toMatchObject({ lookup: false, bypass: 'method', onlyIfCached: true });
+    expect(requestVerdict('GET', { host: 'a' }).onlyIfCached).toBeUndefined();
+  });
+
   it("honours the request's own max-age", () => {
     expect(requestVerdict('GET', { host: 'a', 'cache-control': 'max-age=5' })).toMatchObject({ lookup: true, maxAgeMs: 5000 });
   });
@@ -272,6 +286,9 @@ describe('age (RFC 9111 §4.2.3)', () => {
     expect(isFresh(entry, NOW + 10_000)).toBe(false);
     expect(isFresh(entry, NOW, 40_000)).toBe(false);
     expect(isFresh(entry, NOW, 50_000)).toBe(true);
+    // min-fresh: 10 s of freshness left now.
+    expect(isFresh(entry, NOW, undefined, 9_999)).toBe(true);
+    expect(isFresh(entry, NOW, undefined, 10_000)).toBe(false);
   });
 });
 

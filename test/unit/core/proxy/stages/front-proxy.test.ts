@@ -323,6 +323,28 @@ describe('stage proxy: turbocache', () => {
     expect([hit.headers.get('x-ferry-cache'), hit.headers.get('age')]).toEqual(['hit', '0']);
   });
 
+  it('answers only-if-cached with 504 when nothing is stored, and the app sees nothing; from the cache once stored', async () => {
+    const { url, ctx } = await proxy({ cache: true });
+    const empty = await fetch(`${url}/cached`, { headers: { 'cache-control': 'only-if-cached' } });
+    expect(empty.status).toBe(504);
+    expect(empty.headers.get('x-ferry-cache')).toBe('miss (only-if-cached)');
+    expect(await empty.text()).toContain('only-if-cached');
+    expect(seen).toHaveLength(0);
+    await fetch(`${url}/cached`);
+    const stored = await fetch(`${url}/cached`, { headers: { 'cache-control': 'only-if-cached' } });
+    expect([stored.status, stored.headers.get('x-ferry-cache')]).toEqual([200, 'hit']);
+    expect(seen).toHaveLength(1);
+    await vi.waitFor(() => expect(ctx.tracker.inFlight).toBe(0));
+  });
+
+  it('sends a request whose min-fresh the entry cannot meet to the app', async () => {
+    const { url } = await proxy({ cache: true });
+    await fetch(`${url}/cached`);
+    expect((await fetch(`${url}/cached`, { headers: { 'cache-control': 'min-fresh=30' } })).headers.get('x-ferry-cache')).toBe('hit');
+    expect((await fetch(`${url}/cached`, { headers: { 'cache-control': 'min-fresh=120' } })).headers.get('x-ferry-cache')).toBe('miss');
+    expect(seen).toHaveLength(2);
+  });
+
   it('adds the sticky-session cookie to the app answer', async () => {
     const { url } = await proxy({ sticky: true });
     const res = await fetch(`${url}/s`);
