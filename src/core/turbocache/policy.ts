@@ -33,8 +33,17 @@ export type NotStoredReason =
   | 'stale'
   | 'too-large';
 
-/** Statuses cacheable by default (RFC 9110 §15.1), the only ones stored. */
-export const STORABLE_STATUSES: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 404, 405, 410, 414, 501]);
+/**
+ * Whether an answer with this status may be stored (RFC 9111 §3: any final status may, with
+ * explicit freshness, which Ferry always asks for; so the statuses cacheable by default, RFC 9110
+ * §15.1, need no list). Refused on purpose: 1xx (not final), 304 (it answers a conditional
+ * request: stored, it would answer unconditional ones), and 5xx but 501: an error of the moment
+ * (the app failing or overloaded, a gateway timing out) kept for its max-age would outlive its
+ * cause, where 501 (not implemented) lasts. 206 is refused before, as 'partial'.
+ */
+function storableStatus(status: number): boolean {
+  return status >= 200 && status < 600 && status !== 304 && (status < 500 || status === 501);
+}
 
 /** Methods that cannot change anything on the server (RFC 9110 §9.2.1); others invalidate. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -251,7 +260,7 @@ export function currentAgeMs(entry: { initialAgeMs: number; responseTimeMs: numb
 export function storeVerdict(ctx: StoreContext): StoreVerdict {
   const { facts } = ctx;
   if (ctx.status === 206 || facts.contentRange) return { store: false, reason: 'partial' };
-  if (!STORABLE_STATUSES.has(ctx.status)) return { store: false, reason: 'status' };
+  if (!storableStatus(ctx.status)) return { store: false, reason: 'status' };
   const { cc, targeted, ignored } = decidingControl(facts);
   if (cc.directives.has('no-store')) return { store: false, reason: 'no-store' };
   // Also the qualified forms (private="Set-Cookie"): storing what is left is not worth the risk.

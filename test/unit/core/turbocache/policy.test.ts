@@ -89,9 +89,16 @@ describe('storeVerdict: what is stored', () => {
     expect(lifetimeS(verdict(['Cache-Control', 'max-age=60']))).toBe(60);
   });
 
-  it('stores only statuses cacheable by default', () => {
+  it('stores any final status with explicit freshness (RFC 9111 §3), redirects and client errors too', () => {
     for (const status of [200, 203, 204, 300, 301, 404, 405, 410, 414, 501]) expect(reason(verdict(['Cache-Control', 'max-age=60'], { status }))).toBe('stored');
-    for (const status of [201, 302, 307, 400, 401, 403, 500, 502, 503]) expect(reason(verdict(['Cache-Control', 'max-age=60'], { status }))).toBe('status');
+    for (const status of [201, 302, 303, 307, 308, 400, 403, 451]) expect(reason(verdict(['Cache-Control', 'max-age=60'], { status }))).toBe('stored');
+    expect(reason(verdict(['Expires', new Date(NOW + 60_000).toUTCString()], { status: 302 }))).toBe('stored');
+    expect(reason(verdict(['Cache-Control', 's-maxage=60'], { status: 307 }))).toBe('stored');
+    expect(reason(verdict([], { status: 302 }))).toBe('no-freshness');
+  });
+
+  it('never stores 1xx, 304 (an answer to a conditional request) or a 5xx other than 501 (an error of the moment)', () => {
+    for (const status of [100, 101, 103, 304, 500, 502, 503, 504, 599]) expect(reason(verdict(['Cache-Control', 'max-age=60'], { status }))).toBe('status');
   });
 
   it('never stores partial content', () => {

@@ -345,6 +345,19 @@ describe('stage proxy: turbocache', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('stores a redirect with explicit freshness, and never a 503 however fresh', async () => {
+    scripted.set('/moved', { status: 302, headers: { 'Cache-Control': 'max-age=60', Location: '/elsewhere' } });
+    scripted.set('/down', { status: 503, headers: { 'Cache-Control': 'max-age=60' } });
+    const { url } = await proxy({ cache: true });
+    const first = await fetch(`${url}/moved`, { redirect: 'manual' });
+    const second = await fetch(`${url}/moved`, { redirect: 'manual' });
+    expect([first.status, first.headers.get('x-ferry-cache'), second.status, second.headers.get('x-ferry-cache')]).toEqual([302, 'miss', 302, 'hit']);
+    expect(second.headers.get('location')).toBe('/elsewhere');
+    expect((await fetch(`${url}/down`)).headers.get('x-ferry-cache')).toBe('miss (status)');
+    expect((await fetch(`${url}/down`)).headers.get('x-ferry-cache')).toBe('miss (status)');
+    expect(seen.map((r) => r.url)).toEqual(['/moved', '/down', '/down']);
+  });
+
   it('adds the sticky-session cookie to the app answer', async () => {
     const { url } = await proxy({ sticky: true });
     const res = await fetch(`${url}/s`);
