@@ -169,19 +169,38 @@ export function parseDeltaSeconds(value: string | true | undefined): number | un
   return Math.min(Number(value), 2 ** 31);
 }
 
+const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
+
 /**
  * An HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, or the obsolete RFC 850 and asctime forms) in ms
  * since the epoch; undefined when it is none of them (for Expires that means "already expired").
+ * `nowMs` places an RFC 850 date's two-digit year (the answer's arrival, for its Expires).
  */
-export function parseHttpDate(value: string | undefined): number | undefined {
+export function parseHttpDate(value: string | undefined, nowMs = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const text = value.trim();
   const imf = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-  const rfc850 = /^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \d{2}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{2} \d{2}:\d{2}:\d{2} GMT$/;
+  const rfc850 = /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
   const asctime = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
-  if (!imf.test(text) && !rfc850.test(text) && !asctime.test(text)) return undefined;
+  const old = rfc850.exec(text);
+  if (old) return rfc850Ms(old, nowMs);
+  if (!imf.test(text) && !asctime.test(text)) return undefined;
   const ms = Date.parse(asctime.test(text) ? `${text} GMT` : text);
   return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * An RFC 850 date's time (its parts as the pattern matched them), in the latest year with its
+ * two last digits that is not more than 50 years after now (RFC 9110 §5.6.7: one further ahead
+ * is the century before). Not Date.parse's year: it takes 50-99 for 19xx, whatever the date.
+ */
+function rfc850Ms(parts: RegExpExecArray, nowMs: number): number {
+  const [day, month, yy, h, m, s] = parts.slice(1).map((part) => (/^\d+$/.test(part) ? Number(part) : MONTHS.indexOf(part) / 3)) as [number, number, number, number, number, number];
+  const limit = new Date(nowMs);
+  limit.setUTCFullYear(limit.getUTCFullYear() + 50);
+  let year = Math.floor(limit.getUTCFullYear() / 100) * 100 + yy;
+  while (Date.UTC(year, month, day, h, m, s) > limit.getTime()) year -= 100;
+  return Date.UTC(year, month, day, h, m, s);
 }
 
 /** Field names listed in Vary values, lowercase; '*' stays '*'. */

@@ -227,7 +227,7 @@ function decidingControl(facts: ResponseFacts): { cc: CacheControl; targeted: bo
 const FORBIDDING = ['no-store', 'private', 'no-cache'] as const;
 
 /** Freshness lifetime (RFC 9111 §4.2.1): s-maxage, else max-age, else Expires - Date. */
-function freshnessLifetimeMs(cc: CacheControl, expiresValues: readonly string[], dateMs: number): number | NotStoredReason {
+function freshnessLifetimeMs(cc: CacheControl, expiresValues: readonly string[], dateMs: number, nowMs: number): number | NotStoredReason {
   for (const name of ['s-maxage', 'max-age']) {
     if (!cc.directives.has(name)) continue;
     // A repeated or malformed value is invalid freshness: treated as stale, so not stored.
@@ -235,7 +235,7 @@ function freshnessLifetimeMs(cc: CacheControl, expiresValues: readonly string[],
     return seconds === undefined ? 'invalid-freshness' : seconds * 1000;
   }
   if (expiresValues.length === 0) return 'no-freshness';
-  const expires = expiresValues.length === 1 ? parseHttpDate(expiresValues[0]) : undefined;
+  const expires = expiresValues.length === 1 ? parseHttpDate(expiresValues[0], nowMs) : undefined;
   return expires === undefined ? 'invalid-freshness' : expires - dateMs;
 }
 
@@ -277,9 +277,9 @@ export function storeVerdict(ctx: StoreContext): StoreVerdict {
   // A targeted field that decides ignores Expires (RFC 9213 §2.2).
   const expires = targeted ? [] : facts.expires;
   if (!cc.directives.has('s-maxage') && !cc.directives.has('max-age') && expires.length === 0) return { store: false, reason: 'no-freshness' };
-  const parsedDate = parseHttpDate(facts.date);
+  const parsedDate = parseHttpDate(facts.date, ctx.responseTimeMs);
   const dateMs = parsedDate ?? ctx.responseTimeMs;
-  const lifetime = freshnessLifetimeMs(cc, expires, dateMs);
+  const lifetime = freshnessLifetimeMs(cc, expires, dateMs, ctx.responseTimeMs);
   if (typeof lifetime === 'string') return { store: false, reason: lifetime };
   const initialAge = initialAgeMs(facts.age, dateMs, ctx.requestTimeMs, ctx.responseTimeMs);
   if (lifetime <= initialAge) return { store: false, reason: 'stale' };
@@ -348,8 +348,8 @@ export function notModified(headers: IncomingHttpHeaders, entry: { status: numbe
   if (ifNoneMatch !== undefined) return entry.etag !== undefined && etagMatches(ifNoneMatch, entry.etag);
   const ifModifiedSince = headers['if-modified-since'];
   if (ifModifiedSince === undefined || entry.lastModified === undefined) return false;
-  const since = parseHttpDate(ifModifiedSince);
-  const modified = parseHttpDate(entry.lastModified);
+  const since = parseHttpDate(ifModifiedSince, nowMs);
+  const modified = parseHttpDate(entry.lastModified, nowMs);
   return since !== undefined && modified !== undefined && since <= nowMs && modified <= since;
 }
 

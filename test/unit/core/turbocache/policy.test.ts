@@ -386,8 +386,32 @@ describe('field parsing', () => {
     expect(parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT')).toBe(ms);
     expect(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT')).toBe(ms);
     expect(parseHttpDate('Sun Nov  6 08:49:37 1994')).toBe(ms);
+    expect(parseHttpDate('Sun Nov 06 08:49:37 1994')).toBe(ms);
     expect(parseHttpDate('2026-11-23')).toBeUndefined();
     expect(parseHttpDate('0')).toBeUndefined();
+  });
+});
+
+describe('parseHttpDate: the obsolete forms Expires may come in', () => {
+  it('reads a two-digit RFC 850 year as at most 50 years ahead, else the century before (RFC 9110 §5.6.7)', () => {
+    // NOW is 2026-11-23.
+    expect(parseHttpDate('Wednesday, 01-Jan-75 00:00:00 GMT', NOW)).toBe(Date.parse('2075-01-01T00:00:00Z'));
+    expect(parseHttpDate('Friday, 01-Jan-77 00:00:00 GMT', NOW)).toBe(Date.parse('1977-01-01T00:00:00Z'));
+    expect(parseHttpDate('Thursday, 23-Nov-76 00:00:00 GMT', NOW)).toBe(Date.parse('2076-11-23T00:00:00Z'));
+    expect(parseHttpDate('Tuesday, 24-Nov-26 10:00:00 GMT', NOW)).toBe(Date.parse('2026-11-24T10:00:00Z'));
+    expect(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT', NOW)).toBe(Date.parse('1994-11-06T08:49:37Z'));
+    // Late in a century, a small year is the next one.
+    expect(parseHttpDate('Monday, 01-Jan-01 00:00:00 GMT', Date.parse('2099-06-01T00:00:00Z'))).toBe(Date.parse('2101-01-01T00:00:00Z'));
+  });
+
+  it('stores an answer whose Expires is in RFC 850 or asctime form', () => {
+    const inAnHour = new Date(NOW + 3_600_000);
+    const [weekday, day, month, year, time] = ['Monday', '23', 'Nov', '2026', '11:00:00'];
+    expect(inAnHour.toUTCString()).toBe(`Mon, ${day} ${month} ${year} ${time} GMT`);
+    expect(lifetimeS(verdict(['Expires', `${weekday}, ${day}-${month}-26 ${time} GMT`]))).toBe(3600);
+    expect(lifetimeS(verdict(['Expires', `Mon ${month} ${day} ${time} ${year}`]))).toBe(3600);
+    // Read from the answer's own time: 60 is 2060, 34 years ahead, not 1960 (already expired).
+    expect(lifetimeS(verdict(['Expires', 'Thursday, 01-Jan-60 00:00:00 GMT']))).toBe((Date.parse('2060-01-01T00:00:00Z') - NOW) / 1000);
   });
 });
 

@@ -358,6 +358,13 @@ describe('stage proxy: turbocache', () => {
     expect(seen.map((r) => r.url)).toEqual(['/moved', '/down', '/down']);
   });
 
+  it('stores an answer whose Expires is an RFC 850 date with a two-digit year (60: 2060, not 1960)', async () => {
+    scripted.set('/old-expires', { headers: { Expires: 'Thursday, 01-Jan-60 00:00:00 GMT' } });
+    const { url } = await proxy({ cache: true });
+    expect((await fetch(`${url}/old-expires`)).headers.get('x-ferry-cache')).toBe('miss');
+    expect((await fetch(`${url}/old-expires`)).headers.get('x-ferry-cache')).toBe('hit');
+  });
+
   it('adds the sticky-session cookie to the app answer', async () => {
     const { url } = await proxy({ sticky: true });
     const res = await fetch(`${url}/s`);
