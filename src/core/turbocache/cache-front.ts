@@ -3,17 +3,35 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestOrigin } from '../engine/authority.js';
-import { parseCacheControl, readCookie } from './http-fields.js';
-import { collectResponseFacts, currentAgeMs, etagMatches, invalidatedUrls, requestVerdict, staleAllowance, storeVerdict, urlKey, variantKey, type NotStoredReason, type RequestVerdict } from './policy.js';
-import { entrySize, hasValidator, staleServingMs, stalenessMs, Turbocache, type CacheEntry } from './turbocache.js';
+import { readCookie } from './http-fields.js';
+import { collectResponseFacts, currentAgeMs, invalidatedUrls, notModified, requestVerdict, staleAllowanceOf, storeVerdict, urlKey, variantKey, type NotStoredReason, type RequestVerdict } from './policy.js';
+import { entrySize, hasValidator, hitContentLength, staleServingMs, stalenessMs, Turbocache, type CacheEntry } from './turbocache.js';
 
 export const CACHE_HEADER = 'X-Ferry-Cache';
 
-/** Headers kept from the stored response on a 304 (RFC 9110 §15.4.5). */
-const NOT_MODIFIED_HEADERS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified']);
+/**
+ * Headers kept from the stored response on a 304 (RFC 9110 §15.4.5); CDN-Cache-Control too, so
+ * that a CDN revalidating with Ferry refreshes its own rule with the entry.
+ */
+const NOT_MODIFIED_HEADERS = new Set(['cache-control', 'cdn-cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified']);
 
-/** Per-request fields that must not be replayed to other clients from a stored answer. */
-const NOT_STORED_HEADERS = new Set(['age', 'content-length', 'x-request-id']);
+/**
+ * Per-request fields that must not be replayed to other clients from a stored answer, and
+ * Ferry-Cache-Control, which is for Ferry alone.
+ */
+const NOT_STORED_HEADERS = new Set(['age', 'content-length', 'x-request-id', 'ferry-cache-control']);
+
+/**
+ * Takes Ferry-Cache-Control out of an answer before the client gets it: it speaks to Ferry only
+ * (RFC 9213's targeted field for this cache), after the cache has read it. CDN-Cache-Control
+ * stays: a CDN in front of Ferry obeys it.
+ */
+export function dropFerryCacheControl(headers: string[]): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    const name = headers[i] as string;
+    if (name.length === 19 && name.toLowerCase() === 'ferry-cache-control') headers.splice(i, 2);
+  }
+}
 
 /** How a fill (the first miss of a key, gone to the app) ended, as the requests waiting on it learn. */
 type FillOutcome = 'stored' | 'not-stored';
@@ -40,7 +58,7 @@ export interface CacheRequest {
 export interface CacheHit {
   status: number;
   statusText: string | undefined;
-  /** Flat [name, value, ...]: the stored fields, Content-Length (not on a 304), Age, X-Ferry-Cache. */
+  /** Flat [name, value, ...]: the stored fields, Content-Length (not on a 304 or 204), Age, X-Ferry-Cache. */
   readonly headers: string[];
   /** undefined for HEAD and 304. */
   body: Buffer | undefined;
@@ -82,7 +100,8 @@ class StoredHit implements CacheHit {
 
   get headers(): string[] {
     const { entry, ageS, mark } = this.stored;
-    const headers = entry.headers.concat('Content-Length', String(entry.body.length), 'Age', ageS);
+    const length = hitContentLength(entry);
+    const headers = length === undefined ? entry.headers.concat('Age', ageS) : entry.headers.concat('Content-Length', length, 'Age', ageS);
     if (mark !== undefined) headers.push(CACHE_HEADER, mark);
     return headers;
   }
@@ -97,6 +116,12 @@ export interface CacheClient {
   answer(hit: CacheHit): void;
   /** Send `tx`'s request to the app on its own, for the cache (stale-while-revalidate). */
   refresh(tx: CacheTransaction): void;
+  /**
+   * The request said only-if-cached and the cache has no fresh answer for it: 504, and the app
+   * never sees it (RFC 9111 §5.2.1.7). `lookedUp`: it was a miss, not a bypass; `cacheStatus`:
+   * the X-Ferry-Cache value when the debug header is on.
+   */
+  notCached(lookedUp: boolean, cacheStatus: string | undefined): void;
 }
 
 export class CacheFront {
@@ -146,7 +171,7 @@ export class CacheFront {
     let stale: CacheEntry | undefined;
     let kept: CacheEntry | undefined;
     if (verdict.lookup) {
-      const entry = this.cache.lookup(key, now, verdict.maxAgeMs);
+      const entry = this.cache.lookup(key, now, verdict.maxAgeMs, verdict.minFreshMs);
       if (entry) {
         client.answer(this.hit(req, entry, now));
         return undefined;
@@ -163,14 +188,21 @@ export class CacheFront {
         }
         return undefined;
       }
+    } else if (verdict.bypass) {
+      this.cache.countBypass(verdict.bypass);
+    }
+    if (verdict.onlyIfCached) {
+      // Nothing fresh for it here, and no waiting for a fill: only what is stored now counts.
+      client.notCached(verdict.lookup, this.options.debugHeader ? (verdict.lookup ? 'miss (only-if-cached)' : `bypass (${verdict.bypass ?? 'method'})`) : undefined);
+      return undefined;
+    }
+    if (verdict.lookup) {
       const waiting = this.fills.get(key);
       if (waiting && collapse) return this.waitForFill(waiting, req, client);
       // A client's own conditional request goes to the app as it is: its validators, not ours.
       if (kept !== undefined && hasValidator(kept) && !isConditional(req.headers)) stale = kept;
       // One refill (or revalidation) at a time; the others for the key wait for it.
       if (!waiting && verdict.mayStore && (stale !== undefined || this.cache.hadEntry(key))) fill = this.startFill(key);
-    } else if (verdict.bypass) {
-      this.cache.countBypass(verdict.bypass);
     }
     const tx = new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, fill, stale, kept);
     // An answer cut short (app died, client left) ends the fill too: the waiters go to the app.
@@ -208,8 +240,7 @@ export class CacheFront {
 
   private hit(req: CacheRequest, entry: CacheEntry, now: number, mark: StoredMark = 'hit'): CacheHit {
     const age = String(Math.floor(currentAgeMs(entry, now) / 1000));
-    const ifNoneMatch = req.headers['if-none-match'];
-    if (ifNoneMatch !== undefined && entry.etag !== undefined && etagMatches(ifNoneMatch, entry.etag)) {
+    if (notModified(req.headers, entry, now)) {
       const headers: string[] = [];
       for (let i = 0; i < entry.headers.length; i += 2) {
         if (NOT_MODIFIED_HEADERS.has((entry.headers[i] as string).toLowerCase())) headers.push(entry.headers[i] as string, entry.headers[i + 1] as string);
@@ -232,9 +263,17 @@ function isConditional(headers: IncomingHttpHeaders): boolean {
 
 /**
  * Fields a 304 does not update in the stored answer (RFC 9111 §3.2): the framing, and what never
- * is stored; with the hop-by-hop ones already gone from the app's headers.
+ * is stored (NOT_STORED_HEADERS: Ferry-Cache-Control is for Ferry alone); with the hop-by-hop
+ * ones already gone from the app's headers.
  */
-const NOT_UPDATED_HEADERS = new Set(['content-length', 'transfer-encoding', 'content-range', 'age', 'x-request-id']);
+const NOT_UPDATED_HEADERS = new Set(['content-length', 'transfer-encoding', 'content-range', 'age', 'x-request-id', 'ferry-cache-control']);
+
+/** The Ferry-Cache-Control fields of a field list. */
+function ferryCacheControlOf(fields: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < fields.length; i += 2) if ((fields[i] as string).toLowerCase() === 'ferry-cache-control') out.push(fields[i] as string, fields[i + 1] as string);
+  return out;
+}
 
 /** The stored fields freshened by a 304's (RFC 9111 §4.3.4): the 304's replace those of the same names. */
 export function freshenedHeaders(stored: readonly string[], notModified: readonly string[]): string[] {
@@ -364,7 +403,8 @@ export class CacheTransaction {
   private confirmed(entry: CacheEntry, notModified: readonly string[]): string | undefined {
     const headers = freshenedHeaders(entry.headers, notModified);
     const responseTimeMs = this.now();
-    const facts = collectResponseFacts(headers);
+    // Decided as the 304 says, with its Ferry-Cache-Control too (which is never stored itself).
+    const facts = collectResponseFacts(headers.concat(ferryCacheControlOf(notModified)));
     const decision = storeVerdict({
       status: entry.status,
       facts,
@@ -373,7 +413,7 @@ export class CacheTransaction {
       requestTimeMs: this.requestTimeMs,
       responseTimeMs,
     });
-    let answered: CacheEntry = { ...entry, headers, etag: facts.etag, lastModified: facts.lastModified, stale: staleAllowance(parseCacheControl(facts.cacheControl)), wireHead: undefined, touchedMs: undefined };
+    let answered: CacheEntry = { ...entry, headers, etag: facts.etag, lastModified: facts.lastModified, stale: staleAllowanceOf(facts), wireHead: undefined, touchedMs: undefined };
     if (decision.store) {
       answered = { ...answered, responseTimeMs, initialAgeMs: decision.initialAgeMs, lifetimeMs: decision.lifetimeMs, size: entrySize(entry.key, headers, entry.body) };
       this.cache.store(answered);
@@ -426,7 +466,7 @@ export class CacheTransaction {
       headers: stored,
       ...(facts.etag !== undefined ? { etag: facts.etag } : {}),
       ...(facts.lastModified !== undefined ? { lastModified: facts.lastModified } : {}),
-      stale: staleAllowance(parseCacheControl(facts.cacheControl)),
+      stale: staleAllowanceOf(facts),
       responseTimeMs,
       initialAgeMs: decision.initialAgeMs,
       lifetimeMs: decision.lifetimeMs,

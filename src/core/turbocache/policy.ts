@@ -10,7 +10,7 @@
 // maxAge() serve as an oracle in the unit tests instead.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { parseCacheControl, parseDeltaSeconds, parseHttpDate, parseVary, type CacheControl } from './http-fields.js';
+import { parseCacheControl, parseDeltaSeconds, parseHttpDate, parseTargetedCacheControl, parseVary, type CacheControl } from './http-fields.js';
 
 /** Why a request is not answered from the cache. */
 export type BypassReason = 'method' | 'no-host' | 'request-no-cache' | 'authorization' | 'range' | 'request-body';
@@ -33,8 +33,17 @@ export type NotStoredReason =
   | 'stale'
   | 'too-large';
 
-/** Statuses cacheable by default (RFC 9110 §15.1), the only ones stored. */
-export const STORABLE_STATUSES: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 404, 405, 410, 414, 501]);
+/**
+ * Whether an answer with this status may be stored (RFC 9111 §3: any final status may, with
+ * explicit freshness, which Ferry always asks for; so the statuses cacheable by default, RFC 9110
+ * §15.1, need no list). Refused on purpose: 1xx (not final), 304 (it answers a conditional
+ * request: stored, it would answer unconditional ones), and 5xx but 501: an error of the moment
+ * (the app failing or overloaded, a gateway timing out) kept for its max-age would outlive its
+ * cause, where 501 (not implemented) lasts. 206 is refused before, as 'partial'.
+ */
+function storableStatus(status: number): boolean {
+  return status >= 200 && status < 600 && status !== 304 && (status < 500 || status === 501);
+}
 
 /** Methods that cannot change anything on the server (RFC 9110 §9.2.1); others invalidate. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -52,6 +61,13 @@ export interface RequestVerdict {
   invalidates: boolean;
   /** The request's own Cache-Control max-age: an older entry is not good enough for it. */
   maxAgeMs?: number;
+  /** Its min-fresh: an entry must stay fresh this much longer to answer it (RFC 9111 §5.2.1.3). */
+  minFreshMs?: number;
+  /**
+   * Its only-if-cached: answered from the cache or with 504, never by the app (RFC 9111
+   * §5.2.1.7); on any request, since one the cache cannot answer gets the 504 too.
+   */
+  onlyIfCached?: true;
 }
 
 function hasBody(headers: IncomingHttpHeaders): boolean {
@@ -61,6 +77,14 @@ function hasBody(headers: IncomingHttpHeaders): boolean {
 
 /** What the cache may do with a request, from its method and headers alone. */
 export function requestVerdict(method: string, headers: IncomingHttpHeaders): RequestVerdict {
+  const cacheControl = headers['cache-control'];
+  // Most requests say nothing about caching: no parsing.
+  const cc = cacheControl === undefined ? undefined : parseCacheControl(cacheControl);
+  const verdict = verdictFor(method, headers, cc);
+  return cc?.directives.has('only-if-cached') ? { ...verdict, onlyIfCached: true } : verdict;
+}
+
+function verdictFor(method: string, headers: IncomingHttpHeaders, cc: CacheControl | undefined): RequestVerdict {
   if (method !== 'GET' && method !== 'HEAD') {
     return { lookup: false, bypass: 'method', mayStore: false, invalidates: !SAFE_METHODS.has(method) };
   }
@@ -70,16 +94,16 @@ export function requestVerdict(method: string, headers: IncomingHttpHeaders): Re
   if (hasBody(headers)) return notStoredBypass('request-body', head, 'request-no-store');
   // The answer may still be stored, if the app marks it public (decided on the response).
   if (headers.authorization !== undefined) return storableBypass('authorization', head);
-  const cacheControl = headers['cache-control'];
   const pragma = headers.pragma;
   const lookup = head ? LOOKUP_HEAD : LOOKUP_GET;
-  // Most requests say nothing about caching: one verdict object, no parsing.
-  if (cacheControl === undefined && pragma === undefined) return lookup;
-  const cc = cacheControl === undefined ? undefined : parseCacheControl(cacheControl);
+  // Most requests say nothing about caching: one verdict object.
+  if (cc === undefined && pragma === undefined) return lookup;
   if (cc?.directives.has('no-store')) return notStoredBypass('request-no-cache', head, 'request-no-store');
   if (cc?.directives.has('no-cache') || (pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma))) return storableBypass('request-no-cache', head);
   const maxAge = parseDeltaSeconds(cc?.directives.get('max-age'));
-  return maxAge === undefined ? lookup : { ...lookup, maxAgeMs: maxAge * 1000 };
+  const minFresh = parseDeltaSeconds(cc?.directives.get('min-fresh'));
+  if (maxAge === undefined && minFresh === undefined) return lookup;
+  return { ...lookup, ...(maxAge !== undefined ? { maxAgeMs: maxAge * 1000 } : {}), ...(minFresh !== undefined ? { minFreshMs: minFresh * 1000 } : {}) };
 }
 
 /** A GET or HEAD looked up with nothing else to say (shared: verdicts are never changed). */
@@ -99,6 +123,9 @@ function storableBypass(bypass: BypassReason, head: boolean): RequestVerdict {
 /** The response fields the store decision reads, gathered in one pass over the raw headers. */
 export interface ResponseFacts {
   cacheControl: string[];
+  /** The targeted fields (RFC 9213): Ferry's own, and the one for CDNs. */
+  ferryCacheControl: string[];
+  cdnCacheControl: string[];
   expires: string[];
   date?: string;
   age?: string;
@@ -113,12 +140,18 @@ export interface ResponseFacts {
 }
 
 export function collectResponseFacts(raw: readonly string[]): ResponseFacts {
-  const facts: ResponseFacts = { cacheControl: [], expires: [], vary: [], setCookie: false, wwwAuthenticate: false, contentRange: false };
+  const facts: ResponseFacts = { cacheControl: [], ferryCacheControl: [], cdnCacheControl: [], expires: [], vary: [], setCookie: false, wwwAuthenticate: false, contentRange: false };
   for (let i = 0; i < raw.length; i += 2) {
     const value = raw[i + 1] as string;
     switch ((raw[i] as string).toLowerCase()) {
       case 'cache-control':
         facts.cacheControl.push(value);
+        break;
+      case 'ferry-cache-control':
+        facts.ferryCacheControl.push(value);
+        break;
+      case 'cdn-cache-control':
+        facts.cdnCacheControl.push(value);
         break;
       case 'expires':
         facts.expires.push(value);
@@ -132,7 +165,9 @@ export function collectResponseFacts(raw: readonly string[]): ResponseFacts {
       case 'vary':
         facts.vary.push(value);
         break;
+      // Set-Cookie2 is obsolete (RFC 6265 §9.4), but a client may still act on it: as personal.
       case 'set-cookie':
+      case 'set-cookie2':
         facts.setCookie = true;
         break;
       case 'www-authenticate':
@@ -171,16 +206,36 @@ export type StoreVerdict =
   | { store: true; lifetimeMs: number; initialAgeMs: number; dateMs: number | undefined }
   | { store: false; reason: NotStoredReason };
 
+/**
+ * The directives that decide storability and freshness (RFC 9213 §2.2): the most specific
+ * targeted field that parses, Ferry-Cache-Control (for Ferry alone) then CDN-Cache-Control, else
+ * Cache-Control. `targeted`: Cache-Control and Expires are then ignored. `ignored`: targeted
+ * fields that did not parse (RFC 9213 §2.1: ignored as if absent), read leniently.
+ */
+function decidingControl(facts: ResponseFacts): { cc: CacheControl; targeted: boolean; ignored?: CacheControl } {
+  let ignored: string[] | undefined;
+  for (const values of [facts.ferryCacheControl, facts.cdnCacheControl]) {
+    if (values.length === 0) continue;
+    const cc = parseTargetedCacheControl(values);
+    if (cc) return { cc, targeted: true, ...(ignored ? { ignored: parseCacheControl(ignored) } : {}) };
+    (ignored ??= []).push(...values);
+  }
+  return { cc: parseCacheControl(facts.cacheControl), targeted: false, ...(ignored ? { ignored: parseCacheControl(ignored) } : {}) };
+}
+
+/** What an ignored targeted field still decides: the app meant it, whatever its spelling. */
+const FORBIDDING = ['no-store', 'private', 'no-cache'] as const;
+
 /** Freshness lifetime (RFC 9111 §4.2.1): s-maxage, else max-age, else Expires - Date. */
-function freshnessLifetimeMs(cc: CacheControl, facts: ResponseFacts, dateMs: number): number | NotStoredReason {
+function freshnessLifetimeMs(cc: CacheControl, expiresValues: readonly string[], dateMs: number, nowMs: number): number | NotStoredReason {
   for (const name of ['s-maxage', 'max-age']) {
     if (!cc.directives.has(name)) continue;
     // A repeated or malformed value is invalid freshness: treated as stale, so not stored.
     const seconds = cc.repeated.has(name) ? undefined : parseDeltaSeconds(cc.directives.get(name));
     return seconds === undefined ? 'invalid-freshness' : seconds * 1000;
   }
-  if (facts.expires.length === 0) return 'no-freshness';
-  const expires = facts.expires.length === 1 ? parseHttpDate(facts.expires[0]) : undefined;
+  if (expiresValues.length === 0) return 'no-freshness';
+  const expires = expiresValues.length === 1 ? parseHttpDate(expiresValues[0], nowMs) : undefined;
   return expires === undefined ? 'invalid-freshness' : expires - dateMs;
 }
 
@@ -205,14 +260,16 @@ export function currentAgeMs(entry: { initialAgeMs: number; responseTimeMs: numb
 export function storeVerdict(ctx: StoreContext): StoreVerdict {
   const { facts } = ctx;
   if (ctx.status === 206 || facts.contentRange) return { store: false, reason: 'partial' };
-  if (!STORABLE_STATUSES.has(ctx.status)) return { store: false, reason: 'status' };
-  const cc = parseCacheControl(facts.cacheControl);
+  if (!storableStatus(ctx.status)) return { store: false, reason: 'status' };
+  const { cc, targeted, ignored } = decidingControl(facts);
   if (cc.directives.has('no-store')) return { store: false, reason: 'no-store' };
   // Also the qualified forms (private="Set-Cookie"): storing what is left is not worth the risk.
   if (cc.directives.has('private')) return { store: false, reason: 'private' };
   // Stored only to be revalidated on every use (RFC 9111 §5.2.2.4): with a validator to ask with.
   const revalidateAlways = cc.directives.has('no-cache');
   if (revalidateAlways && facts.etag === undefined && facts.lastModified === undefined) return { store: false, reason: 'no-cache' };
+  const refusal = ignored && FORBIDDING.find((name) => ignored.directives.has(name));
+  if (refusal) return { store: false, reason: refusal };
   if (facts.setCookie) return { store: false, reason: 'set-cookie' };
   if (parseVary(facts.vary).some((name) => !(ctx.varyByCookie && name === 'cookie'))) return { store: false, reason: 'vary' };
   // RFC 9111 §3.5: a shared cache keeps an answer to an authorized request only when told to.
@@ -224,10 +281,12 @@ export function storeVerdict(ctx: StoreContext): StoreVerdict {
     return { store: true, lifetimeMs: 0, initialAgeMs: initialAge, dateMs };
   }
   // No freshness given: decided before the Date is parsed (most answers end here).
-  if (!cc.directives.has('s-maxage') && !cc.directives.has('max-age') && facts.expires.length === 0) return { store: false, reason: 'no-freshness' };
-  const parsedDate = parseHttpDate(facts.date);
+  // A targeted field that decides ignores Expires (RFC 9213 §2.2).
+  const expires = targeted ? [] : facts.expires;
+  if (!cc.directives.has('s-maxage') && !cc.directives.has('max-age') && expires.length === 0) return { store: false, reason: 'no-freshness' };
+  const parsedDate = parseHttpDate(facts.date, ctx.responseTimeMs);
   const dateMs = parsedDate ?? ctx.responseTimeMs;
-  const lifetime = freshnessLifetimeMs(cc, facts, dateMs);
+  const lifetime = freshnessLifetimeMs(cc, expires, dateMs, ctx.responseTimeMs);
   if (typeof lifetime === 'string') return { store: false, reason: lifetime };
   const initialAge = initialAgeMs(facts.age, dateMs, ctx.requestTimeMs, ctx.responseTimeMs);
   if (lifetime <= initialAge) return { store: false, reason: 'stale' };
@@ -254,10 +313,21 @@ export function staleAllowance(cc: CacheControl): StaleAllowance {
   return { whileRevalidateMs: ms('stale-while-revalidate'), ifErrorMs: ms('stale-if-error'), neverStale };
 }
 
-/** Whether a stored entry may answer a request now. */
-export function isFresh(entry: { initialAgeMs: number; responseTimeMs: number; lifetimeMs: number }, nowMs: number, requestMaxAgeMs?: number): boolean {
+/**
+ * A stored answer's allowance, from the field that decides its caching (a targeted one first);
+ * never stale when Cache-Control forbids it too, even where a targeted field decides.
+ */
+export function staleAllowanceOf(facts: ResponseFacts): StaleAllowance {
+  const { cc, targeted } = decidingControl(facts);
+  const allowance = staleAllowance(cc);
+  if (targeted && staleAllowance(parseCacheControl(facts.cacheControl)).neverStale) return { whileRevalidateMs: 0, ifErrorMs: 0, neverStale: true };
+  return allowance;
+}
+
+/** Whether a stored entry may answer a request now: fresh, and within the request's max-age and min-fresh. */
+export function isFresh(entry: { initialAgeMs: number; responseTimeMs: number; lifetimeMs: number }, nowMs: number, requestMaxAgeMs?: number, requestMinFreshMs?: number): boolean {
   const age = currentAgeMs(entry, nowMs);
-  return age < entry.lifetimeMs && (requestMaxAgeMs === undefined || age <= requestMaxAgeMs);
+  return age + (requestMinFreshMs ?? 0) < entry.lifetimeMs && (requestMaxAgeMs === undefined || age <= requestMaxAgeMs);
 }
 
 /**
@@ -301,6 +371,24 @@ export function invalidatedUrls(status: number, scheme: string, host: string, ta
     if (resolved.protocol === `${scheme}:` && resolved.host === host && !urls.includes(key)) urls.push(key);
   }
   return urls;
+}
+
+/**
+ * Whether a GET or HEAD gets a 304 from an entry. If-None-Match against its ETag when the request
+ * has one (RFC 9110 §13.1.2: it takes precedence, If-Modified-Since is then ignored); else
+ * If-Modified-Since against its Last-Modified (§13.1.3), when both dates parse and the request's
+ * is not later than now (a future date is invalid: the full answer is never wrong). Only for an
+ * entry answered 2xx (§13.2.1): a stored 404 or redirect stays what it is.
+ */
+export function notModified(headers: IncomingHttpHeaders, entry: { status: number; etag?: string; lastModified?: string }, nowMs: number): boolean {
+  if (entry.status < 200 || entry.status >= 300) return false;
+  const ifNoneMatch = headers['if-none-match'];
+  if (ifNoneMatch !== undefined) return entry.etag !== undefined && etagMatches(ifNoneMatch, entry.etag);
+  const ifModifiedSince = headers['if-modified-since'];
+  if (ifModifiedSince === undefined || entry.lastModified === undefined) return false;
+  const since = parseHttpDate(ifModifiedSince, nowMs);
+  const modified = parseHttpDate(entry.lastModified, nowMs);
+  return since !== undefined && modified !== undefined && since <= nowMs && modified <= since;
 }
 
 /** If-None-Match against a stored ETag, by weak comparison (RFC 9110 §13.1.2). */

@@ -28,7 +28,7 @@ export interface CacheEntry {
   /** The app's headers, ready for writeHead: without hop-by-hop, Age, Content-Length, X-Request-Id. */
   headers: string[];
   body: Buffer;
-  /** Its validators (RFC 9110 §8.8): with one, a stale entry is revalidated rather than refetched. */
+  /** Its validators (RFC 9110 §8.8): for the client's conditional requests (a 304 from the entry), and to revalidate it once stale rather than refetch it. */
   etag?: string;
   lastModified?: string;
   /** What it allows once stale (policy.ts staleAllowance); absent: nothing. */
@@ -73,6 +73,14 @@ export function stalenessMs(entry: CacheEntry, nowMs: number): number {
   return currentAgeMs(entry, nowMs) - entry.lifetimeMs;
 }
 
+/**
+ * The Content-Length a full hit of the entry carries, or none: a 204 has no content, and a
+ * server must not send Content-Length with it (RFC 9110 §8.6).
+ */
+export function hitContentLength(entry: { status: number; body: Buffer }): string | undefined {
+  return entry.status === 204 ? undefined : String(entry.body.length);
+}
+
 /** An entry hit again within this long keeps its place in the LRU order. */
 const TOUCH_INTERVAL_MS = 1000;
 
@@ -115,17 +123,16 @@ export class Turbocache {
   }
 
   /** A fresh entry for the key, or undefined (a stale one is dropped). */
-  lookup(key: string, nowMs: number, requestMaxAgeMs?: number): CacheEntry | undefined {
+  lookup(key: string, nowMs: number, requestMaxAgeMs?: number, requestMinFreshMs?: number): CacheEntry | undefined {
     this.counters.lookups++;
     const entry = this.entries.get(key);
     if (entry === undefined) {
       this.counters.misses++;
       return undefined;
     }
-    if (!isFresh(entry, nowMs, requestMaxAgeMs)) {
-      // Too old for this request only (its own max-age): keep it for others.
-      // Too old for this request only (its own max-age), or stale but confirmable by the app
-      // (stale()): kept for the revalidation that follows.
+    if (!isFresh(entry, nowMs, requestMaxAgeMs, requestMinFreshMs)) {
+      // Too old for this request only (its own max-age or min-fresh), or stale but kept to be
+      // revalidated or served stale (stale()): kept for what follows.
       if (isFresh(entry, nowMs) || this.keptStale(entry, nowMs)) {
         this.counters.misses++;
         return undefined;

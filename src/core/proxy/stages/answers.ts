@@ -4,7 +4,7 @@
 
 import type { Exchange } from '../../front/exchange.js';
 import type { CacheHit } from '../../turbocache/cache-front.js';
-import type { CacheEntry } from '../../turbocache/turbocache.js';
+import { hitContentLength, type CacheEntry } from '../../turbocache/turbocache.js';
 import { writeLatin1 } from '../../engine/syntax.js';
 import { errorAnswerParts, spawnErrorPageBody, type ErrorResponse, type SpawnFacts } from '../error-responses.js';
 import type { HealthVerdict } from '../health-check.js';
@@ -85,7 +85,8 @@ function fieldLines(headers: readonly string[]): string {
   return text;
 }
 
-/** An entry's status line, stored fields and Content-Length, as they go on the wire. */
+/** An entry's status line, stored fields and Content-Length (none for a 204), as they go on the wire. */
 function storedHead(entry: CacheEntry): Buffer {
-  return Buffer.from(`${statusLine(entry.status, entry.statusText)}${fieldLines(entry.headers)}Content-Length: ${entry.body.length}\r\n`, 'latin1');
+  const length = hitContentLength(entry);
+  return Buffer.from(`${statusLine(entry.status, entry.statusText)}${fieldLines(entry.headers)}${length === undefined ? '' : `Content-Length: ${length}\r\n`}`, 'latin1');
 }

@@ -12,12 +12,12 @@ import type { ResponseHead } from '../../engine/response-head.js';
 import type { Exchange, ExchangeListener, ExchangeOutcome } from '../../front/exchange.js';
 import type { AppGroup } from '../../pool/app-group.js';
 import type { Session } from '../../pool/session.js';
-import type { CacheClient, CacheHit, CacheTransaction } from '../../turbocache/cache-front.js';
+import { CACHE_HEADER, type CacheClient, type CacheHit, type CacheTransaction } from '../../turbocache/cache-front.js';
 import type { UpstreamExchange, UpstreamHandler } from '../../upstream/upstream-exchange.js';
 import type { RequestOrigin } from '../authority.js';
 import type { RequestBodyBuffer } from '../request-body.js';
 import type { TrackedRequest } from '../request-tracker.js';
-import { cacheHitBytes } from './answers.js';
+import { cacheHitBytes, writeError } from './answers.js';
 import type { StageContext } from './context.js';
 import type { ExchangeBody } from './request-body.js';
 import type { HeldAnswer } from './held-answer.js';
@@ -189,5 +189,13 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
     if (this.access) this.access.cache = 'hit';
     this.to('answered');
     exchange.writeRaw(cacheHitBytes(hit, exchange.head.version, exchange.mustClose));
+  }
+
+  notCached(lookedUp: boolean, cacheStatus: string | undefined): void {
+    this.status = 504;
+    if (this.access) this.access.cache = lookedUp ? 'miss' : 'bypass';
+    this.to('answered');
+    const reason = 'The request asked for a cached answer only (only-if-cached), and the cache has no fresh answer for it.';
+    writeError(this.exchange, { status: 504, reason, requestId: this.requestId, ...(cacheStatus === undefined ? {} : { headers: { [CACHE_HEADER]: cacheStatus } }) });
   }
 }

@@ -1,15 +1,15 @@
 // Stage 5, respond: the app's answer to the client as it comes. The head: the app's fields
-// without hop-by-hop ones, the out-of-band work request taken out, X-Ferry-Cache and the sticky
-// cookie added; the body: each decoded piece written through the exchange (which frames it:
-// Content-Length as the app gave it, else chunked), with backpressure both ways: a full client
-// socket stops reading the app until the client drains, unless response buffering holds what the
-// client cannot take yet (response-buffering.ts), so that the app is done as soon as it can be.
-// Failures before the head: a refused connection is retried on another process, max-request-time
-// is 504, anything else 502; after the head, the client's connection is cut so that it sees a
-// broken answer.
+// without hop-by-hop ones, the out-of-band work request and Ferry-Cache-Control taken out,
+// X-Ferry-Cache and the sticky cookie added; the body: each decoded piece written through the
+// exchange (which frames it: Content-Length as the app gave it, else chunked), with backpressure
+// both ways: a full client socket stops reading the app until the client drains, unless response
+// buffering holds what the client cannot take yet (response-buffering.ts), so that the app is
+// done as soon as it can be. Failures before the head: a refused connection is retried on another
+// process, max-request-time is 504, anything else 502; after the head, the client's connection is
+// cut so that it sees a broken answer.
 
 import type { ResponseHead } from '../../engine/response-head.js';
-import { CACHE_HEADER } from '../../turbocache/cache-front.js';
+import { CACHE_HEADER, dropFerryCacheControl } from '../../turbocache/cache-front.js';
 import { neverSent } from '../never-sent.js';
 import { takeOobRequest } from '../oob-request.js';
 import { buildDownstreamHeaders } from '../headers.js';
@@ -40,6 +40,8 @@ export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
   if (SERVER_ERRORS.has(head.status) && request.cache?.staleOnError(exchange.method === 'HEAD') !== undefined) return;
   // Decided on the app's own headers, before Ferry adds its sticky-session cookie.
   const cacheStatus = request.cache?.onHeaders(head.status, head.reason, headers);
+  // Ferry-Cache-Control was for the cache alone, which has read it now.
+  dropFerryCacheControl(headers);
   // The app confirmed the cache's stale copy (304 to Ferry's conditional request): the client
   // gets that copy once the app's answer is complete (onAppComplete), not the 304.
   if (request.cache?.instead !== undefined) return;

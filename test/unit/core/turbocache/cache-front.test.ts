@@ -53,6 +53,10 @@ function clientOf(res: http.ServerResponse): CacheClient {
     },
     // No background refreshes here (no stale-while-revalidate answers): whoever waits is told.
     refresh: (tx) => tx.settle('not-stored'),
+    notCached: () => {
+      res.writeHead(504);
+      res.end();
+    },
   };
 }
 
@@ -225,5 +229,77 @@ describe('freshenedHeaders (RFC 9111 §4.3.4)', () => {
       'Content-Type', 'text/html', 'Cache-Control', 'max-age=60',
       'ETag', '"1"', 'Date', 'Tue, 01 Dec 2026 10:00:00 GMT', 'Link', '</c>',
     ]);
+  });
+});
+
+describe('CacheFront hits', () => {
+  const NOW = Date.parse('2026-11-23T10:00:00Z');
+  const LAST_MODIFIED = 'Mon, 23 Nov 2026 09:00:00 GMT';
+
+  /** A front whose cache holds one fresh entry for http://a/x, with these status and fields. */
+  function frontWith(status: number, headers: string[], body = ''): CacheFront {
+    const front = new CacheFront(new Turbocache({ maxBytes: 1_000_000, maxEntryBytes: 100_000 }), { debugHeader: false, now: () => NOW });
+    const entry = { key: 'http://a/x', url: 'http://a/x', status, statusText: '', headers, body: Buffer.from(body), responseTimeMs: NOW, initialAgeMs: 0, lifetimeMs: 60_000, size: 0 };
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i] === 'ETag') Object.assign(entry, { etag: headers[i + 1] });
+      if (headers[i] === 'Last-Modified') Object.assign(entry, { lastModified: headers[i + 1] });
+    }
+    front.cache.store(entry);
+    return front;
+  }
+
+  /** What the front answers a request for http://a/x with these fields, from the cache (or undefined: to the app). */
+  function hitFor(front: CacheFront, fields: string[] = [], method = 'GET'): { status: number; headers: string[] } | undefined {
+    const rawHeaders = ['Host', 'a', ...fields];
+    const verdict = requestOrigin({ method, target: '/x', httpVersion: '1.1', rawHeaders, trustForwarded: false });
+    if (!verdict.ok) throw new Error(verdict.reason);
+    const headers: http.IncomingHttpHeaders = {};
+    for (let i = 0; i < rawHeaders.length; i += 2) headers[(rawHeaders[i] as string).toLowerCase()] = rawHeaders[i + 1];
+    let hit: { status: number; headers: string[] } | undefined;
+    const client: CacheClient = {
+      gone: false,
+      onClose: () => undefined,
+      answer: (h) => void (hit = { status: h.status, headers: h.headers }),
+      notCached: (lookedUp, cacheStatus) => void (hit = { status: 504, headers: [lookedUp ? 'looked-up' : 'bypassed', cacheStatus ?? ''] }),
+      refresh: (tx) => tx.settle('not-stored'),
+    };
+    const begun = front.begin({ method, headers, origin: verdict.origin }, client);
+    front.close();
+    if (begun instanceof Promise) throw new Error('waited');
+    return begun === undefined ? hit : undefined;
+  }
+
+  const names = (hit: { headers: string[] } | undefined): string[] => (hit?.headers ?? []).filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+
+  it('gives a 204 hit no Content-Length (RFC 9110 §8.6), a 200 hit its length', () => {
+    expect(names(hitFor(frontWith(204, ['Cache-Control', 'max-age=60'])))).not.toContain('content-length');
+    expect(hitFor(frontWith(200, ['Cache-Control', 'max-age=60'], 'hi'))?.headers).toEqual(['Cache-Control', 'max-age=60', 'Content-Length', '2', 'Age', '0']);
+  });
+
+  it('answers If-Modified-Since with 304 from an entry with Last-Modified, unless If-None-Match is there', () => {
+    const headers = ['Cache-Control', 'max-age=60', 'ETag', '"v1"', 'Last-Modified', LAST_MODIFIED];
+    expect(hitFor(frontWith(200, headers, 'hi'), ['If-Modified-Since', LAST_MODIFIED])?.status).toBe(304);
+    expect(hitFor(frontWith(200, headers, 'hi'), ['If-Modified-Since', LAST_MODIFIED], 'HEAD')?.status).toBe(304);
+    expect(hitFor(frontWith(200, headers, 'hi'), ['If-Modified-Since', 'Mon, 23 Nov 2026 08:00:00 GMT'])?.status).toBe(200);
+    expect(hitFor(frontWith(200, headers, 'hi'), ['If-Modified-Since', LAST_MODIFIED, 'If-None-Match', '"v0"'])?.status).toBe(200);
+  });
+
+  it('answers min-fresh only from an entry that stays fresh that long', () => {
+    const front = (): CacheFront => frontWith(200, ['Cache-Control', 'max-age=60'], 'hi');
+    expect(hitFor(front(), ['Cache-Control', 'min-fresh=59'])?.status).toBe(200);
+    expect(hitFor(front(), ['Cache-Control', 'min-fresh=60'])).toBeUndefined();
+  });
+
+  it('answers only-if-cached from the cache, or 504 without a transaction for the app (RFC 9111 §5.2.1.7)', () => {
+    expect(hitFor(frontWith(200, ['Cache-Control', 'max-age=60'], 'hi'), ['Cache-Control', 'only-if-cached'])?.status).toBe(200);
+    expect(hitFor(frontWith(200, ['Cache-Control', 'max-age=60'], 'hi'), ['Cache-Control', 'only-if-cached, min-fresh=120'])).toEqual({ status: 504, headers: ['looked-up', ''] });
+    expect(hitFor(frontWith(200, ['Cache-Control', 'max-age=60'], 'hi'), ['Cache-Control', 'only-if-cached', 'Authorization', 'Bearer x'])).toEqual({ status: 504, headers: ['bypassed', ''] });
+    expect(hitFor(frontWith(200, ['Cache-Control', 'max-age=60'], 'hi'), ['Cache-Control', 'only-if-cached'], 'POST')).toEqual({ status: 504, headers: ['bypassed', ''] });
+  });
+
+  it('gives a 304 built from an entry no Content-Length', () => {
+    const hit = hitFor(frontWith(200, ['Cache-Control', 'max-age=60', 'ETag', '"v1"'], 'hi'), ['If-None-Match', '"v1"']);
+    expect(hit?.status).toBe(304);
+    expect(names(hit)).not.toContain('content-length');
   });
 });

@@ -7,6 +7,7 @@ import {
   initialAgeMs,
   invalidatedUrls,
   isFresh,
+  notModified,
   requestVerdict,
   storeVerdict,
   urlKey,
@@ -63,6 +64,20 @@ describe('requestVerdict: which requests may be answered from the cache', () => 
     expect(requestVerdict('GET', {})).toMatchObject({ lookup: false, bypass: 'no-host' });
   });
 
+  it("honours the request's min-fresh (the entry must stay fresh that much longer)", () => {
+    expect(requestVerdict('GET', { host: 'a', 'cache-control': 'min-fresh=30' })).toMatchObject({ lookup: true, minFreshMs: 30_000 });
+    expect(requestVerdict('GET', { host: 'a', 'cache-control': 'min-fresh=x' }).minFreshMs).toBeUndefined();
+  });
+
+  it('marks only-if-cached on every request, looked up or not (RFC 9111 §5.2.1.7: the cache or 504)', () => {
+    expect(requestVerdict('GET', { host: 'a', 'cache-control': 'only-if-cached' })).toMatchObject({ lookup: true, onlyIfCached: true });
+    expect(requestVerdict('GET', { host: 'a', 'cache-control': 'only-if-cached, max-age=5' })).toMatchObject({ lookup: true, onlyIfCached: true, maxAgeMs: 5000 });
+    expect(requestVerdict('GET', { host: 'a', authorization: 'Bearer x', 'cache-control': 'only-if-cached' })).toMatchObject({ lookup: false, bypass: 'authorization', onlyIfCached: true });
+    expect(requestVerdict('GET', { host: 'a', 'cache-control': 'no-cache, only-if-cached' })).toMatchObject({ lookup: false, onlyIfCached: true });
+    expect(requestVerdict('POST', { host: 'a', 'cache-control': 'only-if-cached' })).toMatchObject({ lookup: false, bypass: 'method', onlyIfCached: true });
+    expect(requestVerdict('GET', { host: 'a' }).onlyIfCached).toBeUndefined();
+  });
+
   it("honours the request's own max-age", () => {
     expect(requestVerdict('GET', { host: 'a', 'cache-control': 'max-age=5' })).toMatchObject({ lookup: true, maxAgeMs: 5000 });
   });
@@ -74,9 +89,16 @@ describe('storeVerdict: what is stored', () => {
     expect(lifetimeS(verdict(['Cache-Control', 'max-age=60']))).toBe(60);
   });
 
-  it('stores only statuses cacheable by default', () => {
+  it('stores any final status with explicit freshness (RFC 9111 §3), redirects and client errors too', () => {
     for (const status of [200, 203, 204, 300, 301, 404, 405, 410, 414, 501]) expect(reason(verdict(['Cache-Control', 'max-age=60'], { status }))).toBe('stored');
-    for (const status of [201, 302, 307, 400, 401, 403, 500, 502, 503]) expect(reason(verdict(['Cache-Control', 'max-age=60'], { status }))).toBe('status');
+    for (const status of [201, 302, 303, 307, 308, 400, 403, 451]) expect(reason(verdict(['Cache-Control', 'max-age=60'], { status }))).toBe('stored');
+    expect(reason(verdict(['Expires', new Date(NOW + 60_000).toUTCString()], { status: 302 }))).toBe('stored');
+    expect(reason(verdict(['Cache-Control', 's-maxage=60'], { status: 307 }))).toBe('stored');
+    expect(reason(verdict([], { status: 302 }))).toBe('no-freshness');
+  });
+
+  it('never stores 1xx, 304 (an answer to a conditional request) or a 5xx other than 501 (an error of the moment)', () => {
+    for (const status of [100, 101, 103, 304, 500, 502, 503, 504, 599]) expect(reason(verdict(['Cache-Control', 'max-age=60'], { status }))).toBe('status');
   });
 
   it('never stores partial content', () => {
@@ -113,6 +135,10 @@ describe('storeVerdict: what is stored', () => {
 
   it('never stores an answer that sets a cookie, even a public one (Passenger replayed it to everyone)', () => {
     expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'Set-Cookie', 'session=abc']))).toBe('set-cookie');
+  });
+
+  it('never stores an answer that sets a cookie the obsolete way (Set-Cookie2)', () => {
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'Set-Cookie2', 'session=abc; Version=1']))).toBe('set-cookie');
   });
 
   it('never stores an answer with Vary', () => {
@@ -180,9 +206,75 @@ describe('storeVerdict: what is stored', () => {
     expect(lifetimeS(verdict(['Cache-Control', 'max-age="60"']))).toBe(60);
   });
 
+  it('treats whitespace around the "=" of a directive as malformed (RFC 9111 §5.2: no whitespace there)', () => {
+    expect(reason(verdict(['Cache-Control', 'max-age =3600']))).toBe('invalid-freshness');
+    expect(reason(verdict(['Cache-Control', 'max-age= 3600']))).toBe('invalid-freshness');
+    expect(reason(verdict(['Cache-Control', 's-maxage = 3600, max-age=60']))).toBe('invalid-freshness');
+    // The directive still counts: what forbids storing still does.
+    expect(reason(verdict(['Cache-Control', 'max-age=60, no-cache ="Set-Cookie"']))).toBe('no-cache');
+  });
+
+  it('ignores an invalid Age (Age = delta-seconds, RFC 9111 §5.1): the answer counts as new', () => {
+    expect(verdict(['Cache-Control', 'max-age=3600', 'Age', '7200;foo=bar'])).toMatchObject({ store: true, initialAgeMs: 0 });
+    expect(verdict(['Cache-Control', 'max-age=3600', 'Age', '-5'])).toMatchObject({ store: true, initialAgeMs: 0 });
+    expect(verdict(['Cache-Control', 'max-age=3600', 'Age', '7200'])).toMatchObject({ store: false, reason: 'stale' });
+  });
+
   it('does not store an answer already older than its freshness (Age header)', () => {
     expect(reason(verdict(['Cache-Control', 'max-age=60', 'Age', '60']))).toBe('stale');
     expect(verdict(['Cache-Control', 'max-age=60', 'Age', '50'])).toMatchObject({ store: true, initialAgeMs: 50_000 });
+  });
+});
+
+describe('storeVerdict: targeted fields (RFC 9213)', () => {
+  it('never stores what CDN-Cache-Control forbids, whatever Cache-Control allows', () => {
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'CDN-Cache-Control', 'private']))).toBe('private');
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'CDN-Cache-Control', 'no-store']))).toBe('no-store');
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'CDN-Cache-Control', 'no-cache']))).toBe('no-cache');
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'Ferry-Cache-Control', 'private']))).toBe('private');
+  });
+
+  it('lets the most specific valid field alone decide: Ferry-Cache-Control, then CDN-Cache-Control, then Cache-Control', () => {
+    expect(lifetimeS(verdict(['Cache-Control', 'no-store', 'CDN-Cache-Control', 'max-age=120']))).toBe(120);
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=10', 'CDN-Cache-Control', 'max-age=120', 'Ferry-Cache-Control', 'max-age=300']))).toBe(300);
+    // The CDN's own rule does not bind Ferry once Ferry's field speaks.
+    expect(lifetimeS(verdict(['CDN-Cache-Control', 'no-store', 'Ferry-Cache-Control', 's-maxage=30']))).toBe(30);
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'Ferry-Cache-Control', 'no-store']))).toBe('no-store');
+  });
+
+  it('ignores Cache-Control and Expires when a targeted field decides: without freshness of its own, nothing is stored', () => {
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'public']))).toBe('no-freshness');
+    expect(reason(verdict(['Expires', new Date(NOW + 60_000).toUTCString(), 'CDN-Cache-Control', 'none']))).toBe('no-freshness');
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'max-age=-1']))).toBe('invalid-freshness');
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'max-age=1.5']))).toBe('invalid-freshness');
+    // A valid Dictionary whose max-age is no Integer (RFC 9213 §2.1: not to be coerced).
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'Ferry-Cache-Control', 'max-age="120"']))).toBe('invalid-freshness');
+  });
+
+  it('reads a targeted field as a Structured Fields Dictionary, ignoring parameters', () => {
+    expect(lifetimeS(verdict(['CDN-Cache-Control', 'max-age=60;x=1, x-note="a, b", y=(a b), z=?1, w=:AQ==:']))).toBe(60);
+    expect(lifetimeS(verdict(['CDN-Cache-Control', 'x-a', 'CDN-Cache-Control', 'max-age=60']))).toBe(60);
+    expect(reason(verdict(['CDN-Cache-Control', 'max-age=60, private="set-cookie"']))).toBe('private');
+  });
+
+  it('ignores an invalid targeted field as if it were absent, but still never stores when it says private, no-store or no-cache', () => {
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'Max-Age=120']))).toBe(60);
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'max-age = 120']))).toBe(60);
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=60', 'CDN-Cache-Control', 'max-age=120,']))).toBe(60);
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=60', 'Ferry-Cache-Control', '']))).toBe(60);
+    expect(lifetimeS(verdict(['Cache-Control', 'max-age=60', 'Ferry-Cache-Control', 'max-age=120 x', 'CDN-Cache-Control', 'max-age=90']))).toBe(90);
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'CDN-Cache-Control', 'Private']))).toBe('private');
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'Ferry-Cache-Control', 'no-store;']))).toBe('no-store');
+  });
+
+  it('keeps the personal rules: Set-Cookie, Vary, WWW-Authenticate; Authorization unless the deciding field says public or s-maxage', () => {
+    expect(reason(verdict(['CDN-Cache-Control', 'max-age=60', 'Set-Cookie', 'a=b']))).toBe('set-cookie');
+    expect(reason(verdict(['CDN-Cache-Control', 'max-age=60', 'Vary', 'Accept']))).toBe('vary');
+    expect(reason(verdict(['CDN-Cache-Control', 'max-age=60', 'WWW-Authenticate', 'Basic']))).toBe('www-authenticate');
+    expect(reason(verdict(['Cache-Control', 'public', 'CDN-Cache-Control', 'max-age=60'], { authorization: true }))).toBe('authorization');
+    expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'CDN-Cache-Control', 'max-age=60'], { authorization: true }))).toBe('authorization');
+    expect(reason(verdict(['CDN-Cache-Control', 'public, max-age=60'], { authorization: true }))).toBe('stored');
+    expect(reason(verdict(['Ferry-Cache-Control', 's-maxage=60'], { authorization: true }))).toBe('stored');
   });
 });
 
@@ -199,6 +291,8 @@ describe('age (RFC 9111 §4.2.3)', () => {
   it('uses the first member of a list-valued Age and ignores an invalid one', () => {
     expect(initialAgeMs('30, 40', NOW, NOW, NOW)).toBe(30_000);
     expect(initialAgeMs('soon', NOW, NOW, NOW)).toBe(0);
+    expect(initialAgeMs('7200;foo=bar', NOW, NOW, NOW)).toBe(0);
+    expect(initialAgeMs('7200 s', NOW, NOW, NOW)).toBe(0);
   });
 
   it('keeps an entry fresh until its age reaches its lifetime, and honours the request max-age', () => {
@@ -207,6 +301,9 @@ describe('age (RFC 9111 §4.2.3)', () => {
     expect(isFresh(entry, NOW + 10_000)).toBe(false);
     expect(isFresh(entry, NOW, 40_000)).toBe(false);
     expect(isFresh(entry, NOW, 50_000)).toBe(true);
+    // min-fresh: 10 s of freshness left now.
+    expect(isFresh(entry, NOW, undefined, 9_999)).toBe(true);
+    expect(isFresh(entry, NOW, undefined, 10_000)).toBe(false);
   });
 });
 
@@ -257,10 +354,36 @@ describe('conditional requests', () => {
   });
 });
 
+describe('notModified: a 304 from an entry (RFC 9110 §13.1, §13.2)', () => {
+  const LAST_MODIFIED = new Date(NOW - 3_600_000).toUTCString();
+  const entry = { status: 200, etag: '"v1"', lastModified: LAST_MODIFIED };
+  const at = (ms: number): string => new Date(ms).toUTCString();
+
+  it('answers If-Modified-Since with 304 when the entry was not modified since, and not when it was', () => {
+    expect(notModified({ 'if-modified-since': LAST_MODIFIED }, entry, NOW)).toBe(true);
+    expect(notModified({ 'if-modified-since': at(NOW - 60_000) }, entry, NOW)).toBe(true);
+    expect(notModified({ 'if-modified-since': at(NOW - 7_200_000) }, entry, NOW)).toBe(false);
+    expect(notModified({ 'if-modified-since': LAST_MODIFIED }, { status: 200 }, NOW)).toBe(false);
+  });
+
+  it('ignores If-Modified-Since that does not parse, or that is in the future, or when If-None-Match is there', () => {
+    expect(notModified({ 'if-modified-since': 'yesterday' }, entry, NOW)).toBe(false);
+    expect(notModified({ 'if-modified-since': at(NOW + 60_000) }, entry, NOW)).toBe(false);
+    expect(notModified({ 'if-none-match': '"v2"', 'if-modified-since': LAST_MODIFIED }, entry, NOW)).toBe(false);
+    expect(notModified({ 'if-none-match': '"v1"', 'if-modified-since': at(NOW - 7_200_000) }, entry, NOW)).toBe(true);
+    expect(notModified({ 'if-none-match': '"v1"', 'if-modified-since': LAST_MODIFIED }, { status: 200, lastModified: LAST_MODIFIED }, NOW)).toBe(false);
+  });
+
+  it('answers only for entries that are 2xx: a stored 404 or 301 stays what it is', () => {
+    expect(notModified({ 'if-none-match': '"v1"' }, { ...entry, status: 404 }, NOW)).toBe(false);
+    expect(notModified({ 'if-modified-since': LAST_MODIFIED }, { ...entry, status: 301 }, NOW)).toBe(false);
+  });
+});
+
 describe('field parsing', () => {
-  it('parses Cache-Control with quoted strings, escapes and odd spacing', () => {
+  it('parses Cache-Control with quoted strings, escapes and odd spacing; an argument after a spaced "=" is invalid', () => {
     const cc = parseCacheControl(['max-age = 5 , no-cache="a, \\"b\\"",,PUBLIC']);
-    expect(cc.directives.get('max-age')).toBe('5');
+    expect(cc.directives.get('max-age')).toBe('');
     expect(cc.directives.get('no-cache')).toBe('a, "b"');
     expect(cc.directives.get('public')).toBe(true);
     expect(cc.directives.size).toBe(3);
@@ -271,8 +394,32 @@ describe('field parsing', () => {
     expect(parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT')).toBe(ms);
     expect(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT')).toBe(ms);
     expect(parseHttpDate('Sun Nov  6 08:49:37 1994')).toBe(ms);
+    expect(parseHttpDate('Sun Nov 06 08:49:37 1994')).toBe(ms);
     expect(parseHttpDate('2026-11-23')).toBeUndefined();
     expect(parseHttpDate('0')).toBeUndefined();
+  });
+});
+
+describe('parseHttpDate: the obsolete forms Expires may come in', () => {
+  it('reads a two-digit RFC 850 year as at most 50 years ahead, else the century before (RFC 9110 §5.6.7)', () => {
+    // NOW is 2026-11-23.
+    expect(parseHttpDate('Wednesday, 01-Jan-75 00:00:00 GMT', NOW)).toBe(Date.parse('2075-01-01T00:00:00Z'));
+    expect(parseHttpDate('Friday, 01-Jan-77 00:00:00 GMT', NOW)).toBe(Date.parse('1977-01-01T00:00:00Z'));
+    expect(parseHttpDate('Thursday, 23-Nov-76 00:00:00 GMT', NOW)).toBe(Date.parse('2076-11-23T00:00:00Z'));
+    expect(parseHttpDate('Tuesday, 24-Nov-26 10:00:00 GMT', NOW)).toBe(Date.parse('2026-11-24T10:00:00Z'));
+    expect(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT', NOW)).toBe(Date.parse('1994-11-06T08:49:37Z'));
+    // Late in a century, a small year is the next one.
+    expect(parseHttpDate('Monday, 01-Jan-01 00:00:00 GMT', Date.parse('2099-06-01T00:00:00Z'))).toBe(Date.parse('2101-01-01T00:00:00Z'));
+  });
+
+  it('stores an answer whose Expires is in RFC 850 or asctime form', () => {
+    const inAnHour = new Date(NOW + 3_600_000);
+    const [weekday, day, month, year, time] = ['Monday', '23', 'Nov', '2026', '11:00:00'];
+    expect(inAnHour.toUTCString()).toBe(`Mon, ${day} ${month} ${year} ${time} GMT`);
+    expect(lifetimeS(verdict(['Expires', `${weekday}, ${day}-${month}-26 ${time} GMT`]))).toBe(3600);
+    expect(lifetimeS(verdict(['Expires', `Mon ${month} ${day} ${time} ${year}`]))).toBe(3600);
+    // Read from the answer's own time: 60 is 2060, 34 years ahead, not 1960 (already expired).
+    expect(lifetimeS(verdict(['Expires', 'Thursday, 01-Jan-60 00:00:00 GMT']))).toBe((Date.parse('2060-01-01T00:00:00Z') - NOW) / 1000);
   });
 });
 

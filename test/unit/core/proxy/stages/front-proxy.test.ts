@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StageContext } from '../../../../../src/core/proxy/stages/context.js';
 import { CacheFront } from '../../../../../src/core/turbocache/cache-front.js';
@@ -20,6 +21,8 @@ let app: http.Server;
 /** Requests the app saw, by path. */
 const seen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
 let renders = 0;
+/** Answers a test gives a path: its status (200) and fields, and `render N` as the body (none for 204). */
+const scripted = new Map<string, { status?: number; headers: Record<string, string> }>();
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-stages-'));
@@ -30,7 +33,12 @@ beforeAll(async () => {
     req.on('end', () => {
       const body = Buffer.concat(parts).toString('latin1');
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      if (req.url === '/cached') {
+      const script = scripted.get(req.url ?? '');
+      if (script) {
+        renders++;
+        res.writeHead(script.status ?? 200, script.headers);
+        res.end(script.status === 204 ? undefined : `render ${renders}`);
+      } else if (req.url === '/cached') {
         renders++;
         res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'public, max-age=60' });
         res.end(`render ${renders}`);
@@ -63,6 +71,7 @@ const logLines: string[] = [];
 afterEach(async () => {
   await proxies.stopAll();
   seen.length = 0;
+  scripted.clear();
 });
 
 interface Setup {
@@ -235,6 +244,125 @@ describe('stage proxy: turbocache', () => {
     expect(b.headers.get('age')).toBe('0');
     expect(await b.text()).toBe(first);
     expect(renders).toBe(before + 1);
+  });
+
+  it('does not share an answer whose CDN-Cache-Control says private, though its Cache-Control says public (RFC 9213)', async () => {
+    scripted.set('/cdn-private', { headers: { 'Cache-Control': 'public, max-age=60', 'CDN-Cache-Control': 'private' } });
+    const { url } = await proxy({ cache: true });
+    const alice = await fetch(`${url}/cdn-private`, { headers: { cookie: 'user=alice' } });
+    expect(alice.headers.get('x-ferry-cache')).toBe('miss (private)');
+    const alicePage = await alice.text();
+    const bob = await fetch(`${url}/cdn-private`);
+    expect(bob.headers.get('x-ferry-cache')).toBe('miss (private)');
+    expect(await bob.text()).not.toBe(alicePage);
+    // For the CDN in front of Ferry, untouched.
+    expect(bob.headers.get('cdn-cache-control')).toBe('private');
+  });
+
+  it('obeys Ferry-Cache-Control over Cache-Control, and keeps it from the client and from the entry; CDN-Cache-Control reaches the client', async () => {
+    scripted.set('/ferry-cc', { headers: { 'Cache-Control': 'no-store', 'Ferry-Cache-Control': 'max-age=60', 'CDN-Cache-Control': 'max-age=30' } });
+    const { url } = await proxy({ cache: true });
+    const a = await fetch(`${url}/ferry-cc`);
+    const b = await fetch(`${url}/ferry-cc`);
+    expect([a.headers.get('x-ferry-cache'), b.headers.get('x-ferry-cache')]).toEqual(['miss', 'hit']);
+    expect(await b.text()).toBe(await a.text());
+    for (const res of [a, b]) {
+      expect(res.headers.get('ferry-cache-control')).toBeNull();
+      expect(res.headers.get('cdn-cache-control')).toBe('max-age=30');
+      expect(res.headers.get('cache-control')).toBe('no-store');
+    }
+  });
+
+  it('sends a 204 hit without Content-Length, as the app sent the miss', async () => {
+    scripted.set('/no-content', { status: 204, headers: { 'Cache-Control': 'max-age=60' } });
+    const { port } = await proxy({ cache: true });
+    const client = await connectClient(port);
+    client.write('GET /no-content HTTP/1.1\r\nHost: x\r\n\r\n');
+    await client.until((c) => c.received.includes('\r\n\r\n'), 'the miss');
+    client.write('GET /no-content HTTP/1.1\r\nHost: x\r\n\r\n');
+    await client.until((c) => /X-Ferry-Cache: hit\r\n([^\r\n]+\r\n)*\r\n$/.test(c.received), 'the hit');
+    const [miss, hit] = client.received.split(/(?=HTTP\/1\.1 )/);
+    expect(miss).toMatch(/^HTTP\/1\.1 204 [\s\S]*X-Ferry-Cache: miss\r\n/);
+    expect(hit).toMatch(/^HTTP\/1\.1 204 No Content\r\n/);
+    expect(client.received).not.toMatch(/content-length|transfer-encoding/i);
+  });
+
+  it('answers If-Modified-Since from an entry with Last-Modified with 304, without the app', async () => {
+    scripted.set('/dated', { headers: { 'Cache-Control': 'max-age=60', 'Last-Modified': 'Mon, 02 Nov 2026 10:00:00 GMT' } });
+    const { url } = await proxy({ cache: true });
+    expect((await fetch(`${url}/dated`)).headers.get('x-ferry-cache')).toBe('miss');
+    // undici's request, not fetch: fetch adds Cache-Control: no-cache to a conditional request.
+    const since = await request(`${url}/dated`, { headers: { 'if-modified-since': 'Tue, 03 Nov 2026 10:00:00 GMT' } });
+    await since.body.dump();
+    expect(since.statusCode).toBe(304);
+    expect(since.headers['x-ferry-cache']).toBe('hit');
+    expect(since.headers['last-modified']).toBe('Mon, 02 Nov 2026 10:00:00 GMT');
+    const older = await request(`${url}/dated`, { headers: { 'if-modified-since': 'Sun, 01 Nov 2026 10:00:00 GMT' } });
+    expect(older.statusCode).toBe(200);
+    expect(await older.body.text()).toMatch(/^render /);
+    expect(seen.filter((r) => r.url === '/dated')).toHaveLength(1);
+  });
+
+  it('does not share an answer that sets a cookie with Set-Cookie2', async () => {
+    scripted.set('/cookie2', { headers: { 'Cache-Control': 'public, max-age=60', 'Set-Cookie2': 'session=alice; Version=1' } });
+    const { url } = await proxy({ cache: true });
+    const alice = await fetch(`${url}/cookie2`);
+    const bob = await fetch(`${url}/cookie2`);
+    expect([alice.headers.get('x-ferry-cache'), bob.headers.get('x-ferry-cache')]).toEqual(['miss (set-cookie)', 'miss (set-cookie)']);
+    expect(seen.filter((r) => r.url === '/cookie2')).toHaveLength(2);
+  });
+
+  it('does not store an answer whose max-age has a space before "=", and ignores an Age that is no delta-seconds', async () => {
+    scripted.set('/spaced', { headers: { 'Cache-Control': 'max-age =3600' } });
+    scripted.set('/odd-age', { headers: { 'Cache-Control': 'max-age=3600', Age: '7200;foo=bar' } });
+    const { url } = await proxy({ cache: true });
+    expect((await fetch(`${url}/spaced`)).headers.get('x-ferry-cache')).toBe('miss (invalid-freshness)');
+    expect((await fetch(`${url}/spaced`)).headers.get('x-ferry-cache')).toBe('miss (invalid-freshness)');
+    expect((await fetch(`${url}/odd-age`)).headers.get('x-ferry-cache')).toBe('miss');
+    const hit = await fetch(`${url}/odd-age`);
+    expect([hit.headers.get('x-ferry-cache'), hit.headers.get('age')]).toEqual(['hit', '0']);
+  });
+
+  it('answers only-if-cached with 504 when nothing is stored, and the app sees nothing; from the cache once stored', async () => {
+    const { url, ctx } = await proxy({ cache: true });
+    const empty = await fetch(`${url}/cached`, { headers: { 'cache-control': 'only-if-cached' } });
+    expect(empty.status).toBe(504);
+    expect(empty.headers.get('x-ferry-cache')).toBe('miss (only-if-cached)');
+    expect(await empty.text()).toContain('only-if-cached');
+    expect(seen).toHaveLength(0);
+    await fetch(`${url}/cached`);
+    const stored = await fetch(`${url}/cached`, { headers: { 'cache-control': 'only-if-cached' } });
+    expect([stored.status, stored.headers.get('x-ferry-cache')]).toEqual([200, 'hit']);
+    expect(seen).toHaveLength(1);
+    await vi.waitFor(() => expect(ctx.tracker.inFlight).toBe(0));
+  });
+
+  it('sends a request whose min-fresh the entry cannot meet to the app', async () => {
+    const { url } = await proxy({ cache: true });
+    await fetch(`${url}/cached`);
+    expect((await fetch(`${url}/cached`, { headers: { 'cache-control': 'min-fresh=30' } })).headers.get('x-ferry-cache')).toBe('hit');
+    expect((await fetch(`${url}/cached`, { headers: { 'cache-control': 'min-fresh=120' } })).headers.get('x-ferry-cache')).toBe('miss');
+    expect(seen).toHaveLength(2);
+  });
+
+  it('stores a redirect with explicit freshness, and never a 503 however fresh', async () => {
+    scripted.set('/moved', { status: 302, headers: { 'Cache-Control': 'max-age=60', Location: '/elsewhere' } });
+    scripted.set('/down', { status: 503, headers: { 'Cache-Control': 'max-age=60' } });
+    const { url } = await proxy({ cache: true });
+    const first = await fetch(`${url}/moved`, { redirect: 'manual' });
+    const second = await fetch(`${url}/moved`, { redirect: 'manual' });
+    expect([first.status, first.headers.get('x-ferry-cache'), second.status, second.headers.get('x-ferry-cache')]).toEqual([302, 'miss', 302, 'hit']);
+    expect(second.headers.get('location')).toBe('/elsewhere');
+    expect((await fetch(`${url}/down`)).headers.get('x-ferry-cache')).toBe('miss (status)');
+    expect((await fetch(`${url}/down`)).headers.get('x-ferry-cache')).toBe('miss (status)');
+    expect(seen.map((r) => r.url)).toEqual(['/moved', '/down', '/down']);
+  });
+
+  it('stores an answer whose Expires is an RFC 850 date with a two-digit year (60: 2060, not 1960)', async () => {
+    scripted.set('/old-expires', { headers: { Expires: 'Thursday, 01-Jan-60 00:00:00 GMT' } });
+    const { url } = await proxy({ cache: true });
+    expect((await fetch(`${url}/old-expires`)).headers.get('x-ferry-cache')).toBe('miss');
+    expect((await fetch(`${url}/old-expires`)).headers.get('x-ferry-cache')).toBe('hit');
   });
 
   it('adds the sticky-session cookie to the app answer', async () => {

@@ -74,6 +74,12 @@ describe('cacheHitBytes of a stored entry', () => {
     expect(entry.wireHead).toBe(rendered);
   });
 
+  it('sends a 204 hit without Content-Length (RFC 9110 §8.6)', () => {
+    const empty = { ...entry, status: 204, statusText: 'No Content', body: Buffer.alloc(0), wireHead: undefined } as CacheEntry;
+    const bytes = cacheHitBytes({ status: 204, statusText: 'No Content', headers: [], body: empty.body, stored: { entry: empty, ageS: '1', mark: undefined } }, '1.1', false);
+    expect(bytes.toString('latin1')).toBe('HTTP/1.1 204 No Content\r\nContent-Type: text/plain\r\nAge: 1\r\n\r\n');
+  });
+
   it('sends the head of a HEAD hit with the stored length and no body; closes when asked', () => {
     expect(cacheHitBytes(hit('0', false, true), '1.1', true).toString('latin1')).toBe('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nAge: 0\r\nConnection: close\r\n\r\n');
   });
