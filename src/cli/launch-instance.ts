@@ -35,6 +35,8 @@ export interface StartOptions {
   /** Limits; concurrency undefined = the app type's default (1 for WSGI/Rack, unlimited otherwise). */
   limits: Omit<PoolLimits, 'concurrency'> & { concurrency?: number };
   rollingRestarts: boolean;
+  /** --watch: file changes under the app's root restart it (rolling). */
+  watch?: boolean;
   stickySessions: boolean;
   stickyCookieName: string;
   /** Given: for every client (or none); undefined: for local clients in development only. */
@@ -296,6 +298,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     ...(detected.app.appType === 'python' || detected.app.appType === 'asgi' ? { pythonCommand: opts.python ?? 'python3' } : {}),
     ...(detected.app.appType === 'ruby' ? { rubyCommand: opts.ruby ?? 'ruby' } : {}),
     rollingRestarts: opts.rollingRestarts,
+    ...(opts.watch ? { watch: true } : {}),
     stickySessions: opts.stickySessions,
     stickyCookieName: opts.stickyCookieName,
     friendlyErrorPages: friendlyErrorPagesFor(opts.friendlyErrorPages, opts.environment),
