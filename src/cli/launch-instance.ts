@@ -185,6 +185,9 @@ function checkDirectMode(apps: readonly AppConfig[]): void {
   if (app.appType !== 'node') throw usage(`--direct works with Node apps only (this app is ${app.appType})`, suggestion);
   if (app.stickySessions) throw usage('--direct and --sticky-sessions do not go together: no core sees the requests', suggestion);
   if (app.limits.maxRequestTimeMs > 0) throw usage('--direct and --max-request-time do not go together: no core times the requests', suggestion);
+  // A process stopped in direct mode closes its idle kept-alive connections, and a request a
+  // client sends on one at that moment fails: a restart on every save would show those failures.
+  if (app.watch) throw usage('--direct and --watch do not go together: a restart in direct mode can fail a request sent on a kept-alive connection while its process stops (through the core, none fails)', suggestion);
 }
 
 /** A time limit in whole seconds, 0 for none; returned as given. */

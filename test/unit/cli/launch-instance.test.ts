@@ -125,6 +125,7 @@ describe('buildConfig', () => {
     expect(refused({}, [options({ name: 'one', hosts: ['a.test'] }), second])).toBe('--direct serves one app; this configuration has 2');
     expect(refused({ stickySessions: true })).toMatch(/--sticky-sessions/);
     expect(refused({ limits: { ...DEFAULT_LIMITS, maxRequestTimeMs: 5000 } })).toMatch(/--max-request-time/);
+    expect(refused({ watch: true })).toMatch(/^--direct and --watch do not go together/);
   });
 
   it('rejects zero minimum instances', () => {
