@@ -643,6 +643,26 @@ describe('AppGroup watch mode (--watch)', () => {
     }
   });
 
+  it('keeps the old process serving when the new version cannot start, and tries again on the next change', async () => {
+    const group = newGroup({ root, watch: true });
+    await group.start();
+    await vi.waitFor(() => expect(logged("watching the app's files for changes")).toHaveLength(1));
+    const [old] = group.workers;
+    spawner.failNext(1, 'exited-before-ready');
+    fs.writeFileSync(path.join(root, 'app.js'), 'syntax error(');
+    await vi.waitFor(() => expect(group.inspect().restart?.failed).toBeDefined(), { timeout: 3000 });
+    expect(group.workers.filter((w) => w.state === 'ready')).toEqual([old]);
+    const stops = obeyStops(group);
+    try {
+      fs.writeFileSync(path.join(root, 'app.js'), 'fixed');
+      await vi.waitFor(() => expect(group.inspect().generation).toBe(2), { timeout: 3000 });
+      await vi.waitFor(() => expect(group.inspect().restart).toBeUndefined());
+      expect(group.workers.map((w) => w.generation)).toEqual([2]);
+    } finally {
+      clearInterval(stops);
+    }
+  });
+
   it('watches nothing without --watch, and nothing once stopped', async () => {
     const unwatched = newGroup({ root });
     await unwatched.start();
