@@ -99,7 +99,7 @@ export class AppFileWatcher {
     try {
       this.realRoot = await fs.promises.realpath(this.root);
     } catch (err) {
-      this.opts.log.warn(`cannot watch the app's files: ${(err as Error).message}; serving without watch mode`, { root: this.root });
+      this.giveUp((err as Error).message);
       return false;
     }
     for (const file of this.opts.ownFiles ?? []) {
@@ -112,10 +112,15 @@ export class AppFileWatcher {
     try {
       rootFd = await openAsync(this.realRoot, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     } catch (err) {
-      this.opts.log.warn(`cannot watch the app's files: ${(err as Error).message}; serving without watch mode`, { root: this.root });
+      this.giveUp((err as Error).message);
       return false;
     }
     try {
+      // Opened where its real path was taken: a directory above it swapped for a link since would lead elsewhere.
+      if (openedPath(rootFd) !== this.realRoot) {
+        this.giveUp('its directory moved while Ferry looked at it');
+        return false;
+      }
       await this.watchTree('', rootFd, 0);
     } finally {
       await closeAsync(rootFd);
@@ -257,9 +262,9 @@ export class AppFileWatcher {
   }
 
   /** Watch mode cannot work for this app: every watch goes, the app is served as usual. */
-  private giveUp(why: string, suggestion: string): void {
+  private giveUp(why: string, suggestion?: string): void {
     if (this.closed) return;
     this.close();
-    this.opts.log.warn(`cannot watch the app's files: ${why}; serving without watch mode. ${suggestion}`, { root: this.realRoot });
+    this.opts.log.warn(`cannot watch the app's files: ${why}; serving without watch mode${suggestion ? `. ${suggestion}` : ''}`, { root: this.root });
   }
 }
