@@ -41,6 +41,7 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'max-request-time': 'integer',
   'memory-limit': 'integer',
   'rolling-restarts': 'boolean',
+  watch: 'boolean',
   'sticky-sessions': 'boolean',
   'sticky-sessions-cookie-name': 'string',
   'friendly-error-pages': 'boolean',

@@ -35,6 +35,8 @@ export interface StartOptions {
   /** Limits; concurrency undefined = the app type's default (1 for WSGI/Rack, unlimited otherwise). */
   limits: Omit<PoolLimits, 'concurrency'> & { concurrency?: number };
   rollingRestarts: boolean;
+  /** --watch: file changes under the app's root restart it (rolling). */
+  watch?: boolean;
   stickySessions: boolean;
   stickyCookieName: string;
   /** Given: for every client (or none); undefined: for local clients in development only. */
@@ -185,6 +187,9 @@ function checkDirectMode(apps: readonly AppConfig[]): void {
   if (app.appType !== 'node') throw usage(`--direct works with Node apps only (this app is ${app.appType})`, suggestion);
   if (app.stickySessions) throw usage('--direct and --sticky-sessions do not go together: no core sees the requests', suggestion);
   if (app.limits.maxRequestTimeMs > 0) throw usage('--direct and --max-request-time do not go together: no core times the requests', suggestion);
+  // A process stopped in direct mode closes its idle kept-alive connections, and a request a
+  // client sends on one at that moment fails: a restart on every save would show those failures.
+  if (app.watch) throw usage('--direct and --watch do not go together: a restart in direct mode can fail a request sent on a kept-alive connection while its process stops (through the core, none fails)', suggestion);
 }
 
 /** A time limit in whole seconds, 0 for none; returned as given. */
@@ -299,6 +304,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     ...(detected.app.appType === 'python' || detected.app.appType === 'asgi' ? { pythonCommand: opts.python ?? 'python3' } : {}),
     ...(detected.app.appType === 'ruby' ? { rubyCommand: opts.ruby ?? 'ruby' } : {}),
     rollingRestarts: opts.rollingRestarts,
+    ...(opts.watch ? { watch: true } : {}),
     stickySessions: opts.stickySessions,
     stickyCookieName: opts.stickyCookieName,
     friendlyErrorPages: friendlyErrorPagesFor(opts.friendlyErrorPages, opts.environment),

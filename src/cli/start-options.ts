@@ -43,6 +43,7 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
     minInstances: num('min-instances'),
     maxPoolSize: num('max-pool-size'),
     rollingRestarts: f['rolling-restarts'] === true,
+    watch: f.watch === true,
     stickySessions: f['sticky-sessions'] === true,
     stickyCookieName: str('sticky-sessions-cookie-name') as string,
     friendlyErrorPages: f['friendly-error-pages'] as boolean | undefined,

@@ -68,6 +68,10 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
     }),
     'memory-limit': Flags.integer({ summary: 'MB of memory (private dirty + swap) a process may use; over it, it is drained and replaced. 0 = no limit.', default: 0, min: 0 }),
     'rolling-restarts': Flags.boolean({ summary: 'Restarts triggered by tmp/restart.txt replace processes one at a time, without dropping requests.', default: false }),
+    watch: Flags.boolean({
+      summary: 'For development: restart the app, rolling, 300 ms after files under its root change (not in node_modules, .git, log, tmp, nor editor temp files).',
+      default: false,
+    }),
     'sticky-sessions': Flags.boolean({ summary: 'Send a client back to the process that served it (cookie), while that process has room.', default: false }),
     'sticky-sessions-cookie-name': Flags.string({ summary: 'Name of the sticky-session cookie.', default: '_ferry_route' }),
     'friendly-error-pages': Flags.boolean({

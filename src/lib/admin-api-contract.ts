@@ -109,7 +109,7 @@ export interface GroupSnapshot {
   /** Processes being spawned now. */
   spawning: number;
   processes: ProcessSnapshot[];
-  /** Restarts of the whole group (restart-app, tmp/restart.txt) since the core started. */
+  /** Restarts of the whole group (restart-app, tmp/restart.txt, --watch) since the core started. */
   restarts: number;
   /** Processes that exited without being asked to (crashes), since the core started. */
   crashes: number;

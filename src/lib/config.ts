@@ -43,6 +43,8 @@ export interface AppConfig {
   limits: PoolLimits;
   /** Restarts triggered by tmp/restart.txt replace processes one at a time. */
   rollingRestarts: boolean;
+  /** --watch: a change to a file under the root (but node_modules, .git, log, tmp) restarts the app, rolling. */
+  watch?: boolean;
   /** Route a client back to the process that served it, by a cookie naming that process. */
   stickySessions: boolean;
   stickyCookieName: string;

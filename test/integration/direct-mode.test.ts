@@ -94,6 +94,7 @@ describe('direct mode', () => {
       [['--app-type', 'generic', '--app-start-command', 'sleep 100'], /--direct works with Node apps only \(this app is generic\)/],
       [['--sticky-sessions'], /--direct and --sticky-sessions do not go together/],
       [['--max-request-time', '5'], /--direct and --max-request-time do not go together/],
+      [['--watch'], /--direct and --watch do not go together/],
     ] as const) {
       const run = await runFerry(registryDir, ['start', fixture('pid-app'), '--direct', '--port', port, ...args]);
       expect(run.exitCode).toBe(2);

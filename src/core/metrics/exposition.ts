@@ -110,7 +110,7 @@ async function buildRegistry(sources: MetricsSources, snapshot: () => PoolRespon
   counter('ferry_spawn_failures_total', 'App process starts that failed (exited early, timed out, could not run).', ['app'], () =>
     pool.groups.map((g) => ({ labels: { app: g.name }, value: g.stats.spawnFailures })),
   );
-  counter('ferry_app_restarts_total', 'Restarts of the app (restart-app, tmp/restart.txt, tmp/always_restart.txt).', ['app'], () =>
+  counter('ferry_app_restarts_total', 'Restarts of the app (restart-app, tmp/restart.txt, tmp/always_restart.txt, --watch).', ['app'], () =>
     pool.groups.map((g) => ({ labels: { app: g.name }, value: g.stats.restarts })),
   );
   // One series per live process: at most max-pool-size of them, and a process's series ends with it.

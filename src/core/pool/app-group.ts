@@ -2,8 +2,8 @@
 // request to a worker, or queueing it), what a new or exiting process means for the group,
 // taking processes out (detach, evict, stuck), and the group's lifecycle (start with adoption,
 // handover, stop). Elsewhere, each in its module: the wait list, spawning and its backoff,
-// restarts, out-of-band work, maintenance (idle reaping, memory limit, tmp/restart.txt), and
-// draining and stopping a worker.
+// restarts, out-of-band work, maintenance (idle reaping, memory limit, tmp/restart.txt), watch
+// mode, and draining and stopping a worker.
 
 import type { AppConfig } from '../../lib/config.js';
 import type { GroupSnapshot, GroupState, RestartAppResponse } from '../../lib/admin-api-contract.js';
@@ -25,6 +25,8 @@ import { WaitList } from './wait-list.js';
 import { WorkerProcess } from './worker.js';
 import { holdsPoolSlot } from './worker-state.js';
 import { drainAndStop, pollUntil } from './worker-stop.js';
+import { AppFileWatcher } from './file-watcher.js';
+import { changeReason, WatchRestarts, type ChangedFiles } from './watch-restarts.js';
 import { closeUpstream, destroyUpstream } from './worker-upstream.js';
 
 export { spawnBackoffMs } from './spawn-backoff.js';
@@ -50,12 +52,16 @@ export class AppGroup {
   private readonly restartFile: RestartFileWatcher;
   private readonly timers: MaintenanceTimers;
   private readonly spawning: Spawning;
+  /** Watch mode (--watch), while it runs: the watches on the app's files and the restarts they cause. */
+  private watching: { files: AppFileWatcher; restarts: WatchRestarts } | undefined;
 
   constructor(
     readonly app: AppConfig,
     private readonly capacity: CapacityGate,
     private readonly spawner: Spawner,
     private readonly log: Logger,
+    /** Files the instance writes (its log), absolute: watch mode ignores them, or each log line would restart the app. */
+    private readonly ownFiles: readonly string[] = [],
   ) {
     this.waitList = new WaitList(app.name, app.limits, this.stats.queueWait);
     this.spawning = new Spawning(spawner, {
@@ -142,6 +148,7 @@ export class AppGroup {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     // With adopted processes serving, a failed spawn is the usual backoff, not a failed start.
     if (failed && !this.workers.some((w) => w.adopted)) throw failed.reason;
+    this.startWatching();
   }
 
   /**
@@ -152,12 +159,14 @@ export class AppGroup {
     if (!this.lifecycle.moveTo('frozen')) return;
     this.spawning.cancelRetry();
     this.timers.stop();
+    this.stopWatching();
   }
 
   /** The handover failed (the new core did not start): manage the processes again. */
   thaw(): void {
     if (this.lifecycle.phase !== 'frozen' || !this.lifecycle.moveTo('serving')) return;
     this.timers.start();
+    this.startWatching();
     this.ensureProcesses();
   }
 
@@ -185,6 +194,7 @@ export class AppGroup {
     if (keepAdopted) this.workers.splice(0, this.workers.length, ...this.workers.filter((w) => !w.adopted));
     this.spawning.cancelRetry();
     this.timers.stop();
+    this.stopWatching();
     this.waitList.rejectAll(new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down'));
     // Out of rotation at once; each process drains, then gets SIGTERM (and SIGKILL if it lingers).
     for (const worker of this.workers) void this.stopWorker(worker, drainDeadlineMs);
@@ -408,6 +418,37 @@ export class AppGroup {
       }
     }
     void this.checkRestartFile();
+  }
+
+  /** Watch mode: changes under the root restart the app, rolling, so no request is refused meanwhile. */
+  private startWatching(): void {
+    if (!this.app.watch || this.watching) return;
+    const restarts = new WatchRestarts((changed) => this.restartForChanges(changed));
+    const files = new AppFileWatcher(this.app.root, { onChange: (relative) => restarts.changed(relative), log: this.log, ownFiles: this.ownFiles });
+    this.watching = { files, restarts };
+    // Not awaited: the walk of the tree runs beside serving; it logs what it could not watch.
+    void files.start().then(
+      (ok) => {
+        if (!ok && this.watching?.files === files) this.stopWatching();
+      },
+      (err: unknown) => {
+        this.log.warn("cannot watch the app's files; serving without watch mode", { err });
+        if (this.watching?.files === files) this.stopWatching();
+      },
+    );
+  }
+
+  private stopWatching(): void {
+    this.watching?.files.close();
+    this.watching?.restarts.close();
+    this.watching = undefined;
+  }
+
+  private async restartForChanges(changed: ChangedFiles): Promise<void> {
+    if (!this.lifecycle.mayRestart) return;
+    this.log.info(`restarting app ${this.name}: ${changeReason(changed)}`, { files: [...changed.names].slice(0, 20), rolling: true });
+    this.restart(true);
+    await this.restarts.settled();
   }
 
   private async checkRestartFile(): Promise<void> {

@@ -16,7 +16,8 @@ export class Pool {
     spawner: Spawner,
     log: Logger,
   ) {
-    this.groups = config.apps.map((app) => new AppGroup(app, this, spawner, log.child({ component: 'pool', app: app.name })));
+    const ownFiles = [config.logFile, config.accessLog?.path].filter((file): file is string => file !== undefined && file !== '-');
+    this.groups = config.apps.map((app) => new AppGroup(app, this, spawner, log.child({ component: 'pool', app: app.name }), ownFiles));
   }
 
   get maxPoolSize(): number {

@@ -32,8 +32,25 @@ export class Restarts {
   generation = 0;
   /** The restart under way (or failed and shown as such); undefined when none. */
   current: RestartInfo | undefined;
+  /** Callers of settled() waiting for the restart under way to end. */
+  private settledWaiters: (() => void)[] = [];
 
   constructor(private readonly host: RestartHost) {}
+
+  /**
+   * Resolves once no restart is under way: it finished or failed, or a process of the group failed
+   * to start (the group backs off; a new restart is a fresh attempt, so waiting on is pointless).
+   */
+  settled(): Promise<void> {
+    if (!this.inProgress) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  private wakeSettled(): void {
+    const waiters = this.settledWaiters;
+    this.settledWaiters = [];
+    for (const wake of waiters) wake();
+  }
 
   /** Begins a restart of the ready processes; the caller has reset the backoff. */
   begin(rolling: boolean): { generation: number; replacing: number[] } {
@@ -66,6 +83,7 @@ export class Restarts {
       } catch (err) {
         if (this.current?.generation === generation) this.current.failed = (err as Error).message;
         this.host.log.error('rolling restart stopped: a new process failed to start; the old processes keep serving', { generation });
+        this.wakeSettled();
         return;
       }
       // A newer restart may have begun while this replacement started; it owns the old processes now.
@@ -83,6 +101,7 @@ export class Restarts {
    */
   spawnFailed(message: string): void {
     if (this.current && !this.current.rolling && !this.current.failed) this.current.failed = message;
+    this.wakeSettled();
   }
 
   /** A spawn of `generation` succeeded: a failed blocking restart that this retry serves goes on. */
@@ -106,6 +125,7 @@ export class Restarts {
     if (!oldLeft && newReady >= this.host.minInstances) {
       this.host.log.info('restart finished', { generation: info.generation, durationMs: Date.now() - info.startedAtMs });
       this.current = undefined;
+      this.wakeSettled();
     }
   }
 

@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CliError } from '../../../src/cli/errors.js';
 import { thrownBy } from '../../helpers/thrown.js';
 import { buildConfig, parseEnvvars, type StartOptions } from '../../../src/cli/launch-instance.js';
+import { resolveStartOptions } from '../../../src/cli/start-options.js';
+import Start from '../../../src/commands/start.js';
 
 const cliErrorOf = (fn: () => unknown): CliError => thrownBy(fn, CliError);
 
@@ -123,6 +125,7 @@ describe('buildConfig', () => {
     expect(refused({}, [options({ name: 'one', hosts: ['a.test'] }), second])).toBe('--direct serves one app; this configuration has 2');
     expect(refused({ stickySessions: true })).toMatch(/--sticky-sessions/);
     expect(refused({ limits: { ...DEFAULT_LIMITS, maxRequestTimeMs: 5000 } })).toMatch(/--max-request-time/);
+    expect(refused({ watch: true })).toMatch(/^--direct and --watch do not go together/);
   });
 
   it('rejects zero minimum instances', () => {
@@ -267,5 +270,29 @@ describe('buildConfig with several apps', () => {
 
   it('refuses two apps with the same name', () => {
     expect(cliErrorOf(() => buildConfig(options(), [options(), options()])).message).toBe("two apps are named 'hello'");
+  });
+});
+
+describe('--watch', () => {
+  it('watches every app of the instance with the flag (or "watch": true at the top of ferry.json), and one app with "watch" in its entry', () => {
+    for (const dir of ['shop', 'blog']) {
+      fs.mkdirSync(path.join(tmp, dir));
+      fs.writeFileSync(path.join(tmp, dir, 'app.js'), '');
+    }
+    const file = path.join(tmp, 'ferry.json');
+    // What ferry start's parser gives when no flag is typed: every default.
+    const defaults = Object.fromEntries(Object.entries(Start.flags).map(([name, flag]) => [name, (flag as { default?: unknown }).default]));
+    if (process.getuid?.() === 0) defaults.user = 'root'; // these apps are root's (as FERRY_USER says in the integration tests)
+    const watched = (config: unknown, typed: Record<string, unknown> = {}): (boolean | undefined)[] => {
+      fs.writeFileSync(file, JSON.stringify(config));
+      const { instanceOptions, apps } = resolveStartOptions(tmp, { ...defaults, ...typed, config: file }, new Set(Object.keys(typed)));
+      return buildConfig(instanceOptions, apps).apps.map((a) => a.watch);
+    };
+    const apps = [{ root: 'shop', name: 'shop', hosts: ['shop.test'] }, { root: 'blog', name: 'blog' }];
+    expect(watched({ apps })).toEqual([undefined, undefined]);
+    expect(watched({ watch: true, apps })).toEqual([true, true]);
+    expect(watched({ apps: [{ ...apps[0], watch: true }, apps[1]] })).toEqual([true, undefined]);
+    expect(watched({ apps }, { watch: true })).toEqual([true, true]);
+    expect(() => watched({ watch: 'yes', apps })).toThrow(`${file}: watch must be true or false (got "yes")`);
   });
 });

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppGroup, spawnBackoffMs, type CapacityGate } from '../../../../src/core/pool/app-group.js';
 import { Session } from '../../../../src/core/pool/session.js';
@@ -569,5 +572,109 @@ describe('AppGroup', () => {
       expect(group.workers.filter((w) => w.state === 'ready')).toHaveLength(1);
       expect(group.inspect().restart).toBeUndefined();
     });
+  });
+});
+
+describe('AppGroup watch mode (--watch)', () => {
+  let root: string;
+
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-watch-group-'));
+    fs.mkdirSync(path.join(root, 'node_modules'));
+    fs.writeFileSync(path.join(root, 'app.js'), '1');
+  });
+
+  afterEach(() => {
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  /** Exits every process of an older generation as soon as it is asked to stop (the fake ones do not by themselves). */
+  function obeyStops(group: AppGroup): NodeJS.Timeout {
+    return setInterval(() => {
+      for (const w of group.workers) if (w.state === 'stopping') spawner.exit(w.pid);
+    }, 10);
+  }
+
+  it('restarts the app, rolling, once per burst of changes, logging which files changed', async () => {
+    const group = newGroup({ root, watch: true });
+    await group.start();
+    await vi.waitFor(() => expect(logged("watching the app's files for changes")).toHaveLength(1));
+    const stops = obeyStops(group);
+    try {
+      fs.writeFileSync(path.join(root, 'app.js'), '2');
+      fs.writeFileSync(path.join(root, 'lib.js'), '1');
+      fs.writeFileSync(path.join(root, 'node_modules', 'dep.js'), '1');
+      await vi.waitFor(() => expect(group.inspect().generation).toBe(1), { timeout: 3000 });
+      const [reason] = logged('restarting app hello: files changed (app.js, +1 more)');
+      expect(reason).toMatchObject({ rolling: true, files: ['app.js', 'lib.js'] });
+      expect(logged('rolling restart')).toHaveLength(1);
+      await vi.waitFor(() => expect(group.inspect().restart).toBeUndefined());
+      expect(group.workers.map((w) => w.generation)).toEqual([1]);
+      // Quiet from then on: no second restart.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(group.inspect().generation).toBe(1);
+    } finally {
+      clearInterval(stops);
+    }
+  });
+
+  it('makes one more restart, after the one under way, for changes during it', async () => {
+    const group = newGroup({ root, watch: true });
+    await group.start();
+    await vi.waitFor(() => expect(logged("watching the app's files for changes")).toHaveLength(1));
+    spawner.hang(); // the new process takes its time to start
+    fs.writeFileSync(path.join(root, 'app.js'), '2');
+    await vi.waitFor(() => expect(spawner.heldCount).toBe(1), { timeout: 3000 });
+    for (const name of ['a.js', 'b.js', 'c.js']) {
+      fs.writeFileSync(path.join(root, name), '1');
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    expect(group.inspect().generation).toBe(1);
+    const stops = obeyStops(group);
+    try {
+      spawner.release();
+      await vi.waitFor(() => expect(group.inspect().generation).toBe(2), { timeout: 3000 });
+      expect(logged('restarting app hello: files changed (a.js, +2 more)')).toHaveLength(1);
+      await vi.waitFor(() => expect(group.inspect().restart).toBeUndefined());
+      await new Promise((r) => setTimeout(r, 500));
+      expect(group.inspect().generation).toBe(2);
+    } finally {
+      clearInterval(stops);
+    }
+  });
+
+  it('keeps the old process serving when the new version cannot start, and tries again on the next change', async () => {
+    const group = newGroup({ root, watch: true });
+    await group.start();
+    await vi.waitFor(() => expect(logged("watching the app's files for changes")).toHaveLength(1));
+    const [old] = group.workers;
+    spawner.failNext(1, 'exited-before-ready');
+    fs.writeFileSync(path.join(root, 'app.js'), 'syntax error(');
+    await vi.waitFor(() => expect(group.inspect().restart?.failed).toBeDefined(), { timeout: 3000 });
+    expect(group.workers.filter((w) => w.state === 'ready')).toEqual([old]);
+    const stops = obeyStops(group);
+    try {
+      fs.writeFileSync(path.join(root, 'app.js'), 'fixed');
+      await vi.waitFor(() => expect(group.inspect().generation).toBe(2), { timeout: 3000 });
+      await vi.waitFor(() => expect(group.inspect().restart).toBeUndefined());
+      expect(group.workers.map((w) => w.generation)).toEqual([2]);
+    } finally {
+      clearInterval(stops);
+    }
+  });
+
+  it('watches nothing without --watch, and nothing once stopped', async () => {
+    const unwatched = newGroup({ root });
+    await unwatched.start();
+    const watched = newGroup({ root, watch: true, name: 'watched' });
+    await watched.start();
+    await vi.waitFor(() => expect(logged("watching the app's files for changes")).toHaveLength(1));
+    const stopped = watched.stop(0);
+    spawner.exitAll();
+    await stopped;
+    fs.writeFileSync(path.join(root, 'app.js'), '2');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(logged('rolling restart')).toEqual([]);
+    expect(unwatched.inspect().generation).toBe(0);
   });
 });
