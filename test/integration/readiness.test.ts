@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import type { PoolResponse } from '../../src/lib/admin-api-contract.js';
+import { isProcessRunning } from '../../src/lib/process-groups.js';
 import { copyFixture, daemonLogLines, errorLineOf, fixture, freePort, processesMentioning, runFerry, startDaemon, stopCleanly, tempDir, waitFor, type TestInstance } from '../helpers/ferry.js';
 
 let instance: TestInstance | undefined;
@@ -89,6 +90,34 @@ describe('--readiness-path', () => {
     const stopped = daemonLogLines(instance).find((l) => l.msg.startsWith('rolling restart stopped'));
     expect(stopped?.reason).toContain('last: 503');
     expect(stopped?.keptPids).toEqual([Number(oldPid)]);
+    await stopCleanly(instance);
+  }, 60_000);
+
+  it('does not let a new core adopt a process that was not ready when the old core died', async () => {
+    // Given a serving app whose restart's new process waits for a readiness check that never passes,
+    const appDir = copyFixture('ready-app');
+    instance = await startDaemon(appDir, ['--readiness-path', '/ready', '--readiness-timeout', '60', '--envvar', 'READY_AFTER_MS=0']);
+    const oldPid = await pidAnswering(instance.url);
+    fs.writeFileSync(path.join(appDir, 'NEVER_READY'), '');
+    expect((await runFerry(instance.registryDir, ['restart-app', '--rolling'])).exitCode).toBe(0);
+    const starting = await waitFor(async () => (await pool(instance!)).groups[0]!.processes.find((p) => p.state === 'starting'), 'a starting process');
+    instance.remember([starting.pid]);
+
+    // when the core is killed meanwhile and the watchdog starts a new one,
+    const oldCore = instance.info.properties.core_pid as number;
+    process.kill(oldCore, 'SIGKILL');
+    await waitFor(() => {
+      const core = instance!.refresh().properties.core_pid;
+      return core !== undefined && core !== oldCore;
+    }, 'a new core');
+
+    // then the new core adopts the old process only, stops the unready one, and serves on.
+    await waitFor(() => !isProcessRunning(starting.pid), 'the unready process gone');
+    const group = await waitFor(async () => (await pool(instance!)).groups[0], 'the new core answering');
+    expect(group.processes.map((p) => [p.pid, p.state])).toEqual([[Number(oldPid), 'ready']]);
+    expect(await pidAnswering(instance.url)).toBe(oldPid);
+    const discarded = daemonLogLines(instance).find((l) => l.msg.startsWith('not adopting an app process') && l.appPid === starting.pid);
+    expect(discarded?.reason).toBe("its readiness check had not answered 2xx yet");
     await stopCleanly(instance);
   }, 60_000);
 

@@ -132,6 +132,7 @@ export class Spawning {
     const startedAtMs = Date.now();
     const outcome = await awaitReadiness(worker, this.host.app, check);
     if (outcome.kind === 'ready') {
+      this.spawner.markReady?.(worker.pid);
       this.host.log.info('app process ready: its readiness check answered 2xx', { appPid: worker.pid, path: check.path, readinessMs: Date.now() - startedAtMs });
       return;
     }
