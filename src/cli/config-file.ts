@@ -29,6 +29,8 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   envvar: 'envvars',
   'start-timeout': 'integer',
   'stop-timeout': 'integer',
+  'readiness-path': 'string',
+  'readiness-timeout': 'integer',
   nodejs: 'string',
   python: 'string',
   ruby: 'string',

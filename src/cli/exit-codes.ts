@@ -90,6 +90,7 @@ export const EXIT_FOR_CODE: Record<ErrorCode, ExitCodeName> = {
   FERRY_ERR_SPAWN_EXITED: 'appStartFailed',
   FERRY_ERR_SPAWN_TIMEOUT: 'appStartFailed',
   FERRY_ERR_SPAWN_FAILED: 'appStartFailed',
+  FERRY_ERR_SPAWN_NOT_READY: 'appStartFailed',
   FERRY_ERR_ADMIN_UNAUTHORIZED: 'unauthorized',
   FERRY_ERR_ADMIN_FORBIDDEN: 'unauthorized',
   FERRY_ERR_GDB_MISSING: 'gdbMissing',

@@ -16,6 +16,7 @@ import { takeActivatedSocket } from './socket-activation.js';
 import { SYSTEMD_ENV } from '../lib/sd-notify.js';
 import { buildHealthCheck, parseMetricsAddress } from './observability-options.js';
 import { buildAccessLog, openAccessLogFile } from './access-log-options.js';
+import { buildReadiness, checkReadinessTimeoutUsed } from './readiness-options.js';
 import { parseByteSize } from '../lib/units.js';
 
 export interface StartOptions {
@@ -46,6 +47,9 @@ export interface StartOptions {
   startTimeoutS: number;
   /** --stop-timeout: seconds a leaving process gets to finish its requests. */
   stopTimeoutS: number;
+  /** --readiness-path: a new process enters rotation once it answers 2xx; --readiness-timeout (default --start-timeout). */
+  readinessPath?: string;
+  readinessTimeoutS?: number;
   nodejs: string;
   python?: string;
   ruby?: string;
@@ -148,6 +152,7 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
   if (opts.maxPoolSize < 1) throw usage(`--max-pool-size must be at least 1 (got ${opts.maxPoolSize})`, 'Use --max-pool-size 1 or more.');
   if (!opts.socket && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) throw usage(`--port ${opts.port} is not a TCP port`, 'Use a port from 1 to 65535.');
   const listen: ListenAddress = opts.socket ? { kind: 'unix', path: path.resolve(opts.socket) } : { kind: 'tcp', address: opts.address, port: opts.port };
+  checkReadinessTimeoutUsed(apps);
   const built = apps.map((app) => buildApp(app, opts.maxPoolSize));
   const names = new Set<string>();
   for (const app of built) {
@@ -190,6 +195,8 @@ function checkDirectMode(apps: readonly AppConfig[]): void {
   // A process stopped in direct mode closes its idle kept-alive connections, and a request a
   // client sends on one at that moment fails: a restart on every save would show those failures.
   if (app.watch) throw usage('--direct and --watch do not go together: a restart in direct mode can fail a request sent on a kept-alive connection while its process stops (through the core, none fails)', suggestion);
+  // The processes accept from the public socket themselves: nothing could keep one that is not ready out of rotation.
+  if (app.readiness) throw usage('--direct and --readiness-path do not go together: the app processes take connections themselves, so no core can hold them back until a process is ready', suggestion);
 }
 
 /** A time limit in whole seconds, 0 for none; returned as given. */
@@ -286,6 +293,8 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
   }
   checkStopTimeout(opts.stopTimeoutS);
   if (!(opts.startTimeoutS > 0)) throw usage(`--start-timeout must be a positive number of seconds (got ${opts.startTimeoutS})`, 'For example: --start-timeout 30');
+  const startTimeoutMs = Math.round(opts.startTimeoutS * 1000);
+  const readiness = buildReadiness(opts.readinessPath, opts.readinessTimeoutS, startTimeoutMs);
   const user = resolveAppUser(opts.user, detected.app.startupFile, root);
   return {
     name: opts.name ?? (path.basename(root).replace(/[^\w.-]/g, '_') || 'app'),
@@ -298,8 +307,9 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     envvars: parseEnvvars(opts.envvars),
     nodeCommand: opts.nodejs,
     minInstances: opts.minInstances,
-    startTimeoutMs: Math.round(opts.startTimeoutS * 1000),
+    startTimeoutMs,
     stopTimeoutMs: opts.stopTimeoutS * 1000,
+    ...(readiness ? { readiness } : {}),
     limits: { ...opts.limits, concurrency: opts.limits.concurrency ?? defaultConcurrency(detected.app.appType) },
     ...(detected.app.appType === 'python' || detected.app.appType === 'asgi' ? { pythonCommand: opts.python ?? 'python3' } : {}),
     ...(detected.app.appType === 'ruby' ? { rubyCommand: opts.ruby ?? 'ruby' } : {}),

@@ -61,6 +61,8 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
     environment: str('environment') as string,
     startTimeoutS: num('start-timeout'),
     stopTimeoutS: num('stop-timeout'),
+    readinessPath: str('readiness-path'),
+    readinessTimeoutS: f['readiness-timeout'] as number | undefined,
     nodejs: str('nodejs') as string,
     python: str('python'),
     ruby: str('ruby'),

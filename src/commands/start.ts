@@ -143,6 +143,13 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       default: DEFAULTS.stopTimeoutS,
     }),
     'start-timeout': Flags.integer({ summary: 'Seconds an app process may take to listen before it is killed and reported.', default: DEFAULTS.startTimeoutMs / 1000, min: 1 }),
+    'readiness-path': Flags.string({
+      summary: 'Put a new process (start, restart, replacement, scale-out) in rotation only once GET PATH (for example /ready) answers it with 2xx, not as soon as it listens; per app in ferry.json.',
+    }),
+    // No `min` here: the same check (and message) covers ferry.json values, in buildConfig.
+    'readiness-timeout': Flags.integer({
+      summary: 'Seconds a new process may take, once it listens, to answer --readiness-path with 2xx before it is killed and reported (default: --start-timeout).',
+    }),
     nodejs: Flags.string({ summary: 'Node.js interpreter for the app.', default: process.execPath }),
     python: Flags.string({ summary: 'Python interpreter for a WSGI app.', default: 'python3' }),
     ruby: Flags.string({ summary: 'Ruby interpreter for a Rack app.', default: 'ruby' }),

@@ -21,6 +21,7 @@ const REGISTRY: Record<ErrorCode, ErrorSpec> = {
   FERRY_ERR_SPAWN_EXITED: { httpStatus: 503, kind: 'user' },
   FERRY_ERR_SPAWN_TIMEOUT: { httpStatus: 503, kind: 'user' },
   FERRY_ERR_SPAWN_FAILED: { httpStatus: 503, kind: 'environment' },
+  FERRY_ERR_SPAWN_NOT_READY: { httpStatus: 503, kind: 'user' },
   FERRY_ERR_CORE_START_FAILED: { httpStatus: 500, kind: 'bug' },
   FERRY_ERR_CORE_CRASH_LOOP: { httpStatus: 500, kind: 'bug' },
   FERRY_ERR_CORE_RESTART_BUSY: { httpStatus: 409, kind: 'user' },

@@ -60,8 +60,11 @@ export interface PingResponse {
 }
 
 /** Worker state, the same strings in JSON and in human output. */
-/** ready: takes requests; oob-work: out of rotation doing out-of-band work; draining; stopping; dead. */
-export type ProcessState = 'ready' | 'oob-work' | 'draining' | 'stopping' | 'dead';
+/**
+ * starting: it listens, but its --readiness-path has not answered 2xx yet (not in rotation);
+ * ready: takes requests; oob-work: out of rotation doing out-of-band work; draining; stopping; dead.
+ */
+export type ProcessState = 'starting' | 'ready' | 'oob-work' | 'draining' | 'stopping' | 'dead';
 
 export interface ProcessSnapshot {
   pid: number;
@@ -76,6 +79,8 @@ export interface ProcessSnapshot {
   uptimeMs: number;
   lastUsedAt: string;
   spawnDurationMs: number;
+  /** While starting: what its readiness check got last (a status such as "503", or an error such as "ECONNREFUSED"). */
+  notReady?: string;
   /** Lifetime average CPU use, as ps shows it; null when /proc could not be read. */
   cpuPercent: number | null;
   /** CPU time used so far (user + system, ms): the live view divides two readings' difference by the time between them. */

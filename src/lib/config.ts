@@ -40,6 +40,8 @@ export interface AppConfig {
    * recycling) may take to finish its requests before it is asked to exit (SIGTERM, then SIGKILL).
    */
   stopTimeoutMs: number;
+  /** --readiness-path: a new process enters rotation only once this path answers 2xx. */
+  readiness?: ReadinessCheck;
   limits: PoolLimits;
   /** Restarts triggered by tmp/restart.txt replace processes one at a time. */
   rollingRestarts: boolean;
@@ -52,6 +54,14 @@ export interface AppConfig {
   friendlyErrorPages: FriendlyErrorPages;
   /** The user the app's processes run as, when not Ferry's own (Ferry runs as root). */
   user?: AppUser;
+}
+
+/** --readiness-path and --readiness-timeout (default: --start-timeout) of one app. */
+export interface ReadinessCheck {
+  /** Path (and query) the core GETs on a new process, over its own socket or port. */
+  path: string;
+  /** How long after it listened a process may take to answer 2xx before its spawn fails. */
+  timeoutMs: number;
 }
 
 /**

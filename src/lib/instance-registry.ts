@@ -89,6 +89,8 @@ export interface WorkerRecord {
   stderr?: string;
   /** Out of rotation for good (draining, stopping): a core taking over does not adopt it. */
   leaving?: boolean;
+  /** Its --readiness-path has not answered 2xx yet: a core taking over does not adopt it (it would serve unready). */
+  notReady?: boolean;
   /** Direct mode: it accepts from the public listening socket itself. */
   direct?: boolean;
 }

@@ -47,14 +47,20 @@ const STATE_LINES: Partial<Record<ProcessSnapshot['state'], string>> = {
   stopping: '    Shutting down...',
 };
 
+/** A process out of rotation says why; a starting one what its readiness check got last. */
+function stateLine(p: ProcessSnapshot): string | undefined {
+  if (p.state === 'starting') return `    Starting (not ready: ${p.notReady ?? 'checking'})...`;
+  return STATE_LINES[p.state];
+}
+
 function formatProcess(p: ProcessSnapshot, now: Date): string[] {
   const lastUsedAgo = formatUptime(now.getTime() - Date.parse(p.lastUsedAt));
   const lines = [
     `  * PID: ${pad(p.pid, 5)}   Sessions: ${pad(p.sessions, 2)}      Processed: ${pad(p.processed, 5)}   Uptime: ${formatUptime(p.uptimeMs)}`,
     `    CPU: ${pad(formatPercent(p.cpuPercent), 5)}   Memory  : ${pad(formatMegabytes(processMemory(p)), 5)}   Last used: ${lastUsedAgo} ago`,
   ];
-  const stateLine = STATE_LINES[p.state];
-  if (stateLine) lines.push(stateLine);
+  const line = stateLine(p);
+  if (line) lines.push(line);
   return lines;
 }
 

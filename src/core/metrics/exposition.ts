@@ -20,7 +20,7 @@ export interface MetricsSources {
 }
 
 /** Process states as labels: always all of them, so a state that empties reads 0, not "gone". */
-const PROCESS_STATES: readonly (ProcessState | 'spawning')[] = ['spawning', 'ready', 'oob-work', 'draining', 'stopping'];
+const PROCESS_STATES: readonly (ProcessState | 'spawning')[] = ['spawning', 'starting', 'ready', 'oob-work', 'draining', 'stopping'];
 
 type Labels = Record<string, string | number>;
 
@@ -98,7 +98,7 @@ async function buildRegistry(sources: MetricsSources, snapshot: () => PoolRespon
   gauge('ferry_connections_active', 'Client connections open on the public port.', [], () => [{ labels: {}, value: tracker.connectionsActive }]);
   gauge('ferry_tunnels_open', 'Upgraded connections (WebSocket) open now, spliced to an app process.', [], () => [{ labels: {}, value: tracker.tunnelsOpen }]);
   counter('ferry_connections_accepted_total', 'Client connections accepted on the public port.', [], () => [{ labels: {}, value: tracker.connectionsAccepted }]);
-  gauge('ferry_processes', 'App processes by state (spawning: being started).', ['app', 'state'], () =>
+  gauge('ferry_processes', 'App processes by state (spawning: being started; starting: listening, waiting for its readiness check).', ['app', 'state'], () =>
     [...groupsByName().values()].flatMap((g) =>
       PROCESS_STATES.map((state) => ({ labels: { app: g.name, state }, value: state === 'spawning' ? g.spawning : g.processes.filter((p) => p.state === state).length })),
     ),

@@ -73,7 +73,8 @@ export class AppGroup {
       roomForOne: () => this.capacity.hasCapacity() || (this.capacity.makeRoom?.(this) ?? false),
       generation: () => this.restarts.generation,
       spawnFailed: (err, backoffMs) => this.spawnFailed(err, backoffMs),
-      spawned: (spawned, generation, backoffEnded) => this.spawned(spawned, generation, backoffEnded),
+      listened: (spawned, generation) => this.addWorker(spawned, generation),
+      spawned: (worker, generation, backoffEnded) => this.spawned(worker, generation, backoffEnded),
     });
     const host = {
       log,
@@ -137,6 +138,7 @@ export class AppGroup {
       const worker = this.addWorker(spawned, this.restarts.generation);
       if (spawned.startedAtMs !== undefined) worker.spawnedAtMs = spawned.startedAtMs;
       worker.adopted = true;
+      worker.moveTo('ready');
     }
     if (this.workers.length > 0) {
       this.log.info('adopted app processes', { pids: this.workers.map((w) => w.pid) });
@@ -274,23 +276,22 @@ export class AppGroup {
     if (!this.workers.some((w) => w.isRoutable)) this.waitList.rejectAll(this.unavailable(backoffMs));
   }
 
-  private spawned(spawned: SpawnedWorker, generation: number, backoffEnded: boolean): WorkerProcess {
+  private spawned(worker: WorkerProcess, generation: number, backoffEnded: boolean): void {
     this.restarts.spawnSucceeded(generation);
-    const worker = this.addWorker(spawned, generation);
     if (this.lifecycle.stopping || generation < this.restarts.generation) {
       // Stopping, or spawned for a generation a restart has since replaced: it must not serve,
       // or the restart would never finish. A replacement of the current generation follows.
       void this.stopWorker(worker, 0);
       if (!this.lifecycle.stopping) this.ensureProcesses();
     } else {
+      worker.moveTo('ready');
       this.serveWaiters();
       if (backoffEnded) this.ensureProcesses();
     }
     this.restarts.checkDone();
-    return worker;
   }
 
-  /** A process that serves from now on (spawned by this core, or adopted): followed until it exits. */
+  /** A process spawned by this core (it listens; in rotation once spawned()) or adopted: followed until it exits. */
   private addWorker(spawned: SpawnedWorker, generation: number): WorkerProcess {
     const worker = new WorkerProcess(this.name, spawned.pid, spawned.address, spawned.child, spawned.spawnDurationMs, generation, this.app.limits.concurrency, spawned.inspectorUrl);
     this.workers.push(worker);
@@ -300,11 +301,14 @@ export class AppGroup {
 
   private onWorkerExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     const expected = worker.state === 'stopping';
+    const starting = worker.state === 'starting';
     worker.moveTo('dead');
     destroyUpstream(worker);
     const index = this.workers.indexOf(worker);
     if (index >= 0) this.workers.splice(index, 1);
     this.serverErrors.delete(worker.pid);
+    // Still waiting for its readiness check: its spawn fails (Spawning says why and backs off), not a crash.
+    if (starting) return;
     if (expected) {
       this.log.info('app process stopped', { appPid: worker.pid, code, signal });
       this.restarts.checkDone();
@@ -494,7 +498,8 @@ export class AppGroup {
       generation: this.restarts.generation,
       minInstances: this.app.minInstances,
       waiting: this.waitList.length,
-      spawning: this.spawning.inFlight,
+      // Not yet listening; those waiting for their readiness check are listed as 'starting' processes.
+      spawning: Math.max(0, this.spawning.inFlight - this.workers.filter((w) => w.state === 'starting').length),
       processes: this.workers.map((w) => ({ ...w.inspect(nowMs), errors5xx: this.serverErrors.get(w.pid) ?? 0 })),
       restarts: this.stats.restarts,
       crashes: this.stats.crashes,

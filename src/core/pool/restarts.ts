@@ -81,8 +81,9 @@ export class Restarts {
       try {
         await this.host.spawnOne();
       } catch (err) {
-        if (this.current?.generation === generation) this.current.failed = (err as Error).message;
-        this.host.log.error('rolling restart stopped: a new process failed to start; the old processes keep serving', { generation });
+        const reason = (err as Error).message;
+        if (this.current?.generation === generation) this.current.failed = reason;
+        this.host.log.error('rolling restart stopped: a new process failed to start; the old processes keep serving', { generation, reason, keptPids: old.filter((w) => w.state === 'ready').map((w) => w.pid) });
         this.wakeSettled();
         return;
       }

@@ -1,12 +1,16 @@
 // Spawning for one app group: new processes when the group needs them and the pool has room,
 // one at a time beyond the minimum, after a backoff when the app keeps failing (SpawnBackoff).
+// A spawn ends once the process listens or, with --readiness-path, once that answers 2xx; a
+// readiness check that fails is a failed spawn like any other (same backoff).
 // What a new process means for the group (routing, restarts) is the group's: see SpawningHost.
 
-import type { AppConfig } from '../../lib/config.js';
+import type { AppConfig, ReadinessCheck } from '../../lib/config.js';
+import { signalQuietly } from '../../lib/units.js';
 import type { Logger } from '../log.js';
-import type { SpawnError } from '../spawn/spawn-error.js';
+import { byHandCommand, SpawnError, type SpawnFailure } from '../spawn/spawn-error.js';
 import type { SpawnedWorker, Spawner } from '../spawn/spawner.js';
 import type { AppStats } from './app-stats.js';
+import { awaitReadiness } from './readiness.js';
 import { SpawnBackoff } from './spawn-backoff.js';
 import type { WorkerProcess } from './worker.js';
 
@@ -24,8 +28,10 @@ export interface SpawningHost {
   generation(): number;
   /** A spawn failed, the backoff is set: the group says so to restarts and waiting requests. */
   spawnFailed(err: SpawnError, backoffMs: number): void;
-  /** A spawn of `generation` succeeded: the group takes the process in. */
-  spawned(spawned: SpawnedWorker, generation: number, backoffEnded: boolean): WorkerProcess;
+  /** A process of `generation` listens: the group follows it from now on, in state 'starting' (out of rotation). */
+  listened(spawned: SpawnedWorker, generation: number): WorkerProcess;
+  /** A spawn of `generation` succeeded (the process listens, and passed its readiness check): the group puts it in rotation. */
+  spawned(worker: WorkerProcess, generation: number, backoffEnded: boolean): void;
 }
 
 export class Spawning {
@@ -87,9 +93,11 @@ export class Spawning {
     this.inFlight++;
     const generation = this.host.generation();
     const startedAtMs = Date.now();
-    let spawned: SpawnedWorker;
+    let worker: WorkerProcess;
     try {
-      spawned = await this.spawner.spawn(this.host.app);
+      worker = this.host.listened(await this.spawner.spawn(this.host.app), generation);
+      const readiness = this.host.app.readiness;
+      if (readiness) await this.awaitReady(worker, readiness);
     } catch (err) {
       const spawnError = err as SpawnError;
       this.host.stats.spawnFailures++;
@@ -115,6 +123,36 @@ export class Spawning {
       this.cancelRetry();
       this.backoff.nextSpawnAllowedAtMs = 0;
     }
-    return this.host.spawned(spawned, generation, backoffEnded);
+    this.host.spawned(worker, generation, backoffEnded);
+    return worker;
+  }
+
+  /** Resolves once the process answered its readiness check; else kills it and throws the SpawnError that says why. */
+  private async awaitReady(worker: WorkerProcess, check: ReadinessCheck): Promise<void> {
+    const startedAtMs = Date.now();
+    const outcome = await awaitReadiness(worker, this.host.app, check);
+    if (outcome.kind === 'ready') {
+      this.spawner.markReady?.(worker.pid);
+      this.host.log.info('app process ready: its readiness check answered 2xx', { appPid: worker.pid, path: check.path, readinessMs: Date.now() - startedAtMs });
+      return;
+    }
+    if (outcome.kind === 'left') return; // the group stopped it meanwhile; spawned() sees to the rest
+    const app = this.host.app;
+    const facts: Omit<SpawnFailure, 'category'> = {
+      step: 'ready',
+      app: app.name,
+      pid: worker.pid,
+      // The app's output is in the log, line by line; the pool does not keep a tail of it.
+      outputTail: '',
+      durationMs: Date.now() - worker.spawnedAtMs,
+      byHand: byHandCommand(app),
+      readiness: { path: check.path, timeoutMs: check.timeoutMs, last: outcome.last },
+    };
+    if (outcome.kind === 'exited') throw new SpawnError({ ...facts, category: 'exited-before-ready', exitCode: worker.child.exitCode, signal: worker.child.signalCode }, app.startTimeoutMs);
+    // As a process that never listened: out of the way at once, with everything it spawned.
+    worker.moveTo('stopping');
+    this.spawner.markLeaving?.(worker.pid);
+    signalQuietly(-worker.pid, 'SIGKILL');
+    throw new SpawnError({ ...facts, category: 'not-ready' }, app.startTimeoutMs);
   }
 }

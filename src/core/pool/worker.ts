@@ -8,7 +8,11 @@ import { UpstreamPool } from '../upstream/upstream-pool.js';
 import { canMoveWorker, type WorkerState } from './worker-state.js';
 
 export class WorkerProcess {
-  private current: WorkerState = 'ready';
+  private current: WorkerState = 'starting';
+  /** The state it was in when it exited (set before the group hears of the exit); undefined while it runs. */
+  exitedFrom: WorkerState | undefined;
+  /** While starting with a readiness check: what the check got last ("503", "ECONNREFUSED"). */
+  notReady: string | undefined;
   /** Requests in flight on this process right now. */
   sessions = 0;
   /** Requests it has finished. */
@@ -40,8 +44,16 @@ export class WorkerProcess {
     // the pool (max-request-time).
     this.upstream = new UpstreamPool(address);
     this.exited = new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve();
-      else child.once('exit', () => resolve());
+      if (child.exitCode !== null || child.signalCode !== null) {
+        this.exitedFrom = this.current;
+        resolve();
+      } else {
+        // Registered before the group's own exit listener, so it sees the state the process left.
+        child.once('exit', () => {
+          this.exitedFrom = this.current;
+          resolve();
+        });
+      }
     });
   }
 
@@ -72,6 +84,7 @@ export class WorkerProcess {
       uptimeMs: nowMs - this.spawnedAtMs,
       lastUsedAt: new Date(this.lastUsedAtMs).toISOString(),
       spawnDurationMs: this.spawnDurationMs,
+      ...(this.state === 'starting' && this.notReady !== undefined ? { notReady: this.notReady } : {}),
       ...readProcessMetrics(this.pid),
     };
   }

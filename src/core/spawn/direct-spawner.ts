@@ -272,6 +272,18 @@ export class DirectSpawner implements Spawner {
     }
   }
 
+  markReady(pid: number): void {
+    const record = this.records.get(pid);
+    if (!record?.notReady) return;
+    delete record.notReady;
+    try {
+      this.instance.recordWorker(record);
+    } catch (err) {
+      // At worst a core taking over does not adopt it, and spawns another in its place.
+      this.log.warn('could not mark an app process as ready in its record', { appPid: pid, err });
+    }
+  }
+
   /**
    * An app running as another user binds in a directory that user owns, where it could later swap
    * its socket for a symlink to any socket root can reach (and the core would forward clients'
@@ -346,6 +358,11 @@ export class DirectSpawner implements Spawner {
         // Its core still drains it (a handover); otherwise it was on its way out anyway.
         if (isProcessRunning(record.corePid)) continue;
         this.discard(record, fifos, alive, 'it was leaving rotation when its core died');
+        continue;
+      }
+      if (record.notReady) {
+        // Its core was still waiting for its readiness check; adopted, it would serve unready.
+        this.discard(record, fifos, alive, 'its readiness check had not answered 2xx yet');
         continue;
       }
       const address = addresses[index];
@@ -469,6 +486,7 @@ export class DirectSpawner implements Spawner {
           stdout: fifos.stdout,
           stderr: fifos.stderr,
           ...(plan.listenFd !== undefined ? { direct: true } : {}),
+          ...(app.readiness ? { notReady: true } : {}),
         });
       } catch (err) {
         // Unrecorded, the process would outlive a crash of this core (the watchdog kills what the

@@ -4,10 +4,10 @@ import path from 'node:path';
 import type { AppConfig } from '../../lib/config.js';
 import { CoreError } from '../errors.js';
 
-export type SpawnErrorCategory = 'timeout' | 'exited-before-ready' | 'listen-failed' | 'interpreter-missing' | 'internal';
+export type SpawnErrorCategory = 'timeout' | 'exited-before-ready' | 'listen-failed' | 'interpreter-missing' | 'not-ready' | 'internal';
 
-/** The step of a spawn that was under way when it failed. */
-export type SpawnStep = 'fork' | 'load' | 'listen';
+/** The step of a spawn that was under way when it failed; ready: waiting for --readiness-path to answer 2xx. */
+export type SpawnStep = 'fork' | 'load' | 'listen' | 'ready';
 
 export interface SpawnFailure {
   category: SpawnErrorCategory;
@@ -21,6 +21,8 @@ export interface SpawnFailure {
   durationMs: number;
   /** The command that runs the app by hand (byHandCommand), for the suggestion. */
   byHand?: string;
+  /** Step 'ready': the readiness check, its timeout, and what it got last ("503", "ECONNREFUSED"). */
+  readiness?: { path: string; timeoutMs: number; last: string };
 }
 
 /** Lines of a crash report that say nothing about the cause: stack frames, carets, Node's footer, lone braces. */
@@ -98,8 +100,9 @@ function describe(f: SpawnFailure, startTimeoutMs: number): { message: string; s
   switch (f.category) {
     case 'exited-before-ready': {
       const how = f.signal ? `was killed by ${f.signal}` : `exited with code ${String(f.exitCode)}`;
+      const before = f.readiness ? `it was ready (GET ${f.readiness.path} last got ${f.readiness.last})` : 'it listened';
       return {
-        message: `app '${f.app}' ${how} before it listened${lastLine ? `: ${lastLine}` : ''}`,
+        message: `app '${f.app}' ${how} before ${before}${lastLine ? `: ${lastLine}` : ''}`,
         suggestion: f.byHand ? `Run the app by hand to see the whole error: ${f.byHand}` : 'Run the app by hand in its directory to see the whole error, fix it, then start again.',
       };
     }
@@ -108,6 +111,13 @@ function describe(f: SpawnFailure, startTimeoutMs: number): { message: string; s
         message: `app '${f.app}' did not listen within ${Math.round(startTimeoutMs / 1000)}s (start timeout)`,
         suggestion: 'Make sure the app calls listen() at start-up, or raise --start-timeout if it is just slow.',
       };
+    case 'not-ready': {
+      const r = f.readiness ?? { path: '?', timeoutMs: 0, last: 'nothing' };
+      return {
+        message: `app '${f.app}' listened but GET ${r.path} did not answer 2xx within ${Math.round(r.timeoutMs / 1000)}s (readiness timeout); last: ${r.last}`,
+        suggestion: `Make ${r.path} answer 2xx once the app can serve (404: is it the right path?), or raise --readiness-timeout if the app is just slow to warm up.`,
+      };
+    }
     case 'listen-failed':
       return {
         message: `app '${f.app}' could not listen: ${lastLine || 'unknown error'}`,
@@ -133,7 +143,9 @@ export class SpawnError extends CoreError {
         ? 'FERRY_ERR_SPAWN_TIMEOUT'
         : failure.category === 'exited-before-ready'
           ? 'FERRY_ERR_SPAWN_EXITED'
-          : 'FERRY_ERR_SPAWN_FAILED';
+          : failure.category === 'not-ready'
+            ? 'FERRY_ERR_SPAWN_NOT_READY'
+            : 'FERRY_ERR_SPAWN_FAILED';
     super(code, message, { cause, suggestions: [suggestion], details: { ...failure } });
     this.name = 'SpawnError';
     this.failure = failure;

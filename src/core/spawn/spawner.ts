@@ -48,4 +48,6 @@ export interface Spawner {
   adopt?(app: AppConfig): Promise<SpawnedWorker[]>;
   /** The process left rotation for good: a core taking over must not adopt it. */
   markLeaving?(pid: number): void;
+  /** The process passed its readiness check (an app with --readiness-path): a core taking over may adopt it from now on. */
+  markReady?(pid: number): void;
 }

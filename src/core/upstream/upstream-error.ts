@@ -10,7 +10,9 @@ export type UpstreamErrorCode =
   /** The request cannot be written as is (a field with CR, LF or NUL). */
   | 'FERRY_UPSTREAM_BAD_REQUEST'
   /** The pool is closed: its process is stopping or gone. */
-  | 'FERRY_UPSTREAM_POOL_CLOSED';
+  | 'FERRY_UPSTREAM_POOL_CLOSED'
+  /** A request of Ferry's own (the readiness check) got no whole answer in time. */
+  | 'FERRY_UPSTREAM_TIMEOUT';
 
 export class UpstreamError extends Error {
   constructor(

@@ -59,10 +59,19 @@ export class UpstreamPool implements ExchangePool, ConnectionOwner {
     return exchange;
   }
 
-  /** Out-of-band work and the like: the answer's status once its whole body has come. */
-  request(request: UpstreamRequest): Promise<OutOfBandAnswer> {
+  /**
+   * Out-of-band work and the like: the answer's status once its whole body has come. With
+   * `timeoutMs`, an answer not whole by then fails with FERRY_UPSTREAM_TIMEOUT (its connection closed).
+   */
+  request(request: UpstreamRequest, timeoutMs?: number): Promise<OutOfBandAnswer> {
     return new Promise((resolve, reject) => {
-      this.dispatch(request, new StatusOnlyHandler(resolve, reject));
+      let timer: NodeJS.Timeout | undefined;
+      const settle = <T>(fn: (value: T) => void) => (value: T): void => {
+        clearTimeout(timer);
+        fn(value);
+      };
+      const exchange = this.dispatch(request, new StatusOnlyHandler(settle(resolve), settle(reject)));
+      if (timeoutMs !== undefined) timer = setTimeout(() => exchange.abort(new UpstreamError('FERRY_UPSTREAM_TIMEOUT', `no answer within ${timeoutMs} ms`)), timeoutMs);
     });
   }
 

@@ -85,6 +85,15 @@ describe('readConfigFile', () => {
     expect(errorOf().message).toBe(`${file}: apps[0].health-check-path belongs to the whole instance; set it at the top level`);
   });
 
+  it('takes the readiness check per app, and names the path of a bad timeout', () => {
+    write({ 'readiness-timeout': 20, apps: [{ root: 'shop', 'readiness-path': '/ready', 'readiness-timeout': 5 }, { root: 'blog' }] });
+    const config = readConfigFile(file);
+    expect(config.options).toEqual({ 'readiness-timeout': 20 });
+    expect(config.apps.map((a) => a.options)).toEqual([{ 'readiness-path': '/ready', 'readiness-timeout': 5 }, {}]);
+    write({ apps: [{ root: 'shop', 'readiness-timeout': '5s' }] });
+    expect(errorOf().message).toBe(`${file}: apps[0].readiness-timeout must be a whole number (got "5s")`);
+  });
+
   it('keeps instance-wide options out of apps', () => {
     write({ apps: [{ root: 'a', port: 5000 }] });
     expect(errorOf().message).toBe(`${file}: apps[0].port belongs to the whole instance; set it at the top level`);

@@ -126,6 +126,29 @@ describe('buildConfig', () => {
     expect(refused({ stickySessions: true })).toMatch(/--sticky-sessions/);
     expect(refused({ limits: { ...DEFAULT_LIMITS, maxRequestTimeMs: 5000 } })).toMatch(/--max-request-time/);
     expect(refused({ watch: true })).toMatch(/^--direct and --watch do not go together/);
+    expect(refused({ readinessPath: '/ready' })).toMatch(/^--direct and --readiness-path do not go together/);
+  });
+
+  it('takes a readiness check per app, its timeout defaulting to the start timeout', () => {
+    expect(buildConfig(options()).apps[0]?.readiness).toBeUndefined();
+    expect(buildConfig(options({ readinessPath: '/ready', startTimeoutS: 40 })).apps[0]?.readiness).toEqual({ path: '/ready', timeoutMs: 40_000 });
+    expect(buildConfig(options({ readinessPath: '/health?deep=1', readinessTimeoutS: 7 })).apps[0]?.readiness).toEqual({ path: '/health?deep=1', timeoutMs: 7_000 });
+    // A timeout at the top of ferry.json bounds the apps that have a path; the others have no check.
+    const apps = buildConfig(options(), [options({ name: 'shop', hosts: ['a.test'], readinessPath: '/ready', readinessTimeoutS: 3 }), options({ name: 'blog', readinessTimeoutS: 3 })]).apps;
+    expect(apps.map((a) => a.readiness)).toEqual([{ path: '/ready', timeoutMs: 3_000 }, undefined]);
+  });
+
+  it('refuses a readiness path that is not a path, a bad readiness timeout, and a timeout with no path, naming the flag', () => {
+    for (const bad of ['ready', '/re ady', '/ready#x', '/ready\r\nX: 1', '/prêt']) {
+      const err = cliErrorOf(() => buildConfig(options({ readinessPath: bad })));
+      expect(err).toMatchObject({ code: 'FERRY_ERR_CONFIG_INVALID', exitCode: 2, message: `--readiness-path '${bad}' is not a path` });
+    }
+    for (const bad of [0, -1, 1.5]) {
+      expect(cliErrorOf(() => buildConfig(options({ readinessPath: '/ready', readinessTimeoutS: bad }))).message).toBe(`--readiness-timeout must be a whole number of seconds, 1 or more (got ${bad})`);
+    }
+    const lonely = cliErrorOf(() => buildConfig(options({ readinessTimeoutS: 5 })));
+    expect(lonely.message).toMatch(/^--readiness-timeout needs --readiness-path/);
+    expect(lonely.suggestions?.[0]).toContain('--readiness-path /ready');
   });
 
   it('rejects zero minimum instances', () => {

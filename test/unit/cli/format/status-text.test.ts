@@ -55,6 +55,20 @@ describe('formatPool', () => {
     expect(text).not.toContain('cannot start, retrying'); // the same reason, once
   });
 
+  it('says a process waiting for its readiness check is starting, with what the check got last', () => {
+    const p = POOL.groups[0]!.processes[0]!;
+    const group = { ...POOL.groups[0]!, processes: [{ ...p, state: 'starting' as const, notReady: '503' }, { ...p, pid: 9107, state: 'starting' as const }] };
+    const lines = formatPool({ ...POOL, groups: [group] }, NOW);
+    expect(lines.slice(-6)).toEqual([
+      expect.stringContaining('PID: 9106'),
+      expect.stringContaining('CPU:'),
+      '    Starting (not ready: 503)...',
+      expect.stringContaining('PID: 9107'),
+      expect.stringContaining('CPU:'),
+      '    Starting (not ready: checking)...',
+    ]);
+  });
+
   it('shows a question mark for numbers /proc could not give', () => {
     const group = { ...POOL.groups[0]!, processes: [{ ...POOL.groups[0]!.processes[0]!, cpuPercent: null, privateDirtyBytes: null, rssBytes: null }] };
     expect(formatPool({ ...POOL, groups: [group] }, NOW).join('\n')).toContain('    CPU: ?       Memory  : ?    ');

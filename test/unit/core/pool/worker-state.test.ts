@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { canMoveWorker, holdsPoolSlot, WORKER_TRANSITIONS, type WorkerState } from '../../../../src/core/pool/worker-state.js';
 import { GROUP_TRANSITIONS, GroupLifecycle, type GroupPhase } from '../../../../src/core/pool/group-lifecycle.js';
 
-const WORKER_STATES: WorkerState[] = ['ready', 'oob-work', 'draining', 'stopping', 'dead'];
+const WORKER_STATES: WorkerState[] = ['starting', 'ready', 'oob-work', 'draining', 'stopping', 'dead'];
 
 describe('worker states', () => {
   it('lets a process leave rotation for good only forwards: draining, then stopping, then dead', () => {
@@ -14,18 +14,19 @@ describe('worker states', () => {
     expect(canMoveWorker('draining', 'draining')).toBe(false);
   });
 
-  it('brings a process back to ready only from out-of-band work', () => {
-    expect(WORKER_STATES.filter((from) => canMoveWorker(from, 'ready'))).toEqual(['oob-work']);
+  it('puts a process in rotation only from starting (it listened, and passed its readiness check) or back from out-of-band work', () => {
+    expect(WORKER_STATES.filter((from) => canMoveWorker(from, 'ready'))).toEqual(['starting', 'oob-work']);
     expect(WORKER_STATES.filter((from) => canMoveWorker(from, 'oob-work'))).toEqual(['ready']);
+    expect(WORKER_STATES.filter((from) => canMoveWorker(from, 'starting'))).toEqual([]);
   });
 
   it('lets a stuck process be killed from any live state, and a dead one go nowhere', () => {
-    expect(WORKER_STATES.filter((from) => canMoveWorker(from, 'stopping'))).toEqual(['ready', 'oob-work', 'draining']);
-    expect(WORKER_STATES.filter((from) => canMoveWorker(from, 'dead'))).toEqual(['ready', 'oob-work', 'draining', 'stopping']);
+    expect(WORKER_STATES.filter((from) => canMoveWorker(from, 'stopping'))).toEqual(['starting', 'ready', 'oob-work', 'draining']);
+    expect(WORKER_STATES.filter((from) => canMoveWorker(from, 'dead'))).toEqual(['starting', 'ready', 'oob-work', 'draining', 'stopping']);
     expect(WORKER_TRANSITIONS.dead).toEqual([]);
   });
 
-  it('counts a process doing out-of-band work against the pool size, and a draining one not', () => {
+  it('counts a process doing out-of-band work against the pool size, and neither a draining one nor a starting one (a spawn under way)', () => {
     expect(WORKER_STATES.filter(holdsPoolSlot)).toEqual(['ready', 'oob-work']);
   });
 });

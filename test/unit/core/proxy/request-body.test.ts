@@ -75,8 +75,8 @@ describe('RequestBodyBuffer', () => {
     const reader = buffer.upstreamBody() as Readable;
     buffer.dispose();
     await new Promise((resolve) => reader.once('close', resolve));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(openIn(dir)).toBe(0);
+    // Its own descriptor closes after the reader's (asynchronously, in the thread pool).
+    await vi.waitFor(() => expect(openIn(dir)).toBe(0));
   });
 
   it('keeps a small body in memory, with no file at all', async () => {

@@ -109,3 +109,25 @@ describe('SpawnError', () => {
     expect(err.message).toBe("app 'web' did not listen within 2s (start timeout)");
   });
 });
+
+describe('SpawnError of a readiness check', () => {
+  const base = { app: 'shop', pid: 42, outputTail: '', durationMs: 3000, step: 'ready' as const, readiness: { path: '/ready', timeoutMs: 5000, last: '503' } };
+
+  it('names the path, the last status seen and the timeout, with its own code', () => {
+    const err = new SpawnError({ ...base, category: 'not-ready' }, 90_000);
+    expect(err.code).toBe('FERRY_ERR_SPAWN_NOT_READY');
+    expect(err.message).toBe("app 'shop' listened but GET /ready did not answer 2xx within 5s (readiness timeout); last: 503");
+    expect(err.suggestions?.[0]).toContain('--readiness-timeout');
+  });
+
+  it('names the last error when the check never got an answer', () => {
+    const err = new SpawnError({ ...base, category: 'not-ready', readiness: { path: '/health?deep=1', timeoutMs: 2000, last: 'ECONNREFUSED' } }, 90_000);
+    expect(err.message).toBe("app 'shop' listened but GET /health?deep=1 did not answer 2xx within 2s (readiness timeout); last: ECONNREFUSED");
+  });
+
+  it('says a process that exited while its check waited exited before it was ready, not before it listened', () => {
+    const err = new SpawnError({ ...base, category: 'exited-before-ready', exitCode: 1, signal: null }, 90_000);
+    expect(err.code).toBe('FERRY_ERR_SPAWN_EXITED');
+    expect(err.message).toBe("app 'shop' exited with code 1 before it was ready (GET /ready last got 503)");
+  });
+});
