@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestOrigin } from '../engine/authority.js';
 import { readCookie } from './http-fields.js';
 import { collectResponseFacts, currentAgeMs, invalidatedUrls, notModified, requestVerdict, staleAllowanceOf, storeVerdict, urlKey, variantKey, type NotStoredReason, type RequestVerdict } from './policy.js';
+import { secondaryKey } from './vary.js';
 import { entrySize, hasValidator, hitContentLength, staleServingMs, stalenessMs, Turbocache, type CacheEntry } from './turbocache.js';
 
 export const CACHE_HEADER = 'X-Ferry-Cache';
@@ -165,7 +166,9 @@ export class CacheFront {
     const url = urlKey(scheme, host, target);
     const otherHost = origin.forwardedHost !== undefined && origin.host !== undefined && origin.host.text !== host ? origin.host.text : undefined;
     const cookieName = this.cache.options.varyByCookie;
-    const key = variantKey(url, cookieName === undefined ? undefined : { value: readCookie(req.headers.cookie, cookieName) }, otherHost);
+    const primary = variantKey(url, cookieName === undefined ? undefined : { value: readCookie(req.headers.cookie, cookieName) }, otherHost);
+    // With the values of the fields its stored answers vary on, if they do (Vary).
+    const key = this.cache.keyFor(primary, req.headers);
     const now = this.now();
     let fill: ((outcome: FillOutcome) => void) | undefined;
     let stale: CacheEntry | undefined;
@@ -184,7 +187,7 @@ export class CacheFront {
         client.answer(this.hit(req, kept, now, 'stale (revalidating)'));
         if (!this.fills.has(key)) {
           const refill = this.startFill(key);
-          client.refresh(new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, refill, hasValidator(kept) ? kept : undefined));
+          client.refresh(new CacheTransaction(this.cache, verdict, { scheme, host, target, url, primary, key, headers: req.headers, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, refill, hasValidator(kept) ? kept : undefined));
         }
         return undefined;
       }
@@ -204,7 +207,7 @@ export class CacheFront {
       // One refill (or revalidation) at a time; the others for the key wait for it.
       if (!waiting && verdict.mayStore && (stale !== undefined || this.cache.hadEntry(key))) fill = this.startFill(key);
     }
-    const tx = new CacheTransaction(this.cache, verdict, { scheme, host, target, url, key, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, fill, stale, kept);
+    const tx = new CacheTransaction(this.cache, verdict, { scheme, host, target, url, primary, key, headers: req.headers, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, fill, stale, kept);
     // An answer cut short (app died, client left) ends the fill too: the waiters go to the app.
     if (fill) client.onClose(() => tx.settle('not-stored'));
     return tx;
@@ -297,7 +300,12 @@ interface RequestKey {
   host: string;
   target: string;
   url: string;
+  /** The key without what Vary adds (the URL, and the cookie or host variant). */
+  primary: string;
+  /** The key the request was looked up by. */
   key: string;
+  /** The request's fields: the values an answer that varies is stored under. */
+  headers: IncomingHttpHeaders;
   authorization: boolean;
 }
 
@@ -414,7 +422,12 @@ export class CacheTransaction {
       responseTimeMs,
     });
     let answered: CacheEntry = { ...entry, headers, etag: facts.etag, lastModified: facts.lastModified, stale: staleAllowanceOf(facts), wireHead: undefined, touchedMs: undefined };
-    if (decision.store) {
+    // A 304 that changes what the answer varies on: its variants were keyed otherwise; not kept.
+    if (decision.store && decision.vary.join(',') !== (entry.varies?.fields ?? []).join(',')) {
+      this.cache.countNotStored('vary');
+      this.cache.drop(entry);
+      this.settle('not-stored');
+    } else if (decision.store) {
       answered = { ...answered, responseTimeMs, initialAgeMs: decision.initialAgeMs, lifetimeMs: decision.lifetimeMs, size: entrySize(entry.key, headers, entry.body) };
       this.cache.store(answered);
       this.settle('stored');
@@ -458,9 +471,14 @@ export class CacheTransaction {
     }
     // A cache that stores an answer without Date gives it one (RFC 9110 §6.6.1), so Age adds up.
     if (decision.dateMs === undefined && facts.date === undefined) stored.push('Date', new Date(responseTimeMs).toUTCString());
+    const { primary } = this.request;
+    // Under the request's values of the fields the answer varies on (this answer's Vary, which
+    // may differ from what the lookup used).
+    const key = decision.vary.length === 0 ? primary : primary + secondaryKey(decision.vary, this.request.headers);
     this.pending = {
-      key: this.request.key,
+      key,
       url: this.request.url,
+      ...(decision.vary.length > 0 ? { varies: { primary, fields: decision.vary } } : {}),
       status,
       statusText,
       headers: stored,

@@ -1,5 +1,5 @@
 // Parsing of the HTTP fields the turbocache decides on (pure): Cache-Control lists with
-// case-insensitive names and quoted strings (RFC 9111 §5.2), delta-seconds, HTTP-dates, Vary.
+// case-insensitive names and quoted strings (RFC 9111 §5.2), delta-seconds, HTTP-dates (Vary: vary.ts).
 
 /** Parsed Cache-Control: directive name (lowercase) to its argument, or true when it has none. */
 export interface CacheControl {
@@ -203,17 +203,6 @@ function rfc850Ms(parts: RegExpExecArray, nowMs: number): number {
   return Date.UTC(year, month, day, h, m, s);
 }
 
-/** Field names listed in Vary values, lowercase; '*' stays '*'. */
-export function parseVary(values: readonly string[]): string[] {
-  const names: string[] = [];
-  for (const value of values) {
-    for (const part of value.split(',')) {
-      const name = part.trim().toLowerCase();
-      if (name) names.push(name);
-    }
-  }
-  return names;
-}
 
 /** One cookie's value from a Cookie header (RFC 6265 §5.4), or undefined. */
 export function readCookie(header: string | undefined, name: string): string | undefined {

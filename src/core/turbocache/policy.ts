@@ -10,7 +10,8 @@
 // maxAge() serve as an oracle in the unit tests instead.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { parseCacheControl, parseDeltaSeconds, parseHttpDate, parseTargetedCacheControl, parseVary, type CacheControl } from './http-fields.js';
+import { parseCacheControl, parseDeltaSeconds, parseHttpDate, parseTargetedCacheControl, type CacheControl } from './http-fields.js';
+import { knownEncoding, varySpec } from './vary.js';
 
 /** Why a request is not answered from the cache. */
 export type BypassReason = 'method' | 'no-host' | 'request-no-cache' | 'authorization' | 'range' | 'request-body';
@@ -26,6 +27,7 @@ export type NotStoredReason =
   | 'no-cache'
   | 'set-cookie'
   | 'vary'
+  | 'encoding'
   | 'authorization'
   | 'www-authenticate'
   | 'no-freshness'
@@ -137,6 +139,7 @@ export interface ResponseFacts {
   contentLength?: number;
   etag?: string;
   lastModified?: string;
+  contentEncoding?: string;
 }
 
 export function collectResponseFacts(raw: readonly string[]): ResponseFacts {
@@ -185,6 +188,9 @@ export function collectResponseFacts(raw: readonly string[]): ResponseFacts {
       case 'last-modified':
         facts.lastModified ??= value;
         break;
+      case 'content-encoding':
+        facts.contentEncoding = facts.contentEncoding === undefined ? value : `${facts.contentEncoding}, ${value}`;
+        break;
     }
   }
   return facts;
@@ -203,7 +209,8 @@ export interface StoreContext {
 }
 
 export type StoreVerdict =
-  | { store: true; lifetimeMs: number; initialAgeMs: number; dateMs: number | undefined }
+  /** `vary`: the request fields its variants are told apart by (sorted; none: one entry for the URL). */
+  | { store: true; lifetimeMs: number; initialAgeMs: number; dateMs: number | undefined; vary: string[] }
   | { store: false; reason: NotStoredReason };
 
 /**
@@ -271,14 +278,18 @@ export function storeVerdict(ctx: StoreContext): StoreVerdict {
   const refusal = ignored && FORBIDDING.find((name) => ignored.directives.has(name));
   if (refusal) return { store: false, reason: refusal };
   if (facts.setCookie) return { store: false, reason: 'set-cookie' };
-  if (parseVary(facts.vary).some((name) => !(ctx.varyByCookie && name === 'cookie'))) return { store: false, reason: 'vary' };
+  // Stored per value of the fields it varies on (vary.ts), but never Vary: * nor a whole Cookie.
+  const vary = varySpec(facts.vary, ctx.varyByCookie);
+  if (!vary.storable) return { store: false, reason: 'vary' };
+  // A coding the key cannot tell apart could reach a client that does not accept it.
+  if (!knownEncoding(facts.contentEncoding)) return { store: false, reason: 'encoding' };
   // RFC 9111 §3.5: a shared cache keeps an answer to an authorized request only when told to.
   if (ctx.authorization && !cc.directives.has('public') && !cc.directives.has('s-maxage')) return { store: false, reason: 'authorization' };
   if (facts.wwwAuthenticate) return { store: false, reason: 'www-authenticate' };
   if (revalidateAlways) {
     const dateMs = parseHttpDate(facts.date);
     const initialAge = initialAgeMs(facts.age, dateMs ?? ctx.responseTimeMs, ctx.requestTimeMs, ctx.responseTimeMs);
-    return { store: true, lifetimeMs: 0, initialAgeMs: initialAge, dateMs };
+    return { store: true, lifetimeMs: 0, initialAgeMs: initialAge, dateMs, vary: vary.fields };
   }
   // No freshness given: decided before the Date is parsed (most answers end here).
   // A targeted field that decides ignores Expires (RFC 9213 §2.2).
@@ -290,7 +301,7 @@ export function storeVerdict(ctx: StoreContext): StoreVerdict {
   if (typeof lifetime === 'string') return { store: false, reason: lifetime };
   const initialAge = initialAgeMs(facts.age, dateMs, ctx.requestTimeMs, ctx.responseTimeMs);
   if (lifetime <= initialAge) return { store: false, reason: 'stale' };
-  return { store: true, lifetimeMs: lifetime, initialAgeMs: initialAge, dateMs: parsedDate };
+  return { store: true, lifetimeMs: lifetime, initialAgeMs: initialAge, dateMs: parsedDate, vary: vary.fields };
 }
 
 /** What an answer allows a cache to do with it once stale (RFC 5861; RFC 9111 §4.2.4). */

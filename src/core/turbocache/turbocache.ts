@@ -3,7 +3,9 @@
 // long as their freshness says, not 2 s. What may be stored is decided in policy.ts.
 
 import type { TurbocacheStats } from '../../lib/admin-api-contract.js';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { BypassReason, NotStoredReason, StaleAllowance } from './policy.js';
+import { MAX_VARIANTS, secondaryKey } from './vary.js';
 import { currentAgeMs, isFresh } from './policy.js';
 
 export interface TurbocacheOptions {
@@ -33,6 +35,11 @@ export interface CacheEntry {
   lastModified?: string;
   /** What it allows once stale (policy.ts staleAllowance); absent: nothing. */
   stale?: StaleAllowance;
+  /**
+   * An answer with Vary: the key without its secondary part (`primary`), and the request fields
+   * (sorted) whose values make that part (vary.ts).
+   */
+  varies?: { primary: string; fields: string[] };
   /** When the response arrived, and the age and freshness it had then (ms). */
   responseTimeMs: number;
   initialAgeMs: number;
@@ -101,6 +108,11 @@ export class Turbocache {
   private readonly entries = new Map<string, CacheEntry>();
   /** The entries of each URL (its cookie variants), so one change invalidates them all. */
   private readonly variants = new Map<string, Set<string>>();
+  /**
+   * For a key whose answers vary (Vary), the fields they vary on and the keys of its variants,
+   * oldest first: a request's key is the primary one plus its values of those fields.
+   */
+  private readonly varying = new Map<string, { fields: string[]; keys: Set<string> }>();
   private bytes = 0;
   private readonly counters = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, collapsed: 0, revalidations: 0, revalidated: 0, staleWhileRevalidate: 0, staleOnError: 0 };
   private readonly bypassed: Partial<Record<BypassReason, number>> = {};
@@ -179,11 +191,17 @@ export class Turbocache {
     else this.counters.staleOnError++;
   }
 
-  /** Drops one entry (a revalidation found it no longer storable). */
-  drop(entry: CacheEntry): void {
-    if (this.entries.get(entry.key) !== entry) return;
+  /** Drops one entry (a revalidation found it no longer storable, another variant replaced it). */
+  drop(entry: CacheEntry | undefined): void {
+    if (entry === undefined || this.entries.get(entry.key) !== entry) return;
     this.remove(entry);
     this.rememberLapsed(entry.key);
+  }
+
+  /** A request's full key: `primary`, plus the values of the fields its stored answers vary on (if any). */
+  keyFor(primary: string, headers: IncomingHttpHeaders): string {
+    const varying = this.varying.get(primary);
+    return varying === undefined ? primary : primary + secondaryKey(varying.fields, headers);
   }
 
   /** Stores an entry (replacing the key's old one); false when it is larger than one entry may be. */
@@ -194,6 +212,7 @@ export class Turbocache {
     }
     const old = this.entries.get(entry.key);
     if (old) this.remove(old);
+    this.noteVariant(entry);
     this.entries.set(entry.key, entry);
     let keys = this.variants.get(entry.url);
     if (!keys) this.variants.set(entry.url, (keys = new Set()));
@@ -243,6 +262,7 @@ export class Turbocache {
     const count = this.entries.size;
     this.entries.clear();
     this.variants.clear();
+    this.varying.clear();
     this.bytes = 0;
     return count;
   }
@@ -290,10 +310,41 @@ export class Turbocache {
     };
   }
 
+  /**
+   * Keeps the primary key's Vary fields as this answer says: answers that varied otherwise (or
+   * not at all) are dropped, as they were keyed by other fields; and at most MAX_VARIANTS of them.
+   */
+  private noteVariant(entry: CacheEntry): void {
+    const primary = entry.varies?.primary ?? entry.key;
+    const current = this.varying.get(primary);
+    const fields = entry.varies?.fields;
+    if (current !== undefined && (fields === undefined || fields.join(',') !== current.fields.join(','))) {
+      for (const key of [...current.keys]) this.drop(this.entries.get(key));
+      this.varying.delete(primary);
+    }
+    if (fields === undefined) return;
+    // The plain entry of a URL that now varies was stored without the fields: not for every request.
+    if (current === undefined) this.drop(this.entries.get(primary));
+    let varying = this.varying.get(primary);
+    if (varying === undefined) this.varying.set(primary, (varying = { fields, keys: new Set() }));
+    varying.keys.delete(entry.key);
+    varying.keys.add(entry.key);
+    for (const key of varying.keys) {
+      if (varying.keys.size <= MAX_VARIANTS) break;
+      this.drop(this.entries.get(key));
+      varying.keys.delete(key);
+    }
+  }
+
   private remove(entry: CacheEntry): void {
     if (this.entries.get(entry.key) !== entry) return;
     this.entries.delete(entry.key);
     this.bytes -= entry.size;
+    if (entry.varies !== undefined) {
+      const varying = this.varying.get(entry.varies.primary);
+      varying?.keys.delete(entry.key);
+      if (varying?.keys.size === 0) this.varying.delete(entry.varies.primary);
+    }
     const keys = this.variants.get(entry.url);
     keys?.delete(entry.key);
     if (keys?.size === 0) this.variants.delete(entry.url);

@@ -141,16 +141,25 @@ describe('storeVerdict: what is stored', () => {
     expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'Set-Cookie2', 'session=abc; Version=1']))).toBe('set-cookie');
   });
 
-  it('never stores an answer with Vary', () => {
-    expect(reason(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Accept-Language']))).toBe('vary');
+  it('stores an answer with Vary, told apart by the fields it names (sorted, once each); never Vary: *', () => {
+    expect(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Accept-Language'])).toMatchObject({ store: true, vary: ['accept-language'] });
+    expect(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Accept-Language, accept-encoding', 'Vary', 'Accept-Language'])).toMatchObject({ store: true, vary: ['accept-encoding', 'accept-language'] });
+    expect(verdict(['Cache-Control', 'max-age=60'])).toMatchObject({ store: true, vary: [] });
     expect(reason(verdict(['Cache-Control', 'max-age=60', 'Vary', '*']))).toBe('vary');
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Accept, *']))).toBe('vary');
+  });
+
+  it('never stores an answer in a coding the key cannot tell apart', () => {
+    expect(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Accept-Encoding', 'Content-Encoding', 'gzip'])).toMatchObject({ store: true, vary: ['accept-encoding'] });
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Accept-Encoding', 'Content-Encoding', 'compress']))).toBe('encoding');
+    expect(reason(verdict(['Cache-Control', 'max-age=60', 'Content-Encoding', 'gzip', 'Content-Encoding', 'br']))).toBe('encoding');
   });
 
   it('stores Vary: Cookie only when entries vary by a cookie (the key holds it), and nothing else with it', () => {
     expect(reason(verdict(['Cache-Control', 'max-age=60', 'Vary', 'cookie']))).toBe('vary');
     expect(reason(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Cookie'], { varyByCookie: true }))).toBe('stored');
-    expect(reason(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Cookie, Accept-Encoding'], { varyByCookie: true }))).toBe('vary');
-    expect(reason(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Cookie', 'Vary', 'Accept'], { varyByCookie: true }))).toBe('vary');
+    expect(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Cookie, Accept-Encoding'], { varyByCookie: true })).toMatchObject({ store: true, vary: ['accept-encoding'] });
+    expect(verdict(['Cache-Control', 'max-age=60', 'Vary', 'Cookie', 'Vary', 'Accept'], { varyByCookie: true })).toMatchObject({ store: true, vary: ['accept'] });
   });
 
   it('never stores the answer to an Authorization request unless public or s-maxage says so', () => {
@@ -269,7 +278,7 @@ describe('storeVerdict: targeted fields (RFC 9213)', () => {
 
   it('keeps the personal rules: Set-Cookie, Vary, WWW-Authenticate; Authorization unless the deciding field says public or s-maxage', () => {
     expect(reason(verdict(['CDN-Cache-Control', 'max-age=60', 'Set-Cookie', 'a=b']))).toBe('set-cookie');
-    expect(reason(verdict(['CDN-Cache-Control', 'max-age=60', 'Vary', 'Accept']))).toBe('vary');
+    expect(reason(verdict(['CDN-Cache-Control', 'max-age=60', 'Vary', '*']))).toBe('vary');
     expect(reason(verdict(['CDN-Cache-Control', 'max-age=60', 'WWW-Authenticate', 'Basic']))).toBe('www-authenticate');
     expect(reason(verdict(['Cache-Control', 'public', 'CDN-Cache-Control', 'max-age=60'], { authorization: true }))).toBe('authorization');
     expect(reason(verdict(['Cache-Control', 'public, max-age=60', 'CDN-Cache-Control', 'max-age=60'], { authorization: true }))).toBe('authorization');
@@ -434,7 +443,8 @@ describe('against http-cache-semantics (an oracle for well-formed answers)', () 
     [{ 'cache-control': 'private, max-age=60' }, 'private'],
     [{ 'cache-control': 'no-store' }, 'no-store'],
     [{ 'cache-control': 'public, max-age=60', 'set-cookie': 'a=b' }, 'set-cookie'],
-    [{ 'cache-control': 'max-age=60', vary: 'accept-language' }, 'vary'],
+    [{ 'cache-control': 'max-age=60', vary: 'accept-language' }, 'stored'],
+    [{ 'cache-control': 'max-age=60', vary: '*' }, 'vary'],
     [{ 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT' }, 'no-freshness'],
     [{ 'cache-control': 'public' }, 'no-freshness'],
   ];
