@@ -62,6 +62,7 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'websocket-idle-timeout': 'integer',
   'buffer-uploads': 'boolean',
   'response-buffer-high-watermark': 'size-or-zero',
+  compression: 'boolean',
   user: 'string',
   'metrics-address': 'string',
   'health-check-path': 'string',
@@ -96,9 +97,10 @@ const INSTANCE_ONLY = new Set([
   'client-body-timeout',
   'max-body-size',
   'websocket-idle-timeout',
-  // The same front buffers for every app.
+  // The same front buffers and compresses for every app.
   'buffer-uploads',
   'response-buffer-high-watermark',
+  'compression',
   // One metrics endpoint and one health check per instance.
   'metrics-address',
   'health-check-path',

@@ -96,6 +96,8 @@ export interface StartOptions {
     bufferUploads: boolean;
     responseBufferHighWatermark: string;
   };
+  /** --compression. */
+  compression?: boolean;
 }
 
 /** A cookie name is an HTTP token (RFC 6265 §4.1.1). */
@@ -160,6 +162,7 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     names.add(app.name);
   }
   if (opts.direct) checkDirectMode(built);
+  if (opts.direct && opts.compression === true) throw usage('--direct and --compression do not go together: no core sees the answers', 'Drop --direct to have the core proxy every request (all features).');
   const healthCheck = buildHealthCheck(opts.healthCheckPath, opts.healthDrainTimeS);
   if (healthCheck && opts.direct) throw usage('--health-check-path needs the core in the request path; --direct has none', 'Drop --direct, or check the app itself.');
   const metricsListen = opts.metricsAddress === undefined ? undefined : parseMetricsAddress(opts.metricsAddress);
@@ -176,6 +179,7 @@ export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): 
     turbocache: buildTurbocache(opts),
     clientLimits: buildClientLimits(opts),
     buffering: buildBuffering(opts),
+    ...(opts.compression === true ? { compression: true } : {}),
     websocketIdleTimeoutMs: wholeSeconds('--websocket-idle-timeout', opts.websocketIdleTimeoutS) * 1000,
     ...(opts.direct ? { direct: true } : {}),
   };

@@ -94,6 +94,7 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
       maxBodySize: String(f['max-body-size']),
     },
     websocketIdleTimeoutS: num('websocket-idle-timeout'),
+    compression: f.compression === true,
     buffering: {
       bufferUploads: f['buffer-uploads'] === true,
       responseBufferHighWatermark: String(f['response-buffer-high-watermark']),

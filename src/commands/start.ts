@@ -115,6 +115,10 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       default: WEBSOCKET_IDLE_TIMEOUT_DEFAULT_S,
       min: 0,
     }),
+    compression: Flags.boolean({
+      summary: 'Compress text-like answers (HTML, CSS, JS, JSON, XML, SVG) over 1 KiB with brotli or gzip for clients that accept it; the turbocache keeps the compressed variants.',
+      default: false,
+    }),
     'buffer-uploads': Flags.boolean({
       summary: 'Read each request body whole (memory, then a temp file) before it goes to a process, for Node and generic apps too (always on for apps with limited concurrency).',
       default: false,

@@ -152,7 +152,7 @@ async function main(): Promise<void> {
       return;
     }
   }
-  const proxyOptions = { pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog };
+  const proxyOptions = { pool, log, trustForwarded, cache, limits: config.clientLimits, faults, buffering: config.buffering, bufferDir, health, websocketIdleTimeoutMs: config.websocketIdleTimeoutMs, accessLog, compression: config.compression === true };
   const proxy = createFrontProxyServer(proxyOptions);
   const { server, tracker, handOver, closeTunnels, closeIdle, closeAll } = proxy;
   // The exposition code (and prom-client after it) is loaded on the first scrape.

@@ -125,6 +125,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'
 
 export interface FerryConfig {
   listen: ListenAddress;
+  /** --compression: text-like answers compressed (br, gzip) in the core for clients that accept it. */
+  compression?: boolean;
   /** Most app processes alive at once, across all apps. */
   maxPoolSize: number;
   apps: AppConfig[];

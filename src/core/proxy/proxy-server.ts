@@ -32,6 +32,8 @@ export interface ProxyServerOptions {
   websocketIdleTimeoutMs: number;
   /** --access-log: one line per answered request. */
   accessLog?: AccessLog;
+  /** --compression. */
+  compression?: boolean;
 }
 
 export interface ProxyServer {

@@ -126,6 +126,7 @@ describe('buildConfig', () => {
     expect(refused({ stickySessions: true })).toMatch(/--sticky-sessions/);
     expect(refused({ limits: { ...DEFAULT_LIMITS, maxRequestTimeMs: 5000 } })).toMatch(/--max-request-time/);
     expect(refused({ watch: true })).toMatch(/^--direct and --watch do not go together/);
+    expect(refused({ compression: true })).toMatch(/^--direct and --compression do not go together/);
     expect(refused({ readinessPath: '/ready' })).toMatch(/^--direct and --readiness-path do not go together/);
   });
 
@@ -199,6 +200,11 @@ describe('buildConfig', () => {
     expect(buildConfig(options({ environment: 'development' })).turbocache.debugHeader).toBe(true);
     expect(buildConfig(options({ environment: 'development', turbocache: { ...turbocache, debugHeader: false } })).turbocache.debugHeader).toBe(false);
     expect(buildConfig(options({ turbocache: { ...turbocache, disabled: true } })).turbocache.enabled).toBe(false);
+  });
+
+  it('passes --compression on to the core, off unless asked for', () => {
+    expect(buildConfig(options({ compression: true })).compression).toBe(true);
+    expect(buildConfig(options()).compression).toBeUndefined();
   });
 
   it('turns --turbocache-serve-stale-on-error seconds into the cache option, 0 meaning off', () => {

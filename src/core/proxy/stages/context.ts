@@ -30,6 +30,8 @@ export interface StageContext {
   tunnels: Set<Tunnel>;
   /** Each app's public/ (static-files.ts), and the log lines of refused and failed files. */
   statics: { dirs: PublicDirs<AppGroup>; outcome: (app: string, requestId: string) => StaticOutcome } | undefined;
+  /** --compression: text-like answers compressed for clients that accept br or gzip. */
+  compression?: boolean;
   /** --buffer-uploads, and where buffered bodies and answers spill to disk. */
   bufferUploads?: boolean;
   bufferDir?: BufferDir | undefined;

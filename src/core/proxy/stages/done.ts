@@ -27,6 +27,7 @@ export function finish(request: ProxyRequest, outcome: ExchangeOutcome): void {
     }
   }
   request.session?.close();
+  request.compressor?.destroy();
   // A file from public/ still being read (a client gone mid-way): its descriptor closes.
   request.file?.close();
   // Buffered bodies and answers: their memory and files go with the request, however it ended.

@@ -83,6 +83,7 @@ export function createFrontProxyServer(opts: ProxyServerOptions): ProxyServer {
     tunnels: new Set(),
     statics: { dirs: publicDirsFor(opts.pool.groups), outcome: staticOutcomes(opts.log) },
     bufferUploads: opts.buffering.bufferUploads,
+    compression: opts.compression === true,
     bufferDir: opts.bufferDir,
     responseBuffer: responseBufferHighWatermarkBytes > 0 ? { highWatermarkBytes: responseBufferHighWatermarkBytes, dir: opts.bufferDir } : undefined,
     accessLog: opts.accessLog,

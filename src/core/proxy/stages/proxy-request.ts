@@ -21,6 +21,7 @@ import { cacheHitBytes, writeError } from './answers.js';
 import type { StageContext } from './context.js';
 import type { ExchangeBody } from './request-body.js';
 import type { HeldAnswer } from './held-answer.js';
+import type { ResponseCompressor } from './compress.js';
 
 export type ProxyState =
   /** The door, the health check, routing. */
@@ -100,6 +101,8 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
   /** What a slow client has not taken yet of the app's answer (response buffering). */
   held: HeldAnswer | undefined;
   upstream: UpstreamExchange | undefined;
+  /** --compression: the compressor the app's body goes through (stages/compress.ts), when it is compressed. */
+  compressor: ResponseCompressor | undefined;
   /** The file from public/ being sent (stages/static.ts), in `sending-file`. */
   file: { resume(): void; close(): void } | undefined;
   /** The head for the app, built once (a retry sends the same). */
@@ -177,6 +180,12 @@ export class ProxyRequest implements ExchangeListener, UpstreamHandler, CacheCli
 
   onClose(listener: () => void): void {
     (this.closers ??= []).push(listener);
+  }
+
+  /** What feeds the client's answer may go on: the compressor when there is one, else the app. */
+  resumeSource(): void {
+    if (this.compressor !== undefined) this.compressor.resume();
+    else this.upstream?.resume();
   }
 
   refresh(tx: CacheTransaction): void {

@@ -20,6 +20,8 @@ import type { ProxyRequest } from './proxy-request.js';
 import { flatFields } from './request-fields.js';
 import { drainHeld, hold, startHolding } from './response-buffering.js';
 import { answerStale, SERVER_ERRORS } from './stale-answer.js';
+import { compressedFields, compressionFor } from '../compression.js';
+import { ResponseCompressor } from './compress.js';
 
 /** Tries per request when app processes refuse connections (Passenger tries up to 10). */
 export const MAX_ATTEMPTS = 3;
@@ -33,11 +35,26 @@ export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
   if (exchange.upgrade) clearTimeout(request.deadlineTimer);
   request.to('responding');
   if (request.tracked) request.tracked.state = 'responding';
-  const headers = buildDownstreamHeaders(flatFields(head.fields));
+  let headers = buildDownstreamHeaders(flatFields(head.fields));
   // The app asks for out-of-band work: a note for Ferry, not for the client.
   if (takeOobRequest(headers)) group.requestOobWork(session.worker);
   // The app failed, and the cache may answer with its stale copy instead (stale-if-error).
   if (SERVER_ERRORS.has(head.status) && request.cache?.staleOnError(exchange.method === 'HEAD') !== undefined) return;
+  // --compression: the cache then keeps the compressed answer, as a variant by Accept-Encoding.
+  const coding = request.ctx.compression === true ? compressionFor({ method: exchange.method, acceptEncoding: request.headers['accept-encoding'], status: head.status, fields: headers }) : undefined;
+  if (coding !== undefined) {
+    headers = compressedFields(headers, coding);
+    request.compressor = new ResponseCompressor(coding, {
+      out: (chunk) => toClient(request, chunk),
+      drained: () => request.upstream?.resume(),
+      done: () => answerComplete(request),
+      failed: (err) => {
+        request.ctx.log.error('could not compress an answer; the response is cut off', { reqId: request.requestId, err });
+        request.upstream?.abort(err);
+        exchange.destroy();
+      },
+    });
+  }
   // Decided on the app's own headers, before Ferry adds its sticky-session cookie.
   const cacheStatus = request.cache?.onHeaders(head.status, head.reason, headers);
   // Ferry-Cache-Control was for the cache alone, which has read it now.
@@ -60,6 +77,12 @@ export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
 export function onAppData(request: ProxyRequest, chunk: Buffer): boolean {
   // The body of an answer the client does not get (the cache answers instead): dropped.
   if (request.cache?.instead !== undefined) return true;
+  if (request.compressor !== undefined) return request.compressor.write(chunk);
+  return toClient(request, chunk);
+}
+
+/** A piece of the answer as the client gets it (the app's, or compressed): to the cache, then the client; false: pause what feeds it. */
+function toClient(request: ProxyRequest, chunk: Buffer): boolean {
   request.cache?.onData(chunk);
   const { held } = request;
   if (held !== undefined && held.mode === 'holding') return hold(request, held, chunk);
@@ -73,16 +96,23 @@ export function onAppData(request: ProxyRequest, chunk: Buffer): boolean {
 export function onClientDrain(request: ProxyRequest): void {
   const { held } = request;
   if (held !== undefined && held.mode === 'holding') drainHeld(request, held);
-  else request.upstream?.resume();
+  else request.resumeSource();
 }
 
 export function onAppComplete(request: ProxyRequest): void {
   clearTimeout(request.deadlineTimer);
   // The app is done with it: free the session now, even if a slow client is still reading.
   request.session?.close();
-  request.cache?.onComplete();
   // The app has answered, so it has had all of the body it wanted: the buffered copy can go.
   request.upload?.dispose();
+  // Compressed: the answer is complete once the compressor has let out the rest.
+  if (request.compressor !== undefined) request.compressor.end();
+  else answerComplete(request);
+}
+
+/** The client's answer has all of its body (held back for a slow client, perhaps): the cache stores it, and the answer ends. */
+function answerComplete(request: ProxyRequest): void {
+  request.cache?.onComplete();
   if (request.state !== 'responding') return;
   if (request.held?.mode === 'holding') {
     // A slow client still takes the rest from the buffer; the answer ends when it has all of it.

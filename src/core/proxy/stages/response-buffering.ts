@@ -50,7 +50,7 @@ export function drainHeld(request: ProxyRequest, held: HeldAnswer): void {
   }
   if (held.appPaused && buffer.size < held.options.highWatermarkBytes) {
     held.appPaused = false;
-    request.upstream?.resume();
+    request.resumeSource();
   }
   if (buffer.size > 0) return;
   held.mode = 'passing';
