@@ -65,6 +65,11 @@ const ROUTES = [
   { id: '/cached', path: '/cached', headers: [], configs: [...HELLO_CONFIGS, 'js-hit'], cacheable: true },
   { id: '/', path: '/', headers: [], configs: [...PROXY_CONFIGS, 'js-proxy'] },
   { id: '/slow', path: '/slow', headers: [], configs: [...PROXY_CONFIGS, 'js-proxy'] },
+  // A 20 KB page to a browser-like client: Ferry (--compression) keeps the compressed variant;
+  // nginx with proxy_cache and gzip compresses each hit again (it caches the app's bytes).
+  { id: '/cached-large', path: '/cached-large', headers: ['Accept-Encoding: gzip, deflate, br'], configs: ['ferry', 'nginx-cache'], cacheable: true },
+  // no-cache with an ETag: every request is a conditional request to the app, answered 304.
+  { id: '/revalidate', path: '/revalidate', headers: [], configs: ['ferry'], cacheable: true },
   { id: 'forum /', path: '/', headers: ANONYMOUS, configs: FORUM_CONFIGS, cacheable: true },
 ];
 const WARMUP_S = 1;
@@ -561,7 +566,7 @@ async function stopPassenger(run, server) {
  * Ferry) with kept-alive connections (HTTP/1.1, Connection cleared), no access log: nginx at its
  * best as a reverse proxy, with nothing of nginx's own installation (/etc/nginx) read.
  */
-function nginxConfig(dir, port, sockets) {
+function nginxConfig(dir, port, cachePort, sockets) {
   const asRoot = process.getuid?.() === 0;
   return `# Written by bench/run.mjs for one run.
 ${asRoot ? 'user root; # the worker reaches the app sockets in the run\'s 0700 temp dir\n' : ''}worker_processes 1;
@@ -586,6 +591,22 @@ ${sockets.map((socket) => `    server unix:${socket};`).join('\n')}
       proxy_pass http://hello;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+    }
+  }
+  # The same with a cache and compression, as nginx is set up to serve pages fast: proxy_cache
+  # (the app's Cache-Control decides) and gzip (nginx-light has no brotli).
+  proxy_cache_path ${dir}/cache keys_zone=bench:10m max_size=64m;
+  server {
+    listen 127.0.0.1:${cachePort};
+    gzip on;
+    gzip_proxied any;
+    gzip_min_length 1024;
+    gzip_types text/plain text/css application/json application/javascript text/xml application/xml image/svg+xml;
+    location / {
+      proxy_pass http://hello;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache bench;
     }
   }
 }
@@ -639,12 +660,12 @@ async function startNginx(run) {
   const dir = path.join(run.tmpDir, 'nginx');
   for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, 'tmp', sub), { recursive: true });
   const port = await freePort();
-  const server = { name: 'nginx', kind: 'nginx', port, dir, pids: [] };
+  const server = { name: 'nginx', kind: 'nginx', port, cachePort: await freePort(), dir, pids: [] };
   server.stop = () => stopNginx(run, server);
   run.servers.push(server);
   const sockets = await startSocketApps(run, server);
   const conf = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(conf, nginxConfig(dir, port, sockets));
+  fs.writeFileSync(conf, nginxConfig(dir, port, server.cachePort, sockets));
   const master = spawn(run.tools.nginx, ['-c', conf, '-p', dir, '-e', path.join(dir, 'error.log')], {
     env: { ...process.env, [run.markerName]: run.tmpDir },
     stdio: 'ignore',
@@ -692,13 +713,17 @@ async function startServers(run) {
   const helloProbe = { path: '/', headers: [] };
   const byName = {};
   byName.direct = await startDirect(run);
-  byName.ferry = await startFerry(run, 'ferry', HELLO_DIR, [], helloProbe);
+  byName.ferry = await startFerry(run, 'ferry', HELLO_DIR, ['--compression'], helloProbe);
   byName.passenger = await startPassenger(run, 'passenger', HELLO_DIR, helloProbe);
   byName['ferry-direct'] = await startFerry(run, 'ferry-direct', HELLO_DIR, ['--direct'], helloProbe);
   byName['ferry-nocache'] = await startFerry(run, 'ferry-nocache', FORUM_DIR, ['--disable-turbocaching'], forumProbe);
   byName['ferry-cache'] = await startFerry(run, 'ferry-cache', FORUM_DIR, ['--vary-turbocache-by-cookie', 'user_id'], forumProbe);
   byName['passenger-forum'] = await startPassenger(run, 'passenger-forum', FORUM_DIR, forumProbe);
-  if (run.tools.nginx) byName.nginx = await startNginx(run);
+  if (run.tools.nginx) {
+    byName.nginx = await startNginx(run);
+    // The same nginx, its second server: proxy_cache and gzip (stopped with it).
+    byName['nginx-cache'] = { name: 'nginx-cache', kind: 'nginx-cache', port: byName.nginx.cachePort, stop: async () => undefined };
+  }
   byName['js-proxy'] = await startPrototype(run, 'js-proxy');
   byName['js-hit'] = await startPrototype(run, 'js-hit');
   for (const s of Object.values(byName)) console.log(`  ${s.name.padEnd(16)} http://127.0.0.1:${s.port}/${s.instance ? `  (instance ${s.instance})` : ''}`);
@@ -824,7 +849,7 @@ function supervisors(run, server) {
 function measureSupervisorMemory(run, byName) {
   const out = [];
   for (const server of Object.values(byName)) {
-    if (server.kind === 'direct' || server.kind === 'prototype') continue;
+    if (server.kind === 'direct' || server.kind === 'prototype' || server.kind === 'nginx-cache') continue;
     for (const [role, pid] of supervisors(run, server)) out.push({ server: server.name, role, ...(pid ? memoryOf(pid) : { pid: null, rssKb: NaN, privateDirtyKb: NaN }) });
   }
   return out;
@@ -1037,6 +1062,8 @@ function computeRatios(summary) {
   if (get('/', 'nginx')) out.push({ name: 'js-proxy / nginx, / req/s', value: ratio(get('/', 'js-proxy').rps, get('/', 'nginx').rps), unit: 'x', target: 'the ceiling of ferry / nginx' });
   out.push({ name: 'ferry / js-hit (strict JS hit), /cached req/s', value: ratio(get('/cached', 'ferry').rps, get('/cached', 'js-hit').rps), unit: 'x', target: '' });
   out.push({ name: 'js-hit / passenger, /cached req/s', value: ratio(get('/cached', 'js-hit').rps, get('/cached', 'passenger').rps), unit: 'x', target: 'the ceiling of ferry / passenger' });
+  if (get('/cached-large', 'nginx-cache')) out.push({ name: 'ferry / nginx (proxy_cache + gzip), /cached-large req/s', value: ratio(get('/cached-large', 'ferry').rps, get('/cached-large', 'nginx-cache').rps), unit: 'x', target: '' });
+  out.push({ name: 'ferry /revalidate (a 304 from the app) / ferry / (the app renders), req/s', value: ratio(get('/revalidate', 'ferry').rps, get('/', 'ferry').rps), unit: 'x', target: '' });
   out.push({ name: '/slow p99: ferry − direct', value: get('/slow', 'ferry').p99Ms - get('/slow', 'direct').p99Ms, unit: 'ms', target: '' });
   out.push({ name: 'ferry --direct / direct, / req/s', value: ratio(get('/', 'ferry-direct').rps, get('/', 'direct').rps), unit: 'x', target: '>= PM2 cluster (~1.2x)' });
   out.push({ name: 'ferry --direct / passenger, / req/s', value: ratio(get('/', 'ferry-direct').rps, get('/', 'passenger').rps), unit: 'x', target: '' });

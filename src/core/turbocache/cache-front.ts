@@ -204,8 +204,11 @@ export class CacheFront {
       if (waiting && collapse) return this.waitForFill(waiting, req, client);
       // A client's own conditional request goes to the app as it is: its validators, not ours.
       if (kept !== undefined && hasValidator(kept) && !isConditional(req.headers)) stale = kept;
-      // One refill (or revalidation) at a time; the others for the key wait for it.
-      if (!waiting && verdict.mayStore && (stale !== undefined || this.cache.hadEntry(key))) fill = this.startFill(key);
+      // One refill (or revalidation) at a time; the others for the key wait for it. Not for an
+      // entry revalidated on every use (no-cache): its refresh is stale at once, so the others
+      // would wait only to send their own.
+      const collapsible = stale !== undefined ? stale.lifetimeMs > 0 : this.cache.hadEntry(key);
+      if (!waiting && verdict.mayStore && collapsible) fill = this.startFill(key);
     }
     const tx = new CacheTransaction(this.cache, verdict, { scheme, host, target, url, primary, key, headers: req.headers, authorization: req.headers.authorization !== undefined }, now, this.options.debugHeader, this.now, fill, stale, kept);
     // An answer cut short (app died, client left) ends the fill too: the waiters go to the app.

@@ -135,7 +135,7 @@ describe('turbocache revalidation', () => {
   });
 
   it('stores a no-cache answer with a validator and revalidates it on every request', async () => {
-    const { url } = await proxy();
+    const { url, cache } = await proxy();
     answer = (req, res) => {
       if (req.headers['if-none-match'] === '"same"') {
         res.writeHead(304, { ETag: '"same"' });
@@ -149,6 +149,11 @@ describe('turbocache revalidation', () => {
     for (let i = 0; i < 3; i++) expect(await get(`${url}/nc`)).toMatchObject({ status: 200, cache: 'revalidated', body: 'always checked' });
     expect(seen).toHaveLength(4);
     expect(seen.slice(1).every((h) => h['if-none-match'] === '"same"')).toBe(true);
+    // At once, none waits for another's revalidation: its result would be stale at once anyway.
+    const together = await Promise.all(Array.from({ length: 5 }, () => get(`${url}/nc`)));
+    expect(together.every((a) => a.body === 'always checked')).toBe(true);
+    expect(seen).toHaveLength(9);
+    expect(cache.inspect().collapsed).toBe(0);
   });
 
   it("passes a client's own conditional request through untouched, with the app's 304 for it", async () => {
