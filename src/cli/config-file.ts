@@ -42,6 +42,7 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'max-requests': 'integer',
   'max-request-time': 'integer',
   'memory-limit': 'integer',
+  'memory-limit-checks': 'integer',
   'rolling-restarts': 'boolean',
   watch: 'boolean',
   'sticky-sessions': 'boolean',

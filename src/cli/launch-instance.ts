@@ -142,6 +142,7 @@ const LIMIT_FLAGS: Record<keyof PoolLimits, string> = {
   maxRequests: '--max-requests',
   maxRequestTimeMs: '--max-request-time',
   memoryLimitBytes: '--memory-limit',
+  memoryLimitChecks: '--memory-limit-checks',
 };
 
 /**
@@ -288,6 +289,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     if (!Number.isInteger(value) || value < 0) throw usage(`${flag} must be a whole number, 0 or more (got ${value})`, 'See ferry start --help.');
   }
   if (opts.limits.busySessions < 1) throw usage('--busy-sessions must be at least 1', 'For example: --busy-sessions 8');
+  if (opts.limits.memoryLimitChecks < 1) throw usage('--memory-limit-checks must be at least 1', 'For example: --memory-limit-checks 3 (1 = replace at the first check over --memory-limit)');
   if (!COOKIE_NAME.test(opts.stickyCookieName)) {
     throw usage(`--sticky-sessions-cookie-name '${opts.stickyCookieName}' is not a valid cookie name`, 'Use letters, digits and - _ . only.');
   }

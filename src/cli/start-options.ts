@@ -56,6 +56,7 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
       maxRequests: num('max-requests'),
       maxRequestTimeMs: num('max-request-time') * 1000,
       memoryLimitBytes: num('memory-limit') * 1024 * 1024,
+      memoryLimitChecks: num('memory-limit-checks'),
     },
     envvars: (f.envvar as string[] | undefined) ?? [],
     environment: str('environment') as string,

@@ -66,7 +66,12 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       default: 0,
       min: 0,
     }),
-    'memory-limit': Flags.integer({ summary: 'MB of memory (private dirty + swap) a process may use; over it, it is drained and replaced. 0 = no limit.', default: 0, min: 0 }),
+    'memory-limit': Flags.integer({ summary: 'MB of memory (private dirty + swap) a process may use; over it for --memory-limit-checks checks in a row, it is drained and replaced. 0 = no limit.', default: 0, min: 0 }),
+    'memory-limit-checks': Flags.integer({
+      summary: 'Consecutive checks (every 2 s) a process must be over --memory-limit before it is replaced; one check under it starts the count again.',
+      default: DEFAULT_LIMITS.memoryLimitChecks,
+      min: 1,
+    }),
     'rolling-restarts': Flags.boolean({ summary: 'Restarts triggered by tmp/restart.txt replace processes one at a time, without dropping requests.', default: false }),
     watch: Flags.boolean({
       summary: 'For development: restart the app, rolling, 300 ms after files under its root change (not in node_modules, .git, log, tmp, nor editor temp files).',

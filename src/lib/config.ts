@@ -97,6 +97,8 @@ export interface PoolLimits {
   maxRequestTimeMs: number;
   /** A process using more memory (private dirty + swap) is drained and replaced. */
   memoryLimitBytes: number;
+  /** Consecutive checks (every 2 s) a process must be over memoryLimitBytes before it is replaced. */
+  memoryLimitChecks: number;
 }
 
 export const DEFAULT_LIMITS: PoolLimits = {
@@ -108,6 +110,7 @@ export const DEFAULT_LIMITS: PoolLimits = {
   maxRequests: 0,
   maxRequestTimeMs: 0,
   memoryLimitBytes: 0,
+  memoryLimitChecks: 3,
 };
 
 /** --access-log-format: Apache/nginx "combined" with Ferry's fields appended, or one JSON object per line. */

@@ -15,7 +15,7 @@ import type { SpawnError } from '../spawn/spawn-error.js';
 import type { SpawnedWorker, Spawner } from '../spawn/spawner.js';
 import { AppStats } from './app-stats.js';
 import { GroupLifecycle } from './group-lifecycle.js';
-import { idleWorkers, MaintenanceTimers, overMemoryLimit, RestartFileWatcher } from './maintenance.js';
+import { checkMemory, idleWorkers, MaintenanceTimers, RestartFileWatcher } from './maintenance.js';
 import { OobWork } from './oob-work.js';
 import { Restarts } from './restarts.js';
 import { allBusy, chooseWorker, stickyWorker } from './routing.js';
@@ -414,9 +414,14 @@ export class AppGroup {
     if (!this.lifecycle.mayRecycle) return;
     const limit = this.app.limits.memoryLimitBytes;
     if (limit > 0) {
-      for (const { worker, usedBytes } of overMemoryLimit(this.workers, limit)) {
+      const checks = this.app.limits.memoryLimitChecks;
+      for (const { worker, usedBytes, overChecks, recycle } of checkMemory(this.workers, limit, checks)) {
+        if (!recycle) {
+          this.log.info(`app process over memory-limit (check ${overChecks} of ${checks}); replaced if it stays over`, { appPid: worker.pid, usedBytes, memoryLimitBytes: limit });
+          continue;
+        }
         // Drained, not killed: its requests finish, then it goes; a replacement keeps the minimum.
-        this.log.warn('app process over memory-limit; replacing it', { appPid: worker.pid, usedBytes, memoryLimitBytes: limit });
+        this.log.warn('app process over memory-limit; replacing it', { appPid: worker.pid, usedBytes, memoryLimitBytes: limit, checks });
         void this.stopWorker(worker, this.leaveDeadlineMs());
         this.ensureProcesses();
       }

@@ -21,6 +21,8 @@ export class WorkerProcess {
   /** Spawned by an earlier core of the instance and taken over by this one. */
   adopted = false;
   lastUsedAtMs = Date.now();
+  /** Consecutive memory checks it was over memory-limit (see memoryExcess). */
+  memoryOverChecks = 0;
   /** Kept-alive connections to this process only, so its death closes exactly its own sockets. */
   readonly upstream: UpstreamPool;
   readonly exited: Promise<void>;

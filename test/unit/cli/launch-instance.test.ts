@@ -184,6 +184,12 @@ describe('buildConfig', () => {
     expect(cliErrorOf(() => buildConfig(options({ limits: { ...DEFAULT_LIMITS, busySessions: 0 } }))).message).toBe('--busy-sessions must be at least 1');
   });
 
+  it('rejects --memory-limit-checks 0 (a ferry.json can give it)', () => {
+    const err = cliErrorOf(() => buildConfig(options({ limits: { ...DEFAULT_LIMITS, memoryLimitChecks: 0 } })));
+    expect(err.message).toBe('--memory-limit-checks must be at least 1');
+    expect(err.code).toBe('FERRY_ERR_CONFIG_INVALID');
+  });
+
   it('rejects a TCP port above 65535', () => {
     expect(cliErrorOf(() => buildConfig(options({ port: 65_536 }))).message).toBe('--port 65536 is not a TCP port');
   });
