@@ -40,6 +40,7 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'max-request-queue-time': 'integer',
   'pool-idle-time': 'integer',
   'max-requests': 'integer',
+  'max-requests-jitter': 'integer',
   'max-request-time': 'integer',
   'memory-limit': 'integer',
   'memory-limit-checks': 'integer',

@@ -54,6 +54,7 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
       maxRequestQueueTimeMs: num('max-request-queue-time') * 1000,
       poolIdleTimeMs: num('pool-idle-time') * 1000,
       maxRequests: num('max-requests'),
+      maxRequestsJitter: num('max-requests-jitter'),
       maxRequestTimeMs: num('max-request-time') * 1000,
       memoryLimitBytes: num('memory-limit') * 1024 * 1024,
       memoryLimitChecks: num('memory-limit-checks'),

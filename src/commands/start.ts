@@ -84,6 +84,11 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       allowNo: true,
     }),
     'max-requests': Flags.integer({ summary: 'Replace a process after it has handled this many requests. 0 = never.', default: DEFAULT_LIMITS.maxRequests, min: 0 }),
+    'max-requests-jitter': Flags.integer({
+      summary: 'Each process gets its own --max-requests, plus 0 to this many (uniform, chosen at spawn), so they do not all restart together. 0 = off.',
+      default: DEFAULT_LIMITS.maxRequestsJitter,
+      min: 0,
+    }),
     direct: Flags.boolean({
       summary: 'Direct mode: Node app processes accept connections from the listening socket themselves (fastest); the core only supervises. No turbocache, queue, sticky sessions, request time limit or static files.',
       default: false,

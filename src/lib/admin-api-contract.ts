@@ -79,6 +79,8 @@ export interface ProcessSnapshot {
   uptimeMs: number;
   lastUsedAt: string;
   spawnDurationMs: number;
+  /** With --max-requests: the requests after which this process is replaced (its own, with --max-requests-jitter). */
+  maxRequests?: number;
   /** While starting: what its readiness check got last (a status such as "503", or an error such as "ECONNREFUSED"). */
   notReady?: string;
   /** Lifetime average CPU use, as ps shows it; null when /proc could not be read. */

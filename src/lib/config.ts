@@ -93,6 +93,8 @@ export interface PoolLimits {
   poolIdleTimeMs: number;
   /** A process is replaced after this many requests. */
   maxRequests: number;
+  /** Each process's own max-requests is maxRequests plus 0 to this many (uniform), so they do not all restart together. */
+  maxRequestsJitter: number;
   /** A request running longer gets 504 and its process is replaced. */
   maxRequestTimeMs: number;
   /** A process using more memory (private dirty + swap) is drained and replaced. */
@@ -108,6 +110,7 @@ export const DEFAULT_LIMITS: PoolLimits = {
   maxRequestQueueTimeMs: 0,
   poolIdleTimeMs: 300_000,
   maxRequests: 0,
+  maxRequestsJitter: 0,
   maxRequestTimeMs: 0,
   memoryLimitBytes: 0,
   memoryLimitChecks: 3,

@@ -16,6 +16,7 @@ import type { SpawnedWorker, Spawner } from '../spawn/spawner.js';
 import { AppStats } from './app-stats.js';
 import { GroupLifecycle } from './group-lifecycle.js';
 import { checkMemory, idleWorkers, MaintenanceTimers, RestartFileWatcher } from './maintenance.js';
+import { maxRequestsFor } from './max-requests.js';
 import { OobWork } from './oob-work.js';
 import { Restarts } from './restarts.js';
 import { allBusy, chooseWorker, stickyWorker } from './routing.js';
@@ -231,9 +232,9 @@ export class AppGroup {
 
   private readonly onSessionClose = (session: Session): void => {
     const worker = session.worker;
-    const { maxRequests } = this.app.limits;
+    const { maxRequests } = worker;
     if (maxRequests > 0 && worker.processed >= maxRequests && worker.state === 'ready' && this.lifecycle.mayRecycle) {
-      this.log.info('replacing app process after max-requests', { appPid: worker.pid, processed: worker.processed });
+      this.log.info('replacing app process after max-requests', { appPid: worker.pid, processed: worker.processed, maxRequests });
       void this.stopWorker(worker, this.leaveDeadlineMs());
       this.ensureProcesses();
     }
@@ -294,6 +295,7 @@ export class AppGroup {
   /** A process spawned by this core (it listens; in rotation once spawned()) or adopted: followed until it exits. */
   private addWorker(spawned: SpawnedWorker, generation: number): WorkerProcess {
     const worker = new WorkerProcess(this.name, spawned.pid, spawned.address, spawned.child, spawned.spawnDurationMs, generation, this.app.limits.concurrency, spawned.inspectorUrl);
+    worker.maxRequests = maxRequestsFor(this.app.limits.maxRequests, this.app.limits.maxRequestsJitter);
     this.workers.push(worker);
     worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
     return worker;
