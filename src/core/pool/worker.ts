@@ -23,6 +23,8 @@ export class WorkerProcess {
   lastUsedAtMs = Date.now();
   /** Requests after which it is replaced (--max-requests, plus its share of --max-requests-jitter); 0 = never. */
   maxRequests = 0;
+  /** Its last lines of output, oldest first, when the spawner keeps them. */
+  recentOutput: (() => string[]) | undefined;
   /** Consecutive memory checks it was over memory-limit (see memoryExcess). */
   memoryOverChecks = 0;
   /** Kept-alive connections to this process only, so its death closes exactly its own sockets. */
