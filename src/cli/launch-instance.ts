@@ -142,8 +142,10 @@ const LIMIT_FLAGS: Record<keyof PoolLimits, string> = {
   maxRequestQueueTimeMs: '--max-request-queue-time',
   poolIdleTimeMs: '--pool-idle-time',
   maxRequests: '--max-requests',
+  maxRequestsJitter: '--max-requests-jitter',
   maxRequestTimeMs: '--max-request-time',
   memoryLimitBytes: '--memory-limit',
+  memoryLimitChecks: '--memory-limit-checks',
 };
 
 /**
@@ -292,6 +294,10 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     if (!Number.isInteger(value) || value < 0) throw usage(`${flag} must be a whole number, 0 or more (got ${value})`, 'See ferry start --help.');
   }
   if (opts.limits.busySessions < 1) throw usage('--busy-sessions must be at least 1', 'For example: --busy-sessions 8');
+  if (opts.limits.maxRequestsJitter > 0 && opts.limits.maxRequests === 0) {
+    throw usage(`--max-requests-jitter ${opts.limits.maxRequestsJitter} spreads --max-requests, which is not set (0 = never)`, 'Give --max-requests too (for example --max-requests 1000 --max-requests-jitter 50), or drop --max-requests-jitter.');
+  }
+  if (opts.limits.memoryLimitChecks < 1) throw usage('--memory-limit-checks must be at least 1', 'For example: --memory-limit-checks 3 (1 = replace at the first check over --memory-limit)');
   if (!COOKIE_NAME.test(opts.stickyCookieName)) {
     throw usage(`--sticky-sessions-cookie-name '${opts.stickyCookieName}' is not a valid cookie name`, 'Use letters, digits and - _ . only.');
   }

@@ -66,7 +66,12 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       default: 0,
       min: 0,
     }),
-    'memory-limit': Flags.integer({ summary: 'MB of memory (private dirty + swap) a process may use; over it, it is drained and replaced. 0 = no limit.', default: 0, min: 0 }),
+    'memory-limit': Flags.integer({ summary: 'MB of memory (private dirty + swap) a process may use; over it for --memory-limit-checks checks in a row, it is drained and replaced. 0 = no limit.', default: 0, min: 0 }),
+    'memory-limit-checks': Flags.integer({
+      summary: 'Consecutive checks (every 2 s) a process must be over --memory-limit before it is replaced; one check under it starts the count again.',
+      default: DEFAULT_LIMITS.memoryLimitChecks,
+      min: 1,
+    }),
     'rolling-restarts': Flags.boolean({ summary: 'Restarts triggered by tmp/restart.txt replace processes one at a time, without dropping requests.', default: false }),
     watch: Flags.boolean({
       summary: 'For development: restart the app, rolling, 300 ms after files under its root change (not in node_modules, .git, log, tmp, nor editor temp files).',
@@ -79,6 +84,11 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       allowNo: true,
     }),
     'max-requests': Flags.integer({ summary: 'Replace a process after it has handled this many requests. 0 = never.', default: DEFAULT_LIMITS.maxRequests, min: 0 }),
+    'max-requests-jitter': Flags.integer({
+      summary: 'Each process gets its own --max-requests, plus 0 to this many (uniform, chosen at spawn), so they do not all restart together. 0 = off.',
+      default: DEFAULT_LIMITS.maxRequestsJitter,
+      min: 0,
+    }),
     direct: Flags.boolean({
       summary: 'Direct mode: Node app processes accept connections from the listening socket themselves (fastest); the core only supervises. No turbocache, queue, sticky sessions, request time limit or static files.',
       default: false,

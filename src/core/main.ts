@@ -17,6 +17,7 @@ import { createLogger, ReopenableFileSink, throttledWarn } from './log.js';
 import { OOM_ENV, restoreOomScore } from './oom-score.js';
 import { Pool } from './pool/pool.js';
 import { BufferDir } from './proxy/buffer-dir.js';
+import { DiagnosticsDir } from './pool/evidence.js';
 import { createFrontProxyServer } from './proxy/stages/front-proxy.js';
 import { requestClientAddress } from './proxy/error-page-audience.js';
 import { HealthState } from './proxy/health-check.js';
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
 
   const fd = Number(process.env.LISTEN_FDS ?? '0') >= 1 ? LISTEN_FDS_START : undefined;
   const spawner = new DirectSpawner(instance, log.child({ component: 'app' }), faults, config.direct ? fd : undefined);
-  const pool = new Pool(config, spawner, log);
+  const pool = new Pool(config, spawner, log, DiagnosticsDir.prepare(instance.dir));
   const trustForwarded = config.listen.kind === 'unix';
   const { turbocache } = config;
   const cache = turbocache.enabled

@@ -79,6 +79,8 @@ export interface ProcessSnapshot {
   uptimeMs: number;
   lastUsedAt: string;
   spawnDurationMs: number;
+  /** With --max-requests: the requests after which this process is replaced (its own, with --max-requests-jitter). */
+  maxRequests?: number;
   /** While starting: what its readiness check got last (a status such as "503", or an error such as "ECONNREFUSED"). */
   notReady?: string;
   /** Lifetime average CPU use, as ps shows it; null when /proc could not be read. */
@@ -103,6 +105,19 @@ export type GroupState =
   /** Shutting down. */
   | 'stopping';
 
+/** What Ferry kept of a process before it recycled it (see docs/guides/self-healing.md). */
+export interface EvidenceSnapshot {
+  pid: number;
+  reason: 'memory-limit';
+  at: string;
+  /** Absolute paths, in the instance's diagnostics directory: a .heapsnapshot, a .log of its last lines. */
+  files: string[];
+  /** Why no heap snapshot was taken (not a Node app, too big). */
+  heapSnapshotSkipped?: string;
+  /** What could not be written, and why. */
+  failed?: string[];
+}
+
 export interface GroupSnapshot {
   name: string;
   root: string;
@@ -121,6 +136,8 @@ export interface GroupSnapshot {
   lastSpawnError?: { code: string; message: string; at: string };
   /** Present while a restart runs, and after one whose new process failed (`failed`: why; a blocking one clears it once a retry starts one). */
   restart?: { rolling: boolean; generation: number; startedAt: string; failed?: string };
+  /** The evidence kept at this app's last recycle over --memory-limit, since the core started. */
+  lastEvidence?: EvidenceSnapshot;
 }
 
 export interface PoolResponse {

@@ -93,10 +93,14 @@ export interface PoolLimits {
   poolIdleTimeMs: number;
   /** A process is replaced after this many requests. */
   maxRequests: number;
+  /** Each process's own max-requests is maxRequests plus 0 to this many (uniform), so they do not all restart together. */
+  maxRequestsJitter: number;
   /** A request running longer gets 504 and its process is replaced. */
   maxRequestTimeMs: number;
   /** A process using more memory (private dirty + swap) is drained and replaced. */
   memoryLimitBytes: number;
+  /** Consecutive checks (every 2 s) a process must be over memoryLimitBytes before it is replaced. */
+  memoryLimitChecks: number;
 }
 
 export const DEFAULT_LIMITS: PoolLimits = {
@@ -106,8 +110,10 @@ export const DEFAULT_LIMITS: PoolLimits = {
   maxRequestQueueTimeMs: 0,
   poolIdleTimeMs: 300_000,
   maxRequests: 0,
+  maxRequestsJitter: 0,
   maxRequestTimeMs: 0,
   memoryLimitBytes: 0,
+  memoryLimitChecks: 3,
 };
 
 /** --access-log-format: Apache/nginx "combined" with Ferry's fields appended, or one JSON object per line. */

@@ -28,6 +28,8 @@ export const INSTANCE_FILES = {
   appSocketsDir: 'apps.s',
   /** Request bodies and responses the core buffers on disk for slow clients (0600 files, one per request). */
   buffersDir: 'buffers',
+  /** Evidence kept before a process is recycled over --memory-limit: heap snapshots and last output lines (0600 files, a few per app). */
+  diagnosticsDir: 'diagnostics',
   /** The last core restart (`ferry restart`, SIGHUP): written by the watchdog, read by the CLI. */
   coreRestart: 'core-restart.json',
   /** The single executable's loader scripts (wsgi, rack, node), written when the core starts. */

@@ -237,6 +237,17 @@ describe('ferry start and stop with bad input', () => {
     expectNothingLeft(s);
   });
 
+  it('refuses --max-requests-jitter without --max-requests, saying what to give', async () => {
+    const s = scratch();
+
+    const run = await runFerry(s.registry, ['start', copyFixture(s, 'pid-app'), '--port', String(await freePort()), '--max-requests-jitter', '50']);
+
+    expect(run.exitCode).toBe(EXIT_CODES.usage);
+    expect(errorLine(run)).toBe('--max-requests-jitter 50 spreads --max-requests, which is not set (0 = never)');
+    expect(suggestions(run)).toContain('--max-requests 1000 --max-requests-jitter 50');
+    expectNothingLeft(s);
+  });
+
   it('prints a failed start as a JSON error object on stdout with --json', async () => {
     const s = scratch();
     const dir = copyFixture(s, 'no-app');

@@ -163,13 +163,26 @@ describe('pool limits', () => {
   it('drains and replaces a process that grows past --memory-limit', async () => {
     instance = await startDaemon(fixture('pid-app'), ['--memory-limit', '60']);
     const leaky = await (await request(`${instance.url}/leak?mb=80`)).body.text();
-    // Checked every 2 s: the leaking process goes, and a new one serves.
-    await waitFor(() => !isProcessRunning(Number(leaky)), 'the leaking process to be replaced', 10_000);
+    // Checked every 2 s, replaced after 3 checks over the limit (and its heap snapshot): the leaking process goes, and a new one serves.
+    await waitFor(() => !isProcessRunning(Number(leaky)), 'the leaking process to be replaced', 30_000);
     const next = await request(`${instance.url}/pid`);
     expect(next.statusCode).toBe(200);
     expect(await next.body.text()).not.toBe(leaky);
     const log = fs.readFileSync(path.join(instance.registryDir, `ferry.${instance.port}.log`), 'utf8');
     expect(log).toContain('over memory-limit');
+    instance.refresh();
+    expect((await instance.stop()).exitCode).toBe(0);
+    expect(instance.survivors()).toEqual([]);
+  });
+
+  it('gives each process its own max-requests with --max-requests-jitter, shown in ferry status --json', async () => {
+    instance = await startDaemon(fixture('pid-app'), ['--min-instances', '4', '--max-pool-size', '4', '--max-requests', '1000', '--max-requests-jitter', '1000']);
+    const admin = new AdminClient(instance.info, 5000);
+    const limits = (await admin.call<PoolResponse>('pool')).groups[0]!.processes.map((p) => p.maxRequests!);
+    expect(limits).toHaveLength(4);
+    for (const limit of limits) expect(limit >= 1000 && limit <= 2000, String(limit)).toBe(true);
+    // Four draws from 1001 values: all alike would be a one-in-a-billion chance.
+    expect(new Set(limits).size).toBeGreaterThan(1);
     instance.refresh();
     expect((await instance.stop()).exitCode).toBe(0);
     expect(instance.survivors()).toEqual([]);

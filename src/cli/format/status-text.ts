@@ -1,7 +1,7 @@
 // The text of `ferry status` (pure): passenger-status's layout, so a Passenger user reads it at a
 // glance, plus the requests and server views.
 
-import type { GroupSnapshot, PoolResponse, ProcessSnapshot, RequestsResponse, ServerResponse, TurbocacheStats } from '../../lib/admin-api-contract.js';
+import type { EvidenceSnapshot, GroupSnapshot, PoolResponse, ProcessSnapshot, RequestsResponse, ServerResponse, TurbocacheStats } from '../../lib/admin-api-contract.js';
 import { formatBytes, formatMegabytes, formatPercent, formatUptime } from './units.js';
 
 export interface TextStyle {
@@ -72,6 +72,15 @@ function whatServes(g: GroupSnapshot, restartGeneration: number): string {
   return serving.every((p) => p.generation < restartGeneration) ? `the old processes keep serving: PID ${pids}` : `serving: PID ${pids}`;
 }
 
+/** What was kept of the last process recycled over memory-limit: where to look first. */
+function formatEvidence(e: EvidenceSnapshot): string[] {
+  const lines = [`  Last recycle over memory-limit: PID ${e.pid} at ${e.at}`];
+  for (const file of e.files) lines.push(`    ${file}`);
+  if (e.heapSnapshotSkipped) lines.push(`    (no heap snapshot: ${e.heapSnapshotSkipped})`);
+  for (const failed of e.failed ?? []) lines.push(`    (not kept: ${failed})`);
+  return lines;
+}
+
 function formatGroup(g: GroupSnapshot, now: Date): string[] {
   const lines = [`${g.name}:`, `  App root: ${g.root}`];
   if (g.state === 'restarting') lines.push(g.restart?.rolling ? '  (rolling restart...)' : '  (restarting...)');
@@ -79,6 +88,7 @@ function formatGroup(g: GroupSnapshot, now: Date): string[] {
   if (g.restart?.failed) lines.push(`  (restart failed: ${g.restart.failed})`, `  (${whatServes(g, g.restart.generation)})`);
   else if (g.state === 'backoff' && g.lastSpawnError) lines.push(`  (cannot start, retrying: ${g.lastSpawnError.message})`);
   lines.push(`  Requests in queue: ${g.waiting}`);
+  if (g.lastEvidence) lines.push(...formatEvidence(g.lastEvidence));
   for (const p of g.processes) lines.push(...formatProcess(p, now));
   return lines;
 }

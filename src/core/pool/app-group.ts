@@ -6,7 +6,7 @@
 // mode, and draining and stopping a worker.
 
 import type { AppConfig } from '../../lib/config.js';
-import type { GroupSnapshot, GroupState, RestartAppResponse } from '../../lib/admin-api-contract.js';
+import type { EvidenceSnapshot, GroupSnapshot, GroupState, RestartAppResponse } from '../../lib/admin-api-contract.js';
 import { captureJsStack, formatFrames } from '../../lib/diagnostics/js-stack.js';
 import { signalQuietly } from '../../lib/units.js';
 import { CoreError } from '../errors.js';
@@ -14,8 +14,10 @@ import type { Logger } from '../log.js';
 import type { SpawnError } from '../spawn/spawn-error.js';
 import type { SpawnedWorker, Spawner } from '../spawn/spawner.js';
 import { AppStats } from './app-stats.js';
+import type { DiagnosticsDir } from './evidence.js';
 import { GroupLifecycle } from './group-lifecycle.js';
-import { idleWorkers, MaintenanceTimers, overMemoryLimit, RestartFileWatcher } from './maintenance.js';
+import { checkMemory, idleWorkers, MaintenanceTimers, RestartFileWatcher } from './maintenance.js';
+import { maxRequestsFor } from './max-requests.js';
 import { OobWork } from './oob-work.js';
 import { Restarts } from './restarts.js';
 import { allBusy, chooseWorker, stickyWorker } from './routing.js';
@@ -52,6 +54,8 @@ export class AppGroup {
   private readonly restartFile: RestartFileWatcher;
   private readonly timers: MaintenanceTimers;
   private readonly spawning: Spawning;
+  /** The evidence kept at the last recycle over memory-limit (ferry status). */
+  private lastEvidence: EvidenceSnapshot | undefined;
   /** Watch mode (--watch), while it runs: the watches on the app's files and the restarts they cause. */
   private watching: { files: AppFileWatcher; restarts: WatchRestarts } | undefined;
 
@@ -62,6 +66,8 @@ export class AppGroup {
     private readonly log: Logger,
     /** Files the instance writes (its log), absolute: watch mode ignores them, or each log line would restart the app. */
     private readonly ownFiles: readonly string[] = [],
+    /** Where the evidence of a recycle over memory-limit goes; none is kept without it. */
+    private readonly diagnostics?: DiagnosticsDir,
   ) {
     this.waitList = new WaitList(app.name, app.limits, this.stats.queueWait);
     this.spawning = new Spawning(spawner, {
@@ -231,9 +237,9 @@ export class AppGroup {
 
   private readonly onSessionClose = (session: Session): void => {
     const worker = session.worker;
-    const { maxRequests } = this.app.limits;
+    const { maxRequests } = worker;
     if (maxRequests > 0 && worker.processed >= maxRequests && worker.state === 'ready' && this.lifecycle.mayRecycle) {
-      this.log.info('replacing app process after max-requests', { appPid: worker.pid, processed: worker.processed });
+      this.log.info('replacing app process after max-requests', { appPid: worker.pid, processed: worker.processed, maxRequests });
       void this.stopWorker(worker, this.leaveDeadlineMs());
       this.ensureProcesses();
     }
@@ -294,6 +300,8 @@ export class AppGroup {
   /** A process spawned by this core (it listens; in rotation once spawned()) or adopted: followed until it exits. */
   private addWorker(spawned: SpawnedWorker, generation: number): WorkerProcess {
     const worker = new WorkerProcess(this.name, spawned.pid, spawned.address, spawned.child, spawned.spawnDurationMs, generation, this.app.limits.concurrency, spawned.inspectorUrl);
+    worker.recentOutput = spawned.recentOutput;
+    worker.maxRequests = maxRequestsFor(this.app.limits.maxRequests, this.app.limits.maxRequestsJitter);
     this.workers.push(worker);
     worker.child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
     return worker;
@@ -414,14 +422,44 @@ export class AppGroup {
     if (!this.lifecycle.mayRecycle) return;
     const limit = this.app.limits.memoryLimitBytes;
     if (limit > 0) {
-      for (const { worker, usedBytes } of overMemoryLimit(this.workers, limit)) {
-        // Drained, not killed: its requests finish, then it goes; a replacement keeps the minimum.
-        this.log.warn('app process over memory-limit; replacing it', { appPid: worker.pid, usedBytes, memoryLimitBytes: limit });
-        void this.stopWorker(worker, this.leaveDeadlineMs());
-        this.ensureProcesses();
+      const checks = this.app.limits.memoryLimitChecks;
+      for (const { worker, usedBytes, overChecks, recycle } of checkMemory(this.workers, limit, checks)) {
+        if (!recycle) {
+          this.log.info(`app process over memory-limit (check ${overChecks} of ${checks}); replaced if it stays over`, { appPid: worker.pid, usedBytes, memoryLimitBytes: limit });
+          continue;
+        }
+        void this.recycleOverMemory(worker, { appPid: worker.pid, usedBytes, memoryLimitBytes: limit, checks });
       }
     }
     void this.checkRestartFile();
+  }
+
+  /**
+   * Out of rotation at once (a replacement keeps the minimum), its evidence kept (a heap snapshot,
+   * its last lines: see DiagnosticsDir), then drained, not killed: its requests finish, then it
+   * goes. The evidence waits on the inspector and the disk, never on the pool.
+   */
+  private async recycleOverMemory(worker: WorkerProcess, fields: Record<string, unknown>): Promise<void> {
+    const diagnostics = this.diagnostics;
+    const capture = async (): Promise<void> => {
+      this.ensureProcesses();
+      if (!diagnostics) {
+        this.log.warn('app process over memory-limit; replacing it', fields);
+        return;
+      }
+      const evidence = await diagnostics.capture(worker, 'memory-limit');
+      this.lastEvidence = evidence;
+      const snapshot = evidence.files.find((f) => f.endsWith('.heapsnapshot'));
+      const output = evidence.files.find((f) => f.endsWith('.log'));
+      this.log.warn(`app process over memory-limit; replacing it${snapshot ? ` (heap snapshot: ${snapshot})` : ''}`, {
+        ...fields,
+        ...(snapshot ? { heapSnapshot: snapshot } : {}),
+        ...(output ? { lastOutput: output } : {}),
+        ...(evidence.heapSnapshotSkipped ? { heapSnapshotSkipped: evidence.heapSnapshotSkipped } : {}),
+        ...(evidence.failed ? { evidenceFailed: evidence.failed } : {}),
+      });
+    };
+    await drainAndStop(worker, this.leaveDeadlineMs(), (pid) => this.spawner.markLeaving?.(pid), capture);
   }
 
   /** Watch mode: changes under the root restart the app, rolling, so no request is refused meanwhile. */
@@ -508,6 +546,7 @@ export class AppGroup {
     if (spawnError) snapshot.lastSpawnError = { code: spawnError.code, message: spawnError.message, at: new Date(this.spawning.backoff.lastSpawnErrorAtMs).toISOString() };
     const restart = this.restarts.snapshot();
     if (restart) snapshot.restart = restart;
+    if (this.lastEvidence) snapshot.lastEvidence = this.lastEvidence;
     return snapshot;
   }
 }

@@ -1,5 +1,5 @@
 // Maintenance of an app group on timers: idle processes beyond the minimum are reaped after
-// pool-idle-time, processes over memory-limit are replaced, and tmp/restart.txt and
+// pool-idle-time, processes over memory-limit for --memory-limit-checks checks in a row are replaced, and tmp/restart.txt and
 // tmp/always_restart.txt (Passenger's convention) are watched.
 
 import fs from 'node:fs';
@@ -16,14 +16,33 @@ export function idleWorkers(workers: readonly WorkerProcess[], nowMs: number, id
   return workers.filter((w) => w.state === 'ready' && w.sessions === 0 && nowMs - w.lastUsedAtMs >= idleMs).sort((a, b) => a.lastUsedAtMs - b.lastUsedAtMs);
 }
 
-/** Ready processes using more than limitBytes (private dirty plus swap, else RSS), with what they use. */
-export function overMemoryLimit(workers: readonly WorkerProcess[], limitBytes: number): { worker: WorkerProcess; usedBytes: number }[] {
-  const over: { worker: WorkerProcess; usedBytes: number }[] = [];
+/** What a process uses against memory-limit: private dirty plus swap, else RSS; null if unreadable (it is gone). */
+export function memoryUsedBytes(pid: number): number | null {
+  const m = readProcessMetrics(pid);
+  return m.privateDirtyBytes !== null ? m.privateDirtyBytes + (m.swapBytes ?? 0) : m.rssBytes;
+}
+
+/**
+ * One memory check of one process (pure): its run of consecutive checks over the limit, and
+ * whether the run is long enough (`checks`, --memory-limit-checks) to recycle it. One sample
+ * within the limit ends the run: a passing peak (a big upload, a report) is no leak. A sample
+ * that could not be read neither counts nor ends it.
+ */
+export function memoryExcess(overChecks: number, usedBytes: number | null, limitBytes: number, checks: number): { overChecks: number; recycle: boolean } {
+  if (usedBytes === null) return { overChecks, recycle: false };
+  if (usedBytes <= limitBytes) return { overChecks: 0, recycle: false };
+  return { overChecks: overChecks + 1, recycle: overChecks + 1 >= checks };
+}
+
+/** Checks every ready process against the limit, keeping each one's run on it; those over it now, with the verdict. */
+export function checkMemory(workers: readonly WorkerProcess[], limitBytes: number, checks: number): { worker: WorkerProcess; usedBytes: number; overChecks: number; recycle: boolean }[] {
+  const over: { worker: WorkerProcess; usedBytes: number; overChecks: number; recycle: boolean }[] = [];
   for (const worker of workers) {
     if (worker.state !== 'ready') continue;
-    const m = readProcessMetrics(worker.pid);
-    const usedBytes = m.privateDirtyBytes !== null ? m.privateDirtyBytes + (m.swapBytes ?? 0) : m.rssBytes;
-    if (usedBytes !== null && usedBytes > limitBytes) over.push({ worker, usedBytes });
+    const usedBytes = memoryUsedBytes(worker.pid);
+    const verdict = memoryExcess(worker.memoryOverChecks, usedBytes, limitBytes, checks);
+    worker.memoryOverChecks = verdict.overChecks;
+    if (usedBytes !== null && verdict.overChecks > 0) over.push({ worker, usedBytes, ...verdict });
   }
   return over;
 }

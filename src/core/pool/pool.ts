@@ -6,6 +6,7 @@ import { CoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Spawner } from '../spawn/spawner.js';
 import { AppGroup } from './app-group.js';
+import type { DiagnosticsDir } from './evidence.js';
 import type { WorkerProcess } from './worker.js';
 
 export class Pool {
@@ -15,9 +16,11 @@ export class Pool {
     private readonly config: FerryConfig,
     spawner: Spawner,
     log: Logger,
+    /** Where evidence of recycles goes (the instance's diagnostics directory). */
+    diagnostics?: DiagnosticsDir,
   ) {
     const ownFiles = [config.logFile, config.accessLog?.path].filter((file): file is string => file !== undefined && file !== '-');
-    this.groups = config.apps.map((app) => new AppGroup(app, this, spawner, log.child({ component: 'pool', app: app.name }), ownFiles));
+    this.groups = config.apps.map((app) => new AppGroup(app, this, spawner, log.child({ component: 'pool', app: app.name }), ownFiles, diagnostics));
   }
 
   get maxPoolSize(): number {

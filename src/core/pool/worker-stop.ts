@@ -22,11 +22,17 @@ export function pollUntil(done: () => boolean, deadlineMs = Infinity): Promise<v
 /**
  * Out of rotation at once, requests finish until the deadline, then SIGTERM (SIGKILL after
  * KILL_AFTER_TERM_MS). `leaving` tells the spawner, so a core taking over does not adopt it.
- * Does nothing for a worker already leaving.
+ * Does nothing for a worker already leaving. `beforeDrain` runs once it is out of rotation (the
+ * evidence of a recycle); the time it takes does not count against the drain.
  */
-export async function drainAndStop(worker: WorkerProcess, drainDeadlineMs: number, leaving: (pid: number) => void): Promise<void> {
+export async function drainAndStop(worker: WorkerProcess, drainDeadlineMs: number, leaving: (pid: number) => void, beforeDrain?: () => Promise<void>): Promise<void> {
   if (!worker.moveTo('draining')) return;
   leaving(worker.pid);
+  if (beforeDrain) {
+    const startedAt = Date.now();
+    await beforeDrain();
+    drainDeadlineMs += Date.now() - startedAt;
+  }
   const draining = pollUntil(() => worker.sessions === 0 || worker.state !== 'draining', drainDeadlineMs);
   if (draining) await draining;
   // Killed meanwhile (stuck, see killStuck) or gone: nothing left to do here.

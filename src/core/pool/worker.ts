@@ -21,6 +21,12 @@ export class WorkerProcess {
   /** Spawned by an earlier core of the instance and taken over by this one. */
   adopted = false;
   lastUsedAtMs = Date.now();
+  /** Requests after which it is replaced (--max-requests, plus its share of --max-requests-jitter); 0 = never. */
+  maxRequests = 0;
+  /** Its last lines of output, oldest first, when the spawner keeps them. */
+  recentOutput: (() => string[]) | undefined;
+  /** Consecutive memory checks it was over memory-limit (see memoryExcess). */
+  memoryOverChecks = 0;
   /** Kept-alive connections to this process only, so its death closes exactly its own sockets. */
   readonly upstream: UpstreamPool;
   readonly exited: Promise<void>;
@@ -84,6 +90,7 @@ export class WorkerProcess {
       uptimeMs: nowMs - this.spawnedAtMs,
       lastUsedAt: new Date(this.lastUsedAtMs).toISOString(),
       spawnDurationMs: this.spawnDurationMs,
+      ...(this.maxRequests > 0 ? { maxRequests: this.maxRequests } : {}),
       ...(this.state === 'starting' && this.notReady !== undefined ? { notReady: this.notReady } : {}),
       ...readProcessMetrics(this.pid),
     };

@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import { AdoptedProcess } from './adopted-process.js';
 import { InspectorGuard } from './inspector-guard.js';
 import { createOutputFifos, describeAppLine, openFifoForApp, readFifoLines, removeOutputFifos, type OutputFifos } from './app-output.js';
+import { RecentLines } from './recent-lines.js';
 import { byHandCommand, OutputTail, SpawnError, type SpawnFailure, type SpawnStep } from './spawn-error.js';
 import { describeUpstream, parseUpstream, type SpawnedWorker, type Spawner, type UpstreamAddress } from './spawner.js';
 
@@ -66,6 +67,8 @@ export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base
 class AppOutput {
   /** Node apps: the inspector's URL, once SIGUSR1 opened it and it said so on stderr. */
   inspectorUrl: string | undefined;
+  /** Its last lines, for the evidence kept when it is recycled (see RecentLines). */
+  readonly recent = new RecentLines();
   /** Closes an inspector opened after readiness that nobody closed; one opened at start is the operator's. */
   private readonly inspectorGuard: InspectorGuard;
   private ready = false;
@@ -99,6 +102,7 @@ class AppOutput {
       // A loader's exception record: the tail (spawn error, friendly page) gets its traceback as
       // the language prints it, the log one record at error level.
       this.tail?.push(exception ? exception.traceback.replace(/\n?$/, '\n') : partial ? line : line + '\n');
+      this.recent.push(`${streamName}: ${line}`);
       if (exception) log.error(msg, fields);
       else log.info(msg, fields);
       if (streamName === 'stderr') {
@@ -393,6 +397,7 @@ export class DirectSpawner implements Spawner {
         spawnDurationMs: 0,
         startedAtMs: Date.parse(record.startedAt),
         ...(app.appType === 'node' ? { inspectorUrl: () => output.inspectorUrl } : {}),
+        recentOutput: () => output.recent.toArray(),
       });
     }
     return adopted;
@@ -464,7 +469,15 @@ export class DirectSpawner implements Spawner {
         const spawnDurationMs = Date.now() - startedAt;
         appLog.info('app process ready', { spawnMs: spawnDurationMs });
         output?.markReady();
-        resolve({ pid: pid as number, address, child, spawnDurationMs, startedAtMs: startedAt, ...(app.appType === 'node' ? { inspectorUrl: () => output?.inspectorUrl } : {}) });
+        resolve({
+          pid: pid as number,
+          address,
+          child,
+          spawnDurationMs,
+          startedAtMs: startedAt,
+          ...(app.appType === 'node' ? { inspectorUrl: () => output?.inspectorUrl } : {}),
+          recentOutput: () => output?.recent.toArray() ?? [],
+        });
       };
 
       child.once('error', (err: NodeJS.ErrnoException) => {

@@ -34,6 +34,8 @@ export interface SpawnedWorker {
   /** Node apps: the inspector's URL once SIGUSR1 opened it (for JS stacks of stuck processes). */
   inspectorUrl?: () => string | undefined;
   child: WorkerChild;
+  /** Its last lines of output, oldest first (the spawner keeps them while it reads the output). */
+  recentOutput?: () => string[];
   spawnDurationMs: number;
   /** When it was started (by this core or, for an adopted one, an earlier core). */
   startedAtMs?: number;

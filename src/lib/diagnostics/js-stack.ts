@@ -60,10 +60,14 @@ export function formatFrames(frames: JsFrame[]): string {
   return frames.map((f) => `    at ${f.functionName || '(anonymous)'} (${f.url || '<eval>'}:${f.line}:${f.column})`).join('\n');
 }
 
-interface ProtocolMessage {
+export interface ProtocolMessage {
   id?: number;
   method?: string;
+  /** An answer's failure (a method the process refused). */
+  error?: { message?: string };
   params?: {
+    /** HeapProfiler.addHeapSnapshotChunk: the next piece of the snapshot's JSON. */
+    chunk?: string;
     scriptId?: string;
     url?: string;
     callFrames?: { functionName: string; url: string; location: { scriptId: string; lineNumber: number; columnNumber: number } }[];
@@ -83,7 +87,7 @@ function webSocketClass(): Promise<typeof UndiciWebSocket> {
 }
 
 /** One inspector protocol session; requests are sent without waiting for their answers. */
-class InspectorSession {
+export class InspectorSession {
   private nextId = 1;
   private readonly listeners = new Set<(message: ProtocolMessage) => void>();
   /** Settles when the socket closes, from either end. */
@@ -146,7 +150,7 @@ class InspectorSession {
  * (crash-watch found it, or the core saw it on stderr), else opened with SIGUSR1 and awaited as
  * a new URL (the one known before may be closed: a new opening prints a new one).
  */
-async function openSession(pid: number, inspectorUrl: () => string | undefined, deadline: number): Promise<InspectorSession | undefined> {
+export async function openSession(pid: number, inspectorUrl: () => string | undefined, deadline: number): Promise<InspectorSession | undefined> {
   await webSocketClass();
   const known = inspectorUrl();
   if (known) {
@@ -203,7 +207,7 @@ function pauseForFrames(session: InspectorSession, deadline: number): Promise<Pi
  * evaluation itself. Runtime.evaluate runs even in a busy loop: Node hands inspector messages to
  * V8 as an interrupt, as it does Debugger.pause. Node drops every session as it closes.
  */
-async function closeInspector(session: InspectorSession): Promise<void> {
+export async function closeInspector(session: InspectorSession): Promise<void> {
   session.send('Debugger.disable');
   session.send('Runtime.evaluate', { expression: CLOSE_INSPECTOR_EXPRESSION });
   await Promise.race([session.ended, new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS))]);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CliError } from '../../../src/cli/errors.js';
+import { EXIT_CODES, EXIT_FOR_CODE } from '../../../src/cli/exit-codes.js';
 import { thrownBy } from '../../helpers/thrown.js';
 import { buildConfig, parseEnvvars, type StartOptions } from '../../../src/cli/launch-instance.js';
 import { resolveStartOptions } from '../../../src/cli/start-options.js';
@@ -183,6 +184,20 @@ describe('buildConfig', () => {
   it('rejects a negative or fractional pool limit, naming it', () => {
     expect(cliErrorOf(() => buildConfig(options({ limits: { ...DEFAULT_LIMITS, maxRequests: -1 } }))).message).toBe('--max-requests must be a whole number, 0 or more (got -1)');
     expect(cliErrorOf(() => buildConfig(options({ limits: { ...DEFAULT_LIMITS, busySessions: 0 } }))).message).toBe('--busy-sessions must be at least 1');
+  });
+
+  it('refuses --max-requests-jitter without --max-requests, saying what to give', () => {
+    const err = cliErrorOf(() => buildConfig(options({ limits: { ...DEFAULT_LIMITS, maxRequestsJitter: 50 } })));
+    expect(err.message).toBe('--max-requests-jitter 50 spreads --max-requests, which is not set (0 = never)');
+    expect(err.code).toBe('FERRY_ERR_CONFIG_INVALID');
+    expect(EXIT_CODES[EXIT_FOR_CODE[err.code]]).toBe(2);
+    expect(buildConfig(options({ limits: { ...DEFAULT_LIMITS, maxRequests: 1000, maxRequestsJitter: 50 } })).apps[0]?.limits).toMatchObject({ maxRequests: 1000, maxRequestsJitter: 50 });
+  });
+
+  it('rejects --memory-limit-checks 0 (a ferry.json can give it)', () => {
+    const err = cliErrorOf(() => buildConfig(options({ limits: { ...DEFAULT_LIMITS, memoryLimitChecks: 0 } })));
+    expect(err.message).toBe('--memory-limit-checks must be at least 1');
+    expect(err.code).toBe('FERRY_ERR_CONFIG_INVALID');
   });
 
   it('rejects a TCP port above 65535', () => {

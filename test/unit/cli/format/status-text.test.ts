@@ -55,6 +55,21 @@ describe('formatPool', () => {
     expect(text).not.toContain('cannot start, retrying'); // the same reason, once
   });
 
+  it('names the evidence kept at the last recycle over memory-limit, and what was not kept', () => {
+    const lastEvidence = {
+      pid: 9105,
+      reason: 'memory-limit' as const,
+      at: '2026-11-22T20:30:00.000Z',
+      files: ['/tmp/ferry.k3x9ab12/diagnostics/demo-9105-20261122T203000000Z.log'],
+      heapSnapshotSkipped: 'its RSS (1200 MB) is over 1024 MB',
+    };
+    const text = formatPool({ ...POOL, groups: [{ ...POOL.groups[0]!, lastEvidence }] }, NOW);
+    const at = text.indexOf('  Last recycle over memory-limit: PID 9105 at 2026-11-22T20:30:00.000Z');
+    expect(at).toBeGreaterThan(0);
+    expect(text.slice(at + 1, at + 3)).toEqual(['    /tmp/ferry.k3x9ab12/diagnostics/demo-9105-20261122T203000000Z.log', '    (no heap snapshot: its RSS (1200 MB) is over 1024 MB)']);
+    expect(formatPool(POOL, NOW).join('\n')).not.toContain('Last recycle');
+  });
+
   it('says a process waiting for its readiness check is starting, with what the check got last', () => {
     const p = POOL.groups[0]!.processes[0]!;
     const group = { ...POOL.groups[0]!, processes: [{ ...p, state: 'starting' as const, notReady: '503' }, { ...p, pid: 9107, state: 'starting' as const }] };

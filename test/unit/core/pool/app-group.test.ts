@@ -522,6 +522,31 @@ describe('AppGroup', () => {
       await vi.waitFor(() => expect(group.workers.some((w) => w !== original && w.state === 'ready')).toBe(true));
       expect(spawner.spawnCalls).toBe(2);
     });
+
+    it('gives each process its own max-requests, with --max-requests-jitter, and shows it', async () => {
+      const random = vi.spyOn(Math, 'random').mockReturnValueOnce(0.99).mockReturnValueOnce(0);
+      const group = newGroup(limits({ maxRequests: 1, maxRequestsJitter: 2, concurrency: 1, busySessions: 1 }));
+      await group.start();
+      const first = group.workers[0]!;
+      // The first holds a session, so the next request makes a second process.
+      const held = checkoutNow(group);
+      const waiting = group.checkout();
+      await vi.waitFor(() => expect(group.workers.filter((w) => w.state === 'ready')).toHaveLength(2));
+      random.mockRestore();
+      const second = group.workers.find((w) => w !== first)!;
+      expect(group.inspect().processes.map((p) => [p.pid, p.maxRequests])).toEqual([
+        [first.pid, 3],
+        [second.pid, 1],
+      ]);
+      (await waiting).close();
+      expect(second.state).not.toBe('ready');
+      held.close();
+      expect(first.state).toBe('ready');
+      checkoutNow(group).close();
+      checkoutNow(group).close();
+      expect(first.state).not.toBe('ready');
+      expect(logged('replacing app process after max-requests').map((r) => r.maxRequests)).toEqual([1, 3]);
+    });
   });
 
   describe('restarts', () => {
