@@ -159,6 +159,8 @@ export interface ServerResponse {
   connections: { active: number; accepted: number; tunnels: number };
   requests: { inFlight: number; total: number; perSecond: number; failed: { '502': number; '503': number; '504': number } };
   turbocache: TurbocacheStats;
+  /** --compression: answers compressed whole since the core started, and their bytes before and after. */
+  compression: { enabled: boolean; responses: number; bytesIn: number; bytesOut: number };
 }
 
 /** The turbocache's counters since the core started (reasons: see the README's turbocache table). */
@@ -176,6 +178,8 @@ export interface TurbocacheStats {
   /** Conditional requests sent to the app for stale entries (RFC 9111 §4.3), and how many it answered 304. */
   revalidations: number;
   revalidated: number;
+  /** Entries stored as a variant of their URL (Vary). */
+  variants: number;
   /** Stale entries served: at once while one refresh runs (stale-while-revalidate), and in place of a failing app's error (stale-if-error). */
   staleWhileRevalidate: number;
   staleOnError: number;

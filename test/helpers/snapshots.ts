@@ -69,6 +69,7 @@ export const SERVER: ServerResponse = {
     collapsed: 4,
     revalidations: 3,
     revalidated: 2,
+    variants: 2,
     staleWhileRevalidate: 5,
     staleOnError: 1,
     entries: 7,
@@ -77,5 +78,6 @@ export const SERVER: ServerResponse = {
     maxEntryBytes: 1024 * 1024,
     bypassed: { method: 4, authorization: 1 },
     notStored: { 'set-cookie': 2 },
-  },
+  },  compression: { enabled: true, responses: 10, bytesIn: 2_000_000, bytesOut: 500_000 },
+
 };

@@ -141,7 +141,16 @@ export function formatServer(server: ServerResponse, style: TextStyle = PLAIN): 
     '',
     style.heading('----------- Turbocache -----------'),
     ...formatTurbocache(turbocache),
+    `Compression   : ${formatCompression(server.compression)}`,
   ];
+}
+
+/** "off", or how many answers and how much smaller they came out. */
+function formatCompression(c: ServerResponse['compression']): string {
+  if (!c.enabled) return 'off (--compression)';
+  if (c.responses === 0) return 'on, nothing compressed yet';
+  const saved = c.bytesIn === 0 ? 0 : (1 - c.bytesOut / c.bytesIn) * 100;
+  return `${c.responses} answers, ${formatBytes(c.bytesIn)} to ${formatBytes(c.bytesOut)} (${saved.toFixed(1)}% saved)`;
 }
 
 /** Reasons by count, most frequent first: "set-cookie 12, vary 3"; "-" when none. */
@@ -159,7 +168,7 @@ function formatTurbocache(t: TurbocacheStats): string[] {
     `Stored        : ${t.stores} stored, ${t.invalidations} invalidated, ${t.evictions} evicted`,
     `Revalidated   : ${t.revalidated} of ${t.revalidations} stale entries confirmed by the app (304)`,
     `Served stale  : ${t.staleWhileRevalidate} while refreshing, ${t.staleOnError} in place of an app error`,
-    `Entries       : ${t.entries} (${formatMegabytes(t.bytes)} of ${formatMegabytes(t.maxBytes)})`,
+    `Entries       : ${t.entries}, ${t.variants} of them variants (Vary) (${formatMegabytes(t.bytes)} of ${formatMegabytes(t.maxBytes)})`,
     `Not looked up : ${reasons(t.bypassed)}`,
     `Not stored    : ${reasons(t.notStored)}`,
   ];

@@ -82,7 +82,7 @@ function objectBody(body: unknown): Record<string, unknown> {
 
 function disabledTurbocache(config: FerryConfig): TurbocacheStats {
   const { turbocache } = config;
-  const zero = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, collapsed: 0, revalidations: 0, revalidated: 0, staleWhileRevalidate: 0, staleOnError: 0, entries: 0, bytes: 0 };
+  const zero = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, collapsed: 0, revalidations: 0, revalidated: 0, variants: 0, staleWhileRevalidate: 0, staleOnError: 0, entries: 0, bytes: 0 };
   return { state: 'disabled', varyByCookie: turbocache.varyByCookie ?? null, ...zero, maxBytes: turbocache.maxBytes, maxEntryBytes: turbocache.maxEntryBytes, bypassed: {}, notStored: {} };
 }
 
@@ -116,6 +116,7 @@ const HANDLERS: Record<RouteName, Handler> = {
     connections: { active: ctx.tracker.connectionsActive, accepted: ctx.tracker.connectionsAccepted, tunnels: ctx.tracker.tunnelsOpen },
     requests: { inFlight: ctx.tracker.inFlight, total: ctx.tracker.requestsTotal, perSecond: ctx.tracker.perSecond(), failed: { ...ctx.tracker.failed } },
     turbocache: ctx.cache ? ctx.cache.inspect() : disabledTurbocache(ctx.config),
+    compression: { enabled: ctx.config.compression === true, ...ctx.tracker.compression },
   }),
   requests: (ctx): RequestsResponse => ({ requests: ctx.tracker.inspect() }),
   getConfig: (ctx): ConfigResponse => ({

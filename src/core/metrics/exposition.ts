@@ -88,6 +88,11 @@ async function buildRegistry(sources: MetricsSources, snapshot: () => PoolRespon
       pool.groups.map((g) => ({ labels: { app: g.name }, histogram: g.stats.latency })),
     ),
   );
+  counter('ferry_compression_responses_total', 'Answers compressed whole by the core (--compression).', [], () => [{ labels: {}, value: tracker.compression.responses }]);
+  counter('ferry_compression_bytes_total', 'Bytes of compressed answers, as the app sent them (in) and as they left (out).', ['direction'], () => [
+    { labels: { direction: 'in' }, value: tracker.compression.bytesIn },
+    { labels: { direction: 'out' }, value: tracker.compression.bytesOut },
+  ]);
   gauge('ferry_requests_in_flight', 'Requests being handled by app processes now (queued ones included).', [], () => [{ labels: {}, value: tracker.inFlight }]);
   gauge('ferry_queue_requests', 'Requests waiting for a process of the app.', ['app'], () => pool.groups.map((g) => ({ labels: { app: g.name }, value: g.waiting })));
   registry.registerMetric(
@@ -138,6 +143,7 @@ async function buildRegistry(sources: MetricsSources, snapshot: () => PoolRespon
       { labels: { reason: 'while-revalidate' }, value: stats().staleWhileRevalidate },
       { labels: { reason: 'error' }, value: stats().staleOnError },
     ]);
+    gauge('ferry_turbocache_variants', 'Turbocache entries stored as a variant of their URL (Vary).', [], () => [{ labels: {}, value: stats().variants }]);
     gauge('ferry_turbocache_entries', 'Answers held in the turbocache.', [], () => [{ labels: {}, value: stats().entries }]);
     gauge('ferry_turbocache_bytes', 'Memory held by the turbocache entries.', [], () => [{ labels: {}, value: stats().bytes }]);
   }

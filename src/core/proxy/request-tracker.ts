@@ -37,6 +37,8 @@ export class RequestTracker {
   readonly failed = { '502': 0, '503': 0, '504': 0 };
   /** Answers to requests refused before they reached an app (bad target, too large, unknown host). */
   readonly unrouted = new ResponseCounts();
+  /** --compression: answers compressed whole, and their bytes before and after. */
+  readonly compression = { responses: 0, bytesIn: 0, bytesOut: 0 };
   /** Completed requests per second, one slot per second of the window. */
   private readonly buckets = new Array<number>(RATE_WINDOW_S).fill(0);
   private bucketSecond = Math.floor(Date.now() / 1000);

@@ -114,6 +114,8 @@ export class Turbocache {
    */
   private readonly varying = new Map<string, { fields: string[]; keys: Set<string> }>();
   private bytes = 0;
+  /** Entries stored under a Vary key. */
+  private variantCount = 0;
   private readonly counters = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, collapsed: 0, revalidations: 0, revalidated: 0, staleWhileRevalidate: 0, staleOnError: 0 };
   private readonly bypassed: Partial<Record<BypassReason, number>> = {};
   private readonly notStoredCounts: Partial<Record<NotStoredReason, number>> = {};
@@ -214,6 +216,7 @@ export class Turbocache {
     if (old) this.remove(old);
     this.noteVariant(entry);
     this.entries.set(entry.key, entry);
+    if (entry.varies !== undefined) this.variantCount++;
     let keys = this.variants.get(entry.url);
     if (!keys) this.variants.set(entry.url, (keys = new Set()));
     keys.add(entry.key);
@@ -263,6 +266,7 @@ export class Turbocache {
     this.entries.clear();
     this.variants.clear();
     this.varying.clear();
+    this.variantCount = 0;
     this.bytes = 0;
     return count;
   }
@@ -302,6 +306,7 @@ export class Turbocache {
       varyByCookie: this.options.varyByCookie ?? null,
       ...this.counters,
       entries: this.entries.size,
+      variants: this.variantCount,
       bytes: this.bytes,
       maxBytes: this.options.maxBytes,
       maxEntryBytes: this.options.maxEntryBytes,
@@ -341,6 +346,7 @@ export class Turbocache {
     this.entries.delete(entry.key);
     this.bytes -= entry.size;
     if (entry.varies !== undefined) {
+      this.variantCount--;
       const varying = this.varying.get(entry.varies.primary);
       varying?.keys.delete(entry.key);
       if (varying?.keys.size === 0) this.varying.delete(entry.varies.primary);

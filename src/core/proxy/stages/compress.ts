@@ -21,6 +21,9 @@ export interface CompressorSink {
 export class ResponseCompressor {
   private readonly stream: zlib.BrotliCompress | zlib.Gzip;
   private closed = false;
+  /** The app's bytes in, and the compressed bytes out (for the counters). */
+  bytesIn = 0;
+  bytesOut = 0;
 
   constructor(
     coding: Coding,
@@ -28,6 +31,7 @@ export class ResponseCompressor {
   ) {
     this.stream = coding === 'br' ? zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 } }) : zlib.createGzip({ level: 6 });
     this.stream.on('data', (chunk: Buffer) => {
+      this.bytesOut += chunk.length;
       if (!this.sink.out(chunk)) this.stream.pause();
     });
     this.stream.on('drain', () => this.sink.drained());
@@ -44,6 +48,7 @@ export class ResponseCompressor {
   /** A piece of the app's body; false: stop reading the app until drained(). */
   write(chunk: Buffer): boolean {
     if (this.closed) return true;
+    this.bytesIn += chunk.length;
     const more = this.stream.write(chunk);
     // Through at once: a streamed answer must not wait in the compressor for more.
     this.stream.flush(this.stream instanceof zlib.Gzip ? zlib.constants.Z_SYNC_FLUSH : zlib.constants.BROTLI_OPERATION_FLUSH);

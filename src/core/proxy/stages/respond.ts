@@ -47,7 +47,14 @@ export function onAppHead(request: ProxyRequest, head: ResponseHead): void {
     request.compressor = new ResponseCompressor(coding, {
       out: (chunk) => toClient(request, chunk),
       drained: () => request.upstream?.resume(),
-      done: () => answerComplete(request),
+      done: () => {
+        const counts = request.ctx.tracker.compression;
+        const compressor = request.compressor as ResponseCompressor;
+        counts.responses++;
+        counts.bytesIn += compressor.bytesIn;
+        counts.bytesOut += compressor.bytesOut;
+        answerComplete(request);
+      },
       failed: (err) => {
         request.ctx.log.error('could not compress an answer; the response is cut off', { reqId: request.requestId, err });
         request.upstream?.abort(err);

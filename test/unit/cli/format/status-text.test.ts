@@ -124,7 +124,8 @@ describe('formatServer', () => {
     expect(text).toContain('Hits / misses : 90 / 10 (hit ratio 90.0%); 4 waited for another\'s fill');
     expect(text).toContain('Revalidated   : 2 of 3 stale entries confirmed by the app (304)');
     expect(text).toContain('Served stale  : 5 while refreshing, 1 in place of an app error');
-    expect(text).toContain('Entries       : 7 (3M of 64M)');
+    expect(text).toContain('Entries       : 7, 2 of them variants (Vary) (3M of 64M)');
+    expect(text).toContain('Compression   : 10 answers, 1.9M to 488K (75.0% saved)');
     expect(text).toContain('Not looked up : method 4, authorization 1');
     expect(text).toContain('Not stored    : set-cookie 2');
   });

@@ -11,6 +11,7 @@ import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheFront } from '../../../../../src/core/turbocache/cache-front.js';
 import { Turbocache } from '../../../../../src/core/turbocache/turbocache.js';
+import type { StageContext } from '../../../../../src/core/proxy/stages/context.js';
 import { StageProxies, stopAppServer } from '../../../../helpers/stage-proxy.js';
 
 let dir: string;
@@ -62,7 +63,7 @@ afterEach(async () => {
   renders = 0;
 });
 
-async function proxy(cache = false): Promise<{ url: string }> {
+async function proxy(cache = false): Promise<{ url: string; ctx: StageContext }> {
   return proxies.start({
     config: { compression: true },
     context: () => ({ compression: true, cache: cache ? new CacheFront(new Turbocache({ maxBytes: 4_000_000, maxEntryBytes: 1_000_000 }), { debugHeader: true }) : undefined }),
@@ -84,7 +85,7 @@ async function get(url: string, acceptEncoding?: string): Promise<{ encoding: st
 
 describe('--compression', () => {
   it('compresses a page with brotli or gzip as the client accepts, whole, with Vary and a weak ETag', async () => {
-    const { url } = await proxy();
+    const { url, ctx } = await proxy();
     const br = await get(`${url}/page`, 'gzip, deflate, br');
     expect(br.encoding).toBe('br');
     expect(br.text).toBe(PAGE);
@@ -99,6 +100,8 @@ describe('--compression', () => {
     expect(plain.encoding).toBeUndefined();
     expect(plain.text).toBe(PAGE);
     expect(plain.headers.etag).toBe('"p1"');
+    // Counted for ferry status and the metrics: two answers, the page's bytes in, much less out.
+    expect(ctx.tracker.compression).toEqual({ responses: 2, bytesIn: 2 * Buffer.byteLength(PAGE), bytesOut: br.raw.length + gzip.raw.length });
   });
 
   it('leaves small answers and images as they are', async () => {
