@@ -18,6 +18,12 @@ import { buildHealthCheck, parseMetricsAddress } from './observability-options.j
 import { buildAccessLog, openAccessLogFile } from './access-log-options.js';
 import { buildReadiness, checkReadinessTimeoutUsed } from './readiness-options.js';
 import { parseByteSize } from '../lib/units.js';
+import { loadEnvFile, mergeEnvLayers } from './env-options.js';
+
+/** Where buildConfig sends what the operator should know but that does not stop the start. */
+export type Warn = (message: string) => void;
+
+const warnOnStderr: Warn = (message) => process.stderr.write(`Warning: ${message}\n`);
 
 export interface StartOptions {
   dir: string;
@@ -42,7 +48,12 @@ export interface StartOptions {
   stickyCookieName: string;
   /** Given: for every client (or none); undefined: for local clients in development only. */
   friendlyErrorPages?: boolean;
+  /** --envvar on the command line, as NAME=VALUE. */
   envvars: string[];
+  /** The lower layers of the app's environment (see env-options.ts): ferry.json's and --env-file. */
+  envFiles: string[];
+  environmentEnv: Record<string, string>;
+  appEnv: Record<string, string>;
   environment: string;
   startTimeoutS: number;
   /** --stop-timeout: seconds a leaving process gets to finish its requests. */
@@ -148,12 +159,12 @@ const LIMIT_FLAGS: Record<keyof PoolLimits, string> = {
  * Validates the options and resolves them into the config every process of the instance reads.
  * `opts` holds the instance's settings; `apps` the options of each app (default: just `opts`).
  */
-export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): FerryConfig {
+export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts], warn: Warn = warnOnStderr): FerryConfig {
   if (opts.maxPoolSize < 1) throw usage(`--max-pool-size must be at least 1 (got ${opts.maxPoolSize})`, 'Use --max-pool-size 1 or more.');
   if (!opts.socket && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) throw usage(`--port ${opts.port} is not a TCP port`, 'Use a port from 1 to 65535.');
   const listen: ListenAddress = opts.socket ? { kind: 'unix', path: path.resolve(opts.socket) } : { kind: 'tcp', address: opts.address, port: opts.port };
   checkReadinessTimeoutUsed(apps);
-  const built = apps.map((app) => buildApp(app, opts.maxPoolSize));
+  const built = apps.map((app) => buildApp(app, opts.maxPoolSize, warn));
   const names = new Set<string>();
   for (const app of built) {
     if (names.has(app.name)) throw usage(`two apps are named '${app.name}'`, 'Give each app its own "name" in the config file.');
@@ -268,7 +279,7 @@ function genericApp(root: string): DetectionResult {
   return { ok: true, app: { appType: 'generic', startupFile: root } };
 }
 
-function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
+function buildApp(opts: StartOptions, maxPoolSize: number, warn: Warn): AppConfig {
   const root = path.resolve(opts.dir);
   const generic = opts.appStartCommand !== undefined || opts.appType === 'generic';
   if (generic && !opts.appStartCommand?.trim()) {
@@ -304,7 +315,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     startupFile: detected.app.startupFile,
     ...(generic ? { startCommand: opts.appStartCommand } : {}),
     environment: opts.environment,
-    envvars: parseEnvvars(opts.envvars),
+    envvars: mergeEnvLayers({ files: opts.envFiles, environment: opts.environmentEnv, app: opts.appEnv, cli: parseEnvvars(opts.envvars) }, (file) => loadEnvFile(file, warn)),
     nodeCommand: opts.nodejs,
     minInstances: opts.minInstances,
     startTimeoutMs,
@@ -373,8 +384,8 @@ function openLogFile(file: string, config: FerryConfig): OwnFile {
   }
 }
 
-export async function launchInstance(opts: StartOptions, apps: StartOptions[] = [opts]): Promise<LaunchedInstance> {
-  const config = buildConfig(opts, apps);
+export async function launchInstance(opts: StartOptions, apps: StartOptions[] = [opts], warn: Warn = warnOnStderr): Promise<LaunchedInstance> {
+  const config = buildConfig(opts, apps, warn);
   for (const app of config.apps) checkRegistryReachable(path.resolve(opts.registryDir), app.user);
   const logFile = opts.logFile ? path.resolve(opts.logFile) : opts.daemonize ? defaultLogFile(config) : undefined;
   const accessLog = buildAccessLog(opts, logFile);

@@ -23,7 +23,7 @@ export interface SystemdUnitResult {
 const { daemonize: _daemonize, 'pid-file': _pidFile, ...serviceFlags } = Start.flags;
 
 /** Flags whose relative paths must not depend on the directory systemd starts ferry in. */
-const PATH_FLAGS = new Set(['config', 'log-file', 'socket']);
+const PATH_FLAGS = new Set(['config', 'log-file', 'socket', 'env-file']);
 /** Flags of this command alone, not passed on to ferry start. */
 const OWN_FLAGS = new Set(['socket-activation', 'output-dir', 'unit-name', 'watchdog-sec', 'instance-registry-dir', 'json']);
 
@@ -70,7 +70,7 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       throw new CliError('FERRY_ERR_APP_USER_UNKNOWN', `--user ${flags.user}: there is no such user on this host`, ['Name an existing user (see getent passwd).']);
     }
     const { instanceOptions, apps } = resolveStartOptions(appDir, process.getuid?.() === 0 ? values : { ...values, user: undefined }, explicit);
-    const config = buildConfig(instanceOptions, apps);
+    const config = buildConfig(instanceOptions, apps, (message) => this.warn(message));
 
     const spec: UnitSpec = {
       unitName: flags['unit-name'],
