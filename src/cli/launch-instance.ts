@@ -127,13 +127,23 @@ function usage(message: string, suggestion: string): CliError {
   return new CliError('FERRY_ERR_CONFIG_INVALID', message, [suggestion]);
 }
 
-export function parseEnvvars(pairs: readonly string[]): Record<string, string> {
+/**
+ * --envvar values: NAME=VALUE, or NAME alone for the value ferry start itself has in its
+ * environment (`from`), which keeps a secret out of every process list (the systemd unit does so).
+ */
+export function parseEnvvars(pairs: readonly string[], from: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    const name = eq > 0 ? pair.slice(0, eq) : '';
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw usage(`--envvar '${pair}' is not NAME=VALUE`, 'Write it as --envvar NAME=VALUE, once per variable.');
-    env[name] = pair.slice(eq + 1);
+    const name = eq === -1 ? pair : pair.slice(0, eq);
+    // The pair itself is not echoed: its value may be a secret.
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw usage(`an --envvar is not NAME=VALUE (the name '${name.slice(0, 40)}' is not a variable name)`, 'Write it as --envvar NAME=VALUE, once per variable, or --envvar NAME to pass on NAME from this environment.');
+    if (eq !== -1) env[name] = pair.slice(eq + 1);
+    else {
+      const value = from[name];
+      if (value === undefined) throw usage(`--envvar ${name} passes on ${name} from the environment of ferry start, where it is not set`, `Set ${name} in the environment of ferry start, or write --envvar ${name}=VALUE.`);
+      env[name] = value;
+    }
   }
   return env;
 }
