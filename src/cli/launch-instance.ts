@@ -18,7 +18,8 @@ import { buildHealthCheck, parseMetricsAddress } from './observability-options.j
 import { buildAccessLog, openAccessLogFile } from './access-log-options.js';
 import { buildReadiness, checkReadinessTimeoutUsed } from './readiness-options.js';
 import { parseByteSize } from '../lib/units.js';
-import { loadEnvFile, mergeEnvLayers } from './env-options.js';
+import { loadEnvFile } from './env-options.js';
+import { mergeEnvLayers, type EnvLayers } from '../lib/env-file.js';
 
 /** Where buildConfig sends what the operator should know but that does not stop the start. */
 export type Warn = (message: string) => void;
@@ -317,6 +318,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number, warn: Warn): AppConfi
   const startTimeoutMs = Math.round(opts.startTimeoutS * 1000);
   const readiness = buildReadiness(opts.readinessPath, opts.readinessTimeoutS, startTimeoutMs);
   const user = resolveAppUser(opts.user, detected.app.startupFile, root);
+  const envLayers: EnvLayers = { files: opts.envFiles, environment: opts.environmentEnv, app: opts.appEnv, cli: parseEnvvars(opts.envvars) };
   return {
     name: opts.name ?? (path.basename(root).replace(/[^\w.-]/g, '_') || 'app'),
     hosts: opts.hosts ?? [],
@@ -325,7 +327,9 @@ function buildApp(opts: StartOptions, maxPoolSize: number, warn: Warn): AppConfi
     startupFile: detected.app.startupFile,
     ...(generic ? { startCommand: opts.appStartCommand } : {}),
     environment: opts.environment,
-    envvars: mergeEnvLayers({ files: opts.envFiles, environment: opts.environmentEnv, app: opts.appEnv, cli: parseEnvvars(opts.envvars) }, (file) => loadEnvFile(file, warn)),
+    envvars: mergeEnvLayers(envLayers, (file) => loadEnvFile(file, warn)),
+    // With env files, a restart reads them again (and needs the other layers to merge them).
+    ...(envLayers.files.length > 0 ? { envLayers } : {}),
     nodeCommand: opts.nodejs,
     minInstances: opts.minInstances,
     startTimeoutMs,

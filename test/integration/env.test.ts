@@ -119,6 +119,31 @@ describe('env files and environments', () => {
     expect(processesMentioning(root)).toEqual([]);
   });
 
+  it('ferry restart-app starts processes with the env file as it is now, and refuses to restart on a broken one', async () => {
+    const { root, registry, app } = scratch();
+    const file = writeEnv(path.join(root, 'app.env'), 'VERSION=1\n');
+    const instance = await startDaemon(app, ['--env-file', file, '--envvar', 'PINNED=flag'], registry);
+    instances.push(instance);
+    expect(await appEnv(instance)).toMatchObject({ VERSION: '1', PINNED: 'flag' });
+
+    writeEnv(file, 'VERSION=2\nADDED=yes\nPINNED=file\n');
+    const restart = await runFerry(registry, ['restart-app', '--wait']);
+    expect(restart.exitCode, restart.stderr).toBe(0);
+    expect(await appEnv(instance)).toMatchObject({ VERSION: '2', ADDED: 'yes', PINNED: 'flag' });
+    // A core started later (ferry restart, a crash) spawns with the new variables too.
+    const saved = JSON.parse(fs.readFileSync(path.join(instance.info.dir, 'config.json'), 'utf8')) as { apps: { envvars: Record<string, string> }[] };
+    expect(saved.apps[0]?.envvars).toMatchObject({ VERSION: '2', ADDED: 'yes' });
+
+    writeEnv(file, 'VERSION=3\nBROKEN=$s3cret\n');
+    const refused = await runFerry(registry, ['restart-app', '--wait']);
+    expect(refused.exitCode).toBe(EXIT_CODES.usage);
+    expect(errorLineOf(refused)).toMatch(new RegExp(`^not restarting env-app: env file ${file}:2: BROKEN:`));
+    expect(refused.stderr).not.toContain('s3cret');
+    expect(await appEnv(instance)).toMatchObject({ VERSION: '2' });
+
+    await stopCleanly(instance);
+  });
+
   it('warns about an env file others may read, and starts anyway', async () => {
     const { root, registry, app } = scratch();
     const file = path.join(root, 'open.env');

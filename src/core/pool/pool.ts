@@ -15,9 +15,11 @@ export class Pool {
     private readonly config: FerryConfig,
     spawner: Spawner,
     log: Logger,
+    /** An app's variables changed (a restart read its env files again): writes the config a later core reads. */
+    configChanged: () => void = () => undefined,
   ) {
     const ownFiles = [config.logFile, config.accessLog?.path].filter((file): file is string => file !== undefined && file !== '-');
-    this.groups = config.apps.map((app) => new AppGroup(app, this, spawner, log.child({ component: 'pool', app: app.name }), ownFiles));
+    this.groups = config.apps.map((app) => new AppGroup(app, this, spawner, log.child({ component: 'pool', app: app.name }), ownFiles, configChanged));
   }
 
   get maxPoolSize(): number {

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readConfigFile } from '../../../src/cli/config-file.js';
-import { loadEnvFile, mergeEnvLayers, NO_ENV } from '../../../src/cli/env-options.js';
+import { loadEnvFile } from '../../../src/cli/env-options.js';
+import { mergeEnvLayers } from '../../../src/lib/env-file.js';
 import { CliError } from '../../../src/cli/errors.js';
 import { buildConfig } from '../../../src/cli/launch-instance.js';
 import { resolveStartOptions } from '../../../src/cli/start-options.js';
@@ -40,7 +41,7 @@ describe('mergeEnvLayers', () => {
   });
 
   it('gives nothing for no layers', () => {
-    expect(mergeEnvLayers(NO_ENV, () => ({ X: '1' }))).toEqual({});
+    expect(mergeEnvLayers({ files: [], environment: {}, app: {}, cli: {} }, () => ({ X: '1' }))).toEqual({});
   });
 });
 
