@@ -7,7 +7,7 @@ import { parseByteSize } from '../lib/units.js';
 import { CliError } from './errors.js';
 import { closestName } from '../lib/did-you-mean.js';
 
-type Kind = 'integer' | 'string' | 'boolean' | 'string-list' | 'envvars' | 'size' | 'size-or-zero';
+type Kind = 'integer' | 'string' | 'boolean' | 'string-list' | 'envvars' | 'paths' | 'size' | 'size-or-zero';
 
 /** Options a file may set, by their `ferry start` flag names; `apps` entries may set APP_OPTIONS. */
 export const FILE_OPTION_KINDS: Record<string, Kind> = {
@@ -27,6 +27,7 @@ export const FILE_OPTION_KINDS: Record<string, Kind> = {
   'startup-file': 'string',
   environment: 'string',
   envvar: 'envvars',
+  'env-file': 'paths',
   'start-timeout': 'integer',
   'stop-timeout': 'integer',
   'readiness-path': 'string',
@@ -109,7 +110,16 @@ const INSTANCE_ONLY = new Set([
   'health-drain-time',
 ]);
 
+/** Other names a file may use for an option: the issue's (and other tools') spelling. */
+const ALIASES: Record<string, string> = { env: 'envvar', envFile: 'env-file' };
+
 export type FlagValues = Record<string, unknown>;
+
+/** "environments": {NAME: {"env": …, "env-file": …}}, the part chosen by --environment. */
+export interface FileEnvironment {
+  envvar?: string[];
+  'env-file'?: string[];
+}
 
 export interface FileApp {
   /** Absolute root (relative roots are taken from the file's directory). */
@@ -118,11 +128,13 @@ export interface FileApp {
   /** Host names routed to this app; none = the default app. */
   hosts: string[];
   options: FlagValues;
+  environments: Record<string, FileEnvironment>;
 }
 
 export interface ConfigFile {
   path: string;
   options: FlagValues;
+  environments: Record<string, FileEnvironment>;
   apps: FileApp[];
 }
 
@@ -131,10 +143,10 @@ function invalid(file: string, jsonPath: string, problem: string): CliError {
 }
 
 function closest(key: string): string | undefined {
-  return closestName(key, [...Object.keys(FILE_OPTION_KINDS), 'apps', 'root', 'hosts', 'name']);
+  return closestName(key, [...Object.keys(FILE_OPTION_KINDS), ...Object.keys(ALIASES), 'apps', 'root', 'hosts', 'name', 'environments']);
 }
 
-function checkValue(file: string, jsonPath: string, kind: Kind, value: unknown): unknown {
+function checkValue(file: string, jsonPath: string, kind: Kind, value: unknown, baseDir: string): unknown {
   switch (kind) {
     case 'integer':
       if (typeof value !== 'number' || !Number.isInteger(value)) throw invalid(file, jsonPath, `must be a whole number (got ${JSON.stringify(value)})`);
@@ -166,13 +178,20 @@ function checkValue(file: string, jsonPath: string, kind: Kind, value: unknown):
         });
       }
       throw invalid(file, jsonPath, 'must be an object of NAME: "value" or a list of "NAME=value"');
+    case 'paths':
+      // One path or a list, relative to the file's directory.
+      if (typeof value === 'string' && value !== '') return [path.resolve(baseDir, value)];
+      if (Array.isArray(value) && value.every((v) => typeof v === 'string' && v !== '')) return value.map((v: string) => path.resolve(baseDir, v));
+      throw invalid(file, jsonPath, 'must be a path or a list of paths');
   }
 }
 
-function readOptions(file: string, jsonPath: string, raw: Record<string, unknown>, allowInstanceOptions: boolean, skip: Set<string>): FlagValues {
+function readOptions(file: string, jsonPath: string, raw: Record<string, unknown>, allowInstanceOptions: boolean, skip: Set<string>, baseDir: string): FlagValues {
   const out: FlagValues = {};
-  for (const [key, value] of Object.entries(raw)) {
-    if (skip.has(key)) continue;
+  for (const [given, value] of Object.entries(raw)) {
+    if (skip.has(given)) continue;
+    const key = ALIASES[given] ?? given;
+    if (key !== given && raw[key] !== undefined) throw invalid(file, `${jsonPath}${jsonPath ? '.' : ''}${given}`, `and "${key}" are the same option; keep one`);
     const kind = FILE_OPTION_KINDS[key];
     const at = `${jsonPath}${jsonPath ? '.' : ''}${key}`;
     if (!kind) {
@@ -180,7 +199,24 @@ function readOptions(file: string, jsonPath: string, raw: Record<string, unknown
       throw invalid(file, at, `is not an option${guess ? ` (did you mean "${guess}"?)` : ''}`);
     }
     if (!allowInstanceOptions && INSTANCE_ONLY.has(key)) throw invalid(file, at, 'belongs to the whole instance; set it at the top level');
-    out[key] = checkValue(file, at, kind, value);
+    out[key] = checkValue(file, at, kind, value, baseDir);
+  }
+  return out;
+}
+
+/** "environments" of the top level or an app: each NAME may hold "env" and "env-file" only. */
+function readEnvironments(file: string, jsonPath: string, raw: unknown, baseDir: string): Record<string, FileEnvironment> {
+  if (raw === undefined) return {};
+  const at = `${jsonPath}${jsonPath ? '.' : ''}environments`;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(file, at, 'must be an object: {"production": {"env": {...}, "env-file": "..."}}');
+  const out: Record<string, FileEnvironment> = {};
+  for (const [name, entry] of Object.entries(raw as Record<string, unknown>)) {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw invalid(file, `${at}.${name}`, 'must be an object with "env" and/or "env-file"');
+    const entryAt = `${at}.${name}`;
+    for (const key of Object.keys(entry)) {
+      if (!['env', 'envvar', 'env-file', 'envFile'].includes(key)) throw invalid(file, `${entryAt}.${key}`, 'is not allowed here: an environment sets "env" and "env-file" only');
+    }
+    out[name] = readOptions(file, entryAt, entry as Record<string, unknown>, false, new Set(), baseDir) as FileEnvironment;
   }
   return out;
 }
@@ -200,8 +236,9 @@ export function readConfigFile(file: string): ConfigFile {
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(file, '(top level)', 'must be a JSON object');
   const top = raw as Record<string, unknown>;
-  const options = readOptions(file, '', top, true, new Set(['apps']));
   const baseDir = path.dirname(path.resolve(file));
+  const options = readOptions(file, '', top, true, new Set(['apps', 'environments']), baseDir);
+  const environments = readEnvironments(file, '', top.environments, baseDir);
   const apps: FileApp[] = [];
   if (top.apps !== undefined) {
     if (!Array.isArray(top.apps) || top.apps.length === 0) throw invalid(file, 'apps', 'must be a non-empty list of apps');
@@ -211,15 +248,16 @@ export function readConfigFile(file: string): ConfigFile {
       if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw invalid(file, at, 'must be an object with at least "root"');
       const app = entry as Record<string, unknown>;
       if (typeof app.root !== 'string' || app.root === '') throw invalid(file, `${at}.root`, 'must be the path of the app directory');
-      const hosts = app.hosts === undefined ? [] : (checkValue(file, `${at}.hosts`, 'string-list', app.hosts) as string[]).map((h) => h.toLowerCase());
+      const hosts = app.hosts === undefined ? [] : (checkValue(file, `${at}.hosts`, 'string-list', app.hosts, baseDir) as string[]).map((h) => h.toLowerCase());
       if (app.name !== undefined && (typeof app.name !== 'string' || !/^[\w.-]+$/.test(app.name))) throw invalid(file, `${at}.name`, 'must be letters, digits, . _ - only');
       const name = app.name as string | undefined;
       if (name !== undefined) {
         if (names.has(name)) throw invalid(file, `${at}.name`, `"${name}" is used by another app`);
         names.add(name);
       }
-      apps.push({ root: path.resolve(baseDir, app.root), name, hosts, options: readOptions(file, at, app, false, new Set(['root', 'hosts', 'name'])) });
+      const options = readOptions(file, at, app, false, new Set(['root', 'hosts', 'name', 'environments']), baseDir);
+      apps.push({ root: path.resolve(baseDir, app.root), name, hosts, options, environments: readEnvironments(file, at, app.environments, baseDir) });
     });
   }
-  return { path: path.resolve(file), options, apps };
+  return { path: path.resolve(file), options, environments, apps };
 }

@@ -18,6 +18,13 @@ import { buildHealthCheck, parseMetricsAddress } from './observability-options.j
 import { buildAccessLog, openAccessLogFile } from './access-log-options.js';
 import { buildReadiness, checkReadinessTimeoutUsed } from './readiness-options.js';
 import { parseByteSize } from '../lib/units.js';
+import { loadEnvFile } from './env-options.js';
+import { mergeEnvLayers, type EnvLayers } from '../lib/env-file.js';
+
+/** Where buildConfig sends what the operator should know but that does not stop the start. */
+export type Warn = (message: string) => void;
+
+const warnOnStderr: Warn = (message) => process.stderr.write(`Warning: ${message}\n`);
 
 export interface StartOptions {
   dir: string;
@@ -42,7 +49,12 @@ export interface StartOptions {
   stickyCookieName: string;
   /** Given: for every client (or none); undefined: for local clients in development only. */
   friendlyErrorPages?: boolean;
+  /** --envvar on the command line, as NAME=VALUE. */
   envvars: string[];
+  /** The lower layers of the app's environment (see env-options.ts): ferry.json's and --env-file. */
+  envFiles: string[];
+  environmentEnv: Record<string, string>;
+  appEnv: Record<string, string>;
   environment: string;
   startTimeoutS: number;
   /** --stop-timeout: seconds a leaving process gets to finish its requests. */
@@ -118,13 +130,23 @@ function usage(message: string, suggestion: string): CliError {
   return new CliError('FERRY_ERR_CONFIG_INVALID', message, [suggestion]);
 }
 
-export function parseEnvvars(pairs: readonly string[]): Record<string, string> {
+/**
+ * --envvar values: NAME=VALUE, or NAME alone for the value ferry start itself has in its
+ * environment (`from`), which keeps a secret out of every process list (the systemd unit does so).
+ */
+export function parseEnvvars(pairs: readonly string[], from: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    const name = eq > 0 ? pair.slice(0, eq) : '';
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw usage(`--envvar '${pair}' is not NAME=VALUE`, 'Write it as --envvar NAME=VALUE, once per variable.');
-    env[name] = pair.slice(eq + 1);
+    const name = eq === -1 ? pair : pair.slice(0, eq);
+    // The pair itself is not echoed: its value may be a secret.
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw usage(`an --envvar is not NAME=VALUE (the name '${name.slice(0, 40)}' is not a variable name)`, 'Write it as --envvar NAME=VALUE, once per variable, or --envvar NAME to pass on NAME from this environment.');
+    if (eq !== -1) env[name] = pair.slice(eq + 1);
+    else {
+      const value = from[name];
+      if (value === undefined) throw usage(`--envvar ${name} passes on ${name} from the environment of ferry start, where it is not set`, `Set ${name} in the environment of ferry start, or write --envvar ${name}=VALUE.`);
+      env[name] = value;
+    }
   }
   return env;
 }
@@ -152,12 +174,12 @@ const LIMIT_FLAGS: Record<keyof PoolLimits, string> = {
  * Validates the options and resolves them into the config every process of the instance reads.
  * `opts` holds the instance's settings; `apps` the options of each app (default: just `opts`).
  */
-export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts]): FerryConfig {
+export function buildConfig(opts: StartOptions, apps: StartOptions[] = [opts], warn: Warn = warnOnStderr): FerryConfig {
   if (opts.maxPoolSize < 1) throw usage(`--max-pool-size must be at least 1 (got ${opts.maxPoolSize})`, 'Use --max-pool-size 1 or more.');
   if (!opts.socket && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) throw usage(`--port ${opts.port} is not a TCP port`, 'Use a port from 1 to 65535.');
   const listen: ListenAddress = opts.socket ? { kind: 'unix', path: path.resolve(opts.socket) } : { kind: 'tcp', address: opts.address, port: opts.port };
   checkReadinessTimeoutUsed(apps);
-  const built = apps.map((app) => buildApp(app, opts.maxPoolSize));
+  const built = apps.map((app) => buildApp(app, opts.maxPoolSize, warn));
   const names = new Set<string>();
   for (const app of built) {
     if (names.has(app.name)) throw usage(`two apps are named '${app.name}'`, 'Give each app its own "name" in the config file.');
@@ -274,7 +296,7 @@ function genericApp(root: string): DetectionResult {
   return { ok: true, app: { appType: 'generic', startupFile: root } };
 }
 
-function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
+function buildApp(opts: StartOptions, maxPoolSize: number, warn: Warn): AppConfig {
   const root = path.resolve(opts.dir);
   const generic = opts.appStartCommand !== undefined || opts.appType === 'generic';
   if (generic && !opts.appStartCommand?.trim()) {
@@ -306,6 +328,7 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
   const startTimeoutMs = Math.round(opts.startTimeoutS * 1000);
   const readiness = buildReadiness(opts.readinessPath, opts.readinessTimeoutS, startTimeoutMs);
   const user = resolveAppUser(opts.user, detected.app.startupFile, root);
+  const envLayers: EnvLayers = { files: opts.envFiles, environment: opts.environmentEnv, app: opts.appEnv, cli: parseEnvvars(opts.envvars) };
   return {
     name: opts.name ?? (path.basename(root).replace(/[^\w.-]/g, '_') || 'app'),
     hosts: opts.hosts ?? [],
@@ -314,7 +337,9 @@ function buildApp(opts: StartOptions, maxPoolSize: number): AppConfig {
     startupFile: detected.app.startupFile,
     ...(generic ? { startCommand: opts.appStartCommand } : {}),
     environment: opts.environment,
-    envvars: parseEnvvars(opts.envvars),
+    envvars: mergeEnvLayers(envLayers, (file) => loadEnvFile(file, warn)),
+    // With env files, a restart reads them again (and needs the other layers to merge them).
+    ...(envLayers.files.length > 0 ? { envLayers } : {}),
     nodeCommand: opts.nodejs,
     minInstances: opts.minInstances,
     startTimeoutMs,
@@ -383,8 +408,8 @@ function openLogFile(file: string, config: FerryConfig): OwnFile {
   }
 }
 
-export async function launchInstance(opts: StartOptions, apps: StartOptions[] = [opts]): Promise<LaunchedInstance> {
-  const config = buildConfig(opts, apps);
+export async function launchInstance(opts: StartOptions, apps: StartOptions[] = [opts], warn: Warn = warnOnStderr): Promise<LaunchedInstance> {
+  const config = buildConfig(opts, apps, warn);
   for (const app of config.apps) checkRegistryReachable(path.resolve(opts.registryDir), app.user);
   const logFile = opts.logFile ? path.resolve(opts.logFile) : opts.daemonize ? defaultLogFile(config) : undefined;
   const accessLog = buildAccessLog(opts, logFile);

@@ -5,8 +5,26 @@ import type { AppType, LogLevel } from '../lib/config.js';
 import { defaultRegistryDir } from '../lib/instance-registry.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readConfigFile, type FlagValues } from './config-file.js';
-import type { StartOptions } from './launch-instance.js';
+import { readConfigFile, type ConfigFile, type FileApp, type FlagValues } from './config-file.js';
+import { parseEnvvars, type StartOptions } from './launch-instance.js';
+
+/** StartOptions' environment layers, all but --envvar (which optionsFromFlags reads). */
+type FileEnvLayers = Pick<StartOptions, 'envFiles' | 'environmentEnv' | 'appEnv'>;
+
+/**
+ * The env layers of one app from ferry.json and the command line (precedence in env-options.ts):
+ * the top level's, then the app's; the environment chosen by `environment`; --env-file last.
+ */
+function envLayers(file: ConfigFile, app: FileApp | undefined, environment: string, cli: FlagValues): FileEnvLayers {
+  const list = (v: unknown): string[] => (v as string[] | undefined) ?? [];
+  const top = file.environments[environment] ?? {};
+  const own = app?.environments[environment] ?? {};
+  return {
+    envFiles: [...list(file.options['env-file']), ...list(app?.options['env-file']), ...list(top['env-file']), ...list(own['env-file']), ...list(cli['env-file']).map((f) => path.resolve(f))],
+    environmentEnv: parseEnvvars([...list(top.envvar), ...list(own.envvar)]),
+    appEnv: parseEnvvars([...list(file.options.envvar), ...list(app?.options.envvar)]),
+  };
+}
 
 /** Names of the flags typed on the command line (not defaults, not from the environment). */
 export function explicitFlags(raw: readonly { type: string; flag?: string }[]): Set<string> {
@@ -23,13 +41,22 @@ export function resolveStartOptions(dir: string, values: FlagValues, explicit: R
   if (!configPath) return { instanceOptions: optionsFromFlags(values, dir) };
   const file = readConfigFile(configPath);
   const cli = Object.fromEntries([...explicit].map((name) => [name, values[name]]));
-  const merged = { ...values, ...file.options, ...cli };
+  // --envvar and --env-file add to the file's layers instead of replacing them (envLayers).
+  const cliEnv: FlagValues = { envvar: values.envvar, 'env-file': values['env-file'] };
+  const merged: FlagValues = { ...values, ...file.options, ...cli, ...cliEnv };
   const fileDir = path.dirname(file.path);
-  const apps = file.apps.length > 0 ? file.apps.map((app) => ({ ...optionsFromFlags({ ...merged, ...app.options, ...cli }, app.root), name: app.name, hosts: app.hosts })) : undefined;
-  return { instanceOptions: optionsFromFlags(merged, apps?.[0]?.dir ?? (configFlag ? fileDir : dir)), apps };
+  const apps =
+    file.apps.length > 0
+      ? file.apps.map((app) => {
+          const f: FlagValues = { ...merged, ...app.options, ...cli, ...cliEnv };
+          return { ...optionsFromFlags(f, app.root, envLayers(file, app, f.environment as string, cliEnv)), name: app.name, hosts: app.hosts };
+        })
+      : undefined;
+  return { instanceOptions: optionsFromFlags(merged, apps?.[0]?.dir ?? (configFlag ? fileDir : dir), envLayers(file, undefined, merged.environment as string, cliEnv)), apps };
 }
 
-export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
+/** `env`: the env layers from a config file; without one, --env-file alone. */
+export function optionsFromFlags(f: FlagValues, dir: string, env?: FileEnvLayers): StartOptions {
   const num = (name: string): number => f[name] as number;
   const str = (name: string): string | undefined => f[name] as string | undefined;
   return {
@@ -60,6 +87,7 @@ export function optionsFromFlags(f: FlagValues, dir: string): StartOptions {
       memoryLimitChecks: num('memory-limit-checks'),
     },
     envvars: (f.envvar as string[] | undefined) ?? [],
+    ...(env ?? { envFiles: ((f['env-file'] as string[] | undefined) ?? []).map((file) => path.resolve(file)), environmentEnv: {}, appEnv: {} }),
     environment: str('environment') as string,
     startTimeoutS: num('start-timeout'),
     stopTimeoutS: num('stop-timeout'),

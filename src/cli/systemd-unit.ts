@@ -23,6 +23,8 @@ export interface UnitSpec {
   watchdogSec: number;
   /** With socket activation: the address the socket unit listens on. */
   socketActivation?: ListenAddress;
+  /** The 0600 file holding the --envvar values (EnvironmentFile=); ExecStart names them only. */
+  environmentFile?: string;
 }
 
 /** systemd expands %specifiers and $VARIABLES in command lines; a literal one is doubled. */
@@ -60,6 +62,8 @@ export function renderServiceUnit(spec: UnitSpec): string {
     // A new core takes over on the same socket; app processes and connections are kept.
     `ExecReload=${execLine([...spec.cli, 'restart'])}`,
     `Environment="FERRY_INSTANCE_REGISTRY_DIR=${registry}"`,
+    // The values of --envvar: in a file only root reads, not in this world-readable unit or in ps.
+    ...(spec.environmentFile ? [`EnvironmentFile=${escapeSpecifiers(spec.environmentFile)}`] : []),
     ...(spec.registryDir === undefined ? [`RuntimeDirectory=${spec.unitName}`] : []),
     `WorkingDirectory=${escapeSpecifiers(spec.appDir)}`,
     ...(spec.user ? [`User=${spec.user}`] : []),
@@ -76,6 +80,16 @@ export function renderServiceUnit(spec: UnitSpec): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/**
+ * An EnvironmentFile= for systemd: every value in double quotes, where systemd's parser takes
+ * \\ \" \` \$ as escapes and a newline as itself (no expansion in either case).
+ */
+export function renderEnvironmentFile(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([name, value]) => `${name}="${value.replace(/[\\"`$]/g, (c) => `\\${c}`)}"\n`)
+    .join('');
 }
 
 export function renderSocketUnit(spec: UnitSpec): string {

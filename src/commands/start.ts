@@ -149,8 +149,13 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       min: 0,
       max: HEALTH_DRAIN_MAX_S,
     }),
-    envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable.', multiple: true, default: [] }),
-    environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV.', default: DEFAULTS.environment }),
+    envvar: Flags.string({ summary: 'Environment variable for the app, as NAME=VALUE; repeatable. Wins over every other source of the variable.', multiple: true, default: [] }),
+    'env-file': Flags.string({
+      summary: 'Read environment variables for the app from FILE (dotenv syntax, no expansion; owned by root or you, not a symbolic link); repeatable, later files win.',
+      multiple: true,
+      default: [],
+    }),
+    environment: Flags.string({ char: 'e', summary: 'App environment, exported as NODE_ENV; also picks "environments" in ferry.json.', default: DEFAULTS.environment }),
     // No `min` here: the same check (and message) covers ferry.json values, in buildConfig.
     'stop-timeout': Flags.integer({
       summary: "Seconds a stopping app process (ferry stop, restart-app, detach-process, recycling) may take to finish its requests before it is signalled; per app in ferry.json.",
@@ -176,7 +181,7 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
   async run(): Promise<StartResult> {
     const { args, flags, raw } = await this.parse(Start);
     const { instanceOptions, apps } = resolveStartOptions(args.dir, flags as unknown as FlagValues, explicitFlags(raw));
-    const launched = await launchInstance(instanceOptions, apps);
+    const launched = await launchInstance(instanceOptions, apps, (message) => this.warn(message));
     const { instance } = launched;
     const where = instance.addresses.join(' ');
     const notifier = ServiceNotifier.fromEnv();

@@ -6,15 +6,17 @@ import { lookUpUser } from '../cli/app-user.js';
 import type { FlagValues } from '../cli/config-file.js';
 import { CliError } from '../cli/errors.js';
 import { exitCodeHelp, type ExitStatus } from '../cli/exit-codes.js';
-import { buildConfig } from '../cli/launch-instance.js';
+import { buildConfig, parseEnvvars } from '../cli/launch-instance.js';
 import { explicitFlags, resolveStartOptions } from '../cli/start-options.js';
-import { renderServiceUnit, renderSocketUnit, type UnitSpec } from '../cli/systemd-unit.js';
+import { renderEnvironmentFile, renderServiceUnit, renderSocketUnit, type UnitSpec } from '../cli/systemd-unit.js';
 import { CLI_COMMAND } from '../lib/paths.js';
 import Start from './start.js';
 
 export interface SystemdUnitResult {
   service: string;
   socket?: string;
+  /** The EnvironmentFile= (mode 0600) with the --envvar values, when there are any. */
+  environment?: string;
   /** With --output-dir: the files written. */
   files?: string[];
 }
@@ -23,7 +25,7 @@ export interface SystemdUnitResult {
 const { daemonize: _daemonize, 'pid-file': _pidFile, ...serviceFlags } = Start.flags;
 
 /** Flags whose relative paths must not depend on the directory systemd starts ferry in. */
-const PATH_FLAGS = new Set(['config', 'log-file', 'socket']);
+const PATH_FLAGS = new Set(['config', 'log-file', 'socket', 'env-file']);
 /** Flags of this command alone, not passed on to ferry start. */
 const OWN_FLAGS = new Set(['socket-activation', 'output-dir', 'unit-name', 'watchdog-sec', 'instance-registry-dir', 'json']);
 
@@ -37,6 +39,8 @@ export default class SystemdUnit extends BaseCommand<SystemdUnitResult> {
 Type=notify unit running ferry start in the foreground, with ExecReload=ferry restart, KillMode=mixed, a stop
 timeout beyond Ferry's own, Restart=on-failure, WatchdogSec, and User= for --user. With --socket-activation it
 also prints NAME.socket, which holds the listening socket (ListenStream=) and passes it to Ferry.
+The values of --envvar go to NAME.env (mode 0600, EnvironmentFile=) and ExecStart names them only,
+so no value is in the world-readable unit or in any process list.
 
 ${exitCodeHelp(EXIT_STATUSES)}`;
 
@@ -70,7 +74,10 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       throw new CliError('FERRY_ERR_APP_USER_UNKNOWN', `--user ${flags.user}: there is no such user on this host`, ['Name an existing user (see getent passwd).']);
     }
     const { instanceOptions, apps } = resolveStartOptions(appDir, process.getuid?.() === 0 ? values : { ...values, user: undefined }, explicit);
-    const config = buildConfig(instanceOptions, apps);
+    const config = buildConfig(instanceOptions, apps, (message) => this.warn(message));
+    const env = explicit.has('envvar') ? parseEnvvars(flags.envvar) : {};
+    const hasEnv = Object.keys(env).length > 0;
+    const envDir = flags['output-dir'] ? path.resolve(flags['output-dir']) : '/etc/systemd/system';
 
     const spec: UnitSpec = {
       unitName: flags['unit-name'],
@@ -82,16 +89,22 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
       shutdownTimeoutS: Math.ceil(config.shutdownTimeoutMs / 1000),
       watchdogSec: flags['watchdog-sec'],
       ...(flags['socket-activation'] ? { socketActivation: config.listen } : {}),
+      ...(hasEnv ? { environmentFile: path.join(envDir, `${flags['unit-name']}.env`) } : {}),
     };
-    const result: SystemdUnitResult = { service: renderServiceUnit(spec), ...(spec.socketActivation ? { socket: renderSocketUnit(spec) } : {}) };
+    const result: SystemdUnitResult = {
+      service: renderServiceUnit(spec),
+      ...(spec.socketActivation ? { socket: renderSocketUnit(spec) } : {}),
+      ...(hasEnv ? { environment: renderEnvironmentFile(env) } : {}),
+    };
     if (flags['output-dir']) {
       const dir = path.resolve(flags['output-dir']);
       result.files = [];
-      for (const [suffix, text] of [['service', result.service], ['socket', result.socket]] as const) {
+      for (const [suffix, text] of [['service', result.service], ['socket', result.socket], ['env', result.environment]] as const) {
         if (text === undefined) continue;
         const file = path.join(dir, `${spec.unitName}.${suffix}`);
         try {
-          fs.writeFileSync(file, text, { mode: 0o644 });
+          if (suffix === 'env') writePrivateFile(file, text);
+          else fs.writeFileSync(file, text, { mode: 0o644 });
         } catch (err) {
           throw new CliError('FERRY_ERR_FILE_UNWRITABLE', `cannot write ${file}: ${(err as Error).message}`, ['Pass a writable directory with --output-dir (as root for /etc/systemd/system).']);
         }
@@ -101,12 +114,28 @@ ${exitCodeHelp(EXIT_STATUSES)}`;
     } else {
       this.log(`# ${spec.unitName}.service\n${result.service}`);
       if (result.socket) this.log(`# ${spec.unitName}.socket\n${result.socket}`);
+      if (result.environment) this.log(`# ${spec.environmentFile} (mode 0600, owned by root)\n${result.environment}`);
     }
     return result;
   }
 }
 
-/** The flags to pass on to ferry start: those typed on the command line (and --user), as typed. */
+/** Writes `text` to `file` readable by its owner alone, even over an older file with a wider mode; never through a link. */
+function writePrivateFile(file: string, text: string): void {
+  const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600);
+    fs.writeFileSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The flags to pass on to ferry start: those typed on the command line (and --user), as typed;
+ * --envvar by name alone (its value is in the EnvironmentFile).
+ */
 function startFlagArgs(values: FlagValues, explicit: ReadonlySet<string>): string[] {
   const words: string[] = [];
   const names = new Set(explicit);
@@ -119,6 +148,8 @@ function startFlagArgs(values: FlagValues, explicit: ReadonlySet<string>): strin
     if (definition.type === 'boolean') {
       if (value === true) words.push(`--${name}`);
       else if (definition.allowNo) words.push(`--no-${name}`);
+    } else if (name === 'envvar') {
+      for (const item of value as string[]) words.push('--envvar', item.split('=')[0] as string);
     } else {
       for (const item of Array.isArray(value) ? value : [value]) words.push(`--${name}`, PATH_FLAGS.has(name) ? path.resolve(String(item)) : String(item));
     }

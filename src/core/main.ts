@@ -129,7 +129,14 @@ async function main(): Promise<void> {
 
   const fd = Number(process.env.LISTEN_FDS ?? '0') >= 1 ? LISTEN_FDS_START : undefined;
   const spawner = new DirectSpawner(instance, log.child({ component: 'app' }), faults, config.direct ? fd : undefined);
-  const pool = new Pool(config, spawner, log, DiagnosticsDir.prepare(instance.dir));
+  // A restart that read an app's env files again: a core started later (ferry restart, a crash) spawns with them too.
+  const pool = new Pool(config, spawner, log, DiagnosticsDir.prepare(instance.dir), () => {
+    try {
+      instance.writeConfig(config);
+    } catch (err) {
+      log.warn('could not save the changed app variables; a core started later spawns with the earlier ones', { err });
+    }
+  });
   const trustForwarded = config.listen.kind === 'unix';
   const { turbocache } = config;
   const cache = turbocache.enabled

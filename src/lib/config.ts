@@ -1,6 +1,8 @@
 // The resolved configuration of one instance: built by `ferry start`, written to the instance
 // directory by the watchdog, read by every core it starts. Plain JSON, so it survives the trip.
 
+import type { EnvLayers } from './env-file.js';
+
 /**
  * node: preloaded loader, unix socket. python: WSGI through our loader. asgi: ASGI 3 through our
  * asyncio loader. ruby: Rack through our loader. generic: any program that listens on $PORT.
@@ -27,7 +29,10 @@ export interface AppConfig {
   startCommand?: string;
   /** Exported as NODE_ENV (and later RACK_ENV, WSGI_ENV). */
   environment: string;
+  /** The app's own variables, merged from envLayers (see env-file.ts). */
   envvars: Record<string, string>;
+  /** Where envvars came from, when env files are among them: a restart of the app reads those again. */
+  envLayers?: EnvLayers;
   /** Interpreter binary for Node apps. */
   nodeCommand: string;
   /** Interpreter binaries for WSGI and ASGI apps (python), and Rack apps (ruby). */

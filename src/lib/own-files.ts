@@ -166,3 +166,40 @@ export function removeIfUnused(file: string, opened: OwnFile): void {
     // gone already
   }
 }
+
+/**
+ * Opens `file` for reading by the same rule, for a file whose content Ferry trusts (an env file
+ * read as root): no link followed that another user planted, the file itself never a link, a
+ * regular file with one link, owned by root or the user Ferry runs as (an app's user could have
+ * put anything there). `what` and `flag` name it in refusals. Throws UnsafeFileError when the rule
+ * refuses, the system's error (ENOENT, EACCES) when the path cannot be opened at all.
+ */
+export function openTrustedFileForReading(file: string, what: string, flag: string): { fd: number; stat: fs.Stats } {
+  const absolute = path.resolve(file);
+  const refuse = (why: string, fix = `Give ${flag} a regular file owned by root (or by the user Ferry runs as), reached through no link another user owns.`): UnsafeFileError =>
+    new UnsafeFileError(`refusing the ${what} ${absolute}: ${why}`, [fix]);
+  const realDir = resolveTrustedDir(path.dirname(absolute), refuse);
+  const dirFd = fs.openSync(realDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  try {
+    if (openedPath(dirFd) !== realDir) throw refuse(`its directory ${realDir} changed while Ferry checked it`, 'Start again; if it happens again, someone is replacing the directory.');
+    let fd: number;
+    try {
+      fd = fs.openSync(pathInDir(dirFd, path.basename(absolute)), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw refuse('it is a symbolic link, which Ferry does not follow', `Name the file itself: ${flag} $(realpath ${absolute}), if its owner is one Ferry trusts.`);
+      throw err;
+    }
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw refuse(`it is not a regular file (${describeKind(st)})`);
+      if (!trusted(st.uid)) throw refuse(`it is owned by ${whoIs(st.uid)}, neither root nor the user Ferry runs as`, `If the file is yours to trust, give it to root: chown root ${absolute}`);
+      if (st.nlink !== 1) throw refuse(`it has ${st.nlink} hard links, so it may be another file too`);
+      return { fd, stat: st };
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}

@@ -27,8 +27,11 @@ const IN_SOURCE_TREE = import.meta.url.endsWith('.ts');
  */
 export const WATCHDOG_MAIN = IN_SOURCE_TREE ? `${TREE_ROOT}core/watchdog/main.js` : `${TREE_ROOT}bundle/ferry-watchdog.mjs`;
 export const CORE_MAIN = IN_SOURCE_TREE ? `${TREE_ROOT}core/main.js` : `${TREE_ROOT}bundle/ferry-core.mjs`;
-/** The command that runs the CLI, for command lines written elsewhere (systemd units). */
-export const CLI_COMMAND: string[] = IN_SINGLE_EXECUTABLE ? [process.execPath] : [process.execPath, path.resolve(TREE_ROOT, '../bin/run.js')];
+/**
+ * The command that runs the CLI, for command lines written elsewhere (systemd units). `--`, as in
+ * bin/run.js: Node would take ferry start's --env-file as its own.
+ */
+export const CLI_COMMAND: string[] = IN_SINGLE_EXECUTABLE ? [process.execPath] : [process.execPath, '--', path.resolve(TREE_ROOT, '../bin/run.js')];
 
 /**
  * The loaders run by interpreters other than Ferry's own Node. The single executable writes its

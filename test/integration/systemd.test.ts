@@ -243,7 +243,8 @@ describe('ferry systemd-unit', () => {
     const socketUnit = fs.readFileSync(path.join(root, 'ferry.socket'), 'utf8');
     expect(socketUnit).toContain(`ListenStream=127.0.0.1:${port}`);
     const words = execWords(service, 'ExecStart');
-    expect(words.slice(0, 5)).toEqual([process.execPath, BIN, 'start', fixture('pid-app'), '--port']);
+    // `--`: Node would take a --env-file after it as its own.
+    expect(words.slice(0, 6)).toEqual([process.execPath, '--', BIN, 'start', fixture('pid-app'), '--port']);
     expect(words).toEqual(expect.arrayContaining(['--min-instances', '2']));
     if (AS_ROOT) expect(service).toContain('User=root'); // the helper's FERRY_USER=root
     // systemd's own parser has nothing to say about them, where it is installed.
@@ -255,11 +256,52 @@ describe('ferry systemd-unit', () => {
     // Run ExecStart as systemd would with the socket unit: fd 3 listening, LISTEN_PID, NOTIFY_SOCKET.
     const notify = await fakeNotifySocket(root, children);
     const socket = await listeningSocket({ host: '127.0.0.1', port });
-    const child = spawnActivated(registry, socket.fd, words.slice(3), { NOTIFY_SOCKET: notify.path });
+    const child = spawnActivated(registry, socket.fd, words.slice(4), { NOTIFY_SOCKET: notify.path });
     socket.release();
     await waitFor(() => notify.received.some((d) => d.message.startsWith('READY=1')), 'READY=1', 30_000);
     expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('hello');
     const instance = trackOnlyInstance(registry, port, instances);
+    child.kill('SIGTERM');
+    expect(await exitOf(child)).toBe(0);
+    expectNothingLeft(instance, root);
+  });
+
+  it('puts the --envvar values in a 0600 EnvironmentFile, not in the unit or a command line, and the app gets them', async () => {
+    const { root, registry } = scratch();
+    const port = await freePort();
+    const secret = 'unit-s3cret-"$x`\\';
+    const run = await runFerry(registry, ['systemd-unit', fixture('env-app'), '--port', String(port), '--envvar', `SECRET=${secret}`, '--envvar', 'PLAIN=1', '--socket-activation', '--output-dir', root]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const service = fs.readFileSync(path.join(root, 'ferry.service'), 'utf8');
+    expect(service).not.toContain('unit-s3cret');
+    expect(service).toContain(`EnvironmentFile=${path.join(root, 'ferry.env')}`);
+    const words = execWords(service, 'ExecStart');
+    expect(words.filter((_, i) => words[i - 1] === '--envvar')).toEqual(['SECRET', 'PLAIN']);
+    const envFile = path.join(root, 'ferry.env');
+    expect(fs.statSync(envFile).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(envFile, 'utf8')).toBe('SECRET="unit-s3cret-\\"\\$x\\`\\\\"\nPLAIN="1"\n');
+    if (fs.existsSync('/usr/bin/systemd-analyze')) {
+      const verify = spawnSync('systemd-analyze', ['verify', path.join(root, 'ferry.service'), path.join(root, 'ferry.socket')], { encoding: 'utf8', timeout: 30_000 });
+      expect(verify.stderr.split('\n').filter((l) => l && !l.includes('Special user'))).toEqual([]);
+    }
+
+    // As systemd runs it: the file's variables in ferry start's environment, ExecStart as written.
+    const socket = await listeningSocket({ host: '127.0.0.1', port });
+    const child = spawnActivated(registry, socket.fd, words.slice(4), { SECRET: secret, PLAIN: '1' });
+    socket.release();
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/env`).catch(() => undefined))?.ok, 'the app', 30_000);
+    const env = (await (await fetch(`http://127.0.0.1:${port}/env`)).json()) as Record<string, string>;
+    expect(env).toMatchObject({ SECRET: secret, PLAIN: '1' });
+    const instance = trackOnlyInstance(registry, port, instances);
+    for (const pid of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+      let cmdline = '';
+      try {
+        cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue; // gone
+      }
+      expect(cmdline, `pid ${pid}`).not.toContain('unit-s3cret');
+    }
     child.kill('SIGTERM');
     expect(await exitOf(child)).toBe(0);
     expectNothingLeft(instance, root);

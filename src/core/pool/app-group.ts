@@ -13,6 +13,7 @@ import { CoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SpawnError } from '../spawn/spawn-error.js';
 import type { SpawnedWorker, Spawner } from '../spawn/spawner.js';
+import { rereadAppEnv } from './app-env.js';
 import { AppStats } from './app-stats.js';
 import type { DiagnosticsDir } from './evidence.js';
 import { GroupLifecycle } from './group-lifecycle.js';
@@ -68,6 +69,8 @@ export class AppGroup {
     private readonly ownFiles: readonly string[] = [],
     /** Where the evidence of a recycle over memory-limit goes; none is kept without it. */
     private readonly diagnostics?: DiagnosticsDir,
+    /** app.envvars changed (a restart read the env files again): the config a later core reads must say so. */
+    private readonly envChanged: () => void = () => undefined,
   ) {
     this.waitList = new WaitList(app.name, app.limits, this.stats.queueWait);
     this.spawning = new Spawning(spawner, {
@@ -220,7 +223,7 @@ export class AppGroup {
    */
   checkout(stickyId?: string): Session | Promise<Session> {
     // tmp/always_restart.txt: a fresh process for every request (one restart at a time).
-    if (this.restartFile.alwaysRestart && !this.restarts.current && this.lifecycle.mayRestart) this.restart(false);
+    if (this.restartFile.alwaysRestart && !this.restarts.current && this.lifecycle.mayRestart) this.restart(false, false);
     const worker = (stickyId !== undefined ? stickyWorker(this.workers, stickyId) : undefined) ?? chooseWorker(this.workers);
     if (worker) {
       const session = new Session(worker, this.onSessionClose);
@@ -396,9 +399,20 @@ export class AppGroup {
 
   // ---- restarts and maintenance ----
 
-  /** Replaces every process, blocking or rolling; see Restarts. */
-  restart(rolling: boolean): RestartAppResponse {
+  /**
+   * Replaces every process, blocking or rolling; see Restarts. The new processes get the env files
+   * as they are now (`rereadEnv`, all but the per-request restarts of always_restart.txt); one
+   * that cannot be read refuses the restart (CoreError), and the old processes go on.
+   */
+  restart(rolling: boolean, rereadEnv = true): RestartAppResponse {
     if (!this.lifecycle.mayRestart) throw new CoreError('FERRY_ERR_SHUTTING_DOWN', 'the server is shutting down or handing over to a new core');
+    if (rereadEnv) {
+      const changed = rereadAppEnv(this.app);
+      if (changed.length > 0) {
+        this.log.info('env files read again; new processes get the changed variables', { changed });
+        this.envChanged();
+      }
+    }
     this.stats.restarts++;
     // A restart is an operator's fresh attempt: no backoff left over from earlier failures.
     this.spawning.backoff.reset();
@@ -489,14 +503,26 @@ export class AppGroup {
   private async restartForChanges(changed: ChangedFiles): Promise<void> {
     if (!this.lifecycle.mayRestart) return;
     this.log.info(`restarting app ${this.name}: ${changeReason(changed)}`, { files: [...changed.names].slice(0, 20), rolling: true });
-    this.restart(true);
+    if (!this.restartOrLog(true)) return;
     await this.restarts.settled();
   }
 
   private async checkRestartFile(): Promise<void> {
     if (!(await this.restartFile.changed()) || !this.lifecycle.mayRestart) return;
     this.log.info('tmp/restart.txt changed; restarting', { rolling: this.app.rollingRestarts });
-    this.restart(this.app.rollingRestarts);
+    this.restartOrLog(this.app.rollingRestarts);
+  }
+
+  /** A restart nobody waits on (a file changed): a refusal (an env file that cannot be read) is logged. */
+  private restartOrLog(rolling: boolean): boolean {
+    try {
+      this.restart(rolling);
+      return true;
+    } catch (err) {
+      if (!(err instanceof CoreError)) throw err;
+      this.log.error(err.message, { code: err.code, suggestions: err.suggestions });
+      return false;
+    }
   }
 
   // ---- what status shows ----

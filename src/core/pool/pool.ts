@@ -18,9 +18,11 @@ export class Pool {
     log: Logger,
     /** Where evidence of recycles goes (the instance's diagnostics directory). */
     diagnostics?: DiagnosticsDir,
+    /** An app's variables changed (a restart read its env files again): writes the config a later core reads. */
+    configChanged: () => void = () => undefined,
   ) {
     const ownFiles = [config.logFile, config.accessLog?.path].filter((file): file is string => file !== undefined && file !== '-');
-    this.groups = config.apps.map((app) => new AppGroup(app, this, spawner, log.child({ component: 'pool', app: app.name }), ownFiles, diagnostics));
+    this.groups = config.apps.map((app) => new AppGroup(app, this, spawner, log.child({ component: 'pool', app: app.name }), ownFiles, diagnostics, configChanged));
   }
 
   get maxPoolSize(): number {

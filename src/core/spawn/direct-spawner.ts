@@ -47,8 +47,9 @@ const PRIVATE_ENV = [
 export function buildAppEnv(app: AppConfig, socketPath: string | undefined, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
   for (const name of PRIVATE_ENV) delete env[name];
-  Object.assign(env, app.envvars);
+  // NODE_ENV is Ferry's default: the app's own variables (env files, "env", --envvar) may set it.
   env.NODE_ENV = app.environment;
+  Object.assign(env, app.envvars);
   if (socketPath !== undefined) env.FERRY_APP_SOCKET = socketPath;
   env.IN_FERRY = '1';
   if (app.user) {

@@ -30,8 +30,8 @@ describe('readConfigFile', () => {
     const config = readConfigFile(file);
     expect(config.options).toEqual({ port: 4000, 'max-pool-size': 8 });
     expect(config.apps).toEqual([
-      { root: path.join(dir, 'shop'), name: 'shop', hosts: ['shop.test'], options: { 'min-instances': 2, envvar: ['A=1'] } },
-      { root: '/srv/blog', name: undefined, hosts: [], options: {} },
+      { root: path.join(dir, 'shop'), name: 'shop', hosts: ['shop.test'], options: { 'min-instances': 2, envvar: ['A=1'] }, environments: {} },
+      { root: '/srv/blog', name: undefined, hosts: [], options: {}, environments: {} },
     ]);
   });
 

@@ -39,6 +39,9 @@ function options(overrides: Partial<StartOptions> = {}): StartOptions {
     stickySessions: false,
     stickyCookieName: '_ferry_route',
     envvars: [],
+    envFiles: [],
+    environmentEnv: {},
+    appEnv: {},
     environment: 'production',
     startTimeoutS: 90,
     stopTimeoutS: 30,
@@ -204,9 +207,17 @@ describe('buildConfig', () => {
     expect(cliErrorOf(() => buildConfig(options({ port: 65_536 }))).message).toBe('--port 65536 is not a TCP port');
   });
 
-  it('rejects an envvar that is not NAME=VALUE', () => {
-    const err = cliErrorOf(() => buildConfig(options({ envvars: ['NOEQUALS'] })));
+  it('rejects an envvar that is not NAME=VALUE, without echoing the value', () => {
+    const err = cliErrorOf(() => buildConfig(options({ envvars: ['MY-KEY=s3cret'] })));
     expect(err).toMatchObject({ code: 'FERRY_ERR_CONFIG_INVALID', exitCode: 2 });
+    expect(err.message).toBe("an --envvar is not NAME=VALUE (the name 'MY-KEY' is not a variable name)");
+  });
+
+  it('takes --envvar NAME from the environment of ferry start, and refuses one that is not set there', () => {
+    expect(parseEnvvars(['TOKEN', 'A=1'], { TOKEN: 's3cret' })).toEqual({ TOKEN: 's3cret', A: '1' });
+    const err = cliErrorOf(() => parseEnvvars(['FERRY_TEST_UNSET_VARIABLE'], {}));
+    expect(err).toMatchObject({ code: 'FERRY_ERR_CONFIG_INVALID', exitCode: 2 });
+    expect(err.message).toBe('--envvar FERRY_TEST_UNSET_VARIABLE passes on FERRY_TEST_UNSET_VARIABLE from the environment of ferry start, where it is not set');
   });
 
   it('reads turbocache sizes with k/m/g suffixes and turns the debug header on in development only', () => {
@@ -294,9 +305,9 @@ describe('parseEnvvars', () => {
     expect(parseEnvvars(['A=1', 'A=2'])).toEqual({ A: '2' });
   });
 
-  it.each(['NOEQUALS', '=value', '1ABC=x', 'MY-VAR=x', 'A B=x'])('rejects %j as not NAME=VALUE', (pair) => {
+  it.each([['=value', ''], ['1ABC=x', '1ABC'], ['MY-VAR=x', 'MY-VAR'], ['A B=x', 'A B'], ['NO SUCH', 'NO SUCH']])('rejects %j as not NAME=VALUE, naming only the name', (pair, name) => {
     const err = cliErrorOf(() => parseEnvvars([pair]));
-    expect(err).toMatchObject({ code: 'FERRY_ERR_CONFIG_INVALID', exitCode: 2, message: `--envvar '${pair}' is not NAME=VALUE` });
+    expect(err).toMatchObject({ code: 'FERRY_ERR_CONFIG_INVALID', exitCode: 2, message: `an --envvar is not NAME=VALUE (the name '${name}' is not a variable name)` });
   });
 });
 

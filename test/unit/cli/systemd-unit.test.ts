@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quoteExecArg, renderServiceUnit, renderSocketUnit, type UnitSpec } from '../../../src/cli/systemd-unit.js';
+import { quoteExecArg, renderEnvironmentFile, renderServiceUnit, renderSocketUnit, type UnitSpec } from '../../../src/cli/systemd-unit.js';
 
 const spec: UnitSpec = {
   unitName: 'ferry',
@@ -54,6 +54,22 @@ describe('renderServiceUnit', () => {
     const activated = renderServiceUnit({ ...spec, socketActivation: { kind: 'tcp', address: '127.0.0.1', port: 8080 } });
     expect(values(activated, 'Requires')).toEqual(['ferry.socket']);
     expect(values(activated, 'After')).toEqual(['network.target ferry.socket']);
+  });
+});
+
+describe('the --envvar values', () => {
+  it('are referenced with EnvironmentFile= when there are any, never written into the unit', () => {
+    expect(values(renderServiceUnit(spec), 'EnvironmentFile')).toEqual([]);
+    const unit = renderServiceUnit({ ...spec, startArgs: [...spec.startArgs, '--envvar', 'SECRET'], environmentFile: '/etc/systemd/system/100%.env' });
+    expect(values(unit, 'EnvironmentFile')).toEqual(['/etc/systemd/system/100%%.env']);
+    expect(values(unit, 'ExecStart')[0]).toMatch(/ --envvar SECRET$/);
+  });
+
+  it("are written double-quoted, with systemd's escapes for \\ \" ` $ and newlines as they are", () => {
+    expect(renderEnvironmentFile({})).toBe('');
+    expect(renderEnvironmentFile({ A: 'plain', B: 'say "hi" \\ `x` $HOME', C: 'two\nlines', D: '' })).toBe(
+      ['A="plain"', 'B="say \\"hi\\" \\\\ \\`x\\` \\$HOME"', 'C="two', 'lines"', 'D=""', ''].join('\n'),
+    );
   });
 });
 

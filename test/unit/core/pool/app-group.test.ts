@@ -550,6 +550,41 @@ describe('AppGroup', () => {
   });
 
   describe('restarts', () => {
+    it('reads the env files again, so processes it starts get the changed variables, and says so once', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-group-env-'));
+      try {
+        const file = path.join(dir, '.env');
+        fs.writeFileSync(file, 'A=old\n', { mode: 0o600 });
+        const seen: Record<string, string>[] = [];
+        const address = spawner.addressFor;
+        spawner.addressFor = (app, pid) => {
+          seen.push({ ...app.envvars });
+          return address(app, pid);
+        };
+        let changes = 0;
+        const log = new Logger({ level: 'debug', format: 'json', sink: { write: (line) => lines.push(line) } });
+        const group = new AppGroup({ ...APP, envvars: { A: 'old' }, envLayers: { files: [file], environment: {}, app: {}, cli: {} } }, capacity, spawner, log.child({ component: 'pool' }), [], undefined, () => changes++);
+        groups.push(group);
+        await group.start();
+        fs.writeFileSync(file, 'A=new\n');
+        group.restart(false);
+        await vi.waitFor(() => expect(group.workers.some((w) => w.state === 'ready' && w.generation === 1)).toBe(true));
+        expect(seen).toEqual([{ A: 'old' }, { A: 'new' }]);
+        expect(changes).toBe(1);
+        expect(logged('env files read again; new processes get the changed variables')).toEqual([expect.objectContaining({ changed: ['A'] })]);
+
+        // A file that cannot be read refuses the restart: no new generation, the process serves on.
+        fs.writeFileSync(file, 'A=$broken\n');
+        const before = group.inspect().restart;
+        expect(() => group.restart(false)).toThrow(expect.objectContaining({ code: 'FERRY_ERR_CONFIG_INVALID' }));
+        expect(group.inspect().restart).toEqual(before);
+        expect(seen).toHaveLength(2);
+        expect(changes).toBe(1);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('does not let a process that was still starting when a restart began serve, and the restart finishes', async () => {
       spawner.hang();
       const group = newGroup();

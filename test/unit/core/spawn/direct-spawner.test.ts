@@ -64,6 +64,12 @@ describe('buildAppEnv', () => {
     expect(env.FERRY_FAULTS).toBeUndefined();
     expect(env.FERRY_FAULTS_SEED).toBeUndefined();
   });
+
+  it("lets the app's own variables set NODE_ENV (Ferry's default from --environment), never IN_FERRY or the socket", () => {
+    const env = buildAppEnv({ ...TEST_APP, envvars: { NODE_ENV: 'staging', IN_FERRY: '0', FERRY_APP_SOCKET: '/elsewhere' } }, '/s', { ...BASE, NODE_ENV: 'inherited' });
+    expect(env).toMatchObject({ NODE_ENV: 'staging', IN_FERRY: '1', FERRY_APP_SOCKET: '/s' });
+    expect(buildAppEnv(TEST_APP, '/s', { ...BASE, NODE_ENV: 'inherited' }).NODE_ENV).toBe('test');
+  });
 });
 
 describe('DirectSpawner with the spawn fault', () => {
