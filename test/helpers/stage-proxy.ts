@@ -4,7 +4,9 @@
 // createFrontProxyServer wires it. One StageProxies per test file; stopAll() in afterEach.
 
 import fs from 'node:fs';
-import type http from 'node:http';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { Logger } from '../../src/core/log.js';
 import { Pool } from '../../src/core/pool/pool.js';
 import { RequestTracker } from '../../src/core/proxy/request-tracker.js';
@@ -106,6 +108,21 @@ export class StageProxies {
 }
 
 /** The in-process app goes, with its temp dir (afterAll). */
+/** An in-process app for the stage proxy to forward to: `handler` on a unix socket in a temp dir of its own. */
+export interface AppServer {
+  app: http.Server;
+  dir: string;
+  socket: string;
+}
+
+export async function listenAppServer(prefix: string, handler: http.RequestListener): Promise<AppServer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const socket = path.join(dir, 'app.sock');
+  const app = http.createServer(handler);
+  await new Promise<void>((resolve) => app.listen(socket, resolve));
+  return { app, dir, socket };
+}
+
 export async function stopAppServer(app: http.Server, dir: string): Promise<void> {
   app.closeAllConnections();
   await new Promise((resolve) => app.close(resolve));

@@ -2,28 +2,21 @@
 // gzip as the client accepts, streamed answers still streamed, nothing else touched, and the
 // turbocache keeping each compressed variant so that a hit costs no compression.
 
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import zlib from 'node:zlib';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheFront } from '../../../../../src/core/turbocache/cache-front.js';
 import { Turbocache } from '../../../../../src/core/turbocache/turbocache.js';
 import type { StageContext } from '../../../../../src/core/proxy/stages/context.js';
-import { StageProxies, stopAppServer } from '../../../../helpers/stage-proxy.js';
+import { listenAppServer, StageProxies, stopAppServer, type AppServer } from '../../../../helpers/stage-proxy.js';
 
-let dir: string;
-let appSocket: string;
-let app: http.Server;
+let served: AppServer;
 let renders = 0;
 const PAGE = `<!doctype html><title>t</title>${'<p>Ferry compresses this page. '.repeat(700)}`;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-compress-'));
-  appSocket = path.join(dir, 'app.sock');
-  app = http.createServer((req, res) => {
+  served = await listenAppServer('ferry-compress-', (req, res) => {
     renders++;
     switch (req.url) {
       case '/page':
@@ -49,14 +42,13 @@ beforeAll(async () => {
         res.end();
     }
   });
-  await new Promise<void>((resolve) => app.listen(appSocket, resolve));
 });
 
 afterAll(async () => {
-  await stopAppServer(app, dir);
+  await stopAppServer(served.app, served.dir);
 });
 
-const proxies = new StageProxies(() => appSocket);
+const proxies = new StageProxies(() => served.socket);
 
 afterEach(async () => {
   await proxies.stopAll();

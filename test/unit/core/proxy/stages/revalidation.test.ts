@@ -5,40 +5,32 @@
 // The app is an in-process node:http server whose answers each test sets; the cache's clock is
 // the test's.
 
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheFront } from '../../../../../src/core/turbocache/cache-front.js';
 import { STALE_KEEP_MS, Turbocache } from '../../../../../src/core/turbocache/turbocache.js';
-import { StageProxies, stopAppServer } from '../../../../helpers/stage-proxy.js';
+import { listenAppServer, StageProxies, stopAppServer, type AppServer } from '../../../../helpers/stage-proxy.js';
 
-let dir: string;
-let appSocket: string;
-let app: http.Server;
+let served: AppServer;
 /** The requests the app saw. */
 const seen: http.IncomingHttpHeaders[] = [];
 /** How the app answers; each test sets it. */
 let answer: (req: http.IncomingMessage, res: http.ServerResponse) => void = (_req, res) => res.end();
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-revalidate-'));
-  appSocket = path.join(dir, 'app.sock');
-  app = http.createServer((req, res) => {
+  served = await listenAppServer('ferry-revalidate-', (req, res) => {
     seen.push(req.headers);
     // The app's clock is the cache's: ages come out as the test moves time on.
     res.setHeader('Date', new Date(nowMs).toUTCString());
     answer(req, res);
   });
-  await new Promise<void>((resolve) => app.listen(appSocket, resolve));
 });
 
 afterAll(async () => {
-  await stopAppServer(app, dir);
+  await stopAppServer(served.app, served.dir);
 });
 
-const proxies = new StageProxies(() => appSocket);
+const proxies = new StageProxies(() => served.socket);
 
 afterEach(async () => {
   await proxies.stopAll();

@@ -2,29 +2,21 @@
 // value of those fields and only ever served to requests with the same values (Accept-Encoding
 // normalised), at most MAX_VARIANTS per URL; an answer that stops varying replaces its variants.
 
-import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import zlib from 'node:zlib';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheFront } from '../../../../../src/core/turbocache/cache-front.js';
 import { Turbocache } from '../../../../../src/core/turbocache/turbocache.js';
 import { MAX_VARIANTS } from '../../../../../src/core/turbocache/vary.js';
-import { StageProxies, stopAppServer } from '../../../../helpers/stage-proxy.js';
+import { listenAppServer, StageProxies, stopAppServer, type AppServer } from '../../../../helpers/stage-proxy.js';
 
-let dir: string;
-let appSocket: string;
-let app: http.Server;
+let served: AppServer;
 let renders = 0;
 /** Whether /lang varies on Accept-Language (else one page for all). */
 let langVaries = true;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-vary-'));
-  appSocket = path.join(dir, 'app.sock');
-  app = http.createServer((req, res) => {
+  served = await listenAppServer('ferry-vary-', (req, res) => {
     renders++;
     if (req.url === '/text') {
       // As compression middleware does: gzip when accepted, with Vary: Accept-Encoding either way.
@@ -37,14 +29,13 @@ beforeAll(async () => {
     res.writeHead(200, { 'Cache-Control': 'public, max-age=60', ...(langVaries ? { Vary: 'Accept-Language' } : {}) });
     res.end(`lang ${req.headers['accept-language'] ?? 'none'} render=${renders}`);
   });
-  await new Promise<void>((resolve) => app.listen(appSocket, resolve));
 });
 
 afterAll(async () => {
-  await stopAppServer(app, dir);
+  await stopAppServer(served.app, served.dir);
 });
 
-const proxies = new StageProxies(() => appSocket);
+const proxies = new StageProxies(() => served.socket);
 
 afterEach(async () => {
   await proxies.stopAll();
