@@ -28,10 +28,11 @@ const NOT_STORED_HEADERS = new Set(['age', 'content-length', 'x-request-id', 'fe
  * stays: a CDN in front of Ferry obeys it.
  */
 export function dropFerryCacheControl(headers: string[]): void {
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
-    const name = headers[i] as string;
-    if (name.length === 19 && name.toLowerCase() === 'ferry-cache-control') headers.splice(i, 2);
-  }
+  for (let i = headers.length - 2; i >= 0; i -= 2) if (isFerryCacheControl(headers[i] as string)) headers.splice(i, 2);
+}
+
+function isFerryCacheControl(name: string): boolean {
+  return name.length === 19 && name.toLowerCase() === 'ferry-cache-control';
 }
 
 /** How a fill (the first miss of a key, gone to the app) ended, as the requests waiting on it learn. */
@@ -80,10 +81,14 @@ export interface StoredAnswer {
 /** X-Ferry-Cache of an answer from a stored entry. */
 export type StoredMark = 'hit' | 'revalidated' | 'stale (revalidating)' | 'stale (error)';
 
-/** A stored entry as a full answer now (a body unless HEAD). */
-function storedHit(entry: CacheEntry, nowMs: number, mark: StoredMark | undefined, head: boolean): CacheHit {
-  const age = String(Math.floor(Math.max(0, currentAgeMs(entry, nowMs)) / 1000));
-  return new StoredHit({ entry, ageS: age, mark }, head ? undefined : entry.body);
+/** An entry's Age now, in whole seconds (never below 0, should the clock step back). */
+function ageOf(entry: CacheEntry, nowMs: number): string {
+  return String(Math.floor(Math.max(0, currentAgeMs(entry, nowMs)) / 1000));
+}
+
+/** A stored entry as a full answer (a body unless HEAD). */
+function storedHit(entry: CacheEntry, ageS: string, mark: StoredMark | undefined, head: boolean): CacheHit {
+  return new StoredHit({ entry, ageS, mark }, head ? undefined : entry.body);
 }
 
 /** A full hit; its flat field list is made only if a writer asks for it (the stage proxy writes `stored`). */
@@ -245,7 +250,7 @@ export class CacheFront {
   }
 
   private hit(req: CacheRequest, entry: CacheEntry, now: number, mark: StoredMark = 'hit'): CacheHit {
-    const age = String(Math.floor(currentAgeMs(entry, now) / 1000));
+    const age = ageOf(entry, now);
     if (notModified(req.headers, entry, now)) {
       const headers: string[] = [];
       for (let i = 0; i < entry.headers.length; i += 2) {
@@ -255,7 +260,7 @@ export class CacheFront {
       if (this.options.debugHeader) headers.push(CACHE_HEADER, mark);
       return { status: 304, statusText: undefined, headers, body: undefined };
     }
-    return new StoredHit({ entry, ageS: age, mark: this.options.debugHeader ? mark : undefined }, req.method === 'HEAD' ? undefined : entry.body);
+    return storedHit(entry, age, this.options.debugHeader ? mark : undefined, req.method === 'HEAD');
   }
 }
 
@@ -272,12 +277,12 @@ function isConditional(headers: IncomingHttpHeaders): boolean {
  * is stored (NOT_STORED_HEADERS: Ferry-Cache-Control is for Ferry alone); with the hop-by-hop
  * ones already gone from the app's headers.
  */
-const NOT_UPDATED_HEADERS = new Set(['content-length', 'transfer-encoding', 'content-range', 'age', 'x-request-id', 'ferry-cache-control']);
+const NOT_UPDATED_HEADERS = new Set([...NOT_STORED_HEADERS, 'transfer-encoding', 'content-range']);
 
 /** The Ferry-Cache-Control fields of a field list. */
 function ferryCacheControlOf(fields: readonly string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i < fields.length; i += 2) if ((fields[i] as string).toLowerCase() === 'ferry-cache-control') out.push(fields[i] as string, fields[i + 1] as string);
+  for (let i = 0; i < fields.length; i += 2) if (isFerryCacheControl(fields[i] as string)) out.push(fields[i] as string, fields[i + 1] as string);
   return out;
 }
 
@@ -345,7 +350,7 @@ export class CacheTransaction {
     if (stalenessMs(entry, now) >= staleServingMs(entry, 'if-error', this.cache.options.staleOnErrorMs)) return undefined;
     this.cache.countStale('if-error');
     this.settle('not-stored');
-    this.instead = storedHit(entry, now, this.debugHeader ? 'stale (error)' : undefined, head);
+    this.instead = storedHit(entry, ageOf(entry, now), this.debugHeader ? 'stale (error)' : undefined, head);
     return this.instead;
   }
 
@@ -439,7 +444,7 @@ export class CacheTransaction {
       this.cache.drop(entry);
       this.settle('not-stored');
     }
-    this.instead = storedHit(answered, responseTimeMs, this.debugHeader ? 'revalidated' : undefined, false);
+    this.instead = storedHit(answered, ageOf(answered, responseTimeMs), this.debugHeader ? 'revalidated' : undefined, false);
     return undefined;
   }
 

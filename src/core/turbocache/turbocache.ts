@@ -114,8 +114,6 @@ export class Turbocache {
    */
   private readonly varying = new Map<string, { fields: string[]; keys: Set<string> }>();
   private bytes = 0;
-  /** Entries stored under a Vary key. */
-  private variantCount = 0;
   private readonly counters = { lookups: 0, hits: 0, misses: 0, stores: 0, invalidations: 0, evictions: 0, collapsed: 0, revalidations: 0, revalidated: 0, staleWhileRevalidate: 0, staleOnError: 0 };
   private readonly bypassed: Partial<Record<BypassReason, number>> = {};
   private readonly notStoredCounts: Partial<Record<NotStoredReason, number>> = {};
@@ -136,7 +134,7 @@ export class Turbocache {
     return stalenessMs(entry, nowMs) < keepMs;
   }
 
-  /** A fresh entry for the key, or undefined (a stale one is dropped). */
+  /** A fresh entry for the key, or undefined (a stale one is dropped, unless kept: see stale()). */
   lookup(key: string, nowMs: number, requestMaxAgeMs?: number, requestMinFreshMs?: number): CacheEntry | undefined {
     this.counters.lookups++;
     const entry = this.entries.get(key);
@@ -168,8 +166,8 @@ export class Turbocache {
   }
 
   /**
-   * The entry a request that lookup() missed can be revalidated with: one with a validator, stale
-   * (or too old for that request) but kept; undefined otherwise.
+   * The entry kept for a key that lookup() missed (stale, or too old for that request): to be
+   * revalidated if it has a validator, or served stale where it allows; undefined otherwise.
    */
   stale(key: string, nowMs: number): CacheEntry | undefined {
     const entry = this.entries.get(key);
@@ -195,7 +193,7 @@ export class Turbocache {
 
   /** Drops one entry (a revalidation found it no longer storable, another variant replaced it). */
   drop(entry: CacheEntry | undefined): void {
-    if (entry === undefined || this.entries.get(entry.key) !== entry) return;
+    if (entry === undefined || !this.holds(entry)) return;
     this.remove(entry);
     this.rememberLapsed(entry.key);
   }
@@ -216,7 +214,6 @@ export class Turbocache {
     if (old) this.remove(old);
     this.noteVariant(entry);
     this.entries.set(entry.key, entry);
-    if (entry.varies !== undefined) this.variantCount++;
     let keys = this.variants.get(entry.url);
     if (!keys) this.variants.set(entry.url, (keys = new Set()));
     keys.add(entry.key);
@@ -266,7 +263,6 @@ export class Turbocache {
     this.entries.clear();
     this.variants.clear();
     this.varying.clear();
-    this.variantCount = 0;
     this.bytes = 0;
     return count;
   }
@@ -306,7 +302,7 @@ export class Turbocache {
       varyByCookie: this.options.varyByCookie ?? null,
       ...this.counters,
       entries: this.entries.size,
-      variants: this.variantCount,
+      variants: [...this.varying.values()].reduce((n, v) => n + v.keys.size, 0),
       bytes: this.bytes,
       maxBytes: this.options.maxBytes,
       maxEntryBytes: this.options.maxEntryBytes,
@@ -346,7 +342,6 @@ export class Turbocache {
     this.entries.delete(entry.key);
     this.bytes -= entry.size;
     if (entry.varies !== undefined) {
-      this.variantCount--;
       const varying = this.varying.get(entry.varies.primary);
       varying?.keys.delete(entry.key);
       if (varying?.keys.size === 0) this.varying.delete(entry.varies.primary);
